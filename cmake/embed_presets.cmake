@@ -1,0 +1,12 @@
+# Writes OUT: a C++ table of every models/*.model file, name -> text.
+file(GLOB files ${MODELS_DIR}/*.model)
+list(SORT files)
+set(body "// Generated from models/*.model by cmake/embed_presets.cmake; do not edit.\n#include <string_view>\n#include <utility>\n#include <vector>\nnamespace mnistlab {\nconst std::vector<std::pair<std::string_view, std::string_view>>& preset_table() {\n  static const std::vector<std::pair<std::string_view, std::string_view>> table = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(APPEND body "    {\"${name}\", R\"MNISTLAB_PRESET(${text})MNISTLAB_PRESET\"},\n")
+endforeach()
+string(APPEND body "  };\n  return table;\n}\n}  // namespace mnistlab\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
