@@ -1,0 +1,78 @@
+#pragma once
+// The interface every layer implements: forward and backward over a batch,
+// its parameters by PyTorch name, and the scratch memory it needs per batch.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistlab/rng.h"
+#include "mnistlab/tensor.h"
+
+namespace mnistlab {
+
+enum class ParamKind { Parameter, Buffer };  // Buffer: state_dict entry the optimizer leaves alone
+
+struct Param {
+  std::string name;        // PyTorch attribute name: "weight", "bias", "running_mean"
+  std::vector<int> shape;  // PyTorch shape, e.g. {32, 1, 3, 3}
+  ParamKind kind = ParamKind::Parameter;
+  float* value = nullptr;  // in the model's parameter or buffer block
+  float* grad = nullptr;   // parameters only
+  size_t numel() const;
+};
+
+// Memory a layer gets for one batch: `saved` lives from its forward to its
+// backward; `workspace` is shared by all layers and only lasts for one call.
+struct Scratch {
+  float* saved = nullptr;
+  float* workspace = nullptr;
+  bool training = true;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // PyTorch class name, used in summaries and messages ("Conv2d").
+  virtual std::string type() const = 0;
+  // Check the input shape, declare parameters, return the output shape.
+  // Throws mnistlab::Error saying what does not fit.
+  virtual SampleShape configure(const SampleShape& in) = 0;
+  // PyTorch's default initialization.
+  virtual void reset_parameters(Rng&) {}
+  virtual size_t saved_floats(int /*n*/) const { return 0; }
+  virtual size_t workspace_floats(int /*n*/) const { return 0; }
+  // A view (Flatten) shares its input's memory and does no work.
+  virtual bool is_view() const { return false; }
+  virtual void forward(const Tensor& x, Tensor& y, Scratch& s) = 0;
+  // Writes parameter gradients (overwriting) and, when dx is given, dL/dx.
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, Scratch& s) = 0;
+
+  std::vector<Param>& params() { return params_; }
+  const std::vector<Param>& params() const { return params_; }
+  const SampleShape& input_shape() const { return in_; }
+  const SampleShape& output_shape() const { return out_; }
+
+ protected:
+  void add_param(std::string name, std::vector<int> shape, ParamKind kind = ParamKind::Parameter);
+  std::vector<Param> params_;
+  SampleShape in_, out_;
+};
+
+// The layers, with PyTorch's names and defaults. Input sizes come from the
+// shape the model feeds in, so only output sizes are given.
+struct Conv2dOptions {
+  int out_channels = 0;
+  int kernel_size = 3;
+  int stride = 1;
+  int padding = 0;
+  bool bias = true;
+};
+std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options);
+std::unique_ptr<Layer> Linear(int out_features, bool bias = true);
+std::unique_ptr<Layer> ReLU();
+std::unique_ptr<Layer> BatchNorm2d(float eps = 1e-5f, float momentum = 0.1f);
+std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
+std::unique_ptr<Layer> Dropout(float p = 0.5f, uint64_t seed = 0);
+std::unique_ptr<Layer> Flatten();
+
+}  // namespace mnistlab

@@ -1,0 +1,13 @@
+#pragma once
+#include <cstdint>
+
+#include "mnistlab/tensor.h"
+
+namespace mnistlab {
+
+// nn.CrossEntropyLoss (mean over the batch) on logits [N, K] and class
+// indices; writes dL/dlogits into grad when it is not null and counts the
+// rows whose argmax is the label into *correct when that is not null.
+double cross_entropy(const Tensor& logits, const int32_t* labels, float* grad, int* correct);
+
+}  // namespace mnistlab

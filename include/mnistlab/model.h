@@ -1,0 +1,71 @@
+#pragma once
+// A network: layers in order, one block of parameters (and one of their
+// gradients, and one of buffers such as BatchNorm's running statistics), and
+// an activation arena sized once for the largest batch.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistlab/layer.h"
+#include "mnistlab/tensor.h"
+
+namespace mnistlab {
+
+struct StateEntry {
+  std::string key;  // PyTorch state_dict key: "<index>.<name>", e.g. "6.weight"
+  Param* param;
+};
+
+class Model {
+ public:
+  explicit Model(SampleShape input);
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  // Appends a layer and works out its output shape; throws Error when the
+  // layer does not fit the shape before it.
+  Model& add(std::unique_ptr<Layer> layer);
+  // Allocates the parameter blocks and initializes them as PyTorch does,
+  // layer by layer, from `seed`.
+  void build(uint64_t seed);
+  // Sizes the activation arena for batches up to max_batch.
+  void reserve(int max_batch);
+
+  void train(bool on = true) { training_ = on; }
+  void eval() { training_ = false; }
+  bool is_training() const { return training_; }
+
+  // Runs the batch (n samples of input_shape()) and returns the output view.
+  const Tensor& forward(const float* input, int n);
+  // Gradients of all parameters for dL/d(output) of the last forward, and
+  // of the input into dinput when it is given.
+  void backward(const float* doutput, float* dinput = nullptr);
+
+  const SampleShape& input_shape() const { return input_; }
+  SampleShape output_shape() const;
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+  // Trainable parameters as one flat array, with their gradients beside.
+  float* parameters() { return params_.data(); }
+  float* gradients() { return grads_.data(); }
+  size_t parameter_count() const { return params_.size(); }
+  std::vector<StateEntry> state_dict();
+
+ private:
+  SampleShape input_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<SampleShape> shapes_;  // shapes_[i] is layer i's input; back() is the output
+  std::vector<float> params_, grads_, buffers_;
+  bool built_ = false, training_ = true;
+
+  // Arena: activations[i] / grads[i] are layer i's input (i = 0 is the
+  // caller's batch, never written) and output (i = layers.size()).
+  int capacity_ = 0;
+  std::vector<float> arena_;
+  std::vector<float*> act_, grad_, saved_;
+  float* workspace_ = nullptr;
+  std::vector<Tensor> act_views_;
+  int batch_ = 0;
+};
+
+}  // namespace mnistlab

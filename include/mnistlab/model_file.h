@@ -1,0 +1,32 @@
+#pragma once
+// Networks as text: one layer per line, '#' starts a comment.
+//
+//   input 1 28 28
+//   conv 32 k=3 p=1        # Conv2d(…, 32, kernel_size=3, padding=1); s=STRIDE, bias=0|1
+//   batchnorm              # BatchNorm2d; eps=, momentum=
+//   relu
+//   maxpool k=2            # MaxPool2d; s=, p=
+//   dropout p=0.5
+//   flatten
+//   linear 10              # Linear(…, 10); bias=0|1, in=N to state the input size
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mnistlab/model.h"
+
+namespace mnistlab {
+
+// Builds the layers (not the parameters: call build(seed) next). `origin`
+// names the text in errors, which read "ORIGIN:LINE: `TEXT`: what was expected".
+Model parse_model(std::string_view text, const std::string& origin);
+
+// A preset name (a file in models/, compiled in) or a path to a model file.
+struct ModelSource {
+  std::string text;
+  std::string origin;  // "models/baseline.model" or the path given
+};
+ModelSource resolve_model(const std::string& name_or_path);
+std::vector<std::string> preset_names();
+
+}  // namespace mnistlab

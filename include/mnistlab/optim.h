@@ -1,0 +1,35 @@
+#pragma once
+// Optimizers over one flat parameter array, with PyTorch's update rules
+// (torch/optim/sgd.py, adam.py, adamw.py) and defaults.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mnistlab {
+
+struct OptimizerOptions {
+  std::string name = "adam";  // sgd | adam | adamw
+  float lr = 1e-3f;
+  float momentum = 0.f;      // sgd
+  float dampening = 0.f;     // sgd
+  bool nesterov = false;     // sgd
+  float weight_decay = -1;   // < 0: the optimizer's default (0; AdamW 1e-2)
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adam, adamw
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step(float* params, const float* grads) = 0;
+  void set_lr(float lr) { lr_ = lr; }
+  float lr() const { return lr_; }
+
+ protected:
+  float lr_ = 0;
+};
+
+// Throws Error on an unknown name or an option out of range.
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options, size_t parameter_count);
+
+}  // namespace mnistlab

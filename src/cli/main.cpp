@@ -1,0 +1,33 @@
+// mnistlab: train, evaluate and inspect small CNNs on MNIST-family images.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "mnistlab/error.h"
+
+namespace mnistlab::cli {
+static std::string g_command_line;
+const std::string& command_line() { return g_command_line; }
+void remember_command_line(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + std::string(argv[i]);
+}
+}  // namespace mnistlab::cli
+
+int main(int argc, char** argv) {
+  mnistlab::cli::remember_command_line(argc, argv);
+  CLI::App app{"mnistlab: train, evaluate and inspect small convolutional networks on MNIST-family images"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mnistlab 0.1");
+  mnistlab::cli::add_train_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const mnistlab::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,74 @@
+// Datasets: an images file and a labels file that agree, found in a folder
+// under the original MNIST names (raw or .gz).
+#include <string>
+
+#include "mnistlab/data.h"
+#include "mnistlab/error.h"
+
+namespace mnistlab {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kNumClasses = 10;
+const char* const kHowToGetData =
+    "run scripts/setup.sh to download MNIST and Fashion-MNIST into data/";
+
+// The original name first, then the same name with .gz (as torchvision and
+// the Debian package ship them).
+fs::path find_idx_file(const fs::path& dir, const std::string& name) {
+  std::error_code ec;
+  fs::path raw = dir / name;
+  if (fs::exists(raw, ec)) return raw;
+  fs::path gz = dir / (name + ".gz");
+  if (fs::exists(gz, ec)) return gz;
+  throw Error(raw.string() + ": no such file, nor " + gz.string() + "; " + kHowToGetData);
+}
+
+}  // namespace
+
+Dataset Dataset::head(size_t limit) const {
+  size_t n = (limit == 0 || limit >= size()) ? size() : limit;
+  Dataset out;
+  out.rows = rows;
+  out.cols = cols;
+  out.pixels.assign(pixels.begin(), pixels.begin() + std::ptrdiff_t(n * image_size()));
+  out.labels.assign(labels.begin(), labels.begin() + std::ptrdiff_t(n));
+  return out;
+}
+
+Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels) {
+  IdxImages img = read_idx_images(images);
+  std::vector<uint8_t> lab = read_idx_labels(labels);
+  if (size_t(img.count) != lab.size()) {
+    throw Error("images (" + std::to_string(img.count) + " in " + images.string() + ") and labels (" +
+                std::to_string(lab.size()) + " in " + labels.string() + ") differ in count");
+  }
+  for (size_t i = 0; i < lab.size(); ++i) {
+    if (lab[i] >= kNumClasses) {
+      throw Error("label " + std::to_string(lab[i]) + " at index " + std::to_string(i) + " in " +
+                  labels.string() + " is out of range 0.." + std::to_string(kNumClasses - 1));
+    }
+  }
+  Dataset data;
+  data.rows = img.rows;
+  data.cols = img.cols;
+  data.pixels = std::move(img.pixels);
+  data.labels = std::move(lab);
+  return data;
+}
+
+Dataset load_split(const std::filesystem::path& dir, bool train) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw Error(dir.string() + ": no such folder; " + kHowToGetData);
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(dir.string() + ": is not a folder; expected a folder holding the MNIST IDX files "
+                "(train-images-idx3-ubyte, ...)");
+  }
+  std::string prefix = train ? "train" : "t10k";
+  fs::path images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+  fs::path labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+  return load_idx_pair(images, labels);
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,177 @@
+#include "mnistlab/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mnistlab/error.h"
+
+namespace mnistlab {
+namespace {
+
+size_t dtype_size(const std::string& dtype) {
+  if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+  if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+  if (dtype == "F16" || dtype == "BF16" || dtype == "I16") return 2;
+  if (dtype == "U8" || dtype == "I8" || dtype == "BOOL") return 1;
+  return 0;
+}
+
+}  // namespace
+
+size_t StoredTensor::numel() const {
+  size_t n = 1;
+  for (int64_t d : shape) n *= size_t(d);
+  return n;
+}
+
+std::vector<float> StoredTensor::to_floats() const {
+  std::vector<float> out(numel());
+  if (dtype == "F32") {
+    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+  } else if (dtype == "I64") {
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t v;
+      std::memcpy(&v, bytes.data() + 8 * i, 8);
+      out[i] = float(v);
+    }
+  } else {
+    throw Error("tensor of dtype " + dtype + " where F32 or I64 was expected");
+  }
+  return out;
+}
+
+std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(name + ": cannot open");
+  uint64_t header_len = 0;
+  if (!in.read(reinterpret_cast<char*>(&header_len), 8)) throw Error(name + ": truncated: no safetensors header");
+  const auto file_size = std::filesystem::file_size(path);
+  if (header_len > file_size - 8 || header_len > (100u << 20))
+    throw Error(name + ": not a safetensors file: header length " + std::to_string(header_len) + " but the file has " +
+                std::to_string(file_size) + " bytes");
+  std::string header(header_len, '\0');
+  in.read(header.data(), std::streamsize(header_len));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(header);
+  } catch (const std::exception& e) {
+    throw Error(name + ": not a safetensors file: header is not JSON (" + e.what() + ")");
+  }
+  const uint64_t data_size = file_size - 8 - header_len;
+  std::vector<uint8_t> data(data_size);
+  in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_size));
+  std::map<std::string, StoredTensor> out;
+  for (auto& [key, v] : j.items()) {
+    if (key == "__metadata__") continue;
+    try {
+      StoredTensor t;
+      t.dtype = v.at("dtype").get<std::string>();
+      t.shape = v.at("shape").get<std::vector<int64_t>>();
+      const auto offsets = v.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
+        throw Error("data offsets outside the file's " + std::to_string(data_size) + " data bytes (truncated?)");
+      const size_t elem = dtype_size(t.dtype);
+      if (elem == 0) throw Error("unknown dtype " + t.dtype);
+      if ((offsets[1] - offsets[0]) != t.numel() * elem)
+        throw Error("holds " + std::to_string(offsets[1] - offsets[0]) + " bytes but " + t.dtype + " of its shape needs " +
+                    std::to_string(t.numel() * elem));
+      t.bytes.assign(data.begin() + long(offsets[0]), data.begin() + long(offsets[1]));
+      out.emplace(key, std::move(t));
+    } catch (const Error& e) {
+      throw Error(name + ": tensor '" + key + "': " + e.what());
+    } catch (const std::exception& e) {
+      throw Error(name + ": tensor '" + key + "': malformed header entry (" + e.what() + ")");
+    }
+  }
+  return out;
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::map<std::string, StoredTensor>& tensors) {
+  nlohmann::json header = nlohmann::json::object();
+  uint64_t offset = 0;
+  for (const auto& [key, t] : tensors) {
+    header[key] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  header["__metadata__"] = {{"format", "pt"}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const uint64_t len = text.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out.write(text.data(), std::streamsize(text.size()));
+    for (const auto& [key, t] : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
+    out.flush();
+    if (!out) throw Error(tmp.string() + ": cannot write");
+  }
+  // fsync before rename: a crash leaves either the old file or the new one.
+  const int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+static std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void save_state_dict(Model& model, const std::filesystem::path& path) {
+  std::map<std::string, StoredTensor> tensors;
+  for (const StateEntry& e : model.state_dict()) {
+    StoredTensor t;
+    t.shape.assign(e.param->shape.begin(), e.param->shape.end());
+    if (e.param->name == "num_batches_tracked") {
+      t.dtype = "I64";
+      const int64_t v = int64_t(e.param->value[0]);
+      t.bytes.resize(8);
+      std::memcpy(t.bytes.data(), &v, 8);
+    } else {
+      t.dtype = "F32";
+      t.bytes.resize(e.param->numel() * 4);
+      std::memcpy(t.bytes.data(), e.param->value, t.bytes.size());
+    }
+    tensors.emplace(e.key, std::move(t));
+  }
+  write_safetensors(path, tensors);
+}
+
+void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& tensors, const std::string& origin) {
+  const auto entries = model.state_dict();
+  // Check everything before touching the model.
+  for (const StateEntry& e : entries) {
+    auto it = tensors.find(e.key);
+    if (it == tensors.end()) throw Error(origin + ": missing key '" + e.key + "'");
+    const std::vector<int64_t> want(e.param->shape.begin(), e.param->shape.end());
+    if (it->second.shape != want)
+      throw Error(origin + ": '" + e.key + "' has shape " + shape_str(it->second.shape) + " but the model needs " +
+                  shape_str(want));
+    if (it->second.dtype != "F32" && it->second.dtype != "I64")
+      throw Error(origin + ": '" + e.key + "' has dtype " + it->second.dtype + "; expected F32");
+  }
+  for (const auto& [key, t] : tensors) {
+    bool known = false;
+    for (const StateEntry& e : entries) known |= e.key == key;
+    if (!known) throw Error(origin + ": unexpected key '" + key + "' (not in the model)");
+  }
+  for (const StateEntry& e : entries) {
+    const auto values = tensors.at(e.key).to_floats();
+    std::copy(values.begin(), values.end(), e.param->value);
+  }
+}
+
+void load_state_dict(Model& model, const std::filesystem::path& path) {
+  load_state_dict(model, read_safetensors(path), path.string());
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,95 @@
+#include "kernels/cpu/batchnorm.h"
+
+namespace mnistlab::cpu {
+
+void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) {
+  const double count = double(n) * hw;
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < c; ++ch) {
+    double s = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const float* p = x + (long(i) * c + ch) * hw;
+      for (int j = 0; j < hw; ++j) s += p[j];
+    }
+    const double m = s / count;
+    // Two passes: the one-pass formula loses precision when |mean| >> std.
+    double ss = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const float* p = x + (long(i) * c + ch) * hw;
+      for (int j = 0; j < hw; ++j) ss += (p[j] - m) * (p[j] - m);
+    }
+    mean[ch] = float(m);
+    var[ch] = float(ss / count);
+  }
+}
+
+void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
+                     const float* gamma, const float* beta, float* y) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < n; ++i) {
+    for (int ch = 0; ch < c; ++ch) {
+      const float scale = invstd[ch] * gamma[ch], shift = beta[ch] - mean[ch] * scale;
+      const float* in = x + (long(i) * c + ch) * hw;
+      float* out = y + (long(i) * c + ch) * hw;
+      for (int j = 0; j < hw; ++j) out[j] = in[j] * scale + shift;
+    }
+  }
+}
+
+// Sums of dy and dy*xhat for one channel.
+static void channel_grad_sums(const float* x, const float* dy, int n, int c, int hw, int ch, float mean,
+                              float invstd, double& sum_dy, double& sum_dy_xhat) {
+  sum_dy = 0.0;
+  sum_dy_xhat = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float* xp = x + (long(i) * c + ch) * hw;
+    const float* gp = dy + (long(i) * c + ch) * hw;
+    for (int j = 0; j < hw; ++j) {
+      sum_dy += gp[j];
+      sum_dy_xhat += gp[j] * (xp[j] - mean) * invstd;
+    }
+  }
+}
+
+void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                        const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta) {
+  const double count = double(n) * hw;
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < c; ++ch) {
+    double sum_dy, sum_dy_xhat;
+    channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);
+    dgamma[ch] = float(sum_dy_xhat);
+    dbeta[ch] = float(sum_dy);
+    if (!dx) continue;
+    // dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat))
+    const float k = gamma[ch] * invstd[ch];
+    const float mdy = float(sum_dy / count), mdyx = float(sum_dy_xhat / count);
+    for (int i = 0; i < n; ++i) {
+      const long off = (long(i) * c + ch) * hw;
+      for (int j = 0; j < hw; ++j) {
+        const float xhat = (x[off + j] - mean[ch]) * invstd[ch];
+        dx[off + j] = k * (dy[off + j] - mdy - xhat * mdyx);
+      }
+    }
+  }
+}
+
+void batchnorm_backward_fixed(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                              const float* invstd, const float* gamma, float* dx, float* dgamma,
+                              float* dbeta) {
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < c; ++ch) {
+    double sum_dy, sum_dy_xhat;
+    channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);
+    dgamma[ch] = float(sum_dy_xhat);
+    dbeta[ch] = float(sum_dy);
+    if (!dx) continue;
+    const float k = gamma[ch] * invstd[ch];
+    for (int i = 0; i < n; ++i) {
+      const long off = (long(i) * c + ch) * hw;
+      for (int j = 0; j < hw; ++j) dx[off + j] = k * dy[off + j];
+    }
+  }
+}
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,18 @@
+#pragma once
+// BatchNorm2d over NCHW: statistics per channel over N*H*W.
+namespace mnistlab::cpu {
+
+// mean and biased variance of each channel.
+void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var);
+// y = (x - mean) * invstd * gamma + beta
+void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
+                     const float* gamma, const float* beta, float* y);
+// Gradients for training mode (the batch statistics depend on x).
+void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                        const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta);
+// Gradients for eval mode (fixed running statistics).
+void batchnorm_backward_fixed(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                              const float* invstd, const float* gamma, float* dx, float* dgamma,
+                              float* dbeta);
+
+}  // namespace mnistlab::cpu

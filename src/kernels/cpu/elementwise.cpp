@@ -1,0 +1,53 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <cstring>
+#include <random>
+
+namespace mnistlab::cpu {
+
+void relu_forward(const float* x, size_t count, float* y) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+void relu_backward(const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+void sum_rows(const float* m, int rows, int cols, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int j = 0; j < cols; ++j) {
+    float s = 0.f;
+    for (int i = 0; i < rows; ++i) s += m[long(i) * cols + j];
+    out[j] = s;
+  }
+}
+
+void sum_cols(const float* m, int rows, long cols, float* out, bool accumulate) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r) {
+    const float* row = m + r * cols;
+    double s = 0.0;
+    for (long j = 0; j < cols; ++j) s += row[j];
+    out[r] = accumulate ? out[r] + float(s) : float(s);
+  }
+}
+
+void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) {
+  // Serial on purpose: the mask depends only on the seed, not on the thread count.
+  std::mt19937_64 rng(seed);
+  const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  const uint64_t threshold = uint64_t(double(p) * 18446744073709551616.0);
+  for (size_t i = 0; i < count; ++i) {
+    mask[i] = (p >= 1.f || rng() < threshold) ? 0.f : scale;
+    y[i] = x[i] * mask[i];
+  }
+}
+
+void multiply(const float* a, const float* b, size_t count, float* out) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
+}
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,20 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mnistlab::cpu {
+
+void relu_forward(const float* x, size_t count, float* y);
+// dx = dy where the output was positive, else 0 (y may alias x's storage).
+void relu_backward(const float* y, const float* dy, size_t count, float* dx);
+
+// out[j] = sum_i m[i][j] for an [rows, cols] matrix (Linear's bias gradient).
+void sum_rows(const float* m, int rows, int cols, float* out);
+// out[r] = sum_j m[r][j] (a convolution's bias gradient from [C, n*HW]).
+void sum_cols(const float* m, int rows, long cols, float* out, bool accumulate);
+
+// y = x * keep / (1 - p) with keep drawn from Bernoulli(1 - p) into mask.
+void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y);
+void multiply(const float* a, const float* b, size_t count, float* out);
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,132 @@
+#include "mnistlab/model.h"
+
+#include <algorithm>
+
+#include "mnistlab/error.h"
+
+namespace mnistlab {
+
+Model::Model(SampleShape input) : input_(input), shapes_{input} {}
+
+Model& Model::add(std::unique_ptr<Layer> layer) {
+  if (built_) throw Error("cannot add a layer after the model is built");
+  shapes_.push_back(layer->configure(shapes_.back()));
+  layers_.push_back(std::move(layer));
+  return *this;
+}
+
+SampleShape Model::output_shape() const { return shapes_.back(); }
+
+void Model::build(uint64_t seed) {
+  size_t n_params = 0, n_buffers = 0;
+  for (auto& layer : layers_)
+    for (Param& p : layer->params()) (p.kind == ParamKind::Parameter ? n_params : n_buffers) += p.numel();
+  params_.assign(n_params, 0.f);
+  grads_.assign(n_params, 0.f);
+  buffers_.assign(n_buffers, 0.f);
+  size_t at_param = 0, at_buffer = 0;
+  for (auto& layer : layers_) {
+    for (Param& p : layer->params()) {
+      if (p.kind == ParamKind::Parameter) {
+        p.value = params_.data() + at_param;
+        p.grad = grads_.data() + at_param;
+        at_param += p.numel();
+      } else {
+        p.value = buffers_.data() + at_buffer;
+        at_buffer += p.numel();
+      }
+    }
+  }
+  Rng rng(seed);
+  for (auto& layer : layers_) layer->reset_parameters(rng);
+  built_ = true;
+}
+
+void Model::reserve(int max_batch) {
+  if (!built_) throw Error("Model::reserve before Model::build");
+  if (max_batch <= capacity_) return;
+  const size_t L = layers_.size();
+  // Offsets first, then one allocation. Views share their input's storage.
+  std::vector<size_t> act_at(L + 1, 0), grad_at(L + 1, 0), saved_at(L, 0);
+  std::vector<bool> aliased(L + 1, false);
+  size_t total = 0, workspace = 0;
+  for (size_t i = 1; i <= L; ++i) {
+    if (layers_[i - 1]->is_view()) {
+      aliased[i] = true;
+      continue;
+    }
+    const size_t count = size_t(max_batch) * shapes_[i].numel();
+    act_at[i] = total;
+    total += count;
+    grad_at[i] = total;
+    total += count;
+  }
+  // The input's gradient (used only by layers after a view of the input).
+  grad_at[0] = total;
+  total += size_t(max_batch) * input_.numel();
+  for (size_t i = 0; i < L; ++i) {
+    saved_at[i] = total;
+    total += layers_[i]->saved_floats(max_batch);
+    workspace = std::max(workspace, layers_[i]->workspace_floats(max_batch));
+  }
+  arena_.assign(total + workspace, 0.f);
+  act_.assign(L + 1, nullptr);
+  grad_.assign(L + 1, nullptr);
+  saved_.assign(L, nullptr);
+  for (size_t i = 0; i <= L; ++i) {
+    if (i > 0 && aliased[i]) {
+      grad_[i] = grad_[i - 1];
+    } else {
+      if (i > 0) act_[i] = arena_.data() + act_at[i];
+      grad_[i] = arena_.data() + grad_at[i];
+    }
+  }
+  for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
+  workspace_ = arena_.data() + total;
+  act_views_.assign(L + 1, Tensor{});
+  capacity_ = max_batch;
+}
+
+const Tensor& Model::forward(const float* input, int n) {
+  if (n > capacity_) reserve(n);
+  batch_ = n;
+  act_[0] = const_cast<float*>(input);  // read only: no layer writes its input
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i]->is_view()) act_[i + 1] = act_[i];
+  }
+  for (size_t i = 0; i <= layers_.size(); ++i) act_views_[i] = Tensor{act_[i], n, shapes_[i]};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Scratch s{saved_[i], workspace_, training_};
+    layers_[i]->forward(act_views_[i], act_views_[i + 1], s);
+  }
+  return act_views_.back();
+}
+
+void Model::backward(const float* doutput, float* dinput) {
+  const size_t L = layers_.size();
+  const int n = batch_;
+  Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
+  for (size_t i = L; i-- > 0;) {
+    // The first real layer has no one to pass its input gradient to.
+    bool need_dx = dinput != nullptr;
+    for (size_t j = 0; j < i; ++j) need_dx |= !layers_[j]->is_view();
+    Tensor dx{grad_[i], n, shapes_[i]};
+    Scratch s{saved_[i], workspace_, training_};
+    if (layers_[i]->is_view()) {
+      dx.data = dy.data;  // same storage, new shape
+    } else {
+      layers_[i]->backward(act_views_[i], act_views_[i + 1], dy, need_dx ? &dx : nullptr, s);
+    }
+    dy = dx;
+  }
+  if (dinput) std::copy(dy.data, dy.data + dy.numel(), dinput);
+}
+
+std::vector<StateEntry> Model::state_dict() {
+  std::vector<StateEntry> entries;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (Param& p : layers_[i]->params()) entries.push_back({std::to_string(i) + "." + p.name, &p});
+  return entries;
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,95 @@
+#include "mnistlab/model_file.h"
+
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "mnistlab/error.h"
+#include "model/layer_table.h"
+
+namespace mnistlab {
+namespace {
+
+std::vector<std::string> split_words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+SampleShape parse_input(const std::vector<std::string>& words) {
+  if (words.size() != 4) throw Error("expected 'input C H W' (three positive integers)");
+  int v[3];
+  for (int i = 0; i < 3; ++i) {
+    try {
+      size_t used = 0;
+      v[i] = std::stoi(words[i + 1], &used);
+      if (used != words[i + 1].size() || v[i] < 1) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw Error("expected 'input C H W' with positive integers, got '" + words[i + 1] + "'");
+    }
+  }
+  return image_shape(v[0], v[1], v[2]);
+}
+
+std::unique_ptr<Layer> parse_layer(const std::vector<std::string>& words) {
+  const LayerSpec* spec = find_layer_spec(words[0]);
+  if (!spec) {
+    std::string known;
+    for (const LayerSpec& s : layer_table()) known += (known.empty() ? "" : ", ") + s.keyword;
+    throw Error("unknown layer '" + words[0] + "'; expected one of: " + known);
+  }
+  std::string positional;
+  std::map<std::string, std::string> keys;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const auto eq = words[i].find('=');
+    if (eq == std::string::npos) {
+      if (spec->positional.empty() || !positional.empty())
+        throw Error("unexpected argument '" + words[i] + "'; usage: " + spec->usage);
+      positional = words[i];
+      continue;
+    }
+    const std::string key = words[i].substr(0, eq);
+    bool allowed = false;
+    for (const auto& k : spec->keys) allowed |= k == key;
+    if (!allowed) throw Error("unknown option '" + key + "'; usage: " + spec->usage);
+    if (!keys.emplace(key, words[i].substr(eq + 1)).second) throw Error("option '" + key + "' given twice");
+  }
+  try {
+    return spec->make(LayerArgs(positional, keys));
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; usage: " + spec->usage);
+  }
+}
+
+}  // namespace
+
+Model parse_model(std::string_view text, const std::string& origin) {
+  std::istringstream in{std::string(text)};
+  std::optional<Model> model;
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    const std::string content = line.substr(0, line.find('#'));
+    const auto words = split_words(content);
+    if (words.empty()) continue;
+    std::string trimmed = content.substr(content.find_first_not_of(" \t"));
+    trimmed = trimmed.substr(0, trimmed.find_last_not_of(" \t\r") + 1);
+    try {
+      if (words[0] == "input") {
+        if (model) throw Error("'input' may appear only once, as the first line");
+        model.emplace(parse_input(words));
+      } else {
+        if (!model) throw Error("the first line must be 'input C H W'");
+        model->add(parse_layer(words));
+      }
+    } catch (const Error& e) {
+      throw Error(origin + ":" + std::to_string(number) + ": `" + trimmed + "`: " + e.what());
+    }
+  }
+  if (!model) throw Error(origin + ": empty model file; the first line must be 'input C H W'");
+  if (model->layers().empty()) throw Error(origin + ": the model has no layers after 'input'");
+  return std::move(*model);
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,89 @@
+// BatchNorm2d with PyTorch's semantics: training normalizes with the batch's
+// biased variance and updates the running variance with the unbiased one
+// (torch.nn.functional.batch_norm); eval uses the running statistics.
+#include <cmath>
+
+#include "kernels/cpu/batchnorm.h"
+#include "mnistlab/error.h"
+#include "mnistlab/layer.h"
+
+namespace mnistlab {
+namespace {
+
+class BatchNorm2dLayer final : public Layer {
+ public:
+  BatchNorm2dLayer(float eps, float momentum) : eps_(eps), momentum_(momentum) {}
+  std::string type() const override { return "BatchNorm2d"; }
+
+  SampleShape configure(const SampleShape& in) override {
+    if (in.rank != 4) throw Error("BatchNorm2d needs an image input [C, H, W], got " + in.str());
+    in_ = out_ = in;
+    add_param("weight", {in.c});
+    add_param("bias", {in.c});
+    add_param("running_mean", {in.c}, ParamKind::Buffer);
+    add_param("running_var", {in.c}, ParamKind::Buffer);
+    // An int64 scalar in PyTorch; a float counts exactly up to 2^24 batches.
+    add_param("num_batches_tracked", {}, ParamKind::Buffer);
+    return out_;
+  }
+
+  void reset_parameters(Rng&) override {
+    for (int c = 0; c < in_.c; ++c) {
+      weight()[c] = 1.f;
+      bias()[c] = 0.f;
+      running_mean()[c] = 0.f;
+      running_var()[c] = 1.f;
+    }
+    params_[4].value[0] = 0.f;
+  }
+
+  size_t saved_floats(int) const override { return 2 * size_t(in_.c); }  // mean, invstd
+
+  void forward(const Tensor& x, Tensor& y, Scratch& s) override {
+    const int c = in_.c, hw = in_.h * in_.w;
+    float* mean = s.saved;
+    float* invstd = s.saved + c;
+    if (s.training) {
+      float* var = invstd;
+      cpu::channel_mean_var(x.data, x.n, c, hw, mean, var);
+      const double count = double(x.n) * hw;
+      const float unbias = count > 1 ? float(count / (count - 1)) : 1.f;
+      for (int ch = 0; ch < c; ++ch) {
+        running_mean()[ch] = (1 - momentum_) * running_mean()[ch] + momentum_ * mean[ch];
+        running_var()[ch] = (1 - momentum_) * running_var()[ch] + momentum_ * var[ch] * unbias;
+        invstd[ch] = 1.f / std::sqrt(var[ch] + eps_);
+      }
+      params_[4].value[0] += 1.f;
+    } else {
+      for (int ch = 0; ch < c; ++ch) {
+        mean[ch] = running_mean()[ch];
+        invstd[ch] = 1.f / std::sqrt(running_var()[ch] + eps_);
+      }
+    }
+    cpu::batchnorm_apply(x.data, x.n, c, hw, mean, invstd, weight(), bias(), y.data);
+  }
+
+  void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
+    const int c = in_.c, hw = in_.h * in_.w;
+    const float* mean = s.saved;
+    const float* invstd = s.saved + c;
+    auto kernel = s.training ? cpu::batchnorm_backward : cpu::batchnorm_backward_fixed;
+    kernel(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), dx ? dx->data : nullptr, params_[0].grad,
+           params_[1].grad);
+  }
+
+ private:
+  float* weight() { return params_[0].value; }
+  float* bias() { return params_[1].value; }
+  float* running_mean() { return params_[2].value; }
+  float* running_var() { return params_[3].value; }
+  float eps_, momentum_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> BatchNorm2d(float eps, float momentum) {
+  return std::make_unique<BatchNorm2dLayer>(eps, momentum);
+}
+
+}  // namespace mnistlab

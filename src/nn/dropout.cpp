@@ -1,0 +1,47 @@
+#include <cstring>
+
+#include "kernels/cpu/elementwise.h"
+#include "mnistlab/error.h"
+#include "mnistlab/layer.h"
+
+namespace mnistlab {
+namespace {
+
+// Inverted dropout, as PyTorch: scale kept units by 1/(1-p) in training,
+// identity in eval. Each call draws a fresh mask from (seed, call count).
+class DropoutLayer final : public Layer {
+ public:
+  DropoutLayer(float p, uint64_t seed) : p_(p), seed_(seed) {}
+  std::string type() const override { return "Dropout"; }
+
+  SampleShape configure(const SampleShape& in) override {
+    if (!(p_ >= 0.f && p_ <= 1.f)) throw Error("Dropout needs 0 <= p <= 1, got " + std::to_string(p_));
+    return in_ = out_ = in;
+  }
+  void reset_parameters(Rng& rng) override { seed_ ^= rng.next(); }
+  size_t saved_floats(int n) const override { return size_t(n) * in_.numel(); }
+
+  void forward(const Tensor& x, Tensor& y, Scratch& s) override {
+    if (!s.training) {
+      std::memcpy(y.data, x.data, sizeof(float) * x.numel());
+      return;
+    }
+    cpu::dropout_forward(x.data, x.numel(), p_, seed_ + calls_++ * 0x9E3779B97F4A7C15ull, s.saved, y.data);
+  }
+  void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
+    if (!dx) return;
+    if (s.training) cpu::multiply(dy.data, s.saved, x.numel(), dx->data);
+    else std::memcpy(dx->data, dy.data, sizeof(float) * x.numel());
+  }
+
+ private:
+  float p_;
+  uint64_t seed_;
+  uint64_t calls_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> Dropout(float p, uint64_t seed) { return std::make_unique<DropoutLayer>(p, seed); }
+
+}  // namespace mnistlab

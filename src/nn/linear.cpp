@@ -1,0 +1,59 @@
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "mnistlab/error.h"
+#include "nn/init.h"
+
+namespace mnistlab {
+namespace {
+
+class LinearLayer final : public Layer {
+ public:
+  LinearLayer(int out_features, bool bias) : out_features_(out_features), bias_(bias) {}
+  std::string type() const override { return "Linear"; }
+
+  SampleShape configure(const SampleShape& in) override {
+    if (in.rank != 2)
+      throw Error("Linear needs a flat input [features], got " + in.str() + "; add a flatten line before it");
+    if (out_features_ < 1) throw Error("Linear needs out_features >= 1");
+    in_ = in;
+    out_ = flat_shape(out_features_);
+    add_param("weight", {out_features_, in.c});
+    if (bias_) add_param("bias", {out_features_});
+    return out_;
+  }
+
+  void reset_parameters(Rng& rng) override {
+    for (Param& p : params_) init_uniform_fan_in(p, in_.c, rng);
+  }
+
+  // y[N, out] = x[N, in] W^T + b
+  void forward(const Tensor& x, Tensor& y, Scratch&) override {
+    const int in = in_.c, out = out_features_;
+    cpu::gemm(false, true, x.n, out, in, 1.f, x.data, in, params_[0].value, in, 0.f, y.data, out);
+    if (bias_) {
+      const float* b = params_[1].value;
+#pragma omp parallel for schedule(static)
+      for (int i = 0; i < x.n; ++i)
+        for (int j = 0; j < out; ++j) y.data[long(i) * out + j] += b[j];
+    }
+  }
+
+  void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch&) override {
+    const int in = in_.c, out = out_features_;
+    cpu::gemm(true, false, out, in, x.n, 1.f, dy.data, out, x.data, in, 0.f, params_[0].grad, in);
+    if (bias_) cpu::sum_rows(dy.data, x.n, out, params_[1].grad);
+    if (dx) cpu::gemm(false, false, x.n, in, out, 1.f, dy.data, out, params_[0].value, in, 0.f, dx->data, in);
+  }
+
+ private:
+  int out_features_;
+  bool bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> Linear(int out_features, bool bias) {
+  return std::make_unique<LinearLayer>(out_features, bias);
+}
+
+}  // namespace mnistlab

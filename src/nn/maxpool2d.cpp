@@ -1,0 +1,48 @@
+#include <cstdint>
+
+#include "kernels/cpu/pooling.h"
+#include "mnistlab/error.h"
+#include "mnistlab/layer.h"
+
+namespace mnistlab {
+namespace {
+
+class MaxPool2dLayer final : public Layer {
+ public:
+  MaxPool2dLayer(int k, int stride, int pad) : k_(k), stride_(stride > 0 ? stride : k), pad_(pad) {}
+  std::string type() const override { return "MaxPool2d"; }
+
+  SampleShape configure(const SampleShape& in) override {
+    if (in.rank != 4) throw Error("MaxPool2d needs an image input [C, H, W], got " + in.str());
+    if (k_ < 1 || pad_ < 0 || 2 * pad_ > k_)
+      throw Error("MaxPool2d needs kernel_size >= 1 and 0 <= padding <= kernel_size/2");
+    g_ = {in.c, in.h, in.w, k_, stride_, pad_};
+    if (in.h + 2 * pad_ < k_ || in.w + 2 * pad_ < k_)
+      throw Error("MaxPool2d kernel " + std::to_string(k_) + " does not fit the input " + in.str() +
+                  ": output size would be below 1");
+    in_ = in;
+    return out_ = image_shape(in.c, g_.ho(), g_.wo());
+  }
+
+  // Indices of the maxima, stored as int32 in float-sized slots.
+  size_t saved_floats(int n) const override { return size_t(n) * out_.numel(); }
+
+  void forward(const Tensor& x, Tensor& y, Scratch& s) override {
+    cpu::maxpool_forward(g_, x.data, x.n, y.data, reinterpret_cast<int32_t*>(s.saved));
+  }
+  void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
+    if (dx) cpu::maxpool_backward(g_, dy.data, reinterpret_cast<const int32_t*>(s.saved), x.n, dx->data);
+  }
+
+ private:
+  int k_, stride_, pad_;
+  cpu::PoolGeometry g_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride, int padding) {
+  return std::make_unique<MaxPool2dLayer>(kernel_size, stride, padding);
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,28 @@
+// torch.optim.SGD: g += wd*p; buf = momentum*buf + (1-dampening)*g (buf = g
+// on the first step); g = nesterov ? g + momentum*buf : buf; p -= lr*g.
+#include "optim/optimizers.h"
+
+namespace mnistlab {
+
+SGD::SGD(const OptimizerOptions& o, size_t n) : o_(o), n_(n) {
+  lr_ = o.lr;
+  if (o.momentum != 0.f) buf_.assign(n, 0.f);
+}
+
+void SGD::step(float* p, const float* g) {
+  const float lr = lr_, wd = o_.weight_decay, mu = o_.momentum, damp = 1.f - o_.dampening;
+  const bool first = steps_++ == 0, nesterov = o_.nesterov;
+  float* buf = buf_.data();
+  const long n = long(n_);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; ++i) {
+    float d = g[i] + wd * p[i];
+    if (mu != 0.f) {
+      buf[i] = first ? d : mu * buf[i] + damp * d;
+      d = nesterov ? d + mu * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  }
+}
+
+}  // namespace mnistlab

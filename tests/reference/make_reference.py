@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Make the PyTorch reference file that mnistlab's tests compare against.
+
+Run by ctest as the fixture test ``make_pytorch_reference`` (see
+tests/CMakeLists.txt), which writes ``<build>/reference/baseline.safetensors``
+before the GoogleTest cases run. By hand, from the repository root:
+
+    /usr/bin/python3 tests/reference/make_reference.py --out build/reference
+    /usr/bin/python3 tests/reference/make_reference.py --out /tmp/ref --check
+
+What it does: builds the course's "baseline" network (6,444,170 parameters)
+with torch.manual_seed(0) and PyTorch's default initialisation, in float32 on
+one thread; feeds a batch of 8 images drawn with torch.rand (seeded) and labels
+arange(8) % 10; computes logits, mean cross-entropy loss and the backward pass;
+and writes one safetensors file (written by hand: no safetensors package)
+holding
+
+    <state_dict key>        every parameter (0.weight, 0.bias, ..., 8.bias)
+    grad.<state_dict key>   its gradient
+    input   F32 [8,1,28,28]
+    target  I64 [8]
+    logits  F32 [8,10]
+    loss    F32 [1]
+
+The file is written to a temporary name and renamed, then read back by an
+independent reader and compared with the tensors in memory.
+"""
+
+import argparse
+import json
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+SEED = 0
+BATCH = 8
+NUM_CLASSES = 10
+EXPECTED_PARAMS = 6_444_170
+
+DTYPES = {  # numpy dtype -> safetensors dtype
+    np.dtype("<f4"): "F32",
+    np.dtype("<i8"): "I64",
+}
+
+
+def baseline():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.Flatten(),
+        nn.Linear(25088, 256), nn.ReLU(),
+        nn.Linear(256, NUM_CLASSES),
+    )
+
+
+def make_tensors():
+    """Return {name: numpy array} for everything the file holds."""
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    model = baseline().float()
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params == EXPECTED_PARAMS, f"baseline has {n_params} parameters, expected {EXPECTED_PARAMS}"
+
+    # Draw the input after the weights, from the same seeded generator.
+    x = torch.rand(BATCH, 1, 28, 28, dtype=torch.float32)
+    y = torch.arange(BATCH, dtype=torch.int64) % NUM_CLASSES
+
+    model.zero_grad()
+    logits = model(x)
+    loss = nn.CrossEntropyLoss()(logits, y)
+    loss.backward()
+
+    out = {}
+    for key, value in model.state_dict().items():
+        out[key] = value
+    for key, param in model.named_parameters():
+        assert param.grad is not None, key
+        out["grad." + key] = param.grad
+    out["input"] = x
+    out["target"] = y
+    out["logits"] = logits.detach()
+    out["loss"] = loss.detach().reshape(1)
+    return {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in out.items()}, n_params
+
+
+def safetensors_bytes(tensors, metadata):
+    """Serialise {name: numpy array} in the safetensors format."""
+    header = {}
+    chunks = []
+    offset = 0
+    for name in sorted(tensors):
+        arr = tensors[name]
+        dt = arr.dtype.newbyteorder("<")
+        if dt not in DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
+        data = np.ascontiguousarray(arr, dtype=dt).tobytes()
+        header[name] = {
+            "dtype": DTYPES[dt],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        chunks.append(data)
+        offset += len(data)
+    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(chunks)
+
+
+def write_atomic(path, data):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".baseline.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_safetensors(path):
+    """Independent reader: parse the file back with struct/json/frombuffer."""
+    np_types = {"F32": "<f4", "I64": "<i8"}
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack_from("<Q", blob, 0)
+    assert n % 8 == 0, "header length not a multiple of 8"
+    assert 8 + n <= len(blob), "header runs past end of file"
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = memoryview(blob)[8 + n:]
+    out = {}
+    end_max = 0
+    spans = []
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        dt = np.dtype(np_types[info["dtype"]])
+        count = int(np.prod(info["shape"], dtype=np.int64))
+        assert end - begin == count * dt.itemsize, f"{name}: size mismatch"
+        assert 0 <= begin <= end <= len(data), f"{name}: offsets out of range"
+        out[name] = np.frombuffer(data[begin:end], dtype=dt).reshape(info["shape"])
+        spans.append((begin, end, name))
+        end_max = max(end_max, end)
+    assert end_max == len(data), "trailing bytes after the last tensor"
+    spans.sort()
+    pos = 0
+    for begin, end, name in spans:  # contiguous, no overlap, sorted by name
+        assert begin == pos, f"{name}: gap or overlap at {begin}"
+        pos = end
+    assert [s[2] for s in spans] == sorted(header), "data not in name order"
+    return out, meta
+
+
+def check(path, tensors):
+    back, meta = read_safetensors(path)
+    assert set(back) == set(tensors), set(back) ^ set(tensors)
+    for name, arr in tensors.items():
+        assert back[name].dtype == arr.dtype.newbyteorder("<"), name
+        assert back[name].shape == arr.shape, name
+        assert np.array_equal(back[name], arr), name
+    assert "about" in meta
+    # Cross-check with torch: reload parameters into a fresh model and rerun.
+    model = baseline()
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in back.items()
+                           if not k.startswith("grad.") and k not in ("input", "target", "logits", "loss")})
+    logits = model(torch.from_numpy(back["input"].copy()))
+    assert torch.equal(logits.detach(), torch.from_numpy(back["logits"].copy())), "logits differ on reload"
+    return len(back)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="output directory (created if missing)")
+    ap.add_argument("--check", action="store_true",
+                    help="also reload the parameters into PyTorch and recompute the logits")
+    args = ap.parse_args(argv)
+
+    tensors, n_params = make_tensors()
+    about = (f"mnistlab PyTorch reference: baseline network, torch {torch.__version__}, "
+             f"seed {SEED}, batch {BATCH}, float32, 1 thread; input=torch.rand, "
+             f"target=arange(8)%10, loss=CrossEntropyLoss(mean); grad.<key> = d loss / d <key>")
+    metadata = {
+        "about": about,
+        "model": "baseline",
+        "parameters": n_params,
+        "torch_version": torch.__version__,
+        "seed": SEED,
+    }
+    path = os.path.join(args.out, "baseline.safetensors")
+    data = safetensors_bytes(tensors, metadata)
+    write_atomic(path, data)
+
+    # Always read the file back with the independent reader (cheap).
+    back, _ = read_safetensors(path)
+    for name, arr in tensors.items():
+        if not np.array_equal(back[name], arr):
+            sys.exit(f"make_reference: {path}: tensor {name} did not read back equal")
+    if args.check:
+        check(path, tensors)
+
+    loss = float(tensors["loss"][0])
+    print(f"wrote {path}: {len(tensors)} tensors, {len(data)} bytes "
+          f"(baseline, {n_params} parameters, loss {loss:.6f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

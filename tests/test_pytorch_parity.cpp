@@ -1,0 +1,68 @@
+// The baseline network against PyTorch on the same weights and batch.
+// The reference is written by tests/reference/make_reference.py (ctest runs
+// it first as the fixture make_pytorch_reference); to make it by hand:
+//   /usr/bin/python3 tests/reference/make_reference.py --out build/reference
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "mnistlab/loss.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/safetensors.h"
+
+using namespace mnistlab;
+
+namespace {
+
+// Largest |a - b| relative to the reference tensor's largest magnitude.
+double relative_error(const float* got, const std::vector<float>& want) {
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+  }
+  return worst / std::max(scale, 1e-30);
+}
+
+std::map<std::string, StoredTensor> load_reference(const std::string& name) {
+  const std::filesystem::path path = std::filesystem::path(MNISTLAB_REFERENCE_DIR) / name;
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error(path.string() + " is missing; run: /usr/bin/python3 tests/reference/make_reference.py --out " +
+                             MNISTLAB_REFERENCE_DIR);
+  return read_safetensors(path);
+}
+
+}  // namespace
+
+TEST(PyTorchParity, BaselineLogitsLossAndEveryGradient) {
+  auto ref = load_reference("baseline.safetensors");
+  const ModelSource source = resolve_model("baseline");
+  Model model = parse_model(source.text, source.origin);
+  model.build(123);  // a different init: the reference weights must replace it
+  std::map<std::string, StoredTensor> weights;
+  for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at(e.key);
+  load_state_dict(model, weights, "reference");
+
+  const StoredTensor& input = ref.at("input");
+  const int n = int(input.shape[0]);
+  const std::vector<float> x = input.to_floats();
+  const std::vector<float> target = ref.at("target").to_floats();
+  std::vector<int32_t> labels(target.begin(), target.end());
+
+  model.reserve(n);
+  const Tensor& logits = model.forward(x.data(), n);
+  EXPECT_LT(relative_error(logits.data, ref.at("logits").to_floats()), 1e-4) << "logits differ";
+  std::vector<float> dlogits(logits.numel());
+  const double loss = cross_entropy(logits, labels.data(), dlogits.data(), nullptr);
+  EXPECT_NEAR(loss, ref.at("loss").to_floats()[0], 1e-4 * std::fabs(ref.at("loss").to_floats()[0]));
+  model.backward(dlogits.data());
+  int compared = 0;
+  for (const StateEntry& e : model.state_dict()) {
+    const auto want = ref.at("grad." + e.key).to_floats();
+    ASSERT_EQ(want.size(), e.param->numel()) << e.key;
+    EXPECT_LT(relative_error(e.param->grad, want), 1e-4) << "gradient of " << e.key << " differs";
+    ++compared;
+  }
+  EXPECT_EQ(compared, 10);  // 0, 2, 4, 6, 8: weight and bias each
+}
