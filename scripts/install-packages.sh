@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mnistlab needs, only those missing.
+#   scripts/install-packages.sh          build and test dependencies
+#   scripts/install-packages.sh --data   also the Fashion-MNIST package
+set -euo pipefail
+
+packages=(cmake g++ ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libcli11-dev
+          nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-numpy)
+[[ "${1:-}" == "--data" ]] && packages+=(dataset-fashion-mnist npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
