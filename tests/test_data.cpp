@@ -244,7 +244,16 @@ TEST(IdxErrors, TruncatedGzipStream) {
   write_bytes(dir / "img.gz", bytes);
   std::string msg = error_of([&] { mnistlab::read_idx_images(dir / "img.gz"); });
   EXPECT_PRED2(contains, msg, (dir / "img.gz").string());
-  EXPECT_PRED2(contains, msg, "truncated");
+  EXPECT_PRED2(contains, msg, "truncated: header promises 20 images of 28x28 (15680 bytes)");
+  EXPECT_PRED2(contains, msg, "gzip stream ends early");
+
+  // All the data is there but the gzip trailer (CRC and length) is not.
+  mnistlab::write_idx_labels(dir / "lab.gz", sample_labels(50));
+  bytes = read_bytes(dir / "lab.gz");
+  bytes.resize(bytes.size() - 4);
+  write_bytes(dir / "lab.gz", bytes);
+  msg = error_of([&] { mnistlab::read_idx_labels(dir / "lab.gz"); });
+  EXPECT_PRED2(contains, msg, (dir / "lab.gz").string() + ": truncated gzip stream");
 }
 
 TEST(IdxErrors, CorruptGzipStream) {

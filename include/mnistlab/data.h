@@ -47,6 +47,7 @@ void write_idx_labels(const std::filesystem::path& path, const std::vector<uint8
 class BatchLoader {
  public:
   BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint64_t seed);
+  BatchLoader(Dataset&&, int, bool, uint64_t) = delete;  // it keeps a reference
   // Start epoch `epoch` (0-based): the order depends only on (seed, epoch).
   void start_epoch(int epoch);
   // Fill images (count * rows * cols floats in [0,1], NCHW with C=1) and

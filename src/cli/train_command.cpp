@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "kernels/cpu/gemm.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
@@ -52,8 +53,10 @@ void run_train(const TrainArgs& a, const std::string& command_line) {
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(a.seed);
-  const Dataset train = load_split(data_dir, true).head(a.train_limit);
-  const Dataset test = load_split(data_dir, false).head(a.test_limit);
+  Dataset train = load_split(data_dir, true);
+  Dataset test = load_split(data_dir, false);
+  if (a.train_limit > 0) train = train.head(a.train_limit);
+  if (a.test_limit > 0) test = test.head(a.test_limit);
 
   TrainOptions options;
   options.epochs = a.epochs;
@@ -104,24 +107,27 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--data-dir", args->data_dir,
                   "Folder with the dataset's four IDX files (raw or .gz); default data/mnist or data/fashion-mnist");
   cmd->add_option("--epochs", args->epochs, "Passes over the training set")
-      ->check(CLI::Range(1, 100000))
+      ->check(integer_in(1, 100000))
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "Images per step")
-      ->check(CLI::Range(1, 65536))
+      ->check(integer_in(1, 65536))
       ->capture_default_str();
   cmd->add_option("--optimizer", args->optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
-  cmd->add_option("--lr", args->lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--momentum", args->momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999999))->capture_default_str();
+  cmd->add_option("--lr", args->lr, "Learning rate")->check(number_in(0, 10, true, "> 0 (at most 10)"))->capture_default_str();
+  cmd->add_option("--momentum", args->momentum, "SGD momentum")->check(number_in(0, 0.999999, false, "in [0, 1)"))->capture_default_str();
   cmd->add_flag("--nesterov", args->nesterov, "SGD with Nesterov momentum");
   cmd->add_option("--weight-decay", args->weight_decay, "Weight decay (default: 0; AdamW 0.01)")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--seed", args->seed, "Seed for initialization and shuffling")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+      ->check(number_in(0, 1, false, "in [0, 1]"));
+  cmd->add_option("--seed", args->seed, "Seed for initialization and shuffling")
+      ->check(integer_in(0, 2147483647))->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
   cmd->add_option("--out", args->out, "Run folder for metrics.csv and the rest (default runs/MODEL-DATASET)");
-  cmd->add_option("--train-limit", args->train_limit, "Use only the first N training images (0: all)");
-  cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)");
+  cmd->add_option("--train-limit", args->train_limit, "Use only the first N training images (0: all)")
+      ->check(integer_in(0, 1000000000));
+  cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
+      ->check(integer_in(0, 1000000000));
   cmd->callback([args]() { run_train(*args, command_line()); });
 }
 

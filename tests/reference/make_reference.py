@@ -10,10 +10,10 @@ before the GoogleTest cases run. By hand, from the repository root:
 
 What it does: builds the course's "baseline" network (6,444,170 parameters)
 with torch.manual_seed(0) and PyTorch's default initialisation, in float32 on
-one thread; feeds a batch of 8 images drawn with torch.rand (seeded) and labels
-arange(8) % 10; computes logits, mean cross-entropy loss and the backward pass;
-and writes one safetensors file (written by hand: no safetensors package)
-holding
+one thread; feeds a batch of 8 images drawn with torch.rand right after the
+weights (same generator, seeded 0) and labels arange(8) % 10; computes logits,
+mean cross-entropy loss and the backward pass; and writes one safetensors file
+(written by hand: no safetensors package) holding
 
     <state_dict key>        every parameter (0.weight, 0.bias, ..., 8.bias)
     grad.<state_dict key>   its gradient

@@ -1,0 +1,175 @@
+// The mnistlab command end to end: help, clear errors with a non-zero exit
+// for bad input, and a smoke training run on a small synthetic dataset
+// that the test writes itself.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mnistlab/data.h"
+#include "mnistlab/rng.h"
+
+namespace fs = std::filesystem;
+using namespace mnistlab;
+
+namespace {
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult run(const std::string& args) {
+  const std::string command = std::string(MNISTLAB_CLI) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// Class k is a bright 6x6 square at one of ten places; a little noise.
+Dataset synthetic(int count, uint64_t seed) {
+  Dataset d;
+  d.rows = d.cols = 28;
+  d.pixels.assign(size_t(count) * 784, 0);
+  d.labels.resize(count);
+  Rng rng(seed);
+  for (int i = 0; i < count; ++i) {
+    const int k = i % 10, top = (k / 5) * 12 + 4, left = (k % 5) * 5 + 1;
+    d.labels[i] = uint8_t(k);
+    for (int p = 0; p < 784; ++p) d.pixels[size_t(i) * 784 + p] = uint8_t(rng.uniform(0, 40));
+    for (int r = top; r < top + 6; ++r)
+      for (int c = left; c < left + 4; ++c) d.pixels[size_t(i) * 784 + r * 28 + c] = 255;
+  }
+  return d;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("mnistlab_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "data");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write_split(const Dataset& d, const std::string& prefix, const std::string& suffix = "") {
+    IdxImages images{int(d.size()), d.rows, d.cols, d.pixels};
+    write_idx_images(dir_ / "data" / (prefix + "-images-idx3-ubyte" + suffix), images);
+    write_idx_labels(dir_ / "data" / (prefix + "-labels-idx1-ubyte" + suffix), d.labels);
+  }
+  void write_dataset() {
+    write_split(synthetic(400, 1), "train", ".gz");
+    write_split(synthetic(100, 2), "t10k");
+  }
+  std::string data() const { return "--data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "run").string(); }
+  fs::path dir_;
+};
+
+}  // namespace
+
+TEST_F(Cli, HelpForTheCommandAndTrain) {
+  auto top = run("--help");
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.output.find("train"), std::string::npos);
+  auto train = run("train --help");
+  EXPECT_EQ(train.exit_code, 0);
+  for (const char* flag : {"--model", "--dataset", "--data-dir", "--epochs", "--batch-size", "--optimizer", "--lr",
+                           "--momentum", "--weight-decay", "--seed", "--threads", "--out", "--train-limit",
+                           "--test-limit"})
+    EXPECT_NE(train.output.find(flag), std::string::npos) << flag;
+}
+
+TEST_F(Cli, NoSubcommandIsAnError) { EXPECT_NE(run("").exit_code, 0); }
+
+TEST_F(Cli, MissingDataFolderNamesTheSetupCommand) {
+  auto r = run("train --epochs 1 --data-dir " + (dir_ / "nowhere").string() + " --out " + (dir_ / "run").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("nowhere"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scripts/setup.sh"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, TruncatedIdxFile) {
+  write_dataset();
+  const fs::path images = dir_ / "data" / "t10k-images-idx3-ubyte";
+  fs::resize_file(images, fs::file_size(images) - 100);
+  auto r = run("train --epochs 1 " + data());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("t10k-images-idx3-ubyte"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("truncated"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, ForeignFileInPlaceOfImages) {
+  write_dataset();
+  std::ofstream(dir_ / "data" / "t10k-images-idx3-ubyte") << "<html>not an idx file</html>";
+  auto r = run("train --epochs 1 " + data());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("magic"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, ImagesAndLabelsOfDifferentCounts) {
+  write_dataset();
+  write_idx_labels(dir_ / "data" / "t10k-labels-idx1-ubyte", std::vector<uint8_t>(99, 1));
+  auto r = run("train --epochs 1 " + data());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("99"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, UnknownModelAndDataset) {
+  write_dataset();
+  auto model = run("train --model resnet9000 " + data());
+  EXPECT_NE(model.exit_code, 0);
+  EXPECT_NE(model.output.find("resnet9000"), std::string::npos) << model.output;
+  EXPECT_NE(model.output.find("baseline"), std::string::npos) << model.output;  // lists the presets
+  auto dataset = run("train --dataset cifar " + data());
+  EXPECT_NE(dataset.exit_code, 0);
+  EXPECT_NE(dataset.output.find("cifar"), std::string::npos) << dataset.output;
+}
+
+TEST_F(Cli, NonNumericAndOutOfRangeOptions) {
+  write_dataset();
+  for (const char* bad : {"--epochs ten", "--epochs 0", "--batch-size -5", "--lr abc", "--lr 0", "--momentum 1.5",
+                          "--threads 0", "--optimizer rmsprop", "--seed -1x"}) {
+    auto r = run(std::string("train ") + bad + " " + data());
+    EXPECT_NE(r.exit_code, 0) << bad;
+    const std::string option = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(r.output.find(option), std::string::npos) << bad << ": " << r.output;
+  }
+}
+
+TEST_F(Cli, ModelFileErrorNamesFileAndLine) {
+  write_dataset();
+  std::ofstream(dir_ / "bad.model") << "input 1 28 28\nconv 8 k=3\nrelu\nconvolution 4\n";
+  auto r = run("train --model " + (dir_ / "bad.model").string() + " " + data());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("bad.model:4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("convolution"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, SmokeTrainingLearnsAndWritesMetrics) {
+  write_dataset();
+  std::ofstream(dir_ / "small.model") << "input 1 28 28\nconv 8 k=3 s=2 p=1\nrelu\nmaxpool k=2\nflatten\nlinear 10\n";
+  auto r = run("train --model " + (dir_ / "small.model").string() + " --epochs 4 --batch-size 32 --threads 1 " + data());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream csv(dir_ / "run" / "metrics.csv");
+  std::string header, line, last;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,train_loss,train_acc,test_loss,test_acc,seconds");
+  int rows = 0;
+  while (std::getline(csv, line)) last = line, ++rows;
+  EXPECT_EQ(rows, 4);
+  std::vector<double> v;
+  std::stringstream ss(last);
+  for (std::string cell; std::getline(ss, cell, ',');) v.push_back(std::stod(cell));
+  ASSERT_EQ(v.size(), 6u);
+  EXPECT_GT(v[4], 0.9) << "test accuracy on ten separable classes: " << last;
+  EXPECT_GT(v[5], 0.0);
+}
