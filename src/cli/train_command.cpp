@@ -13,6 +13,7 @@
 #include "kernels/cpu/gemm.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
+#include "mnistlab/safetensors.h"
 #include "mnistlab/trainer.h"
 
 namespace mnistlab::cli {
@@ -91,8 +92,10 @@ void run_train(const TrainArgs& a, const std::string& command_line) {
                   m.test_acc, m.seconds);
     csv << row << std::flush;
     best = std::max(best, m.test_acc);
+    save_state_dict(model, out / "last.safetensors");
   });
-  std::printf("done: best test accuracy %.2f%%; metrics in %s\n", 100 * best, (out / "metrics.csv").c_str());
+  std::printf("done: best test accuracy %.2f%%; metrics in %s, weights in %s\n", 100 * best,
+              (out / "metrics.csv").c_str(), (out / "last.safetensors").c_str());
 }
 
 }  // namespace

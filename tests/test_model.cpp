@@ -1,0 +1,151 @@
+// Presets against the course's published figures, model-file errors, the
+// state_dict names, and the model's arena.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "mnistlab/error.h"
+#include "mnistlab/loss.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/safetensors.h"
+
+using namespace mnistlab;
+
+namespace {
+
+Model preset(const std::string& name) {
+  const ModelSource source = resolve_model(name);
+  Model model = parse_model(source.text, source.origin);
+  model.build(0);
+  return model;
+}
+
+std::string parse_error(const std::string& text) {
+  try {
+    parse_model(text, "test.model");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Presets, BaselineHasTheCoursesParameterCount) {
+  Model m = preset("baseline");
+  EXPECT_EQ(m.parameter_count(), 6444170u);  // DESIGN.md / torchsummary in the course report
+  EXPECT_EQ(m.output_shape(), flat_shape(10));
+}
+
+TEST(Presets, VggBnHasTheCoursesParameterCount) {
+  Model m = preset("vgg-bn");
+  EXPECT_EQ(m.parameter_count(), 30292490u);
+  // 16 blocks of conv + batchnorm + relu, then flatten and linear.
+  EXPECT_EQ(m.layers().size(), 16u * 3 + 2);
+  EXPECT_EQ(m.layers()[46]->output_shape(), image_shape(1024, 1, 1));
+}
+
+TEST(Presets, StateDictKeysFollowNnSequential) {
+  Model m = preset("baseline");
+  std::vector<std::string> keys;
+  for (const auto& e : m.state_dict()) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+                                             "6.weight", "6.bias", "8.weight", "8.bias"}));
+  Model v = preset("vgg-bn");
+  std::vector<std::string> bn;
+  for (const auto& e : v.state_dict())
+    if (e.key.rfind("1.", 0) == 0) bn.push_back(e.key);
+  EXPECT_EQ(bn, (std::vector<std::string>{"1.weight", "1.bias", "1.running_mean", "1.running_var",
+                                           "1.num_batches_tracked"}));
+}
+
+TEST(Presets, UnknownNameListsThePresets) {
+  try {
+    resolve_model("no-such-net");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("baseline"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vgg-bn"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelFile, CommentsBlankLinesAndAliases) {
+  Model m = parse_model("# a net\n\ninput 1 8 8   # one channel\nconv2d 4 k=3 p=1\nbn\nrelu\nmaxpool2d k=2\n"
+                        "flatten\ndropout p=0.25\nlinear 3 bias=0\n",
+                        "t");
+  m.build(0);
+  EXPECT_EQ(m.parameter_count(), 4u * 9 + 4 + 4 + 4 + 3u * 64);
+}
+
+TEST(ModelFile, ErrorsNameFileLineTextAndExpectation) {
+  EXPECT_NE(parse_error("input 1 28 28\nconvolution 4\n").find("test.model:2: `convolution 4`: unknown layer"),
+            std::string::npos);
+  EXPECT_NE(parse_error("input 1 28 28\nconv\n").find("test.model:2: `conv`: missing out_channels"),
+            std::string::npos);
+  EXPECT_NE(parse_error("input 1 28 28\nconv abc\n").find("got 'abc'"), std::string::npos);
+  EXPECT_NE(parse_error("input 1 28 28\nconv 4 q=1\n").find("unknown option 'q'"), std::string::npos);
+  EXPECT_NE(parse_error("input 1 28 28\nlinear 10\n").find("add a flatten line"), std::string::npos);
+  EXPECT_NE(parse_error("input 1 4 4\nconv 4 k=7\n").find("below 1"), std::string::npos);
+  EXPECT_NE(parse_error("conv 4\n").find("first line must be 'input C H W'"), std::string::npos);
+  EXPECT_NE(parse_error("input 1 x 28\n").find("'x'"), std::string::npos);
+  EXPECT_NE(parse_error("").find("empty model file"), std::string::npos);
+  EXPECT_NE(parse_error("input 1 28 28\ndropout p=2\n").find("p= must be a number"), std::string::npos);
+}
+
+TEST(Model, SmallerBatchesReuseTheArenaAndMatchSingleSamples) {
+  Model m = parse_model("input 1 6 6\nconv 3 k=3 p=1\nbatchnorm\nrelu\nflatten\nlinear 4\n", "t");
+  m.build(5);
+  m.reserve(4);
+  m.eval();  // BatchNorm with running statistics: samples are independent
+  std::vector<float> x(4 * 36);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.3f * i);
+  const Tensor& all = m.forward(x.data(), 4);
+  std::vector<float> batch(all.data, all.data + all.numel());
+  for (int i = 0; i < 4; ++i) {
+    const Tensor& one = m.forward(x.data() + i * 36, 1);
+    for (int j = 0; j < 4; ++j) EXPECT_NEAR(one.data[j], batch[i * 4 + j], 1e-5f);
+  }
+}
+
+TEST(Model, SameSeedSameWeightsOtherSeedOtherWeights) {
+  Model a = preset("baseline"), b = preset("baseline");
+  Model c = parse_model(resolve_model("baseline").text, "c");
+  c.build(1);
+  EXPECT_TRUE(std::equal(a.parameters(), a.parameters() + a.parameter_count(), b.parameters()));
+  EXPECT_FALSE(std::equal(a.parameters(), a.parameters() + a.parameter_count(), c.parameters()));
+  // PyTorch's bound for Linear(25088, 256): 1/sqrt(25088).
+  const auto dict = a.state_dict();
+  const Param& w = *dict[6].param;
+  float lo = 1, hi = -1;
+  for (size_t i = 0; i < w.numel(); ++i) lo = std::min(lo, w.value[i]), hi = std::max(hi, w.value[i]);
+  EXPECT_NEAR(hi, 1 / std::sqrt(25088.f), 1e-5f);
+  EXPECT_NEAR(lo, -1 / std::sqrt(25088.f), 1e-5f);
+}
+
+TEST(Safetensors, RoundTripAndStrictErrors) {
+  const auto dir = std::filesystem::temp_directory_path() / ("mnistlab_st_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  Model a = parse_model("input 1 6 6\nconv 2 k=3\nbatchnorm\nflatten\nlinear 3\n", "a");
+  a.build(1);
+  save_state_dict(a, dir / "a.safetensors");
+  Model b = parse_model("input 1 6 6\nconv 2 k=3\nbatchnorm\nflatten\nlinear 3\n", "b");
+  b.build(2);
+  load_state_dict(b, dir / "a.safetensors");
+  EXPECT_TRUE(std::equal(a.parameters(), a.parameters() + a.parameter_count(), b.parameters()));
+  Model other = parse_model("input 1 6 6\nconv 3 k=3\nbatchnorm\nflatten\nlinear 3\n", "c");
+  other.build(3);
+  std::vector<float> before(other.parameters(), other.parameters() + other.parameter_count());
+  try {
+    load_state_dict(other, dir / "a.safetensors");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'0.weight' has shape [2, 1, 3, 3] but the model needs [3, 1, 3, 3]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), other.parameters()));  // untouched
+  std::filesystem::resize_file(dir / "a.safetensors", 100);
+  EXPECT_THROW(load_state_dict(b, dir / "a.safetensors"), Error);
+  std::filesystem::remove_all(dir);
+}
