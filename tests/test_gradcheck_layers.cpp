@@ -4,6 +4,7 @@
 
 #include "gradcheck.h"
 #include "kernels/cpu/gemm.h"
+#include "nn/conv2d.h"
 
 using namespace mnistlab;
 using test::gradcheck;
@@ -21,6 +22,19 @@ TEST(GradCheck, Conv2dStridedNoBias) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, false}), image_shape(2, 7, 7)));
 }
 TEST(GradCheck, Conv2dKernel5Unpadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({2, 5, 1, 0, true}), image_shape(3, 8, 8))); }
+TEST(GradCheck, Conv2dPaddingBeyondKernel) {
+  EXPECT_GRADCHECK(gradcheck(Conv2d({2, 2, 1, 2, true}), image_shape(2, 4, 4)));
+}
+TEST(GradCheck, Conv2dInChunks) {
+  set_conv2d_workspace_budget(600);  // a sample or two per chunk
+  GradCheckOptions o;
+  o.batch = 5;
+  auto stride1 = gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(2, 5, 5), o);
+  auto stride2 = gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(2, 5, 5), o);
+  set_conv2d_workspace_budget(size_t(1) << 25);
+  EXPECT_GRADCHECK(stride1);
+  EXPECT_GRADCHECK(stride2);
+}
 TEST(GradCheck, Linear) { EXPECT_GRADCHECK(gradcheck(Linear(5), flat_shape(7))); }
 TEST(GradCheck, LinearNoBias) { EXPECT_GRADCHECK(gradcheck(Linear(3, false), flat_shape(4))); }
 TEST(GradCheck, ReLU) {

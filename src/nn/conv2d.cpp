@@ -1,5 +1,11 @@
 // Conv2d as im2col + one GEMM per chunk of the batch (chunks keep the
-// column buffer bounded for large evaluation batches).
+// column buffer bounded for large batches).
+//
+// Backward, input gradient: for stride 1 it is itself a convolution of dy
+// with the kernel flipped and in/out channels swapped, padding k-1-p; that
+// costs one im2col and a well-shaped GEMM (M = Cin), where the textbook
+// route (W^T dy into columns, then col2im) runs a GEMM with K = Cout only
+// and a scattered col2im. Strided convolutions take the textbook route.
 #include <algorithm>
 
 #include "kernels/cpu/elementwise.h"
@@ -7,12 +13,13 @@
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
 #include "mnistlab/error.h"
+#include "nn/conv2d.h"
 #include "nn/init.h"
 
 namespace mnistlab {
 namespace {
 
-constexpr size_t kWorkspaceBudget = size_t(1) << 25;  // floats (128 MiB)
+size_t g_workspace_budget = size_t(1) << 25;  // floats (128 MiB)
 
 class Conv2dLayer final : public Layer {
  public:
@@ -29,6 +36,10 @@ class Conv2dLayer final : public Layer {
                   " with padding " + std::to_string(o_.padding) + ": output size would be below 1");
     in_ = in;
     out_ = image_shape(o_.out_channels, g_.ho(), g_.wo());
+    // dy seen as the input of the transposed convolution (stride 1 only).
+    flipped_ = {o_.out_channels, g_.ho(), g_.wo(), g_.kh, g_.kw, 1, g_.kh - 1 - o_.padding};
+    transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1;
+    if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
     add_param("weight", {o_.out_channels, in.c, o_.kernel_size, o_.kernel_size});
     if (o_.bias) add_param("bias", {o_.out_channels});
     return out_;
@@ -38,21 +49,31 @@ class Conv2dLayer final : public Layer {
     for (Param& p : params_) init_uniform_fan_in(p, g_.k(), rng);
   }
 
-  int chunk(int n) const {
-    const size_t per_sample = size_t(g_.ho()) * g_.wo() * (2 * size_t(g_.k()) + o_.out_channels);
-    return std::clamp(int(kWorkspaceBudget / per_sample), 1, std::max(n, 1));
+  size_t hw_out() const { return size_t(g_.ho()) * g_.wo(); }
+  size_t hw_in() const { return size_t(g_.h) * g_.w; }
+  size_t col_floats() const { return size_t(g_.k()) * hw_out(); }  // per sample
+  size_t work_floats() const {                                       // per sample, besides the columns
+    const size_t dx_route = transposed_dx_ ? size_t(flipped_.k()) * hw_in() + size_t(g_.c) * hw_in() : col_floats();
+    return size_t(o_.out_channels) * hw_out() + dx_route;
   }
+  int chunk(int n) const {
+    return std::clamp(int(g_workspace_budget / (col_floats() + work_floats())), 1, std::max(n, 1));
+  }
+  // The columns are kept from forward to backward when the batch is one chunk.
+  bool keeps_columns(int n) const { return chunk(n) >= n; }
+  size_t saved_floats(int n) const override { return keeps_columns(n) ? size_t(n) * col_floats() : 0; }
   size_t workspace_floats(int n) const override {
-    return size_t(chunk(n)) * g_.ho() * g_.wo() * (2 * size_t(g_.k()) + o_.out_channels);
+    return size_t(chunk(n)) * ((keeps_columns(n) ? 0 : col_floats()) + work_floats());
   }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
-    const int hw = g_.ho() * g_.wo(), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
+    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
+    const bool keep = keeps_columns(x.n);
     const float* bias = o_.bias ? params_[1].value : nullptr;
     for (int start = 0; start < x.n; start += step) {
       const int m = std::min(step, x.n - start), cols = m * hw;
-      float* col = s.workspace;
-      float* out = col + size_t(k) * cols;
+      float* col = keep ? s.saved : s.workspace;
+      float* out = keep ? s.workspace : col + size_t(k) * cols;
       cpu::im2col(g_, x.sample(start), m, col);
       cpu::gemm(false, false, cout, cols, k, 1.f, params_[0].value, k, col, cols, 0.f, out, cols);
       cpu::channels_to_nchw(out, m, cout, hw, bias, y.sample(start));
@@ -60,18 +81,30 @@ class Conv2dLayer final : public Layer {
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
-    const int hw = g_.ho() * g_.wo(), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
+    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
+    const bool keep = keeps_columns(x.n);
+    if (dx && transposed_dx_) flip_weight();
     for (int start = 0; start < x.n; start += step) {
       const int m = std::min(step, x.n - start), cols = m * hw;
       const float beta = start == 0 ? 0.f : 1.f;
-      float* col = s.workspace;
-      float* dout = col + size_t(k) * cols;
-      float* dcol = dout + size_t(cout) * cols;
-      cpu::im2col(g_, x.sample(start), m, col);
+      float* col = keep ? s.saved : s.workspace;
+      float* dout = keep ? s.workspace : col + size_t(k) * cols;
+      float* rest = dout + size_t(cout) * cols;
+      if (!keep) cpu::im2col(g_, x.sample(start), m, col);
       cpu::nchw_to_channels(dy.sample(start), m, cout, hw, dout);
       cpu::gemm(false, true, cout, k, cols, 1.f, dout, cols, col, cols, beta, params_[0].grad, k);
       if (o_.bias) cpu::sum_cols(dout, cout, cols, params_[1].grad, start != 0);
-      if (dx) {
+      if (!dx) continue;
+      if (transposed_dx_) {
+        const int cols_in = m * int(hw_in()), kt = flipped_.k();
+        float* col_dy = rest;
+        float* dxc = col_dy + size_t(kt) * cols_in;
+        cpu::im2col(flipped_, dy.sample(start), m, col_dy);
+        cpu::gemm(false, false, g_.c, cols_in, kt, 1.f, flipped_weight_.data(), kt, col_dy, cols_in, 0.f, dxc,
+                  cols_in);
+        cpu::channels_to_nchw(dxc, m, g_.c, int(hw_in()), nullptr, dx->sample(start));
+      } else {
+        float* dcol = rest;
         cpu::gemm(true, false, k, cols, cout, 1.f, params_[0].value, k, dout, cols, 0.f, dcol, cols);
         cpu::col2im(g_, dcol, m, dx->sample(start));
       }
@@ -79,11 +112,27 @@ class Conv2dLayer final : public Layer {
   }
 
  private:
+  // flipped[ci][co][ki][kj] = W[co][ci][k-1-ki][k-1-kj]
+  void flip_weight() {
+    const int kh = g_.kh, kw = g_.kw, cout = o_.out_channels;
+    const float* w = params_[0].value;
+    for (int co = 0; co < cout; ++co)
+      for (int ci = 0; ci < g_.c; ++ci)
+        for (int i = 0; i < kh; ++i)
+          for (int j = 0; j < kw; ++j)
+            flipped_weight_[((size_t(ci) * cout + co) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] =
+                w[((size_t(co) * g_.c + ci) * kh + i) * kw + j];
+  }
+
   Conv2dOptions o_;
-  cpu::ConvGeometry g_{};
+  cpu::ConvGeometry g_{}, flipped_{};
+  bool transposed_dx_ = false;
+  std::vector<float> flipped_weight_;
 };
 
 }  // namespace
+
+void set_conv2d_workspace_budget(size_t floats) { g_workspace_budget = floats; }
 
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options) { return std::make_unique<Conv2dLayer>(options); }
 
