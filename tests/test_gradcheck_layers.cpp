@@ -25,6 +25,13 @@ TEST(GradCheck, Conv2dKernel5Unpadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({2, 5
 TEST(GradCheck, Conv2dPaddingBeyondKernel) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({2, 2, 1, 2, true}), image_shape(2, 4, 4)));
 }
+// Taps that only see padding are skipped (VGG-BN's last blocks).
+TEST(GradCheck, Conv2dOnOnePixelUsesOnlyTheCentreTap) {
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(4, 1, 1)));
+}
+TEST(GradCheck, Conv2dStridedOnTwoPixels) {
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(4, 2, 2)));
+}
 TEST(GradCheck, Conv2dInChunks) {
   set_conv2d_workspace_budget(600);  // a sample or two per chunk
   GradCheckOptions o;

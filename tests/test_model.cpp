@@ -108,6 +108,24 @@ TEST(Model, SmallerBatchesReuseTheArenaAndMatchSingleSamples) {
   }
 }
 
+// A 3x3 convolution with padding 1 on a 1x1 map is a 1x1 convolution with the
+// kernel's centre: a hand calculation of the skipped-tap path.
+TEST(Model, ConvOnOnePixelEqualsItsCentreTap) {
+  Model m = parse_model("input 2 1 1\nconv 1 k=3 p=1\n", "t");
+  m.build(1);
+  const auto dict = m.state_dict();
+  const float* w = dict[0].param->value;  // [1, 2, 3, 3]
+  const float b = dict[1].param->value[0];
+  float x[2] = {0.7f, -1.3f};
+  m.reserve(1);
+  const Tensor& y = m.forward(x, 1);
+  EXPECT_NEAR(y.data[0], w[4] * x[0] + w[9 + 4] * x[1] + b, 1e-6f);
+  float dy = 1.f;
+  m.backward(&dy);
+  const float* dw = dict[0].param->grad;
+  for (int i = 0; i < 18; ++i) EXPECT_EQ(dw[i], i == 4 ? x[0] : i == 13 ? x[1] : 0.f) << i;
+}
+
 TEST(Model, SameSeedSameWeightsOtherSeedOtherWeights) {
   Model a = preset("baseline"), b = preset("baseline");
   Model c = parse_model(resolve_model("baseline").text, "c");

@@ -5,12 +5,24 @@
 
 namespace mnistlab::cpu {
 
+ConvGeometry::ConvGeometry(int c_, int h_, int w_, int kh_, int kw_, int stride_, int pad_)
+    : c(c_), h(h_), w(w_), kh(kh_), kw(kw_), stride(stride_), pad(pad_) {
+  auto sees_image = [&](int k, int size, int out) {
+    for (int o = 0; o < out; ++o)
+      if (o * stride - pad + k >= 0 && o * stride - pad + k < size) return true;
+    return false;
+  };
+  for (int ki = 0; ki < kh; ++ki)
+    for (int kj = 0; kj < kw; ++kj)
+      if (sees_image(ki, h, ho()) && sees_image(kj, w, wo())) taps.push_back(ki * kw + kj);
+}
+
 void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
   const int ho = g.ho(), wo = g.wo(), k = g.k();
   const long cols = long(n) * ho * wo;
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < k; ++r) {
-    const int c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+    const int nt = int(g.taps.size()), c = r / nt, tap = g.taps[r % nt], ki = tap / g.kw, kj = tap % g.kw;
     float* out = col + r * cols;
     for (int i = 0; i < n; ++i) {
       const float* plane = x + (long(i) * g.c + c) * g.h * g.w;
@@ -40,16 +52,17 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
 }
 
 void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
-  const int ho = g.ho(), wo = g.wo();
+  const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size());
   const long cols = long(n) * ho * wo;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int c = 0; c < g.c; ++c) {
       float* plane = dx + (long(i) * g.c + c) * g.h * g.w;
       std::memset(plane, 0, sizeof(float) * g.h * g.w);
-      for (int ki = 0; ki < g.kh; ++ki) {
-        for (int kj = 0; kj < g.kw; ++kj) {
-          const float* src = col + ((c * g.kh + ki) * g.kw + kj) * cols + long(i) * ho * wo;
+      for (int t = 0; t < nt; ++t) {
+        {
+          const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw;
+          const float* src = col + long(c * nt + t) * cols + long(i) * ho * wo;
           for (int oh = 0; oh < ho; ++oh) {
             const int ih = oh * g.stride - g.pad + ki;
             if (ih < 0 || ih >= g.h) continue;

@@ -1,16 +1,27 @@
 #pragma once
 // Unfold a chunk of images into columns so a convolution is one GEMM.
-// col is [C*KH*KW, n*HO*WO]: row (c*KH + ki)*KW + kj, column i*HO*WO + oh*WO + ow,
-// the same order as a [Cout, Cin, KH, KW] weight flattened to [Cout, K].
+// col is [C*T, n*HO*WO] for the T active kernel taps: row c*T + t, column
+// i*HO*WO + oh*WO + ow. With every tap active that is the order of a
+// [Cout, Cin, KH, KW] weight flattened to [Cout, K].
+#include <vector>
+
 namespace mnistlab::cpu {
 
 struct ConvGeometry {
-  int c, h, w;      // input channels and size
-  int kh, kw;       // kernel
-  int stride, pad;  // the same in both directions
+  int c = 0, h = 0, w = 0;      // input channels and size
+  int kh = 1, kw = 1;           // kernel
+  int stride = 1, pad = 0;      // the same in both directions
+  // Taps (ki*kw + kj) that see the image for at least one output. The rest
+  // only ever see padding (a 3x3 kernel with padding 1 on a 1x1 image uses
+  // only its centre): their columns would be zero, so they are left out.
+  std::vector<int> taps;
+
+  ConvGeometry() = default;
+  ConvGeometry(int c, int h, int w, int kh, int kw, int stride, int pad);
   int ho() const { return (h + 2 * pad - kh) / stride + 1; }
   int wo() const { return (w + 2 * pad - kw) / stride + 1; }
-  int k() const { return c * kh * kw; }
+  int k() const { return c * int(taps.size()); }
+  bool all_taps() const { return int(taps.size()) == kh * kw; }
 };
 
 void im2col(const ConvGeometry& g, const float* x, int n, float* col);
