@@ -86,7 +86,50 @@ def make_tensors():
     out["target"] = y
     out["logits"] = logits.detach()
     out["loss"] = loss.detach().reshape(1)
-    return {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in out.items()}, n_params
+    # np.array keeps 0-dim tensors 0-dim (num_batches_tracked); ascontiguousarray would make them [1].
+    return {k: np.array(v.detach().cpu().numpy(), order="C", copy=True) for k, v in out.items()}, n_params
+
+
+def bn_small():
+    """A small network with BatchNorm2d and MaxPool2d in training mode; the
+    same as the model file in tests/test_pytorch_parity.cpp."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, NUM_CLASSES),
+    )
+
+
+def make_bn_tensors():
+    """bn_small in training mode: init.<key> holds the state_dict before the
+    forward pass, <key> after it (running statistics updated once)."""
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED + 1)
+    model = bn_small().float().train()
+    # Non-trivial affine parameters and running statistics, so that they matter.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    out = {"init." + k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(BATCH, 1, 28, 28, dtype=torch.float32)
+    y = torch.arange(BATCH, dtype=torch.int64) % NUM_CLASSES
+    logits = model(x)
+    loss = nn.CrossEntropyLoss()(logits, y)
+    loss.backward()
+    out.update(model.state_dict())
+    for key, param in model.named_parameters():
+        out["grad." + key] = param.grad
+    out["input"] = x
+    out["target"] = y
+    out["logits"] = logits.detach()
+    out["loss"] = loss.detach().reshape(1)
+    # np.array keeps 0-dim tensors 0-dim (num_batches_tracked); ascontiguousarray would make them [1].
+    return {k: np.array(v.detach().cpu().numpy(), order="C", copy=True) for k, v in out.items()}
 
 
 def safetensors_bytes(tensors, metadata):
@@ -211,6 +254,17 @@ def main(argv=None):
             sys.exit(f"make_reference: {path}: tensor {name} did not read back equal")
     if args.check:
         check(path, tensors)
+
+    bn_tensors = make_bn_tensors()
+    bn_path = os.path.join(args.out, "bn_small.safetensors")
+    write_atomic(bn_path, safetensors_bytes(bn_tensors, {
+        "about": "mnistlab PyTorch reference: bn_small in training mode, init.<key> before the forward pass",
+        "torch_version": torch.__version__}))
+    back, _ = read_safetensors(bn_path)
+    for name, arr in bn_tensors.items():
+        if not np.array_equal(back[name], arr):
+            sys.exit(f"make_reference: {bn_path}: tensor {name} did not read back equal")
+    print(f"wrote {bn_path}: {len(bn_tensors)} tensors")
 
     loss = float(tensors["loss"][0])
     print(f"wrote {path}: {len(tensors)} tensors, {len(data)} bytes "
