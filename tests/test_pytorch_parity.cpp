@@ -15,16 +15,14 @@ using namespace mnistlab;
 
 namespace {
 
-// Largest |a - b| relative to the reference tensor's largest magnitude, or to
-// 1e-2 when that is smaller: a convolution's bias just before BatchNorm has a
-// gradient that is zero up to rounding (about 1e-9 in both frameworks).
+// Largest |a - b| relative to the reference tensor's largest magnitude.
 double relative_error(const float* got, const std::vector<float>& want) {
   double worst = 0, scale = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
     scale = std::max(scale, std::fabs(double(want[i])));
   }
-  return worst / std::max(scale, 1e-2);
+  return worst / std::max(scale, 1e-30);
 }
 
 std::map<std::string, StoredTensor> load_reference(const std::string& name) {
@@ -100,9 +98,15 @@ TEST(PyTorchParity, BatchNormNetworkInTrainingMode) {
       ++buffers;
       continue;
     }
+    ++grads;
+    if (e.key == "0.bias" || e.key == "4.bias") {
+      // A bias just before BatchNorm has zero gradient (the batch mean takes
+      // it out); both frameworks give rounding noise, PyTorch about 1e-6.
+      for (size_t i = 0; i < e.param->numel(); ++i) EXPECT_LT(std::fabs(e.param->grad[i]), 1e-5f) << e.key;
+      continue;
+    }
     EXPECT_LT(relative_error(e.param->grad, ref.at("grad." + e.key).to_floats()), 1e-4)
         << "gradient of " << e.key << " differs";
-    ++grads;
   }
   EXPECT_EQ(buffers, 6);  // running_mean, running_var, num_batches_tracked of 1 and 5
   EXPECT_EQ(grads, 10);
