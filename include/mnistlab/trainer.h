@@ -31,8 +31,13 @@ struct EvalResult {
 // Mean cross-entropy and accuracy over the whole dataset, in eval mode.
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size);
 
-// Trains for options.epochs, calling on_epoch after each epoch's evaluation.
+// Images done so far in the epoch, the epoch's total, seconds since it began.
+using ProgressFn = std::function<void(int epoch, size_t done, size_t total, double seconds)>;
+
+// Trains for options.epochs, calling on_epoch after each epoch's evaluation
+// and on_progress (when given) after each step.
 std::vector<EpochMetrics> fit(Model& model, const Dataset& train, const Dataset& test, const TrainOptions& options,
-                              const std::function<void(const EpochMetrics&)>& on_epoch);
+                              const std::function<void(const EpochMetrics&)>& on_epoch,
+                              const ProgressFn& on_progress = {});
 
 }  // namespace mnistlab

@@ -1,5 +1,6 @@
 // mnistlab train: the classification experiments of the course.
 #include <omp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -83,17 +84,36 @@ void run_train(const TrainArgs& a, const std::string& command_line) {
               a.optimizer.c_str(), a.lr, a.batch_size, threads);
   std::fflush(stdout);
   double best = 0;
-  fit(model, train, test, options, [&](const EpochMetrics& m) {
-    std::printf("epoch %3d  train_loss %.4f  train_acc %.2f%%  test_loss %.4f  test_acc %.2f%%  %.1fs\n", m.epoch,
-                m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.seconds);
-    std::fflush(stdout);
-    char row[256];
-    std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.train_loss, m.train_acc, m.test_loss,
-                  m.test_acc, m.seconds);
-    csv << row << std::flush;
-    best = std::max(best, m.test_acc);
-    save_state_dict(model, out / "last.safetensors");
-  });
+  // On a terminal, one line that updates in place while an epoch runs; in
+  // pipes and CI logs only the per-epoch lines.
+  const bool terminal = isatty(STDOUT_FILENO);
+  double last_shown = -1;
+  ProgressFn progress;
+  if (terminal)
+    progress = [&](int epoch, size_t done, size_t total, double seconds) {
+      if (seconds - last_shown < 0.5 && done < total) return;
+      last_shown = seconds;
+      const double rate = done / std::max(seconds, 1e-9);
+      std::printf("\r\033[Kepoch %3d  %zu/%zu images  %.0f images/s  ETA %.0fs", epoch, done, total, rate,
+                  double(total - done) / std::max(rate, 1e-9));
+      std::fflush(stdout);
+    };
+  fit(
+      model, train, test, options,
+      [&](const EpochMetrics& m) {
+        if (terminal) std::printf("\r\033[K");
+        last_shown = -1;
+        std::printf("epoch %3d  train_loss %.4f  train_acc %.2f%%  test_loss %.4f  test_acc %.2f%%  %.1fs\n", m.epoch,
+                    m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.seconds);
+        std::fflush(stdout);
+        char row[256];
+        std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.train_loss, m.train_acc, m.test_loss,
+                      m.test_acc, m.seconds);
+        csv << row << std::flush;
+        best = std::max(best, m.test_acc);
+        save_state_dict(model, out / "last.safetensors");
+      },
+      progress);
   std::printf("done: best test accuracy %.2f%%; metrics in %s, weights in %s\n", 100 * best,
               (out / "metrics.csv").c_str(), (out / "last.safetensors").c_str());
 }
@@ -118,13 +138,18 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--optimizer", args->optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
-  cmd->add_option("--lr", args->lr, "Learning rate")->check(number_in(0, 10, true, "> 0 (at most 10)"))->capture_default_str();
-  cmd->add_option("--momentum", args->momentum, "SGD momentum")->check(number_in(0, 0.999999, false, "in [0, 1)"))->capture_default_str();
+  cmd->add_option("--lr", args->lr, "Learning rate")
+      ->check(number_in(0, 10, true, "> 0 (at most 10)"))
+      ->capture_default_str();
+  cmd->add_option("--momentum", args->momentum, "SGD momentum")
+      ->check(number_in(0, 0.999999, false, "in [0, 1)"))
+      ->capture_default_str();
   cmd->add_flag("--nesterov", args->nesterov, "SGD with Nesterov momentum");
   cmd->add_option("--weight-decay", args->weight_decay, "Weight decay (default: 0; AdamW 0.01)")
       ->check(number_in(0, 1, false, "in [0, 1]"));
   cmd->add_option("--seed", args->seed, "Seed for initialization and shuffling")
-      ->check(integer_in(0, 2147483647))->capture_default_str();
+      ->check(integer_in(0, 2147483647))
+      ->capture_default_str();
   cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
   cmd->add_option("--out", args->out, "Run folder for metrics.csv and the rest (default runs/MODEL-DATASET)");
   cmd->add_option("--train-limit", args->train_limit, "Use only the first N training images (0: all)")

@@ -40,7 +40,8 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size) {
 }
 
 std::vector<EpochMetrics> fit(Model& model, const Dataset& train, const Dataset& test, const TrainOptions& options,
-                              const std::function<void(const EpochMetrics&)>& on_epoch) {
+                              const std::function<void(const EpochMetrics&)>& on_epoch,
+                              const ProgressFn& on_progress) {
   check_fits(model, train);
   if (train.size() == 0) throw Error("the training set is empty");
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
@@ -58,6 +59,7 @@ std::vector<EpochMetrics> fit(Model& model, const Dataset& train, const Dataset&
     const auto start = std::chrono::steady_clock::now();
     double loss_sum = 0;
     long correct = 0;
+    size_t done = 0;
     for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
       int right = 0;
       const Tensor& logits = model.forward(images.data(), n);
@@ -65,6 +67,10 @@ std::vector<EpochMetrics> fit(Model& model, const Dataset& train, const Dataset&
       correct += right;
       model.backward(dlogits.data());
       optimizer->step(model.parameters(), model.gradients());
+      done += size_t(n);
+      if (on_progress)
+        on_progress(epoch + 1, done, train.size(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     EpochMetrics m;
     m.epoch = epoch + 1;
