@@ -67,9 +67,8 @@ class BatchNorm2dLayer final : public Layer {
     const int c = in_.c, hw = in_.h * in_.w;
     const float* mean = s.saved;
     const float* invstd = s.saved + c;
-    auto kernel = s.training ? cpu::batchnorm_backward : cpu::batchnorm_backward_fixed;
-    kernel(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), dx ? dx->data : nullptr, params_[0].grad,
-           params_[1].grad);
+    cpu::batchnorm_backward(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), s.training, dx ? dx->data : nullptr,
+                            params_[0].grad, params_[1].grad);
   }
 
  private:

@@ -52,7 +52,8 @@ static void channel_grad_sums(const float* x, const float* dy, int n, int c, int
 }
 
 void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
-                        const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta) {
+                        const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
+                        float* dbeta) {
   const double count = double(n) * hw;
 #pragma omp parallel for schedule(static)
   for (int ch = 0; ch < c; ++ch) {
@@ -61,33 +62,17 @@ void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, c
     dgamma[ch] = float(sum_dy_xhat);
     dbeta[ch] = float(sum_dy);
     if (!dx) continue;
-    // dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat))
+    // With batch statistics, dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat));
+    // with fixed (running) statistics the two mean terms vanish.
     const float k = gamma[ch] * invstd[ch];
-    const float mdy = float(sum_dy / count), mdyx = float(sum_dy_xhat / count);
+    const float mdy = batch_statistics ? float(sum_dy / count) : 0.f;
+    const float mdyx = batch_statistics ? float(sum_dy_xhat / count) : 0.f;
     for (int i = 0; i < n; ++i) {
       const long off = (long(i) * c + ch) * hw;
       for (int j = 0; j < hw; ++j) {
         const float xhat = (x[off + j] - mean[ch]) * invstd[ch];
         dx[off + j] = k * (dy[off + j] - mdy - xhat * mdyx);
       }
-    }
-  }
-}
-
-void batchnorm_backward_fixed(const float* x, const float* dy, int n, int c, int hw, const float* mean,
-                              const float* invstd, const float* gamma, float* dx, float* dgamma,
-                              float* dbeta) {
-#pragma omp parallel for schedule(static)
-  for (int ch = 0; ch < c; ++ch) {
-    double sum_dy, sum_dy_xhat;
-    channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);
-    dgamma[ch] = float(sum_dy_xhat);
-    dbeta[ch] = float(sum_dy);
-    if (!dx) continue;
-    const float k = gamma[ch] * invstd[ch];
-    for (int i = 0; i < n; ++i) {
-      const long off = (long(i) * c + ch) * hw;
-      for (int j = 0; j < hw; ++j) dx[off + j] = k * dy[off + j];
     }
   }
 }

@@ -7,12 +7,10 @@ void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* 
 // y = (x - mean) * invstd * gamma + beta
 void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y);
-// Gradients for training mode (the batch statistics depend on x).
+// Gradients; batch_statistics: training mode, where mean and invstd were
+// computed from x itself, so they carry gradient too.
 void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
-                        const float* invstd, const float* gamma, float* dx, float* dgamma, float* dbeta);
-// Gradients for eval mode (fixed running statistics).
-void batchnorm_backward_fixed(const float* x, const float* dy, int n, int c, int hw, const float* mean,
-                              const float* invstd, const float* gamma, float* dx, float* dgamma,
-                              float* dbeta);
+                        const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
+                        float* dbeta);
 
 }  // namespace mnistlab::cpu
