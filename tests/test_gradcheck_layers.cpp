@@ -17,7 +17,11 @@ using test::GradCheckOptions;
     EXPECT_GT(r_.checked, 0);                                                                       \
   } while (0)
 
-TEST(GradCheck, Conv2dPadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6))); }
+// 8x8 and larger: stride-1 input gradients as a flipped convolution; smaller: textbook route.
+TEST(GradCheck, Conv2dPadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 8, 8))); }
+TEST(GradCheck, Conv2dPaddedSmallMap) {
+  EXPECT_GRADCHECK(gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6)));
+}
 TEST(GradCheck, Conv2dStridedNoBias) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, false}), image_shape(2, 7, 7)));
 }
@@ -36,7 +40,7 @@ TEST(GradCheck, Conv2dInChunks) {
   set_conv2d_workspace_budget(600);  // a sample or two per chunk
   GradCheckOptions o;
   o.batch = 5;
-  auto stride1 = gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(2, 5, 5), o);
+  auto stride1 = gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(2, 8, 8), o);
   auto stride2 = gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(2, 5, 5), o);
   set_conv2d_workspace_budget(size_t(1) << 25);
   EXPECT_GRADCHECK(stride1);

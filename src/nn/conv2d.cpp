@@ -8,7 +8,8 @@
 // with the kernel flipped and in/out channels swapped, padding k-1-p; that
 // costs one im2col and a well-shaped GEMM (M = Cin), where the textbook
 // route (W^T dy into columns, then col2im) runs a GEMM with K = Cout only
-// and a scattered col2im. Strided convolutions take the textbook route.
+// and a scattered col2im. Strided convolutions and small maps take the
+// textbook route.
 #include <algorithm>
 
 #include "kernels/cpu/elementwise.h"
@@ -41,7 +42,8 @@ class Conv2dLayer final : public Layer {
     out_ = image_shape(o_.out_channels, g_.ho(), g_.wo());
     // dy seen as the input of the transposed convolution (stride 1 only).
     flipped_ = {o_.out_channels, g_.ho(), g_.wo(), g_.kh, g_.kw, 1, g_.kh - 1 - o_.padding};
-    transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1;
+    // On small maps the textbook route's GEMM is cheap and skips flipping the weight.
+    transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1 && in.h * in.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
     if (!g_.all_taps()) {
       packed_weight_.resize(size_t(o_.out_channels) * g_.k());
