@@ -37,35 +37,8 @@ from torch import nn
 
 SEED = 0
 
-VGG_BN_BLOCKS = [(32, 1), (32, 2), (32, 1), (64, 2), (64, 1), (64, 1),
-                 (128, 2), (128, 1), (128, 1), (256, 2), (512, 1), (512, 1),
-                 (512, 1), (1024, 2), (1024, 1), (1024, 1)]
-EXPECTED_PARAMS = {"baseline": 6_444_170, "vgg-bn": 30_292_490}
-
-
-def baseline():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1),
-        nn.Flatten(),
-        nn.Linear(25088, 256), nn.ReLU(),
-        nn.Linear(256, 10),
-    )
-
-
-def vgg_bn():
-    layers = []
-    cin = 1
-    for cout, stride in VGG_BN_BLOCKS:  # 28 -> 14 -> 7 -> 4 -> 2 -> 1
-        layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=True),
-                   nn.BatchNorm2d(cout), nn.ReLU()]
-        cin = cout
-    layers += [nn.Flatten(), nn.Linear(1024, 10)]
-    return nn.Sequential(*layers)
-
-
-MODELS = {"baseline": baseline, "vgg-bn": vgg_bn}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from networks import EXPECTED_PARAMS, MODELS  # noqa: E402  (the shared PyTorch definitions)
 
 
 def open_idx(data_dir, name):

@@ -37,6 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from networks import baseline  # noqa: E402  (shared with bench/)
+
 SEED = 0
 BATCH = 8
 NUM_CLASSES = 10
@@ -46,17 +49,6 @@ DTYPES = {  # numpy dtype -> safetensors dtype
     np.dtype("<f4"): "F32",
     np.dtype("<i8"): "I64",
 }
-
-
-def baseline():
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1),
-        nn.Flatten(),
-        nn.Linear(25088, 256), nn.ReLU(),
-        nn.Linear(256, NUM_CLASSES),
-    )
 
 
 def make_tensors():

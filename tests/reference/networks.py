@@ -1,0 +1,38 @@
+"""The course's networks as PyTorch nn.Sequential, shared by the reference
+script (tests/reference/make_reference.py) and the benchmarks (bench/).
+They mirror models/*.model layer by layer, so state_dict keys agree."""
+
+from torch import nn
+
+NUM_CLASSES = 10
+VGG_BN_BLOCKS = [(32, 1), (32, 2), (32, 1), (64, 2), (64, 1), (64, 1),
+                 (128, 2), (128, 1), (128, 1), (256, 2), (512, 1), (512, 1),
+                 (512, 1), (1024, 2), (1024, 1), (1024, 1)]
+EXPECTED_PARAMS = {"baseline": 6_444_170, "vgg-bn": 30_292_490}
+
+
+def baseline():
+    """models/baseline.model: the course's default network."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.Flatten(),
+        nn.Linear(25088, 256), nn.ReLU(),
+        nn.Linear(256, NUM_CLASSES),
+    )
+
+
+def vgg_bn():
+    """models/vgg-bn.model: 16 Conv2d+BatchNorm2d+ReLU blocks, 28 -> 14 -> 7 -> 4 -> 2 -> 1."""
+    layers = []
+    cin = 1
+    for cout, stride in VGG_BN_BLOCKS:
+        layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=True),
+                   nn.BatchNorm2d(cout), nn.ReLU()]
+        cin = cout
+    layers += [nn.Flatten(), nn.Linear(1024, NUM_CLASSES)]
+    return nn.Sequential(*layers)
+
+
+MODELS = {"baseline": baseline, "vgg-bn": vgg_bn}
