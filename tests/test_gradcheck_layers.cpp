@@ -25,6 +25,9 @@ TEST(GradCheck, Conv2dPaddedSmallMap) {
 TEST(GradCheck, Conv2dStridedNoBias) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, false}), image_shape(2, 7, 7)));
 }
+TEST(GradCheck, Conv2dStride3LeavesTheEdgeUnused) {
+  EXPECT_GRADCHECK(gradcheck(Conv2d({2, 3, 3, 0, true}), image_shape(2, 8, 8)));
+}
 TEST(GradCheck, Conv2dKernel5Unpadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({2, 5, 1, 0, true}), image_shape(3, 8, 8))); }
 TEST(GradCheck, Conv2dPaddingBeyondKernel) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({2, 2, 1, 2, true}), image_shape(2, 4, 4)));

@@ -17,6 +17,15 @@ ConvGeometry::ConvGeometry(int c_, int h_, int w_, int kh_, int kw_, int stride_
       if (sees_image(ki, h, ho()) && sees_image(kj, w, wo())) taps.push_back(ki * kw + kj);
 }
 
+// Outputs ow in [lo, hi) read input column ow*stride + kj - pad inside the image.
+static void valid_outputs(const ConvGeometry& g, int kj, int wo, int& lo, int& hi) {
+  const int shift = kj - g.pad;
+  lo = shift >= 0 ? 0 : (-shift + g.stride - 1) / g.stride;
+  hi = std::min(wo, (g.w - 1 - shift) / g.stride + 1);
+  if (g.w - 1 - shift < 0) hi = 0;
+  hi = std::max(hi, lo);
+}
+
 void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
   const int ho = g.ho(), wo = g.wo(), k = g.k();
   const long cols = long(n) * ho * wo;
@@ -24,6 +33,9 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
   for (int r = 0; r < k; ++r) {
     const int nt = int(g.taps.size()), c = r / nt, tap = g.taps[r % nt], ki = tap / g.kw, kj = tap % g.kw;
     float* out = col + r * cols;
+    int lo, hi;
+    valid_outputs(g, kj, wo, lo, hi);
+    const int shift = kj - g.pad;
     for (int i = 0; i < n; ++i) {
       const float* plane = x + (long(i) * g.c + c) * g.h * g.w;
       for (int oh = 0; oh < ho; ++oh) {
@@ -34,18 +46,13 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
           continue;
         }
         const float* in = plane + ih * g.w;
+        for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
         if (g.stride == 1) {
-          // Only the borders fall outside the image; the middle is a copy.
-          const int lo = std::max(0, g.pad - kj), hi = std::min(wo, g.w + g.pad - kj);
-          for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
-          if (hi > lo) std::memcpy(row + lo, in + lo - g.pad + kj, sizeof(float) * (hi - lo));
-          for (int ow = std::max(hi, lo); ow < wo; ++ow) row[ow] = 0.f;
+          if (hi > lo) std::memcpy(row + lo, in + lo + shift, sizeof(float) * (hi - lo));
         } else {
-          for (int ow = 0; ow < wo; ++ow) {
-            const int iw = ow * g.stride - g.pad + kj;
-            row[ow] = (iw >= 0 && iw < g.w) ? in[iw] : 0.f;
-          }
+          for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow * g.stride + shift];
         }
+        for (int ow = hi; ow < wo; ++ow) row[ow] = 0.f;
       }
     }
   }
@@ -61,22 +68,19 @@ void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
       std::memset(plane, 0, sizeof(float) * g.h * g.w);
       for (int t = 0; t < nt; ++t) {
         {
-          const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw;
+          const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw, shift = kj - g.pad;
           const float* src = col + long(c * nt + t) * cols + long(i) * ho * wo;
+          int lo, hi;
+          valid_outputs(g, kj, wo, lo, hi);
           for (int oh = 0; oh < ho; ++oh) {
             const int ih = oh * g.stride - g.pad + ki;
             if (ih < 0 || ih >= g.h) continue;
             float* out = plane + ih * g.w;
             const float* row = src + oh * wo;
             if (g.stride == 1) {
-              const int lo = std::max(0, g.pad - kj), hi = std::min(wo, g.w + g.pad - kj);
-              const int shift = kj - g.pad;
               for (int ow = lo; ow < hi; ++ow) out[ow + shift] += row[ow];
-              continue;
-            }
-            for (int ow = 0; ow < wo; ++ow) {
-              const int iw = ow * g.stride - g.pad + kj;
-              if (iw >= 0 && iw < g.w) out[iw] += row[ow];
+            } else {
+              for (int ow = lo; ow < hi; ++ow) out[ow * g.stride + shift] += row[ow];
             }
           }
         }
