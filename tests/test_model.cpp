@@ -8,6 +8,7 @@
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
+#include "mnistlab/optim.h"
 #include "mnistlab/safetensors.h"
 
 using namespace mnistlab;
@@ -166,4 +167,25 @@ TEST(Safetensors, RoundTripAndStrictErrors) {
   std::filesystem::resize_file(dir / "a.safetensors", 100);
   EXPECT_THROW(load_state_dict(b, dir / "a.safetensors"), Error);
   std::filesystem::remove_all(dir);
+}
+
+// DESIGN: same seed and thread count, same result, bit for bit.
+TEST(Model, SameSeedSameTrainingRunBitForBit) {
+  auto train = [](uint64_t seed) {
+    Model m = parse_model("input 1 10 10\nconv 4 k=3 p=1\nbatchnorm\nrelu\ndropout p=0.3\nflatten\nlinear 10\n", "t");
+    m.build(seed);
+    m.reserve(6);
+    auto opt = make_optimizer(OptimizerOptions{}, m.parameter_count());
+    std::vector<float> x(600), dlogits(60);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * i);
+    std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5};
+    for (int step = 0; step < 3; ++step) {
+      cross_entropy(m.forward(x.data(), 6), labels.data(), dlogits.data(), nullptr);
+      m.backward(dlogits.data());
+      opt->step(m.parameters(), m.gradients());
+    }
+    return std::vector<float>(m.parameters(), m.parameters() + m.parameter_count());
+  };
+  EXPECT_EQ(train(3), train(3));
+  EXPECT_NE(train(3), train(4));
 }
