@@ -64,6 +64,7 @@ class Model {
   std::vector<float> arena_;
   std::vector<float*> act_, grad_, saved_;
   float* workspace_ = nullptr;
+  size_t first_compute_layer_ = 0;  // the first layer that is not a view
   std::vector<Tensor> act_views_;
   int batch_ = 0;
 };

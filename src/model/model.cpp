@@ -83,6 +83,8 @@ void Model::reserve(int max_batch) {
   }
   for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
   workspace_ = arena_.data() + total;
+  first_compute_layer_ = 0;
+  while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
   act_views_.assign(L + 1, Tensor{});
   capacity_ = max_batch;
 }
@@ -108,8 +110,7 @@ void Model::backward(const float* doutput, float* dinput) {
   Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
   for (size_t i = L; i-- > 0;) {
     // The first real layer has no one to pass its input gradient to.
-    bool need_dx = dinput != nullptr;
-    for (size_t j = 0; j < i; ++j) need_dx |= !layers_[j]->is_view();
+    const bool need_dx = dinput != nullptr || i > first_compute_layer_;
     Tensor dx{grad_[i], n, shapes_[i]};
     Scratch s{saved_[i], workspace_, training_};
     if (layers_[i]->is_view()) {

@@ -30,12 +30,7 @@ class LinearLayer final : public Layer {
   void forward(const Tensor& x, Tensor& y, Scratch&) override {
     const int in = in_.c, out = out_features_;
     cpu::gemm(false, true, x.n, out, in, 1.f, x.data, in, params_[0].value, in, 0.f, y.data, out);
-    if (bias_) {
-      const float* b = params_[1].value;
-#pragma omp parallel for schedule(static)
-      for (int i = 0; i < x.n; ++i)
-        for (int j = 0; j < out; ++j) y.data[long(i) * out + j] += b[j];
-    }
+    if (bias_) cpu::add_to_rows(params_[1].value, x.n, out, y.data);
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch&) override {

@@ -15,6 +15,12 @@ void relu_backward(const float* y, const float* dy, size_t count, float* dx) {
   for (size_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
+void add_to_rows(const float* v, int rows, int cols, float* m) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) m[long(i) * cols + j] += v[j];
+}
+
 void sum_rows(const float* m, int rows, int cols, float* out) {
 #pragma omp parallel for schedule(static)
   for (int j = 0; j < cols; ++j) {

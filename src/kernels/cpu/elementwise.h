@@ -8,6 +8,8 @@ void relu_forward(const float* x, size_t count, float* y);
 // dx = dy where the output was positive, else 0 (y may alias x's storage).
 void relu_backward(const float* y, const float* dy, size_t count, float* dx);
 
+// m[i][j] += v[j] for an [rows, cols] matrix (Linear's bias).
+void add_to_rows(const float* v, int rows, int cols, float* m);
 // out[j] = sum_i m[i][j] for an [rows, cols] matrix (Linear's bias gradient).
 void sum_rows(const float* m, int rows, int cols, float* out);
 // out[r] = sum_j m[r][j] (a convolution's bias gradient from [C, n*HW]).
