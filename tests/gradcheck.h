@@ -12,6 +12,13 @@
 
 namespace mnistlab::test {
 
+#define EXPECT_GRADCHECK(result)                                                                          \
+  do {                                                                                                    \
+    const auto r_ = (result);                                                                             \
+    EXPECT_TRUE(r_.ok) << "worst " << r_.worst << " at " << r_.where << " (" << r_.checked << " checked)"; \
+    EXPECT_GT(r_.checked, 0);                                                                             \
+  } while (0)
+
 struct GradCheckResult {
   bool ok = true;
   double worst = 0;    // largest |analytic - numeric| / (atol + rtol*|numeric|)
@@ -36,10 +43,9 @@ inline double weighted_sum(const Tensor& y, const std::vector<float>& r) {
   return s;
 }
 
-inline GradCheckResult gradcheck(std::unique_ptr<Layer> layer, const SampleShape& in,
-                                 const GradCheckOptions& o = {}) {
-  Model model(in);
-  model.add(std::move(layer));
+// A whole model: joins and fan-out are checked through the model's backward.
+inline GradCheckResult gradcheck(Model model, const GradCheckOptions& o = {}) {
+  const SampleShape in = model.input_shape();
   model.build(o.seed);
   model.reserve(o.batch);
   model.train(o.training);
@@ -96,6 +102,13 @@ inline GradCheckResult gradcheck(std::unique_ptr<Layer> layer, const SampleShape
   }
   result.ok = result.worst <= 1.0;
   return result;
+}
+
+inline GradCheckResult gradcheck(std::unique_ptr<Layer> layer, const SampleShape& in,
+                                 const GradCheckOptions& o = {}) {
+  Model model(in);
+  model.add(std::move(layer));
+  return gradcheck(std::move(model), o);
 }
 
 }  // namespace mnistlab::test

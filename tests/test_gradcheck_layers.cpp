@@ -10,13 +10,6 @@ using namespace mnistlab;
 using test::gradcheck;
 using test::GradCheckOptions;
 
-#define EXPECT_GRADCHECK(result)                                                                    \
-  do {                                                                                              \
-    const auto r_ = (result);                                                                       \
-    EXPECT_TRUE(r_.ok) << "worst " << r_.worst << " at " << r_.where << " (" << r_.checked << " checked)"; \
-    EXPECT_GT(r_.checked, 0);                                                                       \
-  } while (0)
-
 // 8x8 and larger: stride-1 input gradients as a flipped convolution; smaller: textbook route.
 TEST(GradCheck, Conv2dPadded) { EXPECT_GRADCHECK(gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 8, 8))); }
 TEST(GradCheck, Conv2dPaddedSmallMap) {

@@ -58,6 +58,26 @@ class Layer {
   SampleShape in_, out_;
 };
 
+// A join also reads an earlier output of the model, the one named `source`
+// (U-Net skips). The model calls the *_join functions; forward and backward
+// without the second input are errors.
+class JoinLayer : public Layer {
+ public:
+  explicit JoinLayer(std::string source) : source_(std::move(source)) {}
+  const std::string& source() const { return source_; }
+  virtual SampleShape configure_join(const SampleShape& in, const SampleShape& other) = 0;
+  virtual void forward_join(const Tensor& x, const Tensor& other, Tensor& y) = 0;
+  // Overwrites dx and adds into dother: an output may feed several joins.
+  virtual void backward_join(const Tensor& dy, Tensor* dx, Tensor& dother) = 0;
+
+  SampleShape configure(const SampleShape&) final;
+  void forward(const Tensor&, Tensor&, Scratch&) final;
+  void backward(const Tensor&, const Tensor&, const Tensor&, Tensor*, Scratch&) final;
+
+ private:
+  std::string source_;
+};
+
 // The layers, with PyTorch's names and defaults. Input sizes come from the
 // shape the model feeds in, so only output sizes are given.
 struct Conv2dOptions {
@@ -68,11 +88,16 @@ struct Conv2dOptions {
   bool bias = true;
 };
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options);
-std::unique_ptr<Layer> Linear(int out_features, bool bias = true);
+// in_features = 0 takes the input's size; otherwise the input must have it.
+std::unique_ptr<Layer> Linear(int out_features, bool bias = true, int in_features = 0);
 std::unique_ptr<Layer> ReLU();
 std::unique_ptr<Layer> BatchNorm2d(float eps = 1e-5f, float momentum = 0.1f);
 std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
 std::unique_ptr<Layer> Dropout(float p = 0.5f, uint64_t seed = 0);
 std::unique_ptr<Layer> Flatten();
+// torch.cat([x, source], dim=1): channels of x first, then the source's.
+std::unique_ptr<Layer> Concat(const std::string& source);
+// x + source, same shapes.
+std::unique_ptr<Layer> Add(const std::string& source);
 
 }  // namespace mnistlab

@@ -2,6 +2,10 @@
 // A network: layers in order, one block of parameters (and one of their
 // gradients, and one of buffers such as BatchNorm's running statistics), and
 // an activation arena sized once for the largest batch.
+//
+// Each layer reads the output of the one before it. A layer's output may be
+// given a name; a join (Concat, Add) later reads that named output as its
+// second input, and in backward the gradients that fan out are summed.
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,8 +27,9 @@ class Model {
   Model& operator=(Model&&) = default;
 
   // Appends a layer and works out its output shape; throws Error when the
-  // layer does not fit the shape before it.
-  Model& add(std::unique_ptr<Layer> layer);
+  // layer does not fit the shape before it, when `name` is already taken,
+  // or when a join names an output that does not exist.
+  Model& add(std::unique_ptr<Layer> layer, const std::string& name = {});
   // Allocates the parameter blocks and initializes them as PyTorch does,
   // layer by layer, from `seed`.
   void build(uint64_t seed);
@@ -44,6 +49,8 @@ class Model {
   const SampleShape& input_shape() const { return input_; }
   SampleShape output_shape() const;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  // The name given to layer i's output, or "".
+  const std::string& output_name(size_t i) const { return names_[i]; }
 
   // Trainable parameters as one flat array, with their gradients beside.
   float* parameters() { return params_.data(); }
@@ -55,6 +62,9 @@ class Model {
   SampleShape input_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<SampleShape> shapes_;  // shapes_[i] is layer i's input; back() is the output
+  std::vector<std::string> names_;   // names_[i] names layer i's output (activation i + 1)
+  std::vector<JoinLayer*> joins_;    // joins_[i]: layer i as a join, or null
+  std::vector<size_t> join_source_;  // joins_[i]'s second input: activation index
   std::vector<float> params_, grads_, buffers_;
   bool built_ = false, training_ = true;
 
@@ -63,6 +73,7 @@ class Model {
   int capacity_ = 0;
   std::vector<float> arena_;
   std::vector<float*> act_, grad_, saved_;
+  std::vector<float*> skip_grad_;  // per activation read by a join: the joins' share of its gradient
   float* workspace_ = nullptr;
   size_t first_compute_layer_ = 0;  // the first layer that is not a view
   std::vector<Tensor> act_views_;

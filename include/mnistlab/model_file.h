@@ -9,6 +9,15 @@
 //   dropout p=0.5
 //   flatten
 //   linear 10              # Linear(…, 10); bias=0|1, in=N to state the input size
+//
+// Skip connections: "as NAME" at the end of a line names that layer's
+// output; "concat NAME" joins the running tensor with it along channels
+// (torch.cat([x, NAME], 1)) and "add NAME" adds it (x + NAME).
+//
+//   conv 16 k=3 p=1 s=2 as down1
+//   ...
+//   concat down1
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +28,8 @@ namespace mnistlab {
 
 // Builds the layers (not the parameters: call build(seed) next). `origin`
 // names the text in errors, which read "ORIGIN:LINE: `TEXT`: what was expected".
-Model parse_model(std::string_view text, const std::string& origin);
+// `input`, when given, replaces the file's input shape.
+Model parse_model(std::string_view text, const std::string& origin, const std::optional<SampleShape>& input = {});
 
 // A preset name (a file in models/, compiled in) or a path to a model file.
 struct ModelSource {

@@ -3,12 +3,18 @@
 
 #include "cli/commands.h"
 #include "mnistlab/error.h"
+#include "mnistlab/model_file.h"
 
 namespace mnistlab::cli {
 static std::string g_command_line;
 const std::string& command_line() { return g_command_line; }
 void remember_command_line(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + std::string(argv[i]);
+}
+std::string preset_list() {
+  std::string list;
+  for (const auto& name : preset_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
 }
 }  // namespace mnistlab::cli
 
@@ -18,6 +24,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mnistlab 0.1");
   mnistlab::cli::add_train_command(app);
+  mnistlab::cli::add_summary_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -123,7 +123,7 @@ void run_train(const TrainArgs& a, const std::string& command_line) {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
-  cmd->add_option("--model", args->model, "Preset name (baseline, vgg-bn) or model file")->capture_default_str();
+  cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
   cmd->add_option("--dataset", args->dataset, "mnist or fashion")
       ->check(CLI::IsMember({"mnist", "fashion"}))
       ->capture_default_str();

@@ -33,6 +33,11 @@ int LayerArgs::positive_int(const std::string& what) const {
   return v;
 }
 
+const std::string& LayerArgs::word(const std::string& what) const {
+  if (positional_.empty()) throw Error("missing " + what);
+  return positional_;
+}
+
 int LayerArgs::int_key(const std::string& key, int fallback, int min) const {
   auto it = keys_.find(key);
   if (it == keys_.end()) return fallback;
@@ -67,8 +72,10 @@ const std::vector<LayerSpec>& layer_table() {
          return Conv2d({a.positive_int("out_channels"), a.int_key("k", 3, 1), a.int_key("s", 1, 1),
                         a.int_key("p", 0, 0), a.bool_key("bias", true)});
        }},
-      {"linear", {}, "out_features", {"bias"}, "linear OUT_FEATURES [bias=1]",
-       [](const LayerArgs& a) { return Linear(a.positive_int("out_features"), a.bool_key("bias", true)); }},
+      {"linear", {}, "out_features", {"bias", "in"}, "linear OUT_FEATURES [bias=1] [in=IN_FEATURES]",
+       [](const LayerArgs& a) {
+         return Linear(a.positive_int("out_features"), a.bool_key("bias", true), a.int_key("in", 0, 1));
+       }},
       {"relu", {}, "", {}, "relu", [](const LayerArgs&) { return ReLU(); }},
       {"batchnorm", {"batchnorm2d", "bn"}, "", {"eps", "momentum"}, "batchnorm [eps=1e-5] [momentum=0.1]",
        [](const LayerArgs& a) {
@@ -82,6 +89,10 @@ const std::vector<LayerSpec>& layer_table() {
       {"dropout", {}, "", {"p"}, "dropout [p=0.5]",
        [](const LayerArgs& a) { return Dropout(a.float_key("p", 0.5f, 0.f, 1.f)); }},
       {"flatten", {}, "", {}, "flatten", [](const LayerArgs&) { return Flatten(); }},
+      {"concat", {"cat"}, "name", {}, "concat NAME   (channels of the input, then those of the output named NAME)",
+       [](const LayerArgs& a) { return Concat(a.word("the name of an earlier output")); }},
+      {"add", {}, "name", {}, "add NAME   (the input plus the output named NAME)",
+       [](const LayerArgs& a) { return Add(a.word("the name of an earlier output")); }},
   };
   return table;
 }

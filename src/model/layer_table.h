@@ -17,6 +17,7 @@ class LayerArgs {
   LayerArgs(std::string positional, std::map<std::string, std::string> keys)
       : positional_(std::move(positional)), keys_(std::move(keys)) {}
   int positive_int(const std::string& what) const;  // the positional argument
+  const std::string& word(const std::string& what) const;  // the positional argument, any text
   int int_key(const std::string& key, int fallback, int min) const;
   float float_key(const std::string& key, float fallback, float min, float max) const;
   bool bool_key(const std::string& key, bool fallback) const;

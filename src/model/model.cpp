@@ -2,16 +2,39 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/join.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
 
 Model::Model(SampleShape input) : input_(input), shapes_{input} {}
 
-Model& Model::add(std::unique_ptr<Layer> layer) {
+Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
   if (built_) throw Error("cannot add a layer after the model is built");
-  shapes_.push_back(layer->configure(shapes_.back()));
+  auto named = [&](const std::string& wanted) { return std::find(names_.begin(), names_.end(), wanted); };
+  if (!name.empty() && named(name) != names_.end())
+    throw Error("the name '" + name + "' is already given to the output of layer " +
+                std::to_string(named(name) - names_.begin()));
+  auto* join = dynamic_cast<JoinLayer*>(layer.get());
+  size_t source = 0;
+  if (join) {
+    const auto it = named(join->source());
+    if (it == names_.end()) {
+      std::string known;
+      for (const auto& n : names_)
+        if (!n.empty()) known += (known.empty() ? "" : ", ") + n;
+      throw Error("no earlier output is named '" + join->source() + "'; " +
+                  (known.empty() ? "none is named yet (name one with 'as NAME')" : "named so far: " + known));
+    }
+    source = size_t(it - names_.begin()) + 1;
+    shapes_.push_back(join->configure_join(shapes_.back(), shapes_[source]));
+  } else {
+    shapes_.push_back(layer->configure(shapes_.back()));
+  }
   layers_.push_back(std::move(layer));
+  names_.push_back(name);
+  joins_.push_back(join);
+  join_source_.push_back(source);
   return *this;
 }
 
@@ -64,6 +87,13 @@ void Model::reserve(int max_batch) {
   // The input's gradient (used only by layers after a view of the input).
   grad_at[0] = total;
   total += size_t(max_batch) * input_.numel();
+  std::vector<size_t> skip_at(L + 1, 0);
+  for (size_t i = 0; i < L; ++i) {
+    const size_t j = join_source_[i];
+    if (!joins_[i] || skip_at[j]) continue;
+    skip_at[j] = total;
+    total += size_t(max_batch) * shapes_[j].numel();
+  }
   for (size_t i = 0; i < L; ++i) {
     saved_at[i] = total;
     total += layers_[i]->saved_floats(max_batch);
@@ -82,6 +112,9 @@ void Model::reserve(int max_batch) {
     }
   }
   for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
+  skip_grad_.assign(L + 1, nullptr);
+  for (size_t j = 1; j <= L; ++j)
+    if (skip_at[j]) skip_grad_[j] = arena_.data() + skip_at[j];
   workspace_ = arena_.data() + total;
   first_compute_layer_ = 0;
   while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
@@ -99,7 +132,10 @@ const Tensor& Model::forward(const float* input, int n) {
   for (size_t i = 0; i <= layers_.size(); ++i) act_views_[i] = Tensor{act_[i], n, shapes_[i]};
   for (size_t i = 0; i < layers_.size(); ++i) {
     Scratch s{saved_[i], workspace_, training_};
-    layers_[i]->forward(act_views_[i], act_views_[i + 1], s);
+    if (joins_[i])
+      joins_[i]->forward_join(act_views_[i], act_views_[join_source_[i]], act_views_[i + 1]);
+    else
+      layers_[i]->forward(act_views_[i], act_views_[i + 1], s);
   }
   return act_views_.back();
 }
@@ -108,6 +144,8 @@ void Model::backward(const float* doutput, float* dinput) {
   const size_t L = layers_.size();
   const int n = batch_;
   Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
+  for (size_t j = 1; j <= L; ++j)
+    if (skip_grad_[j]) std::fill_n(skip_grad_[j], size_t(n) * shapes_[j].numel(), 0.f);
   for (size_t i = L; i-- > 0;) {
     // The first real layer has no one to pass its input gradient to.
     const bool need_dx = dinput != nullptr || i > first_compute_layer_;
@@ -115,9 +153,15 @@ void Model::backward(const float* doutput, float* dinput) {
     Scratch s{saved_[i], workspace_, training_};
     if (layers_[i]->is_view()) {
       dx.data = dy.data;  // same storage, new shape
+    } else if (joins_[i]) {
+      const size_t j = join_source_[i];
+      Tensor dother{skip_grad_[j], n, shapes_[j]};
+      joins_[i]->backward_join(dy, need_dx ? &dx : nullptr, dother);
     } else {
       layers_[i]->backward(act_views_[i], act_views_[i + 1], dy, need_dx ? &dx : nullptr, s);
     }
+    // Joins further on took this activation too: their gradients were gathered.
+    if (need_dx && skip_grad_[i]) cpu::add_into(skip_grad_[i], dx.numel(), dx.data);
     dy = dx;
   }
   if (dinput) std::copy(dy.data, dy.data + dy.numel(), dinput);

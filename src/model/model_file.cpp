@@ -1,5 +1,7 @@
 #include "mnistlab/model_file.h"
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -30,6 +32,22 @@ SampleShape parse_input(const std::vector<std::string>& words) {
     }
   }
   return image_shape(v[0], v[1], v[2]);
+}
+
+// "LAYER ARGS... as NAME" names the layer's output for a later concat/add.
+std::string take_output_name(std::vector<std::string>& words) {
+  const auto as = std::find(words.begin(), words.end(), "as");
+  if (as == words.end()) return {};
+  if (as + 2 != words.end() || as == words.begin())
+    throw Error("expected 'as NAME' at the end of the line, after the layer and its arguments");
+  const std::string name = words.back();
+  const bool valid = std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_';
+  if (!valid || !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      }))
+    throw Error("bad output name '" + name + "': expected a letter or '_' then letters, digits, '_' or '-'");
+  words.resize(words.size() - 2);
+  return name;
 }
 
 std::unique_ptr<Layer> parse_layer(const std::vector<std::string>& words) {
@@ -64,24 +82,26 @@ std::unique_ptr<Layer> parse_layer(const std::vector<std::string>& words) {
 
 }  // namespace
 
-Model parse_model(std::string_view text, const std::string& origin) {
+Model parse_model(std::string_view text, const std::string& origin, const std::optional<SampleShape>& input) {
   std::istringstream in{std::string(text)};
   std::optional<Model> model;
   int number = 0;
   for (std::string line; std::getline(in, line);) {
     ++number;
     const std::string content = line.substr(0, line.find('#'));
-    const auto words = split_words(content);
+    auto words = split_words(content);
     if (words.empty()) continue;
     std::string trimmed = content.substr(content.find_first_not_of(" \t"));
     trimmed = trimmed.substr(0, trimmed.find_last_not_of(" \t\r") + 1);
     try {
       if (words[0] == "input") {
         if (model) throw Error("'input' may appear only once, as the first line");
-        model.emplace(parse_input(words));
+        const SampleShape written = parse_input(words);
+        model.emplace(input ? *input : written);
       } else {
         if (!model) throw Error("the first line must be 'input C H W'");
-        model->add(parse_layer(words));
+        const std::string name = take_output_name(words);
+        model->add(parse_layer(words), name);
       }
     } catch (const Error& e) {
       throw Error(origin + ":" + std::to_string(number) + ": `" + trimmed + "`: " + e.what());

@@ -1,5 +1,7 @@
 #include "mnistlab/layer.h"
 
+#include "mnistlab/error.h"
+
 namespace mnistlab {
 
 size_t Param::numel() const {
@@ -10,6 +12,16 @@ size_t Param::numel() const {
 
 void Layer::add_param(std::string name, std::vector<int> shape, ParamKind kind) {
   params_.push_back(Param{std::move(name), std::move(shape), kind});
+}
+
+SampleShape JoinLayer::configure(const SampleShape&) {
+  throw Error(type() + " joins two tensors; add it to a Model, which gives it the output named '" + source_ + "'");
+}
+void JoinLayer::forward(const Tensor&, Tensor&, Scratch&) {
+  throw Error(type() + " needs its second input: Model calls forward_join");
+}
+void JoinLayer::backward(const Tensor&, const Tensor&, const Tensor&, Tensor*, Scratch&) {
+  throw Error(type() + " needs its second input: Model calls backward_join");
 }
 
 }  // namespace mnistlab

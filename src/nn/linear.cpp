@@ -8,13 +8,17 @@ namespace {
 
 class LinearLayer final : public Layer {
  public:
-  LinearLayer(int out_features, bool bias) : out_features_(out_features), bias_(bias) {}
+  LinearLayer(int out_features, bool bias, int in_features)
+      : out_features_(out_features), in_features_(in_features), bias_(bias) {}
   std::string type() const override { return "Linear"; }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 2)
       throw Error("Linear needs a flat input [features], got " + in.str() + "; add a flatten line before it");
     if (out_features_ < 1) throw Error("Linear needs out_features >= 1");
+    if (in_features_ > 0 && in_features_ != in.c)
+      throw Error("Linear expects " + std::to_string(in_features_) + " input features, but its input " + in.str() +
+                  " has " + std::to_string(in.c));
     in_ = in;
     out_ = flat_shape(out_features_);
     add_param("weight", {out_features_, in.c});
@@ -41,14 +45,14 @@ class LinearLayer final : public Layer {
   }
 
  private:
-  int out_features_;
+  int out_features_, in_features_;
   bool bias_;
 };
 
 }  // namespace
 
-std::unique_ptr<Layer> Linear(int out_features, bool bias) {
-  return std::make_unique<LinearLayer>(out_features, bias);
+std::unique_ptr<Layer> Linear(int out_features, bool bias, int in_features) {
+  return std::make_unique<LinearLayer>(out_features, bias, in_features);
 }
 
 }  // namespace mnistlab
