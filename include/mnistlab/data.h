@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mnistlab {
@@ -29,6 +30,10 @@ struct IdxImages {
 IdxImages read_idx_images(const std::filesystem::path& path);
 std::vector<uint8_t> read_idx_labels(const std::filesystem::path& path);
 
+// A validation set of round(fraction * size) samples drawn from `train` by a
+// seeded permutation; returns {rest, validation}.
+std::pair<Dataset, Dataset> split_validation(const Dataset& train, double fraction, uint64_t seed);
+
 // Images and labels of one split; checks the counts agree and labels < 10.
 Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels);
 
@@ -53,6 +58,8 @@ class BatchLoader {
   // Fill images (count * rows * cols floats in [0,1], NCHW with C=1) and
   // labels for the next batch; returns the batch's size, 0 at the end.
   int next(float* images, int32_t* labels);
+  // Pass over the next `count` batches without filling them (resuming mid-epoch).
+  void skip_batches(size_t count);
   size_t num_batches() const;
   int batch_size() const { return batch_size_; }
 

@@ -27,6 +27,7 @@ struct Scratch {
   float* saved = nullptr;
   float* workspace = nullptr;
   bool training = true;
+  uint64_t step = 0;  // training forwards before this one: random masks are a function of it
 };
 
 class Layer {

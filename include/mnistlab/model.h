@@ -39,6 +39,10 @@ class Model {
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }
   bool is_training() const { return training_; }
+  // Forwards run in training mode so far (Dropout's masks depend on it);
+  // a resumed run sets it back.
+  uint64_t training_steps() const { return training_steps_; }
+  void set_training_steps(uint64_t steps) { training_steps_ = steps; }
 
   // Runs the batch (n samples of input_shape()) and returns the output view.
   const Tensor& forward(const float* input, int n);
@@ -67,6 +71,7 @@ class Model {
   std::vector<size_t> join_source_;  // joins_[i]'s second input: activation index
   std::vector<float> params_, grads_, buffers_;
   bool built_ = false, training_ = true;
+  uint64_t training_steps_ = 0;
 
   // Arena: activations[i] / grads[i] are layer i's input (i = 0 is the
   // caller's batch, never written) and output (i = layers.size()).

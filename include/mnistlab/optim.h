@@ -2,6 +2,7 @@
 // Optimizers over one flat parameter array, with PyTorch's update rules
 // (torch/optim/sgd.py, adam.py, adamw.py) and defaults.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,9 +25,22 @@ class Optimizer {
   virtual void step(float* params, const float* grads) = 0;
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
+  // What OneCycleLR cycles: SGD's momentum, Adam's beta1.
+  virtual void set_momentum(float momentum) = 0;
+
+  // The state a checkpoint keeps, under PyTorch's names (momentum_buffer,
+  // exp_avg, exp_avg_sq); an empty buffer has not been created yet.
+  struct Buffer {
+    std::string name;
+    std::vector<float>* values;
+  };
+  virtual std::vector<Buffer> buffers() = 0;
+  int64_t steps() const { return steps_; }
+  void set_steps(int64_t steps) { steps_ = steps; }
 
  protected:
   float lr_ = 0;
+  int64_t steps_ = 0;
 };
 
 // Throws Error on an unknown name or an option out of range.

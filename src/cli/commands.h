@@ -4,6 +4,11 @@
 
 namespace mnistlab::cli {
 
+// Thrown to end the command with this exit status (after its own message).
+struct ExitRequest {
+  int code;
+};
+
 // The command line as typed, for the run folder's command.txt.
 const std::string& command_line();
 void remember_command_line(int argc, char** argv);
@@ -14,5 +19,7 @@ std::string preset_list();
 // Each subcommand registers its options and the function that runs it.
 void add_train_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace mnistlab::cli

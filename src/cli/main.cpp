@@ -24,11 +24,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mnistlab 0.1");
   mnistlab::cli::add_train_command(app);
+  mnistlab::cli::add_eval_command(app);
+  mnistlab::cli::add_predict_command(app);
   mnistlab::cli::add_summary_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const mnistlab::cli::ExitRequest& e) {
+    return e.code;
   } catch (const mnistlab::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -1,162 +1,252 @@
-// mnistlab train: the classification experiments of the course.
+// mnistlab train: the classification experiments of the course, with
+// checkpoints, early stopping, curves and a report in the run folder.
 #include <omp.h>
-#include <unistd.h>
+#include <signal.h>
 
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
+#include "cli/progress_bar.h"
+#include "cli/stop_signal.h"
+#include "cli/train_args.h"
 #include "cli/validators.h"
 #include "kernels/cpu/gemm.h"
+#include "mnistlab/checkpoint.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
+#include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
 #include "mnistlab/trainer.h"
 
 namespace mnistlab::cli {
 namespace {
 
-struct TrainArgs {
-  std::string model = "baseline";
-  std::string dataset = "mnist";
-  std::string data_dir;
-  std::string out;
-  int epochs = 15;
-  int batch_size = 64;
-  std::string optimizer = "adam";
-  float lr = 1e-3f;
-  float momentum = 0.f;
-  bool nesterov = false;
-  float weight_decay = -1;
-  uint64_t seed = 0;
-  int threads = 0;
-  size_t train_limit = 0, test_limit = 0;
+namespace fs = std::filesystem;
+
+// Files of a run folder.
+struct RunFiles {
+  fs::path dir;
+  fs::path file(const char* name) const { return dir / name; }
 };
 
-std::string default_data_dir(const std::string& dataset) {
-  return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path.string() + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw Error(path.string() + ": cannot write");
+void write_text(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) throw Error(path.string() + ": cannot write");
+  }
+  fs::rename(tmp, path);
 }
 
-void run_train(const TrainArgs& a, const std::string& command_line) {
+std::string metrics_csv(const std::vector<EpochMetrics>& history, const std::string& eval) {
+  std::string csv = "epoch,train_loss,train_acc," + eval + "_loss," + eval + "_acc,seconds\n";
+  char row[256];
+  for (const EpochMetrics& m : history) {
+    std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.train_loss, m.train_acc, m.test_loss,
+                  m.test_acc, m.seconds);
+    csv += row;
+  }
+  return csv;
+}
+
+TrainOptions train_options(const TrainArgs& a) {
+  TrainOptions o;
+  o.epochs = a.epochs;
+  o.batch_size = a.batch_size;
+  o.seed = a.seed;
+  o.optimizer.name = a.optimizer;
+  o.optimizer.lr = a.lr;
+  o.optimizer.momentum = a.momentum;
+  o.optimizer.nesterov = a.nesterov;
+  o.optimizer.weight_decay = a.weight_decay;
+  o.schedule.name = a.lr_schedule;
+  o.schedule.step_size = a.step_size;
+  o.schedule.gamma = a.gamma;
+  o.schedule.warmup_epochs = a.warmup_epochs;
+  o.early_stop_patience = a.early_stop_patience;
+  o.early_stop_on_loss = a.early_stop_metric == "test_loss";
+  o.stop = &stop_requested();
+  check_schedule(o.schedule);
+  return o;
+}
+
+struct Extras {
+  std::string resume;           // run folder to continue
+  int64_t raise_sigterm_at = 0;  // tests: signal ourselves after this optimizer step
+};
+
+void run_train(TrainArgs a, const Extras& extras) {
+  const bool resuming = !extras.resume.empty();
+  RunFiles run;
+  std::string model_text, model_origin;
+  if (resuming) {
+    run.dir = extras.resume;
+    if (!fs::exists(run.file("resume.safetensors")))
+      throw Error(run.file("resume.safetensors").string() +
+                  ": no such file; --resume takes the folder of a run that was interrupted");
+    a = train_args_from_json(read_text(run.file("run.json")), run.file("run.json").string());
+    model_text = read_text(run.file("model.txt"));
+    model_origin = run.file("model.txt").string();
+  } else {
+    run.dir = a.out.empty() ? "runs/" + fs::path(a.model).stem().string() + "-" + a.dataset : a.out;
+    a.out = run.dir.string();
+    const ModelSource source = resolve_model(a.model);
+    model_text = source.text;
+    model_origin = source.origin;
+    if (fs::exists(run.file("resume.safetensors")))
+      throw Error(run.dir.string() + " holds an interrupted run; continue it with `mnistlab train --resume " +
+                  run.dir.string() + "`, or choose another --out (or delete the folder)");
+  }
   const int threads = a.threads > 0 ? a.threads : omp_get_num_procs();
   cpu::set_num_threads(threads);
   const std::string data_dir = a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir;
 
-  const ModelSource source = resolve_model(a.model);
-  Model model = parse_model(source.text, source.origin);
+  Model model = parse_model(model_text, model_origin);
   model.build(a.seed);
+  const TrainOptions options = train_options(a);
+  auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
+
   Dataset train = load_split(data_dir, true);
   Dataset test = load_split(data_dir, false);
   if (a.train_limit > 0) train = train.head(a.train_limit);
   if (a.test_limit > 0) test = test.head(a.test_limit);
+  Dataset val;
+  if (a.val_split > 0) std::tie(train, val) = split_validation(train, a.val_split, a.seed);
+  const bool validating = a.val_split > 0;
+  const Dataset& eval_set = validating ? val : test;
+  const std::string eval_name = validating ? "val" : "test";
 
-  TrainOptions options;
-  options.epochs = a.epochs;
-  options.batch_size = a.batch_size;
-  options.seed = a.seed;
-  options.optimizer.name = a.optimizer;
-  options.optimizer.lr = a.lr;
-  options.optimizer.momentum = a.momentum;
-  options.optimizer.nesterov = a.nesterov;
-  options.optimizer.weight_decay = a.weight_decay;
-  make_optimizer(options.optimizer, 1);  // reject bad options before any output
+  TrainProgress progress;
+  fs::create_directories(run.dir);
+  if (resuming) {
+    progress = load_checkpoint(run.file("resume.safetensors"), model, *optimizer);
+    std::ofstream(run.file("command.txt"), std::ios::app) << command_line() << "\n";
+    std::printf("resuming %s at epoch %d, batch %lld\n", run.dir.c_str(), progress.epoch + 1,
+                static_cast<long long>(progress.batch));
+  } else {
+    write_text(run.file("model.txt"), model_text);
+    write_text(run.file("command.txt"), command_line() + "\n");
+    write_text(run.file("run.json"), to_json(a));
+    write_text(run.file("metrics.csv"), metrics_csv({}, eval_name));
+  }
 
-  const std::filesystem::path out = a.out.empty() ? "runs/" + a.model + "-" + a.dataset : a.out;
-  std::filesystem::create_directories(out);
-  write_text(out / "model.txt", source.text);
-  write_text(out / "command.txt", command_line + "\n");
-  std::ofstream csv(out / "metrics.csv");
-  if (!csv) throw Error((out / "metrics.csv").string() + ": cannot write");
-  csv << "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n" << std::flush;
-
-  std::printf("model %s (%zu parameters), %s: %zu train / %zu test images, %s lr %g, batch %d, %d threads\n",
-              source.origin.c_str(), model.parameter_count(), data_dir.c_str(), train.size(), test.size(),
-              a.optimizer.c_str(), a.lr, a.batch_size, threads);
+  std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
+              model_origin.c_str(), model.parameter_count(), data_dir.c_str(), train.size(), eval_set.size(),
+              eval_name.c_str(), a.optimizer.c_str(), a.lr,
+              a.lr_schedule == "none" ? "" : (" (" + a.lr_schedule + ")").c_str(), a.batch_size, threads);
   std::fflush(stdout);
-  double best = 0;
-  // On a terminal, one line that updates in place while an epoch runs; in
-  // pipes and CI logs only the per-epoch lines.
-  const bool terminal = isatty(STDOUT_FILENO);
-  double last_shown = -1;
-  ProgressFn progress;
-  if (terminal)
-    progress = [&](int epoch, size_t done, size_t total, double seconds) {
-      if (seconds - last_shown < 0.5 && done < total) return;
-      last_shown = seconds;
-      const double rate = done / std::max(seconds, 1e-9);
-      std::printf("\r\033[Kepoch %3d  %zu/%zu images  %.0f images/s  ETA %.0fs", epoch, done, total, rate,
-                  double(total - done) / std::max(rate, 1e-9));
-      std::fflush(stdout);
-    };
-  fit(
-      model, train, test, options,
-      [&](const EpochMetrics& m) {
-        if (terminal) std::printf("\r\033[K");
-        last_shown = -1;
-        std::printf("epoch %3d  train_loss %.4f  train_acc %.2f%%  test_loss %.4f  test_acc %.2f%%  %.1fs\n", m.epoch,
-                    m.train_loss, 100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.seconds);
-        std::fflush(stdout);
-        char row[256];
-        std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.train_loss, m.train_acc, m.test_loss,
-                      m.test_acc, m.seconds);
-        csv << row << std::flush;
-        best = std::max(best, m.test_acc);
-        save_state_dict(model, out / "last.safetensors");
-      },
-      progress);
-  std::printf("done: best test accuracy %.2f%%; metrics in %s, weights in %s\n", 100 * best,
-              (out / "metrics.csv").c_str(), (out / "last.safetensors").c_str());
+
+  install_stop_handlers();
+  ProgressBar bar(a.epochs);
+  bool warned_about_curves = false;
+  const CurvesInfo curves_info{fs::path(a.model).stem().string() + " on " + a.dataset,
+                               validating ? "validation" : "test", 0};
+  auto save_resume_state = [&] {
+    save_state_dict(model, run.file("last.safetensors"));
+    save_checkpoint(run.file("resume.safetensors"), model, *optimizer, progress);
+  };
+  TrainCallbacks callbacks;
+  callbacks.on_step = [&](int epoch, size_t done, size_t total, double seconds) {
+    bar.update(epoch, done, total, seconds);
+    if (extras.raise_sigterm_at > 0 && optimizer->steps() == extras.raise_sigterm_at) raise(SIGTERM);
+  };
+  callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
+    bar.clear();
+    std::printf("epoch %3d  train_loss %.4f  train_acc %.2f%%  %s_loss %.4f  %s_acc %.2f%%  %.1fs%s\n", m.epoch,
+                m.train_loss, 100 * m.train_acc, eval_name.c_str(), m.test_loss, eval_name.c_str(), 100 * m.test_acc,
+                m.seconds, improved ? "  *best" : "");
+    std::fflush(stdout);
+    write_text(run.file("metrics.csv"), metrics_csv(progress.history, eval_name));
+    if (improved) save_state_dict(model, run.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
+    save_resume_state();
+    CurvesInfo info = curves_info;
+    info.best_epoch = progress.best_epoch;
+    const std::string problem = draw_curves(run.dir, progress.history, info);
+    if (!problem.empty() && !warned_about_curves) {
+      std::fprintf(stderr, "warning: curves.png not drawn: %s\n", problem.c_str());
+      warned_about_curves = true;
+    }
+  };
+
+  fit(model, *optimizer, train, eval_set, options, progress, callbacks);
+  bar.clear();
+
+  if (progress.outcome == TrainProgress::Outcome::Interrupted) {
+    save_resume_state();
+    const int sig = stop_signal();
+    std::printf("interrupted by %s at epoch %d, batch %lld: saved %s\ncontinue with: mnistlab train --resume %s\n",
+                sig == SIGINT ? "Ctrl-C" : "SIGTERM", progress.epoch + 1, static_cast<long long>(progress.batch),
+                run.file("resume.safetensors").c_str(), run.dir.c_str());
+    std::fflush(stdout);
+    throw ExitRequest{128 + (sig ? sig : SIGTERM)};
+  }
+
+  // The weights a user gets: the best epoch's when the epoch was chosen
+  // (early stopping, validation split), otherwise the last epoch's.
+  const bool choose_best = a.early_stop_patience > 0 || validating;
+  if (choose_best && progress.best_epoch > 0 && progress.best_epoch != progress.epoch)
+    load_state_dict(model, run.file("best.safetensors"));
+  const int reported_epoch = choose_best ? progress.best_epoch : progress.epoch;
+  std::vector<int64_t> confusion;
+  const EvalResult final_test = evaluate(model, test, a.batch_size, &confusion);
+
+  std::ostringstream report;
+  report << "model " << model_origin << " (" << model.parameter_count() << " parameters), dataset " << a.dataset
+         << " (" << data_dir << "): " << train.size() << " train / " << (validating ? val.size() : 0)
+         << " validation / " << test.size() << " test images\n";
+  report << "epochs: " << progress.epoch << " of " << a.epochs;
+  if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
+    report << " (stopped early: no better " << eval_name << (options.early_stop_on_loss ? "_loss" : "_acc")
+           << " for " << a.early_stop_patience << " epochs)";
+  report << "\nbest epoch by " << eval_name << (options.early_stop_on_loss ? "_loss" : "_acc") << ": "
+         << progress.best_epoch << "\n";
+  report << "weights below: epoch " << reported_epoch << " ("
+         << (choose_best ? "best.safetensors" : "last.safetensors") << ")\n";
+  char line[128];
+  std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f\n\n", final_test.loss, final_test.acc);
+  report << line << class_report(confusion, class_names(a.dataset));
+  write_text(run.file("report.txt"), report.str());
+  fs::remove(run.file("resume.safetensors"));
+
+  if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
+    std::printf("stopped early after epoch %d: no better %s for %d epochs\n", progress.epoch, eval_name.c_str(),
+                a.early_stop_patience);
+  std::printf("done: epoch %d's weights, test accuracy %.2f%% (test loss %.4f)%s; best %s epoch %d\n", reported_epoch,
+              100 * final_test.acc, final_test.loss, validating ? ", the test set's only use" : "",
+              eval_name.c_str(), progress.best_epoch);
+  std::printf("run folder %s: metrics.csv, curves.png, report.txt, best.safetensors, last.safetensors\n",
+              run.dir.c_str());
 }
 
 }  // namespace
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
+  auto extras = std::make_shared<Extras>();
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
-  cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
-  cmd->add_option("--dataset", args->dataset, "mnist or fashion")
-      ->check(CLI::IsMember({"mnist", "fashion"}))
-      ->capture_default_str();
-  cmd->add_option("--data-dir", args->data_dir,
-                  "Folder with the dataset's four IDX files (raw or .gz); default data/mnist or data/fashion-mnist");
-  cmd->add_option("--epochs", args->epochs, "Passes over the training set")
-      ->check(integer_in(1, 100000))
-      ->capture_default_str();
-  cmd->add_option("--batch-size", args->batch_size, "Images per step")
-      ->check(integer_in(1, 65536))
-      ->capture_default_str();
-  cmd->add_option("--optimizer", args->optimizer, "sgd, adam or adamw")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-      ->capture_default_str();
-  cmd->add_option("--lr", args->lr, "Learning rate")
-      ->check(number_in(0, 10, true, "> 0 (at most 10)"))
-      ->capture_default_str();
-  cmd->add_option("--momentum", args->momentum, "SGD momentum")
-      ->check(number_in(0, 0.999999, false, "in [0, 1)"))
-      ->capture_default_str();
-  cmd->add_flag("--nesterov", args->nesterov, "SGD with Nesterov momentum");
-  cmd->add_option("--weight-decay", args->weight_decay, "Weight decay (default: 0; AdamW 0.01)")
-      ->check(number_in(0, 1, false, "in [0, 1]"));
-  cmd->add_option("--seed", args->seed, "Seed for initialization and shuffling")
-      ->check(integer_in(0, 2147483647))
-      ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
-  cmd->add_option("--out", args->out, "Run folder for metrics.csv and the rest (default runs/MODEL-DATASET)");
-  cmd->add_option("--train-limit", args->train_limit, "Use only the first N training images (0: all)")
-      ->check(integer_in(0, 1000000000));
-  cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
-      ->check(integer_in(0, 1000000000));
-  cmd->callback([args]() { run_train(*args, command_line()); });
+  cmd->footer(
+      "\nThe run folder gets metrics.csv, curves.png, report.txt (per-class accuracy, confusion matrix), "
+      "best.safetensors and last.safetensors (PyTorch state_dict keys) and resume.safetensors. Ctrl-C or SIGTERM "
+      "stops after the current step and saves; `mnistlab train --resume DIR` continues.");
+  add_train_options(cmd, *args);
+  cmd->add_option("--resume", extras->resume,
+                  "Continue the interrupted run in this folder, with its own settings (other options are ignored)");
+  cmd->add_option("--raise-sigterm-at-step", extras->raise_sigterm_at, "tests: send SIGTERM to itself at step N")
+      ->group("");
+  cmd->callback([args, extras]() { run_train(*args, *extras); });
 }
 
 }  // namespace mnistlab::cli

@@ -1,11 +1,10 @@
-// Mini-batches in a seeded order. The order is a function of (seed, epoch)
-// only, and the same on every standard library: std::mt19937_64 is fully
-// specified by the standard, while std::shuffle and
-// std::uniform_int_distribution are not, so both are written out here.
+// Mini-batches in a seeded order: a function of (seed, epoch) only, and the
+// same on every standard library (data/permutation.h).
+#include <algorithm>
 #include <array>
 #include <numeric>
-#include <random>
 
+#include "data/permutation.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 
@@ -19,16 +18,6 @@ constexpr std::array<float, 256> kByteToUnit = [] {
   for (int i = 0; i < 256; ++i) t[size_t(i)] = float(i) / 255.0f;
   return t;
 }();
-
-// Uniform in [0, n) without modulo bias: reject the lowest 2^64 mod n draws
-// so the accepted range is a multiple of n.
-uint64_t uniform_below(std::mt19937_64& engine, uint64_t n) {
-  uint64_t threshold = (0 - n) % n;
-  uint64_t r;
-  do r = engine();
-  while (r < threshold);
-  return r % n;
-}
 
 }  // namespace
 
@@ -55,12 +44,7 @@ void BatchLoader::start_epoch(int epoch) {
   std::iota(order_.begin(), order_.end(), uint32_t(0));
   cursor_ = 0;
   if (!shuffle_) return;
-  std::mt19937_64 engine(seed_ * 1000003u + uint64_t(epoch));
-  // Fisher-Yates (Knuth, TAOCP vol. 2, Algorithm P), from the back.
-  for (size_t i = order_.size(); i > 1; --i) {
-    size_t j = size_t(uniform_below(engine, i));
-    std::swap(order_[i - 1], order_[j]);
-  }
+  seeded_shuffle(order_, seed_ * 1000003u + uint64_t(epoch));
 }
 
 int BatchLoader::next(float* images, int32_t* labels) {
@@ -76,6 +60,10 @@ int BatchLoader::next(float* images, int32_t* labels) {
   }
   cursor_ += count;
   return int(count);
+}
+
+void BatchLoader::skip_batches(size_t count) {
+  cursor_ = std::min(order_.size(), cursor_ + count * size_t(batch_size_));
 }
 
 size_t BatchLoader::num_batches() const {

@@ -1,7 +1,11 @@
 // Datasets: an images file and a labels file that agree, found in a folder
 // under the original MNIST names (raw or .gz).
+#include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <string>
 
+#include "data/permutation.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 
@@ -26,6 +30,34 @@ fs::path find_idx_file(const fs::path& dir, const std::string& name) {
 }
 
 }  // namespace
+
+std::pair<Dataset, Dataset> split_validation(const Dataset& train, double fraction, uint64_t seed) {
+  if (!(fraction > 0 && fraction < 1))
+    throw Error("the validation split must be a fraction in (0, 1), got " + std::to_string(fraction));
+  const size_t val_count = size_t(std::llround(fraction * double(train.size())));
+  if (val_count == 0 || val_count == train.size())
+    throw Error("a validation split of " + std::to_string(fraction) + " of " + std::to_string(train.size()) +
+                " training images leaves one side empty");
+  std::vector<uint32_t> order(train.size());
+  std::iota(order.begin(), order.end(), uint32_t(0));
+  seeded_shuffle(order, seed ^ 0x5eed5a1177ull);
+  // Each side keeps the original order, so the loader's shuffle is all the randomness.
+  std::sort(order.begin(), order.begin() + long(val_count));
+  std::sort(order.begin() + long(val_count), order.end());
+  auto take = [&](size_t from, size_t to) {
+    Dataset d;
+    d.rows = train.rows;
+    d.cols = train.cols;
+    for (size_t k = from; k < to; ++k) {
+      const size_t i = order[k];
+      d.pixels.insert(d.pixels.end(), train.pixels.begin() + long(i * train.image_size()),
+                      train.pixels.begin() + long((i + 1) * train.image_size()));
+      d.labels.push_back(train.labels[i]);
+    }
+    return d;
+  };
+  return {take(val_count, order.size()), take(0, val_count)};
+}
 
 Dataset Dataset::head(size_t limit) const {
   size_t n = (limit == 0 || limit >= size()) ? size() : limit;

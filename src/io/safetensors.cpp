@@ -20,7 +20,51 @@ size_t dtype_size(const std::string& dtype) {
   return 0;
 }
 
+// Opens the file and parses its JSON header; `in` is left at the data.
+nlohmann::json read_header(const std::filesystem::path& path, std::ifstream& in, uint64_t& data_size) {
+  const std::string name = path.string();
+  in.open(path, std::ios::binary);
+  if (!in) throw Error(name + ": cannot open");
+  uint64_t header_len = 0;
+  if (!in.read(reinterpret_cast<char*>(&header_len), 8)) throw Error(name + ": truncated: no safetensors header");
+  const auto file_size = std::filesystem::file_size(path);
+  if (header_len > file_size - 8 || header_len > (100u << 20))
+    throw Error(name + ": not a safetensors file: header length " + std::to_string(header_len) + " but the file has " +
+                std::to_string(file_size) + " bytes");
+  std::string header(header_len, '\0');
+  in.read(header.data(), std::streamsize(header_len));
+  data_size = file_size - 8 - header_len;
+  try {
+    return nlohmann::json::parse(header);
+  } catch (const std::exception& e) {
+    throw Error(name + ": not a safetensors file: header is not JSON (" + e.what() + ")");
+  }
+}
+
 }  // namespace
+
+StoredTensor f32_tensor(const float* values, std::vector<int64_t> shape) {
+  StoredTensor t;
+  t.dtype = "F32";
+  t.shape = std::move(shape);
+  t.bytes.resize(t.numel() * 4);
+  std::memcpy(t.bytes.data(), values, t.bytes.size());
+  return t;
+}
+
+std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path) {
+  std::ifstream in;
+  uint64_t data_size = 0;
+  const nlohmann::json j = read_header(path, in, data_size);
+  std::map<std::string, std::string> out;
+  if (!j.contains("__metadata__")) return out;
+  try {
+    for (auto& [key, v] : j.at("__metadata__").items()) out[key] = v.get<std::string>();
+  } catch (const std::exception& e) {
+    throw Error(path.string() + ": __metadata__ must map strings to strings (" + e.what() + ")");
+  }
+  return out;
+}
 
 size_t StoredTensor::numel() const {
   size_t n = 1;
@@ -46,23 +90,9 @@ std::vector<float> StoredTensor::to_floats() const {
 
 std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(name + ": cannot open");
-  uint64_t header_len = 0;
-  if (!in.read(reinterpret_cast<char*>(&header_len), 8)) throw Error(name + ": truncated: no safetensors header");
-  const auto file_size = std::filesystem::file_size(path);
-  if (header_len > file_size - 8 || header_len > (100u << 20))
-    throw Error(name + ": not a safetensors file: header length " + std::to_string(header_len) + " but the file has " +
-                std::to_string(file_size) + " bytes");
-  std::string header(header_len, '\0');
-  in.read(header.data(), std::streamsize(header_len));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(header);
-  } catch (const std::exception& e) {
-    throw Error(name + ": not a safetensors file: header is not JSON (" + e.what() + ")");
-  }
-  const uint64_t data_size = file_size - 8 - header_len;
+  std::ifstream in;
+  uint64_t data_size = 0;
+  const nlohmann::json j = read_header(path, in, data_size);
   std::vector<uint8_t> data(data_size);
   in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_size));
   std::map<std::string, StoredTensor> out;
@@ -91,7 +121,8 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
   return out;
 }
 
-void write_safetensors(const std::filesystem::path& path, const std::map<std::string, StoredTensor>& tensors) {
+void write_safetensors(const std::filesystem::path& path, const std::map<std::string, StoredTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   uint64_t offset = 0;
   for (const auto& [key, t] : tensors) {
@@ -99,6 +130,7 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
     offset += t.bytes.size();
   }
   header["__metadata__"] = {{"format", "pt"}};
+  for (const auto& [key, value] : metadata) header["__metadata__"][key] = value;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   const std::filesystem::path tmp = path.string() + ".tmp";
@@ -126,7 +158,8 @@ static std::string shape_str(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-void save_state_dict(Model& model, const std::filesystem::path& path) {
+void save_state_dict(Model& model, const std::filesystem::path& path,
+                     const std::map<std::string, std::string>& metadata) {
   std::map<std::string, StoredTensor> tensors;
   for (const StateEntry& e : model.state_dict()) {
     StoredTensor t;
@@ -143,7 +176,7 @@ void save_state_dict(Model& model, const std::filesystem::path& path) {
     }
     tensors.emplace(e.key, std::move(t));
   }
-  write_safetensors(path, tensors);
+  write_safetensors(path, tensors, metadata);
 }
 
 void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& tensors, const std::string& origin) {

@@ -131,12 +131,13 @@ const Tensor& Model::forward(const float* input, int n) {
   }
   for (size_t i = 0; i <= layers_.size(); ++i) act_views_[i] = Tensor{act_[i], n, shapes_[i]};
   for (size_t i = 0; i < layers_.size(); ++i) {
-    Scratch s{saved_[i], workspace_, training_};
+    Scratch s{saved_[i], workspace_, training_, training_steps_};
     if (joins_[i])
       joins_[i]->forward_join(act_views_[i], act_views_[join_source_[i]], act_views_[i + 1]);
     else
       layers_[i]->forward(act_views_[i], act_views_[i + 1], s);
   }
+  if (training_) ++training_steps_;
   return act_views_.back();
 }
 
@@ -150,7 +151,7 @@ void Model::backward(const float* doutput, float* dinput) {
     // The first real layer has no one to pass its input gradient to.
     const bool need_dx = dinput != nullptr || i > first_compute_layer_;
     Tensor dx{grad_[i], n, shapes_[i]};
-    Scratch s{saved_[i], workspace_, training_};
+    Scratch s{saved_[i], workspace_, training_, training_steps_ - 1};
     if (layers_[i]->is_view()) {
       dx.data = dy.data;  // same storage, new shape
     } else if (joins_[i]) {

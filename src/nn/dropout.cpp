@@ -8,7 +8,8 @@ namespace mnistlab {
 namespace {
 
 // Inverted dropout, as PyTorch: scale kept units by 1/(1-p) in training,
-// identity in eval. Each call draws a fresh mask from (seed, call count).
+// identity in eval. Each training step draws a fresh mask from (seed, step),
+// so a resumed run draws the masks the uninterrupted one would have.
 class DropoutLayer final : public Layer {
  public:
   DropoutLayer(float p, uint64_t seed) : p_(p), seed_(seed) {}
@@ -26,7 +27,7 @@ class DropoutLayer final : public Layer {
       std::memcpy(y.data, x.data, sizeof(float) * x.numel());
       return;
     }
-    cpu::dropout_forward(x.data, x.numel(), p_, seed_ + calls_++ * 0x9E3779B97F4A7C15ull, s.saved, y.data);
+    cpu::dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull, s.saved, y.data);
   }
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     if (!dx) return;
@@ -37,7 +38,6 @@ class DropoutLayer final : public Layer {
  private:
   float p_;
   uint64_t seed_;
-  uint64_t calls_ = 0;
 };
 
 }  // namespace

@@ -10,12 +10,13 @@ class SGD final : public Optimizer {
  public:
   SGD(const OptimizerOptions& options, size_t n);
   void step(float* params, const float* grads) override;
+  void set_momentum(float momentum) override { o_.momentum = momentum; }
+  std::vector<Buffer> buffers() override { return {{"momentum_buffer", &buf_}}; }
 
  private:
   OptimizerOptions o_;
   size_t n_;
-  int64_t steps_ = 0;
-  std::vector<float> buf_;
+  std::vector<float> buf_;  // created on the first step with momentum, as PyTorch's
 };
 
 class Adam final : public Optimizer {
@@ -23,12 +24,13 @@ class Adam final : public Optimizer {
   // decoupled: AdamW's weight decay.
   Adam(const OptimizerOptions& options, size_t n, bool decoupled);
   void step(float* params, const float* grads) override;
+  void set_momentum(float beta1) override { o_.beta1 = beta1; }
+  std::vector<Buffer> buffers() override { return {{"exp_avg", &m_}, {"exp_avg_sq", &v_}}; }
 
  private:
   OptimizerOptions o_;
   size_t n_;
   bool decoupled_;
-  int64_t steps_ = 0;
   std::vector<float> m_, v_;
 };
 

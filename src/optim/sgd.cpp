@@ -4,14 +4,13 @@
 
 namespace mnistlab {
 
-SGD::SGD(const OptimizerOptions& o, size_t n) : o_(o), n_(n) {
-  lr_ = o.lr;
-  if (o.momentum != 0.f) buf_.assign(n, 0.f);
-}
+SGD::SGD(const OptimizerOptions& o, size_t n) : o_(o), n_(n) { lr_ = o.lr; }
 
 void SGD::step(float* p, const float* g) {
   const float lr = lr_, wd = o_.weight_decay, mu = o_.momentum, damp = 1.f - o_.dampening;
-  const bool first = steps_++ == 0, nesterov = o_.nesterov;
+  const bool first = mu != 0.f && buf_.empty(), nesterov = o_.nesterov;
+  if (first) buf_.assign(n_, 0.f);
+  ++steps_;
   float* buf = buf_.data();
   const long n = long(n_);
 #pragma omp parallel for schedule(static)

@@ -1,0 +1,21 @@
+#pragma once
+// What `--resume` reads: one safetensors file holding the model's
+// state_dict (PyTorch keys), the optimizer's buffers under
+// "optimizer.<key>.<buffer>" (exp_avg, exp_avg_sq, momentum_buffer), and in
+// its metadata the optimizer's step count and the TrainProgress as JSON.
+// One file, written atomically, so weights and optimizer never disagree.
+#include <filesystem>
+
+#include "mnistlab/model.h"
+#include "mnistlab/optim.h"
+#include "mnistlab/trainer.h"
+
+namespace mnistlab {
+
+void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer,
+                     const TrainProgress& progress);
+// Loads into model and optimizer (which must be built for the same network
+// and optimizer) and returns the progress; errors name the file and key.
+TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer);
+
+}  // namespace mnistlab

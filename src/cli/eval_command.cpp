@@ -1,0 +1,135 @@
+// mnistlab eval and mnistlab predict: use saved weights.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+
+#include "cli/commands.h"
+#include "cli/train_args.h"
+#include "cli/validators.h"
+#include "kernels/cpu/gemm.h"
+#include "mnistlab/error.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/png.h"
+#include "mnistlab/report.h"
+#include "mnistlab/safetensors.h"
+#include "mnistlab/trainer.h"
+
+namespace mnistlab::cli {
+namespace {
+
+struct UseArgs {
+  std::string model = "baseline";
+  std::string weights;
+  std::string dataset = "mnist";
+  std::string data_dir;
+  size_t test_limit = 0;
+  int batch_size = 1000;
+  int threads = 0;
+  int top = 3;
+  std::string predictions;
+  std::vector<std::string> images;
+};
+
+Model load_trained(const UseArgs& a) {
+  cpu::set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
+  const ModelSource source = resolve_model(a.model);
+  Model model = parse_model(source.text, source.origin);
+  model.build(0);
+  load_state_dict(model, a.weights);
+  model.eval();
+  return model;
+}
+
+void run_eval(const UseArgs& a) {
+  Model model = load_trained(a);
+  Dataset test = load_split(a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir, false);
+  if (a.test_limit > 0) test = test.head(a.test_limit);
+  model.reserve(a.batch_size);
+  std::vector<int> predicted;
+  const EvalResult r = evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted);
+  std::printf("test_loss %.6f test_acc %.6f\n", r.loss, r.acc);
+  if (a.predictions.empty()) return;
+  std::ofstream csv(a.predictions);
+  csv << "index,label,predicted\n";
+  for (size_t i = 0; i < predicted.size(); ++i) csv << i << ',' << int(test.labels[i]) << ',' << predicted[i] << '\n';
+  if (!csv) throw Error(a.predictions + ": cannot write");
+}
+
+void run_predict(const UseArgs& a) {
+  Model model = load_trained(a);
+  const SampleShape in = model.input_shape();
+  if (in.c != 1) throw Error("predict reads grayscale images, but the model takes " + in.str());
+  const auto& names = class_names(a.dataset);
+  const size_t k = model.output_shape().numel();
+  std::vector<float> x(in.numel());
+  for (const std::string& path : a.images) {
+    const GrayImage image = read_png_gray(path);
+    if (image.width != in.w || image.height != in.h)
+      throw Error(path + ": is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                  "; the model takes " + std::to_string(in.w) + "x" + std::to_string(in.h) +
+                  " images (mnistlab does not resize: scale it first)");
+    for (size_t i = 0; i < x.size(); ++i) x[i] = float(image.pixels[i]) / 255.0f;
+    const Tensor& logits = model.forward(x.data(), 1);
+    // softmax with the max subtracted, as log-softmax in the loss
+    const float top_logit = *std::max_element(logits.data, logits.data + k);
+    std::vector<double> p(k);
+    double sum = 0;
+    for (size_t c = 0; c < k; ++c) sum += p[c] = std::exp(double(logits.data[c] - top_logit));
+    std::vector<size_t> order(k);
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::sort(order.begin(), order.end(), [&](size_t l, size_t r) { return p[l] > p[r]; });
+    std::printf("%s:", path.c_str());
+    for (int i = 0; i < std::min<int>(a.top, int(k)); ++i) {
+      const size_t c = order[size_t(i)];
+      std::printf("%s %s %.2f%%", i ? "," : "", c < names.size() ? names[c].c_str() : std::to_string(c).c_str(),
+                  100 * p[c] / sum);
+    }
+    std::printf("\n");
+  }
+}
+
+void add_model_options(CLI::App* cmd, UseArgs& a) {
+  cmd->add_option("--model", a.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
+  cmd->add_option("--weights", a.weights, "safetensors file with the model's state_dict (best.safetensors, ...)")
+      ->required();
+  cmd->add_option("--dataset", a.dataset, "mnist or fashion")
+      ->check(CLI::IsMember({"mnist", "fashion"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<UseArgs>();
+  CLI::App* cmd = app.add_subcommand("eval", "Test loss and accuracy of saved weights; prints `test_loss X test_acc Y`");
+  add_model_options(cmd, *args);
+  cmd->add_option("--data-dir", args->data_dir, "Folder with the dataset's IDX files (default data/mnist or "
+                                                "data/fashion-mnist)");
+  cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
+      ->check(integer_in(0, 1000000000));
+  cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class to this CSV");
+  cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")
+      ->check(integer_in(1, 65536))
+      ->capture_default_str();
+  cmd->callback([args]() { run_eval(*args); });
+}
+
+void add_predict_command(CLI::App& app) {
+  auto args = std::make_shared<UseArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict", "Classify grayscale PNG images of the model's input size (28x28; light object on dark ground, as in "
+                 "MNIST); other sizes are an error, not resized");
+  add_model_options(cmd, *args);
+  cmd->add_option("--top", args->top, "How many classes to print per image")
+      ->check(integer_in(1, 10))
+      ->capture_default_str();
+  cmd->add_option("images", args->images, "PNG files")->required();
+  cmd->callback([args]() { run_predict(*args); });
+}
+
+}  // namespace mnistlab::cli

@@ -1,0 +1,43 @@
+#pragma once
+// The options of `mnistlab train`, kept in the run folder as run.json so
+// `--resume DIR` continues with exactly the same settings.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+namespace mnistlab::cli {
+
+struct TrainArgs {
+  std::string model = "baseline";
+  std::string dataset = "mnist";
+  std::string data_dir;
+  std::string out;
+  int epochs = 15;
+  int batch_size = 64;
+  std::string optimizer = "adam";
+  float lr = 1e-3f;
+  float momentum = 0.f;
+  bool nesterov = false;
+  float weight_decay = -1;
+  std::string lr_schedule = "none";
+  int step_size = 5;
+  float gamma = 0.1f;
+  double warmup_epochs = 0;
+  int early_stop_patience = 0;
+  std::string early_stop_metric = "test_acc";
+  double val_split = 0;
+  uint64_t seed = 0;
+  int threads = 0;
+  size_t train_limit = 0, test_limit = 0;
+};
+
+// Registers the options on `cmd`, writing into `args`.
+void add_train_options(CLI::App* cmd, TrainArgs& args);
+
+std::string to_json(const TrainArgs& args);
+// Throws Error naming the file when a field is missing or of the wrong type.
+TrainArgs train_args_from_json(const std::string& text, const std::string& origin);
+
+std::string default_data_dir(const std::string& dataset);
+
+}  // namespace mnistlab::cli
