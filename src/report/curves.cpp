@@ -53,7 +53,7 @@ std::string script(const std::vector<EpochMetrics>& history, const CurvesInfo& i
     s += "set arrow 1 from " + b + ", graph 0 to " + b + ", graph 1 nohead dashtype 2 linecolor rgb \"gray40\"\n";
     s += "set label 1 \"best epoch " + b + "\" at " + b + ", graph 0.96 right offset -0.5,0 textcolor rgb \"gray30\"\n";
   }
-  s += "set key below horizontal\n";
+  s += "set key top center horizontal outside\n";
   s += "set ylabel \"accuracy (%)\"\n";
   s += "plot \"curves.dat\" using 1:($3*100) with linespoints pointtype 7 title \"train\", \\\n";
   s += "     \"\" using 1:($5*100) with linespoints pointtype 5 title " + quoted(eval) + "\n";
