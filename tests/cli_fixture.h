@@ -2,10 +2,12 @@
 // Shared by the command-line tests: run the mnistlab command, and a small
 // synthetic dataset written as IDX files in a fresh folder per test.
 #include <gtest/gtest.h>
+#include <png.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +74,17 @@ class Cli : public ::testing::Test {
   fs::path dir_;
 };
 
+
+// A 28x28 RGB PNG: the kind of file the commands must refuse.
+inline void write_rgb_png(const fs::path& path) {
+  png_image rgb;
+  std::memset(&rgb, 0, sizeof rgb);
+  rgb.version = PNG_IMAGE_VERSION;
+  rgb.width = rgb.height = 28;
+  rgb.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> pixels(28 * 28 * 3, 100);
+  ASSERT_TRUE(png_image_write_to_file(&rgb, path.c_str(), 0, pixels.data(), 0, nullptr)) << path;
+}
 
 inline std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

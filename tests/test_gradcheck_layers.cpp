@@ -154,3 +154,42 @@ TEST(GradCheck, HelperCatchesWrongScale) {
   EXPECT_FALSE(gradcheck(std::make_unique<WrongLayer>(1.1f, 1.f), flat_shape(6)).ok);
   EXPECT_FALSE(gradcheck(std::make_unique<WrongLayer>(1.f, 0.9f), flat_shape(6)).ok);
 }
+
+// The DAE decoder's upsampling 7 -> 14 (k=3, s=2, p=1, output_padding=1),
+// and shapes with taps that only reach padding.
+TEST(GradCheck, ConvTranspose2dStride2OutputPadding) {
+  EXPECT_GRADCHECK(gradcheck(ConvTranspose2d({.out_channels = 3, .kernel_size = 3, .stride = 2, .padding = 1,
+                                              .output_padding = 1}),
+                             image_shape(2, 4, 4)));
+}
+TEST(GradCheck, ConvTranspose2dStride1NoBias) {
+  EXPECT_GRADCHECK(gradcheck(ConvTranspose2d({.out_channels = 2, .kernel_size = 3, .padding = 1, .bias = false}),
+                             image_shape(3, 5, 5)));
+}
+TEST(GradCheck, ConvTranspose2dUnusedTaps) {
+  EXPECT_GRADCHECK(gradcheck(ConvTranspose2d({.out_channels = 2, .kernel_size = 3, .stride = 1, .padding = 1}),
+                             image_shape(2, 1, 1)));
+}
+TEST(GradCheck, Sigmoid) { EXPECT_GRADCHECK(gradcheck(Sigmoid(), image_shape(2, 3, 3))); }
+TEST(GradCheck, Tanh) { EXPECT_GRADCHECK(gradcheck(Tanh(), flat_shape(7))); }
+
+// By hand: with kernel 2 and stride 2, each input pixel stamps the kernel,
+// scaled, onto its own 2x2 block: y[2i+a][2j+b] = x[i][j] * w[a][b] + bias.
+TEST(ConvTranspose2d, StrideEqualsKernelStampsTheKernel) {
+  Model m(image_shape(1, 2, 2));
+  m.add(ConvTranspose2d({.out_channels = 1, .kernel_size = 2, .stride = 2}));
+  m.build(0);
+  const float w[4] = {1, 2, 3, 4};
+  std::copy(w, w + 4, m.state_dict()[0].param->value);
+  m.state_dict()[1].param->value[0] = 0.5f;
+  const float x[4] = {1, -1, 10, 0};
+  const Tensor& y = m.forward(x, 1);
+  ASSERT_EQ(y.shape, image_shape(1, 4, 4));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b)
+          EXPECT_FLOAT_EQ(y.data[(2 * i + a) * 4 + 2 * j + b], x[i * 2 + j] * w[a * 2 + b] + 0.5f);
+  // PyTorch's weight layout is [in, out, k, k]; its init takes fan_in from out * k * k.
+  EXPECT_EQ(m.state_dict()[0].param->shape, (std::vector<int>{1, 1, 2, 2}));
+}

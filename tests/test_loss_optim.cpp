@@ -52,6 +52,42 @@ TEST(CrossEntropy, GradientMatchesFiniteDifferencesAndIsMeanOverBatch) {
   }
 }
 
+// L1 and MSE by hand: differences (1, -2, 0, 0.5) over 4 elements.
+TEST(RegressionLoss, HandCalculation) {
+  float out[4] = {1.f, -1.f, 3.f, 0.5f};
+  const float target[4] = {0.f, 1.f, 3.f, 0.f};
+  float grad[4];
+  const Tensor y{out, 2, flat_shape(2)};
+  EXPECT_NEAR(l1_loss(y, target, grad), (1 + 2 + 0 + 0.5) / 4.0, 1e-7);
+  EXPECT_FLOAT_EQ(grad[0], 0.25f);
+  EXPECT_FLOAT_EQ(grad[1], -0.25f);
+  EXPECT_FLOAT_EQ(grad[2], 0.f);  // torch.sign(0) = 0
+  EXPECT_NEAR(mse_loss(y, target, grad), (1 + 4 + 0 + 0.25) / 4.0, 1e-7);
+  EXPECT_FLOAT_EQ(grad[1], 2 * -2.f / 4);
+  EXPECT_FLOAT_EQ(grad[3], 2 * 0.5f / 4);
+}
+
+TEST(RegressionLoss, GradientsMatchFiniteDifferences) {
+  std::vector<float> out(12), target(12), grad(12);
+  for (int i = 0; i < 12; ++i) {
+    out[i] = std::sin(1.3f * i);
+    target[i] = std::cos(0.7f * i) * 0.5f;
+  }
+  for (auto loss : {l1_loss, mse_loss}) {
+    loss(Tensor{out.data(), 3, flat_shape(4)}, target.data(), grad.data());
+    const float eps = 1e-3f;
+    for (int i = 0; i < 12; ++i) {
+      const float saved = out[i];
+      out[i] = saved + eps;
+      const double up = loss(Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr);
+      out[i] = saved - eps;
+      const double down = loss(Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr);
+      out[i] = saved;
+      EXPECT_NEAR(grad[i], (up - down) / (2 * eps), 1e-4) << i;
+    }
+  }
+}
+
 TEST(Optimizer, SgdMomentumTwoSteps) {
   OptimizerOptions o;
   o.name = "sgd";

@@ -47,6 +47,14 @@ TEST(Presets, VggBnHasTheCoursesParameterCount) {
   EXPECT_EQ(m.layers()[46]->output_shape(), image_shape(1024, 1, 1));
 }
 
+TEST(Presets, FastCountedByHand) {
+  Model m = preset("fast");
+  // conv (cin*9+1)*cout and BatchNorm 2*cout per block, then Linear 64*3*3 -> 10.
+  const size_t blocks = (1 * 9 + 1) * 16 + 2 * 16 + (16 * 9 + 1) * 32 + 2 * 32 + (32 * 9 + 1) * 64 + 2 * 64;
+  EXPECT_EQ(m.parameter_count(), blocks + 64 * 3 * 3 * 10 + 10);
+  EXPECT_EQ(m.layers()[12]->input_shape(), image_shape(64, 3, 3));  // flatten
+}
+
 TEST(Presets, StateDictKeysFollowNnSequential) {
   Model m = preset("baseline");
   std::vector<std::string> keys;

@@ -235,3 +235,17 @@ TEST(ModelFile, RoundTripTrainsExactlyLikeTheCppApi) {
   untrained.build(7);
   EXPECT_NE(std::memcmp(untrained.parameters(), from_api.parameters(), 4 * untrained.parameter_count()), 0);
 }
+
+// A join may read the input itself (named on the input line).
+TEST(GradCheck, SkipFromTheNamedInput) {
+  Model m = parse_model("input 2 5 5 as image\nconv 3 k=3 p=1\nconcat image\nconv 2 k=3 p=1\nadd image\n", "t");
+  EXPECT_GRADCHECK(test::gradcheck(std::move(m)));
+}
+
+TEST(Presets, DenoisersGiveBackTheirInputShape) {
+  for (const char* name : {"dae", "dae-unet"}) {
+    const ModelSource source = resolve_model(name);
+    Model m = parse_model(source.text, source.origin);
+    EXPECT_EQ(m.output_shape(), m.input_shape()) << name;
+  }
+}

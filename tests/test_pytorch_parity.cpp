@@ -111,3 +111,31 @@ TEST(PyTorchParity, BatchNormNetworkInTrainingMode) {
   EXPECT_EQ(buffers, 6);  // running_mean, running_var, num_batches_tracked of 1 and 5
   EXPECT_EQ(grads, 10);
 }
+
+// dae-unet (ConvTranspose2d, concat skips including the input, Sigmoid) with
+// nn.L1Loss against PyTorch on the same weights.
+TEST(PyTorchParity, DaeUnetOutputAndEveryGradient) {
+  auto ref = load_reference("dae_unet.safetensors");
+  const ModelSource source = resolve_model("dae-unet");
+  Model model = parse_model(source.text, source.origin);
+  model.build(99);
+  std::map<std::string, StoredTensor> weights;
+  for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at(e.key);
+  load_state_dict(model, weights, "reference");
+  const std::vector<float> x = ref.at("input").to_floats(), target = ref.at("target").to_floats();
+  const int n = int(ref.at("input").shape[0]);
+  model.reserve(n);
+  const Tensor& y = model.forward(x.data(), n);
+  EXPECT_LT(relative_error(y.data, ref.at("output").to_floats()), 1e-5) << "output differs";
+  std::vector<float> dy(y.numel());
+  const double loss = l1_loss(y, target.data(), dy.data());
+  EXPECT_NEAR(loss, ref.at("loss").to_floats()[0], 1e-5);
+  model.backward(dy.data());
+  int compared = 0;
+  for (const StateEntry& e : model.state_dict()) {
+    EXPECT_LT(relative_error(e.param->grad, ref.at("grad." + e.key).to_floats()), 1e-4)
+        << "gradient of " << e.key << " differs";
+    ++compared;
+  }
+  EXPECT_EQ(compared, 10);  // 0, 2, 4, 7, 10: weight and bias each
+}

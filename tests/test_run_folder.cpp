@@ -172,13 +172,7 @@ TEST_F(RunFolder, PredictClassifiesPngsAndRejectsOthers) {
   EXPECT_NE(fake.exit_code, 0);
   EXPECT_NE(fake.output.find("fake.png: not a readable PNG"), std::string::npos) << fake.output;
 
-  png_image rgb;
-  std::memset(&rgb, 0, sizeof rgb);
-  rgb.version = PNG_IMAGE_VERSION;
-  rgb.width = rgb.height = 28;
-  rgb.format = PNG_FORMAT_RGB;
-  std::vector<uint8_t> pixels(28 * 28 * 3, 100);
-  ASSERT_TRUE(png_image_write_to_file(&rgb, (dir_ / "rgb.png").c_str(), 0, pixels.data(), 0, nullptr));
+  write_rgb_png(dir_ / "rgb.png");
   auto color = run(use + " " + (dir_ / "rgb.png").string());
   EXPECT_NE(color.exit_code, 0);
   EXPECT_NE(color.output.find("rgb.png: is a color PNG; expected a grayscale PNG"), std::string::npos)

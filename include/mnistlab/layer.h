@@ -89,9 +89,20 @@ struct Conv2dOptions {
   bool bias = true;
 };
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options);
+struct ConvTranspose2dOptions {
+  int out_channels = 0;
+  int kernel_size = 3;
+  int stride = 1;
+  int padding = 0;
+  int output_padding = 0;  // extra rows/columns at the bottom/right; < stride
+  bool bias = true;
+};
+std::unique_ptr<Layer> ConvTranspose2d(const ConvTranspose2dOptions& options);
 // in_features = 0 takes the input's size; otherwise the input must have it.
 std::unique_ptr<Layer> Linear(int out_features, bool bias = true, int in_features = 0);
 std::unique_ptr<Layer> ReLU();
+std::unique_ptr<Layer> Sigmoid();
+std::unique_ptr<Layer> Tanh();
 std::unique_ptr<Layer> BatchNorm2d(float eps = 1e-5f, float momentum = 0.1f);
 std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
 std::unique_ptr<Layer> Dropout(float p = 0.5f, uint64_t seed = 0);

@@ -10,4 +10,9 @@ namespace mnistlab {
 // rows whose argmax is the label into *correct when that is not null.
 double cross_entropy(const Tensor& logits, const int32_t* labels, float* grad, int* correct);
 
+// nn.L1Loss / nn.MSELoss (mean over every element) against a target of the
+// output's size; writes dL/doutput into grad when it is not null.
+double l1_loss(const Tensor& output, const float* target, float* grad);
+double mse_loss(const Tensor& output, const float* target, float* grad);
+
 }  // namespace mnistlab

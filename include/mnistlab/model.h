@@ -54,7 +54,9 @@ class Model {
   SampleShape output_shape() const;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   // The name given to layer i's output, or "".
-  const std::string& output_name(size_t i) const { return names_[i]; }
+  const std::string& output_name(size_t i) const { return names_[i + 1]; }
+  // Names the input, so a join can read the image itself (before any add).
+  Model& name_input(const std::string& name);
 
   // Trainable parameters as one flat array, with their gradients beside.
   float* parameters() { return params_.data(); }
@@ -66,7 +68,7 @@ class Model {
   SampleShape input_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<SampleShape> shapes_;  // shapes_[i] is layer i's input; back() is the output
-  std::vector<std::string> names_;   // names_[i] names layer i's output (activation i + 1)
+  std::vector<std::string> names_;   // names_[i] names activation i: the input (0) or layer i-1's output
   std::vector<JoinLayer*> joins_;    // joins_[i]: layer i as a join, or null
   std::vector<size_t> join_source_;  // joins_[i]'s second input: activation index
   std::vector<float> params_, grads_, buffers_;

@@ -9,10 +9,13 @@
 //   dropout p=0.5
 //   flatten
 //   linear 10              # Linear(…, 10); bias=0|1, in=N to state the input size
+//   convt 16 k=3 s=2 p=1 op=1  # ConvTranspose2d(…, 16, 3, stride=2, padding=1, output_padding=1)
+//   sigmoid / tanh
 //
 // Skip connections: "as NAME" at the end of a line names that layer's
-// output; "concat NAME" joins the running tensor with it along channels
-// (torch.cat([x, NAME], 1)) and "add NAME" adds it (x + NAME).
+// output (on the input line, the input); "concat NAME" joins the running
+// tensor with it along channels (torch.cat([x, NAME], 1)) and "add NAME"
+// adds it (x + NAME).
 //
 //   conv 16 k=3 p=1 s=2 as down1
 //   ...

@@ -13,17 +13,32 @@ namespace mnistlab {
 // "mnist": the digits; "fashion": T-shirt/top, Trouser, Pullover, ...
 const std::vector<std::string>& class_names(const std::string& dataset);
 
-struct CurvesInfo {
-  std::string title;      // "vgg-bn on fashion"
-  std::string eval_name;  // "test" or "validation"
-  int best_epoch = 0;     // marked with a dashed line; 0: none
+// A figure of per-epoch curves: panels side by side, each with its series.
+struct CurveSeries {
+  std::string title;  // legend entry
+  int column;         // index into a row of CurvesSpec::rows
+  double scale = 1;   // e.g. 100 for accuracies in percent
+};
+struct CurvePanel {
+  std::string ylabel;
+  std::vector<CurveSeries> series;
+};
+struct CurvesSpec {
+  std::string title;                      // "vgg-bn on fashion"
+  std::vector<std::string> columns;       // names of the row values; the first is the epoch
+  std::vector<std::vector<double>> rows;  // one per epoch
+  std::vector<CurvePanel> panels;
+  int best_epoch = 0;                     // marked with a dashed line; 0: none
 };
 
 // Writes DIR/curves.dat and DIR/curves.gp and runs gnuplot on them to draw
-// DIR/curves.png (accuracy and loss per epoch, train and evaluation set).
-// Returns "" or why the picture could not be drawn; the run goes on either way.
-std::string draw_curves(const std::filesystem::path& dir, const std::vector<EpochMetrics>& history,
-                        const CurvesInfo& info);
+// DIR/curves.png. Returns "" or why the picture could not be drawn; the
+// run goes on either way.
+std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec);
+
+// Accuracy and loss panels, train against `eval_name` ("test" or "validation").
+CurvesSpec classification_curves(const std::vector<EpochMetrics>& history, const std::string& title,
+                                 const std::string& eval_name, int best_epoch);
 
 // Per-class accuracy and the confusion matrix (rows: true class, columns:
 // predicted) as text; counts[label * 10 + predicted].

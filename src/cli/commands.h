@@ -21,5 +21,7 @@ void add_train_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_pairs_command(CLI::App& app);
+void add_denoise_command(CLI::App& app);
 
 }  // namespace mnistlab::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   mnistlab::cli::add_eval_command(app);
   mnistlab::cli::add_predict_command(app);
   mnistlab::cli::add_summary_command(app);
+  mnistlab::cli::add_pairs_command(app);
+  mnistlab::cli::add_denoise_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,7 +12,7 @@ std::string default_data_dir(const std::string& dataset) {
   return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
 }
 
-void add_train_options(CLI::App* cmd, TrainArgs& a) {
+void add_common_training_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--model", a.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
   cmd->add_option("--dataset", a.dataset, "mnist or fashion")
       ->check(CLI::IsMember({"mnist", "fashion"}))
@@ -37,6 +37,19 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--nesterov", a.nesterov, "SGD with Nesterov momentum");
   cmd->add_option("--weight-decay", a.weight_decay, "Weight decay (default: 0; AdamW 0.01)")
       ->check(number_in(0, 1, false, "in [0, 1]"));
+  cmd->add_option("--seed", a.seed, "Seed for initialization, shuffling and the validation split")
+      ->check(integer_in(0, 2147483647))
+      ->capture_default_str();
+  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
+  cmd->add_option("--out", a.out, "Run folder (default runs/MODEL-DATASET)");
+  cmd->add_option("--train-limit", a.train_limit, "Use only the first N training images (0: all)")
+      ->check(integer_in(0, 1000000000));
+  cmd->add_option("--test-limit", a.test_limit, "Use only the first N test images (0: all)")
+      ->check(integer_in(0, 1000000000));
+}
+
+void add_train_options(CLI::App* cmd, TrainArgs& a) {
+  add_common_training_options(cmd, a);
   cmd->add_option("--lr-schedule", a.lr_schedule,
                   "none; step (StepLR: x gamma every --step-size epochs); cosine (CosineAnnealingLR over all "
                   "steps); onecycle (OneCycleLR: peak --lr, momentum/beta1 cycled)")
@@ -62,15 +75,16 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
                   "Hold out this fraction of the training set to choose the epoch; the test set is then used once, "
                   "at the end")
       ->check(number_in(0, 0.9, true, "in (0, 0.9]"));
-  cmd->add_option("--seed", a.seed, "Seed for initialization, shuffling and the validation split")
-      ->check(integer_in(0, 2147483647))
-      ->capture_default_str();
-  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
-  cmd->add_option("--out", a.out, "Run folder (default runs/MODEL-DATASET)");
-  cmd->add_option("--train-limit", a.train_limit, "Use only the first N training images (0: all)")
-      ->check(integer_in(0, 1000000000));
-  cmd->add_option("--test-limit", a.test_limit, "Use only the first N test images (0: all)")
-      ->check(integer_in(0, 1000000000));
+}
+
+OptimizerOptions optimizer_options(const TrainArgs& a) {
+  OptimizerOptions o;
+  o.name = a.optimizer;
+  o.lr = a.lr;
+  o.momentum = a.momentum;
+  o.nesterov = a.nesterov;
+  o.weight_decay = a.weight_decay;
+  return o;
 }
 
 std::string to_json(const TrainArgs& a) {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "mnistlab/optim.h"
+
 namespace mnistlab::cli {
 
 struct TrainArgs {
@@ -31,8 +33,13 @@ struct TrainArgs {
   size_t train_limit = 0, test_limit = 0;
 };
 
-// Registers the options on `cmd`, writing into `args`.
+// Registers the options on `cmd`, writing into `args`: those every training
+// command has (model, data, epochs, batch, optimizer, seed, threads, out,
+// limits), then those of classification (schedules, early stopping, ...).
+void add_common_training_options(CLI::App* cmd, TrainArgs& args);
 void add_train_options(CLI::App* cmd, TrainArgs& args);
+
+OptimizerOptions optimizer_options(const TrainArgs& args);
 
 std::string to_json(const TrainArgs& args);
 // Throws Error naming the file when a field is missing or of the wrong type.

@@ -67,11 +67,7 @@ TrainOptions train_options(const TrainArgs& a) {
   o.epochs = a.epochs;
   o.batch_size = a.batch_size;
   o.seed = a.seed;
-  o.optimizer.name = a.optimizer;
-  o.optimizer.lr = a.lr;
-  o.optimizer.momentum = a.momentum;
-  o.optimizer.nesterov = a.nesterov;
-  o.optimizer.weight_decay = a.weight_decay;
+  o.optimizer = optimizer_options(a);
   o.schedule.name = a.lr_schedule;
   o.schedule.step_size = a.step_size;
   o.schedule.gamma = a.gamma;
@@ -152,8 +148,7 @@ void run_train(TrainArgs a, const Extras& extras) {
   install_stop_handlers();
   ProgressBar bar(a.epochs);
   bool warned_about_curves = false;
-  const CurvesInfo curves_info{fs::path(a.model).stem().string() + " on " + a.dataset,
-                               validating ? "validation" : "test", 0};
+  const std::string curves_title = fs::path(a.model).stem().string() + " on " + a.dataset;
   auto save_resume_state = [&] {
     save_state_dict(model, run.file("last.safetensors"));
     save_checkpoint(run.file("resume.safetensors"), model, *optimizer, progress);
@@ -172,9 +167,9 @@ void run_train(TrainArgs a, const Extras& extras) {
     write_text(run.file("metrics.csv"), metrics_csv(progress.history, eval_name));
     if (improved) save_state_dict(model, run.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
     save_resume_state();
-    CurvesInfo info = curves_info;
-    info.best_epoch = progress.best_epoch;
-    const std::string problem = draw_curves(run.dir, progress.history, info);
+    const std::string problem =
+        draw_curves(run.dir, classification_curves(progress.history, curves_title,
+                                                   validating ? "validation" : "test", progress.best_epoch));
     if (!problem.empty() && !warned_about_curves) {
       std::fprintf(stderr, "warning: curves.png not drawn: %s\n", problem.c_str());
       warned_about_curves = true;

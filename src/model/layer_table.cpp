@@ -76,7 +76,15 @@ const std::vector<LayerSpec>& layer_table() {
        [](const LayerArgs& a) {
          return Linear(a.positive_int("out_features"), a.bool_key("bias", true), a.int_key("in", 0, 1));
        }},
+      {"convt", {"convtranspose", "convtranspose2d"}, "out_channels", {"k", "s", "p", "op", "bias"},
+       "convt OUT_CHANNELS [k=3] [s=1] [p=0] [op=0 (output_padding)] [bias=1]",
+       [](const LayerArgs& a) {
+         return ConvTranspose2d({a.positive_int("out_channels"), a.int_key("k", 3, 1), a.int_key("s", 1, 1),
+                                 a.int_key("p", 0, 0), a.int_key("op", 0, 0), a.bool_key("bias", true)});
+       }},
       {"relu", {}, "", {}, "relu", [](const LayerArgs&) { return ReLU(); }},
+      {"sigmoid", {}, "", {}, "sigmoid", [](const LayerArgs&) { return Sigmoid(); }},
+      {"tanh", {}, "", {}, "tanh", [](const LayerArgs&) { return Tanh(); }},
       {"batchnorm", {"batchnorm2d", "bn"}, "", {"eps", "momentum"}, "batchnorm [eps=1e-5] [momentum=0.1]",
        [](const LayerArgs& a) {
          return BatchNorm2d(a.float_key("eps", 1e-5f, 0.f, 1.f), a.float_key("momentum", 0.1f, 0.f, 1.f));

@@ -7,14 +7,22 @@
 
 namespace mnistlab {
 
-Model::Model(SampleShape input) : input_(input), shapes_{input} {}
+Model::Model(SampleShape input) : input_(input), shapes_{input}, names_{""} {}
+
+Model& Model::name_input(const std::string& name) {
+  if (!layers_.empty()) throw Error("the input can only be named before any layer is added");
+  names_[0] = name;
+  return *this;
+}
 
 Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
   if (built_) throw Error("cannot add a layer after the model is built");
   auto named = [&](const std::string& wanted) { return std::find(names_.begin(), names_.end(), wanted); };
-  if (!name.empty() && named(name) != names_.end())
-    throw Error("the name '" + name + "' is already given to the output of layer " +
-                std::to_string(named(name) - names_.begin()));
+  if (!name.empty() && named(name) != names_.end()) {
+    const long at = named(name) - names_.begin();
+    throw Error("the name '" + name + "' is already given to " +
+                (at == 0 ? std::string("the input") : "the output of layer " + std::to_string(at - 1)));
+  }
   auto* join = dynamic_cast<JoinLayer*>(layer.get());
   size_t source = 0;
   if (join) {
@@ -26,7 +34,7 @@ Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
       throw Error("no earlier output is named '" + join->source() + "'; " +
                   (known.empty() ? "none is named yet (name one with 'as NAME')" : "named so far: " + known));
     }
-    source = size_t(it - names_.begin()) + 1;
+    source = size_t(it - names_.begin());
     shapes_.push_back(join->configure_join(shapes_.back(), shapes_[source]));
   } else {
     shapes_.push_back(layer->configure(shapes_.back()));
@@ -113,7 +121,7 @@ void Model::reserve(int max_batch) {
   }
   for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
   skip_grad_.assign(L + 1, nullptr);
-  for (size_t j = 1; j <= L; ++j)
+  for (size_t j = 0; j <= L; ++j)
     if (skip_at[j]) skip_grad_[j] = arena_.data() + skip_at[j];
   workspace_ = arena_.data() + total;
   first_compute_layer_ = 0;
@@ -145,7 +153,7 @@ void Model::backward(const float* doutput, float* dinput) {
   const size_t L = layers_.size();
   const int n = batch_;
   Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
-  for (size_t j = 1; j <= L; ++j)
+  for (size_t j = 0; j <= L; ++j)
     if (skip_grad_[j]) std::fill_n(skip_grad_[j], size_t(n) * shapes_[j].numel(), 0.f);
   for (size_t i = L; i-- > 0;) {
     // The first real layer has no one to pass its input gradient to.

@@ -96,8 +96,10 @@ Model parse_model(std::string_view text, const std::string& origin, const std::o
     try {
       if (words[0] == "input") {
         if (model) throw Error("'input' may appear only once, as the first line");
+        const std::string name = take_output_name(words);
         const SampleShape written = parse_input(words);
         model.emplace(input ? *input : written);
+        if (!name.empty()) model->name_input(name);
       } else {
         if (!model) throw Error("the first line must be 'input C H W'");
         const std::string name = take_output_name(words);

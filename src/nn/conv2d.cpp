@@ -128,20 +128,10 @@ class Conv2dLayer final : public Layer {
   // The weight restricted to the active taps: [Cout, Cin * taps].
   const float* pack_weight() {
     if (g_.all_taps()) return params_[0].value;
-    const int nt = int(g_.taps.size()), kk = g_.kh * g_.kw;
-    const float* w = params_[0].value;
-    for (size_t row = 0; row < size_t(o_.out_channels) * g_.c; ++row)
-      for (int t = 0; t < nt; ++t) packed_weight_[row * nt + t] = w[row * kk + g_.taps[t]];
+    cpu::pack_taps(g_, params_[0].value, size_t(o_.out_channels) * g_.c, packed_weight_.data());
     return packed_weight_.data();
   }
-  // Inactive taps get exactly zero gradient.
-  void unpack_grad() {
-    const int nt = int(g_.taps.size()), kk = g_.kh * g_.kw;
-    float* dw = params_[0].grad;
-    std::fill(dw, dw + params_[0].numel(), 0.f);
-    for (size_t row = 0; row < size_t(o_.out_channels) * g_.c; ++row)
-      for (int t = 0; t < nt; ++t) dw[row * kk + g_.taps[t]] = packed_grad_[row * nt + t];
-  }
+  void unpack_grad() { cpu::unpack_taps(g_, packed_grad_.data(), size_t(o_.out_channels) * g_.c, params_[0].grad); }
   // flipped[ci][co][tap'] = W[co][ci][k-1-ki][k-1-kj] for the flipped geometry's active taps.
   void flip_weight() {
     const int kh = g_.kh, kw = g_.kw, kk = kh * kw, cout = o_.out_channels, nt = int(flipped_.taps.size());

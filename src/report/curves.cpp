@@ -18,8 +18,8 @@ int run_gnuplot(const std::filesystem::path& dir) {
   const pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    if (chdir(dir.c_str()) != 0) _exit(126);
     // Only async-signal-safe calls between fork and exec (the parent has threads).
+    if (chdir(dir.c_str()) != 0) _exit(126);
     const int log = open("curves.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (log >= 0) dup2(log, STDERR_FILENO);
     execlp("gnuplot", "gnuplot", "curves.gp", static_cast<char*>(nullptr));
@@ -39,43 +39,64 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-std::string script(const std::vector<EpochMetrics>& history, const CurvesInfo& info) {
-  const std::string eval = info.eval_name;
+std::string script(const CurvesSpec& spec) {
+  const size_t epochs = spec.rows.size();
   std::string s;
-  s += "set terminal pngcairo size 1280,520 font \"DejaVu Sans,11\"\n";
+  s += "set terminal pngcairo size " + std::to_string(640 * spec.panels.size()) + ",520 font \"DejaVu Sans,11\"\n";
   s += "set output \"curves.png\"\n";
-  s += "set multiplot layout 1,2 title " + quoted(info.title) + " font \",13\"\n";
-  s += "set grid\nset xlabel \"epoch\"\n";
-  s += "set xrange [0.5:" + std::to_string(history.size()) + ".5]\n";
-  if (history.size() <= 25) s += "set xtics 1\n";
-  if (info.best_epoch > 0) {
-    const std::string b = std::to_string(info.best_epoch);
+  s += "set multiplot layout 1," + std::to_string(spec.panels.size()) + " title " + quoted(spec.title) +
+       " font \",13\"\n";
+  s += "set grid\nset xlabel \"epoch\"\nset key top center horizontal outside\n";
+  s += "set xrange [0.5:" + std::to_string(epochs) + ".5]\n";
+  if (epochs <= 25) s += "set xtics 1\n";
+  if (spec.best_epoch > 0) {
+    const std::string b = std::to_string(spec.best_epoch);
     s += "set arrow 1 from " + b + ", graph 0 to " + b + ", graph 1 nohead dashtype 2 linecolor rgb \"gray40\"\n";
     s += "set label 1 \"best epoch " + b + "\" at " + b + ", graph 0.96 right offset -0.5,0 textcolor rgb \"gray30\"\n";
   }
-  s += "set key top center horizontal outside\n";
-  s += "set ylabel \"accuracy (%)\"\n";
-  s += "plot \"curves.dat\" using 1:($3*100) with linespoints pointtype 7 title \"train\", \\\n";
-  s += "     \"\" using 1:($5*100) with linespoints pointtype 5 title " + quoted(eval) + "\n";
-  s += "set ylabel \"cross-entropy loss\"\n";
-  s += "plot \"curves.dat\" using 1:2 with linespoints pointtype 7 title \"train\", \\\n";
-  s += "     \"\" using 1:4 with linespoints pointtype 5 title " + quoted(eval) + "\n";
+  for (const CurvePanel& panel : spec.panels) {
+    s += "set ylabel " + quoted(panel.ylabel) + "\nplot ";
+    for (size_t i = 0; i < panel.series.size(); ++i) {
+      const CurveSeries& c = panel.series[i];
+      char using_[64];
+      std::snprintf(using_, sizeof using_, "1:($%d*%g)", c.column + 1, c.scale);
+      s += std::string(i ? ", \\\n     " : "") + "\"curves.dat\" using " + using_ + " with linespoints pointtype " +
+           std::to_string(i == 0 ? 7 : 5) + " title " + quoted(c.title);
+    }
+    s += "\n";
+  }
   s += "unset multiplot\n";
   return s;
 }
 
 }  // namespace
 
-std::string draw_curves(const std::filesystem::path& dir, const std::vector<EpochMetrics>& history,
-                        const CurvesInfo& info) {
-  if (history.empty()) return "no finished epoch to draw";
+CurvesSpec classification_curves(const std::vector<EpochMetrics>& history, const std::string& title,
+                                 const std::string& eval_name, int best_epoch) {
+  CurvesSpec spec;
+  spec.title = title;
+  spec.columns = {"epoch", "train_loss", "train_acc", eval_name + "_loss", eval_name + "_acc"};
+  for (const EpochMetrics& m : history)
+    spec.rows.push_back({double(m.epoch), m.train_loss, m.train_acc, m.test_loss, m.test_acc});
+  spec.panels = {{"accuracy (%)", {{"train", 2, 100}, {eval_name, 4, 100}}},
+                 {"cross-entropy loss", {{"train", 1}, {eval_name, 3}}}};
+  spec.best_epoch = best_epoch;
+  return spec;
+}
+
+std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec) {
+  if (spec.rows.empty()) return "no finished epoch to draw";
   {
     std::ofstream dat(dir / "curves.dat");
-    dat << "# epoch train_loss train_acc " << info.eval_name << "_loss " << info.eval_name << "_acc\n";
-    for (const EpochMetrics& m : history)
-      dat << m.epoch << ' ' << m.train_loss << ' ' << m.train_acc << ' ' << m.test_loss << ' ' << m.test_acc << '\n';
+    dat << "#";
+    for (const auto& c : spec.columns) dat << ' ' << c;
+    dat << '\n';
+    for (const auto& row : spec.rows) {
+      for (size_t i = 0; i < row.size(); ++i) dat << (i ? " " : "") << row[i];
+      dat << '\n';
+    }
     std::ofstream gp(dir / "curves.gp");
-    gp << script(history, info);
+    gp << script(spec);
     if (!dat || !gp) return "cannot write " + (dir / "curves.gp").string();
   }
   const int status = run_gnuplot(dir);

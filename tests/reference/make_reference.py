@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from networks import baseline  # noqa: E402  (shared with bench/)
+from networks import DaeUnet, baseline  # noqa: E402  (shared with bench/)
 
 SEED = 0
 BATCH = 8
@@ -217,6 +217,24 @@ def check(path, tensors):
     return len(back)
 
 
+def make_dae_unet_tensors():
+    """dae-unet on noisy images against clean targets with nn.L1Loss: the
+    weights, input, target, output, loss and every gradient."""
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED + 2)
+    model = DaeUnet().float()
+    clean = torch.rand(4, 1, 28, 28, dtype=torch.float32)
+    noisy = clean + torch.rand(4, 1, 28, 28, dtype=torch.float32)
+    out = {k: v.clone() for k, v in model.state_dict().items()}
+    output = model(noisy)
+    loss = nn.L1Loss()(output, clean)
+    loss.backward()
+    for key, param in model.named_parameters():
+        out["grad." + key] = param.grad
+    out.update({"input": noisy, "target": clean, "output": output.detach(), "loss": loss.detach().reshape(1)})
+    return {k: np.array(v.detach().cpu().numpy(), order="C", copy=True) for k, v in out.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output directory (created if missing)")
@@ -257,6 +275,13 @@ def main(argv=None):
         if not np.array_equal(back[name], arr):
             sys.exit(f"make_reference: {bn_path}: tensor {name} did not read back equal")
     print(f"wrote {bn_path}: {len(bn_tensors)} tensors")
+
+    dae_tensors = make_dae_unet_tensors()
+    dae_path = os.path.join(args.out, "dae_unet.safetensors")
+    write_atomic(dae_path, safetensors_bytes(dae_tensors, {
+        "about": "mnistlab PyTorch reference: dae-unet, L1 loss against the clean target",
+        "torch_version": torch.__version__}))
+    print(f"wrote {dae_path}: {len(dae_tensors)} tensors")
 
     loss = float(tensors["loss"][0])
     print(f"wrote {path}: {len(tensors)} tensors, {len(data)} bytes "

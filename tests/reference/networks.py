@@ -2,6 +2,7 @@
 script (tests/reference/make_reference.py) and the benchmarks (bench/).
 They mirror models/*.model layer by layer, so state_dict keys agree."""
 
+import torch
 from torch import nn
 
 NUM_CLASSES = 10
@@ -33,6 +34,30 @@ def vgg_bn():
         cin = cout
     layers += [nn.Flatten(), nn.Linear(1024, NUM_CLASSES)]
     return nn.Sequential(*layers)
+
+
+class DaeUnet(nn.Module):
+    """models/dae-unet.model: modules named by their line index, so the
+    state_dict keys are the model file's (0, 2, 4, 7, 10); the joins are
+    torch.cat in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.add_module("0", nn.Conv2d(1, 16, 3, stride=2, padding=1))
+        self.add_module("2", nn.Conv2d(16, 16, 3, stride=2, padding=1))
+        self.add_module("4", nn.ConvTranspose2d(16, 16, 3, stride=2, padding=1, output_padding=1))
+        self.add_module("7", nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1))
+        self.add_module("10", nn.Conv2d(17, 1, 3, padding=1))
+
+    def forward(self, image):
+        m = self._modules
+        down14 = torch.relu(m["0"](image))
+        x = torch.relu(m["2"](down14))
+        x = torch.relu(m["4"](x))
+        x = torch.cat([x, down14], 1)
+        x = torch.relu(m["7"](x))
+        x = torch.cat([x, image], 1)
+        return torch.sigmoid(m["10"](x))
 
 
 MODELS = {"baseline": baseline, "vgg-bn": vgg_bn}

@@ -1,5 +1,6 @@
 #include "kernels/cpu/elementwise.h"
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -13,6 +14,26 @@ void relu_forward(const float* x, size_t count, float* y) {
 void relu_backward(const float* y, const float* dy, size_t count, float* dx) {
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+void sigmoid_forward(const float* x, size_t count, float* y) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) y[i] = 1.f / (1.f + std::exp(-x[i]));
+}
+
+void sigmoid_backward(const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+}
+
+void tanh_forward(const float* x, size_t count, float* y) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) y[i] = std::tanh(x[i]);
+}
+
+void tanh_backward(const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * (1.f - y[i] * y[i]);
 }
 
 void add_to_rows(const float* v, int rows, int cols, float* m) {

@@ -8,6 +8,13 @@ void relu_forward(const float* x, size_t count, float* y);
 // dx = dy where the output was positive, else 0 (y may alias x's storage).
 void relu_backward(const float* y, const float* dy, size_t count, float* dx);
 
+// y = 1 / (1 + exp(-x)); dx = dy * y * (1 - y)
+void sigmoid_forward(const float* x, size_t count, float* y);
+void sigmoid_backward(const float* y, const float* dy, size_t count, float* dx);
+// y = tanh(x); dx = dy * (1 - y^2)
+void tanh_forward(const float* x, size_t count, float* y);
+void tanh_backward(const float* y, const float* dy, size_t count, float* dx);
+
 // m[i][j] += v[j] for an [rows, cols] matrix (Linear's bias).
 void add_to_rows(const float* v, int rows, int cols, float* m);
 // out[j] = sum_i m[i][j] for an [rows, cols] matrix (Linear's bias gradient).

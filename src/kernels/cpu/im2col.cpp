@@ -89,4 +89,17 @@ void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
   }
 }
 
+void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* packed) {
+  const size_t nt = g.taps.size(), kk = size_t(g.kh) * g.kw;
+  for (size_t row = 0; row < rows; ++row)
+    for (size_t t = 0; t < nt; ++t) packed[row * nt + t] = weight[row * kk + size_t(g.taps[t])];
+}
+
+void unpack_taps(const ConvGeometry& g, const float* packed, size_t rows, float* weight) {
+  const size_t nt = g.taps.size(), kk = size_t(g.kh) * g.kw;
+  std::fill(weight, weight + rows * kk, 0.f);
+  for (size_t row = 0; row < rows; ++row)
+    for (size_t t = 0; t < nt; ++t) weight[row * kk + size_t(g.taps[t])] = packed[row * nt + t];
+}
+
 }  // namespace mnistlab::cpu

@@ -3,6 +3,7 @@
 // col is [C*T, n*HO*WO] for the T active kernel taps: row c*T + t, column
 // i*HO*WO + oh*WO + ow. With every tap active that is the order of a
 // [Cout, Cin, KH, KW] weight flattened to [Cout, K].
+#include <cstddef>
 #include <vector>
 
 namespace mnistlab::cpu {
@@ -25,6 +26,10 @@ struct ConvGeometry {
 };
 
 void im2col(const ConvGeometry& g, const float* x, int n, float* col);
+// A weight [rows, kh*kw] restricted to the active taps: packed [rows, taps].
+void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* packed);
+// The reverse for gradients: inactive taps get exactly zero.
+void unpack_taps(const ConvGeometry& g, const float* packed, size_t rows, float* weight);
 // Overwrites dx (n images) with the sum of the column entries that came from each pixel.
 void col2im(const ConvGeometry& g, const float* col, int n, float* dx);
 

@@ -25,4 +25,25 @@ void nchw_to_channels(const float* x, int n, int c, int hw, float* dst) {
   }
 }
 
+void add_channel_bias(const float* bias, int n, int c, int hw, float* y) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int i = 0; i < n; ++i)
+    for (int ch = 0; ch < c; ++ch) {
+      float* out = y + (long(i) * c + ch) * hw;
+      for (int p = 0; p < hw; ++p) out[p] += bias[ch];
+    }
+}
+
+void channel_sums(const float* x, int n, int c, int hw, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int ch = 0; ch < c; ++ch) {
+    double s = 0;
+    for (int i = 0; i < n; ++i) {
+      const float* in = x + (long(i) * c + ch) * hw;
+      for (int p = 0; p < hw; ++p) s += in[p];
+    }
+    out[ch] = float(s);
+  }
+}
+
 }  // namespace mnistlab::cpu

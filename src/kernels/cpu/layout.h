@@ -6,5 +6,9 @@ namespace mnistlab::cpu {
 void channels_to_nchw(const float* src, int n, int c, int hw, const float* bias, float* y);
 // dst[c][i*hw + p] = x[i][c][p]
 void nchw_to_channels(const float* x, int n, int c, int hw, float* dst);
+// y[i][c][p] += bias[c]
+void add_channel_bias(const float* bias, int n, int c, int hw, float* y);
+// out[c] = sum over i, p of x[i][c][p] (a bias gradient from NCHW)
+void channel_sums(const float* x, int n, int c, int hw, float* out);
 
 }  // namespace mnistlab::cpu

@@ -1,0 +1,30 @@
+#pragma once
+// "Noisy Fashion-MNIST": noise added to clean images in [0, 1]. Every noisy
+// pixel is a function of (seed, index) alone, so the noisy test set is the
+// same in every evaluation and a training epoch's noise is the same on any
+// thread count.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mnistlab {
+
+struct NoiseOptions {
+  std::string kind = "uniform";  // uniform | gaussian | salt-pepper
+  // uniform: a in U[0, a) (default 1); gaussian: sigma (default 0.1); salt-pepper: p (default 0.1)
+  std::optional<float> amount;
+  bool clip = false;  // clamp the result to [0, 1]
+};
+
+// Fills in the default amount and checks the range; throws Error naming
+// the option and what is allowed.
+NoiseOptions checked_noise(NoiseOptions options);
+float noise_amount(const NoiseOptions& checked);
+
+// noisy[i] = clean[i] + noise for the pixels [first, first + count) of a
+// stream identified by seed; `first` makes the noise of a pixel independent
+// of how the stream is cut into batches.
+void add_noise(const NoiseOptions& options, uint64_t seed, uint64_t first, const float* clean, size_t count,
+               float* noisy);
+
+}  // namespace mnistlab

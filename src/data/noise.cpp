@@ -1,0 +1,70 @@
+// A counter-based generator (SplitMix64 of seed and pixel index) gives each
+// pixel its own random numbers without a sequential state.
+#include "mnistlab/noise.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "mnistlab/error.h"
+
+namespace mnistlab {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Uniform in [0, 1) from the top 24 bits: every value is a float exactly.
+float unit(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
+
+}  // namespace
+
+NoiseOptions checked_noise(NoiseOptions o) {
+  if (o.kind == "uniform") {
+    if (!o.amount) o.amount = 1.f;
+    if (!(*o.amount > 0 && *o.amount <= 10))
+      throw Error("uniform noise needs --noise-amount a in (0, 10] (U[0, a) is added), got " +
+                  std::to_string(*o.amount));
+  } else if (o.kind == "gaussian") {
+    if (!o.amount) o.amount = 0.1f;
+    if (!(*o.amount > 0 && *o.amount <= 10))
+      throw Error("gaussian noise needs --noise-amount sigma in (0, 10], got " + std::to_string(*o.amount));
+  } else if (o.kind == "salt-pepper") {
+    if (!o.amount) o.amount = 0.1f;
+    if (!(*o.amount > 0 && *o.amount <= 1))
+      throw Error("salt-pepper noise needs --noise-amount p in (0, 1] (the share of pixels set to 0 or 1), got " +
+                  std::to_string(*o.amount));
+  } else {
+    throw Error("unknown noise '" + o.kind + "'; expected uniform, gaussian or salt-pepper");
+  }
+  return o;
+}
+
+float noise_amount(const NoiseOptions& o) { return o.amount.value_or(0.f); }
+
+void add_noise(const NoiseOptions& o, uint64_t seed, uint64_t first, const float* clean, size_t count,
+               float* noisy) {
+  const uint64_t stream = splitmix64(seed ^ 0x6E6F697365ull);  // "noise"
+  const long n = long(count);
+  const float amount = noise_amount(o);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; ++i) {
+    const uint64_t r1 = splitmix64(stream + 2 * (first + uint64_t(i)));
+    float v = clean[i];
+    if (o.kind == "uniform") {
+      v += amount * unit(r1);
+    } else if (o.kind == "gaussian") {
+      // Box-Muller; 1 - u keeps the logarithm finite.
+      const float u1 = 1.f - unit(r1), u2 = unit(splitmix64(stream + 2 * (first + uint64_t(i)) + 1));
+      v += amount * std::sqrt(-2.f * std::log(u1)) * std::cos(2.f * std::numbers::pi_v<float> * u2);
+    } else if (unit(r1) < amount) {  // salt-pepper: half salt, half pepper
+      v = (r1 & 1) ? 1.f : 0.f;
+    }
+    noisy[i] = o.clip ? std::fmin(std::fmax(v, 0.f), 1.f) : v;
+  }
+}
+
+}  // namespace mnistlab
