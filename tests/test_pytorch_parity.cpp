@@ -1,6 +1,6 @@
 // The baseline network against PyTorch on the same weights and batch.
 // The reference is written by tests/reference/make_reference.py (ctest runs
-// it first as the fixture make_pytorch_reference); to make it by hand:
+// it first as the fixture make_reference); to make it by hand:
 //   /usr/bin/python3 tests/reference/make_reference.py --out build/reference
 #include <gtest/gtest.h>
 

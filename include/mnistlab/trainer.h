@@ -45,7 +45,6 @@ struct TrainProgress {
   double seconds = 0;
   int best_epoch = 0;    // 1-based; 0: none yet
   double best_metric = 0;
-  int epochs_since_best = 0;
   std::vector<EpochMetrics> history;
   enum class Outcome { Running, Finished, StoppedEarly, Interrupted } outcome = Outcome::Running;
 };

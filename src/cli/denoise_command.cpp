@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/image_input.h"
 #include "cli/progress_bar.h"
 #include "cli/stop_signal.h"
+#include "cli/text_files.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
 #include "kernels/cpu/gemm.h"
@@ -91,12 +93,6 @@ std::string metrics_csv(const std::vector<DenoiseMetrics>& history) {
     csv += row;
   }
   return csv;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw Error(path.string() + ": cannot write");
 }
 
 // Rows "noisy | output | clean" for the first test images.
@@ -231,15 +227,9 @@ void run_denoise_apply(const ApplyArgs& a) {
                 model.input_shape().str() + " and gives " + model.output_shape().str());
   load_state_dict(model, a.weights);
   model.eval();
-  const GrayImage image = read_png_gray(a.in);
-  const SampleShape in = model.input_shape();
-  if (in.c != 1 || image.width != in.w || image.height != in.h)
-    throw Error(a.in + ": is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-                "; the model takes " + in.str() + " (mnistlab does not resize: scale it first)");
-  std::vector<float> x(image.pixels.size());
-  for (size_t i = 0; i < x.size(); ++i) x[i] = float(image.pixels[i]) / 255.0f;
+  const std::vector<float> x = png_as_input(a.in, model.input_shape());
   const Tensor& y = model.forward(x.data(), 1);
-  GrayImage out{image.width, image.height, std::vector<uint8_t>(x.size())};
+  GrayImage out{model.input_shape().w, model.input_shape().h, std::vector<uint8_t>(x.size())};
   for (size_t i = 0; i < x.size(); ++i)
     out.pixels[i] = uint8_t(std::lround(std::clamp(y.data[i], 0.f, 1.f) * 255.f));
   write_png_gray(a.out, out);

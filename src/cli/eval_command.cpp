@@ -8,12 +8,12 @@
 #include <numeric>
 
 #include "cli/commands.h"
+#include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
 #include "kernels/cpu/gemm.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
-#include "mnistlab/png.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
 #include "mnistlab/trainer.h"
@@ -61,18 +61,10 @@ void run_eval(const UseArgs& a) {
 
 void run_predict(const UseArgs& a) {
   Model model = load_trained(a);
-  const SampleShape in = model.input_shape();
-  if (in.c != 1) throw Error("predict reads grayscale images, but the model takes " + in.str());
   const auto& names = class_names(a.dataset);
   const size_t k = model.output_shape().numel();
-  std::vector<float> x(in.numel());
   for (const std::string& path : a.images) {
-    const GrayImage image = read_png_gray(path);
-    if (image.width != in.w || image.height != in.h)
-      throw Error(path + ": is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-                  "; the model takes " + std::to_string(in.w) + "x" + std::to_string(in.h) +
-                  " images (mnistlab does not resize: scale it first)");
-    for (size_t i = 0; i < x.size(); ++i) x[i] = float(image.pixels[i]) / 255.0f;
+    const std::vector<float> x = png_as_input(path, model.input_shape());
     const Tensor& logits = model.forward(x.data(), 1);
     // softmax with the max subtracted, as log-softmax in the loss
     const float top_logit = *std::max_element(logits.data, logits.data + k);

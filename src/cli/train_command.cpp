@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "cli/stop_signal.h"
+#include "cli/text_files.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
 #include "kernels/cpu/gemm.h"
@@ -32,24 +33,6 @@ struct RunFiles {
   fs::path dir;
   fs::path file(const char* name) const { return dir / name; }
 };
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path.string() + ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw Error(path.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
 
 std::string metrics_csv(const std::vector<EpochMetrics>& history, const std::string& eval) {
   std::string csv = "epoch,train_loss,train_acc," + eval + "_loss," + eval + "_acc,seconds\n";

@@ -3,31 +3,37 @@
 #include "mnistlab/loss.h"
 
 namespace mnistlab {
+namespace {
 
-double l1_loss(const Tensor& output, const float* target, float* grad) {
+// Mean of term(d) over d = output - target; grad gets term's derivative / count.
+template <class Term>
+double mean_loss(const Tensor& output, const float* target, float* grad, Term term) {
   const size_t count = output.numel();
   const float scale = 1.f / float(count);
   double sum = 0;
 #pragma omp parallel for reduction(+ : sum) schedule(static)
   for (size_t i = 0; i < count; ++i) {
-    const float d = output.data[i] - target[i];
-    sum += d < 0 ? -d : d;
-    if (grad) grad[i] = d > 0 ? scale : (d < 0 ? -scale : 0.f);
+    float derivative = 0;
+    sum += term(output.data[i] - target[i], derivative);
+    if (grad) grad[i] = scale * derivative;
   }
   return sum / double(count);
 }
 
+}  // namespace
+
+double l1_loss(const Tensor& output, const float* target, float* grad) {
+  return mean_loss(output, target, grad, [](float d, float& derivative) {
+    derivative = d > 0 ? 1.f : (d < 0 ? -1.f : 0.f);
+    return double(d < 0 ? -d : d);
+  });
+}
+
 double mse_loss(const Tensor& output, const float* target, float* grad) {
-  const size_t count = output.numel();
-  const float scale = 2.f / float(count);
-  double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-  for (size_t i = 0; i < count; ++i) {
-    const float d = output.data[i] - target[i];
-    sum += double(d) * d;
-    if (grad) grad[i] = scale * d;
-  }
-  return sum / double(count);
+  return mean_loss(output, target, grad, [](float d, float& derivative) {
+    derivative = 2.f * d;
+    return double(d) * d;
+  });
 }
 
 }  // namespace mnistlab

@@ -21,7 +21,6 @@ nlohmann::json progress_json(const TrainProgress& p) {
           {"seconds", p.seconds},
           {"best_epoch", p.best_epoch},
           {"best_metric", p.best_metric},
-          {"epochs_since_best", p.epochs_since_best},
           {"history", history}};
 }
 
@@ -34,7 +33,6 @@ TrainProgress progress_from_json(const nlohmann::json& j) {
   p.seconds = j.at("seconds");
   p.best_epoch = j.at("best_epoch");
   p.best_metric = j.at("best_metric");
-  p.epochs_since_best = j.at("epochs_since_best");
   for (const auto& row : j.at("history"))
     p.history.push_back({row.at(0), row.at(1), row.at(2), row.at(3), row.at(4), row.at(5)});
   return p;

@@ -30,9 +30,6 @@ bool close_epoch(TrainProgress& p, const EpochMetrics& m, bool on_loss) {
   if (improved) {
     p.best_epoch = m.epoch;
     p.best_metric = metric;
-    p.epochs_since_best = 0;
-  } else {
-    ++p.epochs_since_best;
   }
   p.history.push_back(m);
   p.epoch = m.epoch;
@@ -130,7 +127,7 @@ void fit(Model& model, Optimizer& optimizer, const Dataset& train, const Dataset
     m.test_acc = t.acc;
     const bool improved = close_epoch(progress, m, options.early_stop_on_loss);
     if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
-    if (options.early_stop_patience > 0 && progress.epochs_since_best >= options.early_stop_patience) {
+    if (options.early_stop_patience > 0 && progress.epoch - progress.best_epoch >= options.early_stop_patience) {
       progress.outcome = TrainProgress::Outcome::StoppedEarly;
       return;
     }

@@ -4,7 +4,7 @@ pytorch_msssim computes SSIM (gaussian window 11, sigma 1.5, K1 0.01,
 K2 0.03, data range 1, separable "valid" filtering with conv2d), as the
 reference for mnistlab's image metrics (tests/test_image_metrics.cpp).
 
-Run by ctest as ``make_image_metrics_reference``; by hand:
+Run by ctest as the fixture test ``make_image_metrics``; by hand:
 
     /usr/bin/python3 tests/reference/make_image_metrics.py --out build/reference
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Make the PyTorch reference file that mnistlab's tests compare against.
 
-Run by ctest as the fixture test ``make_pytorch_reference`` (see
+Run by ctest as the fixture test ``make_reference`` (see
 tests/CMakeLists.txt), which writes ``<build>/reference/baseline.safetensors``
 before the GoogleTest cases run. By hand, from the repository root:
 

@@ -2,7 +2,7 @@
 """Learning rates per optimizer step from torch.optim.lr_scheduler, the
 reference for mnistlab's --lr-schedule (tests/test_schedule.cpp).
 
-Run by ctest as the fixture test ``make_schedule_reference``; by hand:
+Run by ctest as the fixture test ``make_schedules``; by hand:
 
     /usr/bin/python3 tests/reference/make_schedules.py --out build/reference
 

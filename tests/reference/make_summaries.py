@@ -2,7 +2,7 @@
 """Write torchsummary's table for the course's networks, the text that
 `mnistlab summary` must reproduce byte for byte.
 
-Run by ctest as the fixture test ``make_torchsummary_reference`` (see
+Run by ctest as the fixture test ``make_summaries`` (see
 tests/CMakeLists.txt). By hand, from the repository root:
 
     /usr/bin/python3 tests/reference/make_summaries.py --out build/reference

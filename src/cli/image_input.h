@@ -1,0 +1,14 @@
+#pragma once
+// A grayscale PNG as one model input: exactly the model's size (never
+// resized), pixels scaled to [0, 1] as the datasets are.
+#include <string>
+#include <vector>
+
+#include "mnistlab/tensor.h"
+
+namespace mnistlab::cli {
+
+// Throws Error naming the file: not a grayscale PNG, or not input's size.
+std::vector<float> png_as_input(const std::string& path, const SampleShape& input);
+
+}  // namespace mnistlab::cli
