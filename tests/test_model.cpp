@@ -10,6 +10,7 @@
 #include "mnistlab/model_file.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/safetensors.h"
+#include "nn/conv2d.h"
 
 using namespace mnistlab;
 
@@ -115,6 +116,33 @@ TEST(Model, SmallerBatchesReuseTheArenaAndMatchSingleSamples) {
     const Tensor& one = m.forward(x.data() + i * 36, 1);
     for (int j = 0; j < 4; ++j) EXPECT_NEAR(one.data[j], batch[i * 4 + j], 1e-5f);
   }
+}
+
+// A Conv2d that cannot keep its columns for the largest batch (the column
+// budget holds 3 images, the arena 8) must not keep them for a smaller one
+// either: the arena has no room saved for them. Gradients of a 2-image batch
+// must match a model reserved for exactly 2.
+TEST(Model, SmallBatchInALargeArenaKeepsGradientsRight) {
+  set_conv2d_per_sample_min_hw(1 << 30);  // the batched strategy keeps columns
+  const std::string text = "input 2 5 5\nconv 3 k=3 p=1\nconv 2 k=3 p=1\nflatten\nlinear 3\n";
+  // per image: columns 18*25, output 3*25, input-gradient route 27*25 + 2*25
+  set_conv2d_workspace_budget(3 * (18 * 25 + 3 * 25 + 27 * 25 + 2 * 25));
+  std::vector<std::vector<float>> grads;
+  for (int capacity : {8, 2}) {
+    Model m = parse_model(text, "t");
+    m.build(3);
+    m.reserve(capacity);
+    std::vector<float> x(2 * 50), dy(2 * 3);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7f * i);
+    for (size_t i = 0; i < dy.size(); ++i) dy[i] = 0.1f * float(i) - 0.2f;
+    m.forward(x.data(), 2);
+    m.backward(dy.data());
+    grads.emplace_back(m.gradients(), m.gradients() + m.parameter_count());
+  }
+  set_conv2d_workspace_budget(size_t(1) << 25);
+  set_conv2d_per_sample_min_hw(49);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t j = 0; j < grads[0].size(); ++j) EXPECT_FLOAT_EQ(grads[0][j], grads[1][j]) << "gradient " << j;
 }
 
 // A 3x3 convolution with padding 1 on a 1x1 map is a 1x1 convolution with the

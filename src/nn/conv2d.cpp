@@ -1,5 +1,15 @@
-// Conv2d as im2col + one GEMM per chunk of the batch (chunks keep the
-// column buffer bounded for large batches).
+// Conv2d as im2col + GEMM, by one of two strategies:
+//
+// - per sample, on large maps: the threads split the batch, and each
+//   unfolds one image into its own column buffer (small enough to stay in
+//   cache) and multiplies it with a single-threaded GEMM whose result is
+//   already that image's NCHW output. No transposes, one barrier per call;
+//   the columns are unfolded again in backward instead of being kept, which
+//   costs less than writing them to memory and reading them back. Weight
+//   gradients are summed per thread, then added up in thread order.
+// - batched, on small maps (VGG-BN's 4x4 .. 1x1), where a per-image GEMM
+//   would have N = 16 .. 1: one im2col + one GEMM per chunk of the batch
+//   (chunks keep the column buffer bounded for large batches).
 //
 // Kernel taps that only ever see padding are left out of the GEMMs (see
 // ConvGeometry::taps): on VGG-BN's 1x1 maps a 3x3 kernel does 1/9 of the work.
@@ -10,6 +20,8 @@
 // route (W^T dy into columns, then col2im) runs a GEMM with K = Cout only
 // and a scattered col2im. Strided convolutions and small maps take the
 // textbook route.
+#include <omp.h>
+
 #include <algorithm>
 
 #include "kernels/cpu/elementwise.h"
@@ -24,6 +36,7 @@ namespace mnistlab {
 namespace {
 
 size_t g_workspace_budget = size_t(1) << 25;  // floats (128 MiB)
+int g_per_sample_min_hw = 49;                  // output pixels per image from which to go per sample
 
 class Conv2dLayer final : public Layer {
  public:
@@ -45,6 +58,7 @@ class Conv2dLayer final : public Layer {
     // On small maps the textbook route's GEMM is cheap and skips flipping the weight.
     transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1 && in.h * in.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
+    per_sample_ = int(hw_out()) >= g_per_sample_min_hw;
     if (!g_.all_taps()) {
       packed_weight_.resize(size_t(o_.out_channels) * g_.k());
       packed_grad_.resize(packed_weight_.size());
@@ -68,16 +82,101 @@ class Conv2dLayer final : public Layer {
   int chunk(int n) const {
     return std::clamp(int(g_workspace_budget / (col_floats() + work_floats())), 1, std::max(n, 1));
   }
-  // The columns are kept from forward to backward when the batch is one chunk.
-  bool keeps_columns(int n) const { return chunk(n) >= n; }
-  size_t saved_floats(int n) const override { return keeps_columns(n) ? size_t(n) * col_floats() : 0; }
+  // The columns are kept from forward to backward when the largest batch
+  // reserved for is one chunk; a smaller batch then fits the same space.
+  bool keeps_columns(int n) const { return !per_sample_ && chunk(n) >= n; }
+  size_t saved_floats(int n) const override {
+    kept_batch_ = keeps_columns(n) ? n : 0;
+    return size_t(kept_batch_) * col_floats();
+  }
   size_t workspace_floats(int n) const override {
+    if (per_sample_) {
+      team_ = cpu::num_threads();
+      return size_t(team_) * per_thread_floats();
+    }
     return size_t(chunk(n)) * ((keeps_columns(n) ? 0 : col_floats()) + work_floats());
   }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
+    if (per_sample_)
+      forward_per_sample(x, y, s);
+    else
+      forward_batched(x, y, s);
+  }
+
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, Scratch& s) override {
+    if (per_sample_)
+      backward_per_sample(x, dy, dx, s);
+    else
+      backward_batched(x, y, dy, dx, s);
+  }
+
+ private:
+  // Per thread: one image's columns, its input-gradient route, and the
+  // thread's share of the weight and bias gradients.
+  size_t per_thread_floats() const {
+    const size_t dx_route = transposed_dx_ ? size_t(flipped_.k()) * hw_in() : col_floats();
+    return col_floats() + dx_route + size_t(o_.out_channels) * (g_.k() + 1);
+  }
+  int team(int n) const { return std::max(1, std::min({team_, cpu::num_threads(), n})); }
+
+  void forward_per_sample(const Tensor& x, Tensor& y, Scratch& s) {
+    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels;
+    const float* bias = o_.bias ? params_[1].value : nullptr;
+    const float* weight = pack_weight();
+    const size_t per_thread = per_thread_floats();
+#pragma omp parallel num_threads(team(x.n))
+    {
+      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread;
+#pragma omp for schedule(static)
+      for (int i = 0; i < x.n; ++i) {
+        cpu::im2col(g_, x.sample(i), 1, col);
+        float* out = y.sample(i);
+        cpu::gemm(false, false, cout, hw, k, 1.f, weight, k, col, hw, 0.f, out, hw);
+        if (bias) cpu::add_channel_bias(bias, 1, cout, hw, out);
+      }
+    }
+  }
+
+  void backward_per_sample(const Tensor& x, const Tensor& dy, Tensor* dx, Scratch& s) {
+    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, threads = team(x.n);
+    if (dx && transposed_dx_) flip_weight();
+    const float* weight = g_.all_taps() ? params_[0].value : packed_weight_.data();
+    float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
+    const size_t per_thread = per_thread_floats(), grads = size_t(cout) * (k + 1);
+#pragma omp parallel num_threads(threads)
+    {
+      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread;
+      float* route = col + col_floats();
+      float* dw = s.workspace + (size_t(omp_get_thread_num()) + 1) * per_thread - grads;
+      float* db = dw + size_t(cout) * k;
+      std::fill(dw, dw + grads, 0.f);
+#pragma omp for schedule(static)
+      for (int i = 0; i < x.n; ++i) {
+        const float* dyi = dy.sample(i);
+        cpu::im2col(g_, x.sample(i), 1, col);
+        cpu::gemm(false, true, cout, k, hw, 1.f, dyi, hw, col, hw, 1.f, dw, k);
+        if (o_.bias) cpu::sum_cols(dyi, cout, hw, db, true);
+        if (!dx) continue;
+        if (transposed_dx_) {
+          const int hwi = int(hw_in()), kt = flipped_.k();
+          cpu::im2col(flipped_, dyi, 1, route);
+          cpu::gemm(false, false, g_.c, hwi, kt, 1.f, flipped_weight_.data(), kt, route, hwi, 0.f, dx->sample(i), hwi);
+        } else {
+          cpu::gemm(true, false, k, hw, cout, 1.f, weight, k, dyi, hw, 0.f, route, hw);
+          cpu::col2im(g_, route, 1, dx->sample(i));
+        }
+      }
+    }
+    const float* parts = s.workspace + per_thread - grads;
+    cpu::sum_parts(parts, threads, per_thread, size_t(cout) * k, weight_grad);
+    if (o_.bias) cpu::sum_parts(parts + size_t(cout) * k, threads, per_thread, cout, params_[1].grad);
+    if (!g_.all_taps()) unpack_grad();
+  }
+
+  void forward_batched(const Tensor& x, Tensor& y, Scratch& s) {
     const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
-    const bool keep = keeps_columns(x.n);
+    const bool keep = x.n <= kept_batch_;
     const float* bias = o_.bias ? params_[1].value : nullptr;
     const float* weight = pack_weight();
     for (int start = 0; start < x.n; start += step) {
@@ -90,9 +189,9 @@ class Conv2dLayer final : public Layer {
     }
   }
 
-  void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
+  void backward_batched(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) {
     const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, step = chunk(x.n);
-    const bool keep = keeps_columns(x.n);
+    const bool keep = x.n <= kept_batch_;
     if (dx && transposed_dx_) flip_weight();
     const float* weight = g_.all_taps() ? params_[0].value : packed_weight_.data();
     float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
@@ -124,7 +223,6 @@ class Conv2dLayer final : public Layer {
     if (!g_.all_taps()) unpack_grad();
   }
 
- private:
   // The weight restricted to the active taps: [Cout, Cin * taps].
   const float* pack_weight() {
     if (g_.all_taps()) return params_[0].value;
@@ -147,13 +245,16 @@ class Conv2dLayer final : public Layer {
 
   Conv2dOptions o_;
   cpu::ConvGeometry g_{}, flipped_{};
-  bool transposed_dx_ = false;
+  bool transposed_dx_ = false, per_sample_ = false;
+  mutable int team_ = 1;        // threads the workspace was sized for
+  mutable int kept_batch_ = 0;  // batches up to this size keep their columns in `saved`
   std::vector<float> flipped_weight_, packed_weight_, packed_grad_;
 };
 
 }  // namespace
 
 void set_conv2d_workspace_budget(size_t floats) { g_workspace_budget = floats; }
+void set_conv2d_per_sample_min_hw(int pixels) { g_per_sample_min_hw = pixels; }
 
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options) { return std::make_unique<Conv2dLayer>(options); }
 

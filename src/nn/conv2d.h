@@ -6,5 +6,9 @@ namespace mnistlab {
 // Floats of column buffer a convolution may use at once; beyond it the batch
 // is processed in chunks. Tests lower it to exercise the chunked path.
 void set_conv2d_workspace_budget(size_t floats);
+// Output pixels per image from which a Conv2d configured afterwards works
+// image by image rather than on the whole batch at once (default 49). Tests
+// set it to reach both strategies on small inputs.
+void set_conv2d_per_sample_min_hw(int pixels);
 
 }  // namespace mnistlab

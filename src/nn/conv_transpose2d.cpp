@@ -3,11 +3,18 @@
 // with col2im; backward unfolds dy with im2col, which gives the input
 // gradient with one GEMM and the weight gradient with another.
 //
+// The threads split the batch image by image, as Conv2d does on large maps:
+// each image's columns stay in cache and its GEMM output is already NCHW;
+// the threads' shares of the weight gradient are summed at the end.
+//
 // PyTorch's weight is [Cin, Cout, k, k], i.e. the weight of the Conv2d
 // (Cout -> Cin) it transposes; its default init takes fan_in from dim 1
 // (Cout * k * k), torch/nn/modules/conv.py _ConvNd.reset_parameters.
+#include <omp.h>
+
 #include <algorithm>
 
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
@@ -16,8 +23,6 @@
 
 namespace mnistlab {
 namespace {
-
-constexpr size_t kWorkspaceBudget = size_t(1) << 25;  // floats (128 MiB)
 
 class ConvTranspose2dLayer final : public Layer {
  public:
@@ -55,43 +60,54 @@ class ConvTranspose2dLayer final : public Layer {
   }
 
   size_t hw_in() const { return size_t(in_.h) * in_.w; }
-  // Per sample: x (or dy's columns' partner) channel-major, plus the columns.
-  size_t per_sample() const { return size_t(in_.c) * hw_in() + size_t(g_.k()) * hw_in(); }
-  int chunk(int n) const { return std::clamp(int(kWorkspaceBudget / per_sample()), 1, std::max(n, 1)); }
-  size_t workspace_floats(int n) const override { return size_t(chunk(n)) * per_sample(); }
+  size_t col_floats() const { return size_t(g_.k()) * hw_in(); }
+  size_t grad_floats() const { return size_t(in_.c) * g_.k() + size_t(out_.c); }
+  // Per thread: one image's columns and the thread's share of the gradients.
+  size_t per_thread() const { return col_floats() + grad_floats(); }
+  size_t workspace_floats(int) const override {
+    team_ = cpu::num_threads();
+    return size_t(team_) * per_thread();
+  }
+  int team(int n) const { return std::max(1, std::min({team_, cpu::num_threads(), n})); }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
-    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), step = chunk(x.n);
+    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), hw_out = int(out_.h * out_.w);
     const float* weight = pack_weight();
-    for (int start = 0; start < x.n; start += step) {
-      const int m = std::min(step, x.n - start), cols = m * hw;
-      float* xc = s.workspace;
-      float* col = xc + size_t(cin) * cols;
-      cpu::nchw_to_channels(x.sample(start), m, cin, hw, xc);
-      cpu::gemm(true, false, k, cols, cin, 1.f, weight, k, xc, cols, 0.f, col, cols);
-      cpu::col2im(g_, col, m, y.sample(start));
+    const float* bias = o_.bias ? params_[1].value : nullptr;
+#pragma omp parallel num_threads(team(x.n))
+    {
+      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread();
+#pragma omp for schedule(static)
+      for (int i = 0; i < x.n; ++i) {
+        cpu::gemm(true, false, k, hw, cin, 1.f, weight, k, x.sample(i), hw, 0.f, col, hw);
+        cpu::col2im(g_, col, 1, y.sample(i));
+        if (bias) cpu::add_channel_bias(bias, 1, out_.c, hw_out, y.sample(i));
+      }
     }
-    if (o_.bias) cpu::add_channel_bias(params_[1].value, x.n, out_.c, int(out_.h * out_.w), y.data);
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
-    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), step = chunk(x.n);
+    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), hw_out = int(out_.h * out_.w), threads = team(x.n);
     const float* weight = pack_weight();
     float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
-    for (int start = 0; start < x.n; start += step) {
-      const int m = std::min(step, x.n - start), cols = m * hw;
-      float* xc = s.workspace;
-      float* col = xc + size_t(cin) * cols;
-      cpu::im2col(g_, dy.sample(start), m, col);
-      cpu::nchw_to_channels(x.sample(start), m, cin, hw, xc);
-      cpu::gemm(false, true, cin, k, cols, 1.f, xc, cols, col, cols, start == 0 ? 0.f : 1.f, weight_grad, k);
-      if (!dx) continue;
-      // xc is free again: the input gradient goes there, channel-major.
-      cpu::gemm(false, false, cin, cols, k, 1.f, weight, k, col, cols, 0.f, xc, cols);
-      cpu::channels_to_nchw(xc, m, cin, hw, nullptr, dx->sample(start));
+#pragma omp parallel num_threads(threads)
+    {
+      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread();
+      float* dw = col + col_floats();
+      float* db = dw + size_t(cin) * k;
+      std::fill(dw, dw + grad_floats(), 0.f);
+#pragma omp for schedule(static)
+      for (int i = 0; i < x.n; ++i) {
+        cpu::im2col(g_, dy.sample(i), 1, col);
+        cpu::gemm(false, true, cin, k, hw, 1.f, x.sample(i), hw, col, hw, 1.f, dw, k);
+        if (o_.bias) cpu::sum_cols(dy.sample(i), out_.c, hw_out, db, true);
+        if (dx) cpu::gemm(false, false, cin, hw, k, 1.f, weight, k, col, hw, 0.f, dx->sample(i), hw);
+      }
     }
+    const float* parts = s.workspace + col_floats();
+    cpu::sum_parts(parts, threads, per_thread(), size_t(cin) * k, weight_grad);
+    if (o_.bias) cpu::sum_parts(parts + size_t(cin) * k, threads, per_thread(), out_.c, params_[1].grad);
     if (!g_.all_taps()) unpack_grad();
-    if (o_.bias) cpu::channel_sums(dy.data, dy.n, out_.c, int(out_.h * out_.w), params_[1].grad);
   }
 
  private:
@@ -106,6 +122,7 @@ class ConvTranspose2dLayer final : public Layer {
   ConvTranspose2dOptions o_;
   cpu::ConvGeometry g_{};
   std::vector<float> packed_weight_, packed_grad_;
+  mutable int team_ = 1;  // threads the workspace was sized for
 };
 
 }  // namespace

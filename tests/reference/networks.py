@@ -9,7 +9,7 @@ NUM_CLASSES = 10
 VGG_BN_BLOCKS = [(32, 1), (32, 2), (32, 1), (64, 2), (64, 1), (64, 1),
                  (128, 2), (128, 1), (128, 1), (256, 2), (512, 1), (512, 1),
                  (512, 1), (1024, 2), (1024, 1), (1024, 1)]
-EXPECTED_PARAMS = {"baseline": 6_444_170, "vgg-bn": 30_292_490}
+EXPECTED_PARAMS = {"baseline": 6_444_170, "vgg-bn": 30_292_490, "dae": 4_945, "fast": 29_290}
 
 
 def baseline():
@@ -33,6 +33,27 @@ def vgg_bn():
                    nn.BatchNorm2d(cout), nn.ReLU()]
         cin = cout
     layers += [nn.Flatten(), nn.Linear(1024, NUM_CLASSES)]
+    return nn.Sequential(*layers)
+
+
+def dae():
+    """models/dae.model: strided Conv2d encoder 28 -> 14 -> 7, ConvTranspose2d decoder back to 28."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(16, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
+    )
+
+
+def fast():
+    """models/fast.model: three Conv2d+BatchNorm2d+ReLU+MaxPool2d blocks (28 -> 14 -> 7 -> 3), one Linear."""
+    layers = []
+    cin = 1
+    for cout in (16, 32, 64):
+        layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+        cin = cout
+    layers += [nn.Flatten(), nn.Linear(64 * 3 * 3, NUM_CLASSES)]
     return nn.Sequential(*layers)
 
 
@@ -60,4 +81,4 @@ class DaeUnet(nn.Module):
         return torch.sigmoid(m["10"](x))
 
 
-MODELS = {"baseline": baseline, "vgg-bn": vgg_bn}
+MODELS = {"baseline": baseline, "vgg-bn": vgg_bn, "dae": dae, "fast": fast}

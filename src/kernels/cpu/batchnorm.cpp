@@ -1,5 +1,7 @@
 #include "kernels/cpu/batchnorm.h"
 
+#include "kernels/cpu/lane_sums.h"
+
 namespace mnistlab::cpu {
 
 void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) {
@@ -7,17 +9,13 @@ void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* 
 #pragma omp parallel for schedule(static)
   for (int ch = 0; ch < c; ++ch) {
     double s = 0.0;
-    for (int i = 0; i < n; ++i) {
-      const float* p = x + (long(i) * c + ch) * hw;
-      for (int j = 0; j < hw; ++j) s += p[j];
-    }
+    for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);
     const double m = s / count;
+    const float mf = float(m);
     // Two passes: the one-pass formula loses precision when |mean| >> std.
     double ss = 0.0;
-    for (int i = 0; i < n; ++i) {
-      const float* p = x + (long(i) * c + ch) * hw;
-      for (int j = 0; j < hw; ++j) ss += (p[j] - m) * (p[j] - m);
-    }
+    for (int i = 0; i < n; ++i)
+      ss += lane_sum(x + (long(i) * c + ch) * hw, hw, [mf](float v, int) { return (v - mf) * (v - mf); });
     mean[ch] = float(m);
     var[ch] = float(ss / count);
   }
@@ -44,11 +42,10 @@ static void channel_grad_sums(const float* x, const float* dy, int n, int c, int
   for (int i = 0; i < n; ++i) {
     const float* xp = x + (long(i) * c + ch) * hw;
     const float* gp = dy + (long(i) * c + ch) * hw;
-    for (int j = 0; j < hw; ++j) {
-      sum_dy += gp[j];
-      sum_dy_xhat += gp[j] * (xp[j] - mean) * invstd;
-    }
+    sum_dy += lane_sum(gp, hw);
+    sum_dy_xhat += lane_sum(gp, hw, [xp, mean](float g, int j) { return g * (xp[j] - mean); });
   }
+  sum_dy_xhat *= invstd;
 }
 
 void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,

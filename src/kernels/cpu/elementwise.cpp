@@ -1,8 +1,11 @@
 #include "kernels/cpu/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+
+#include "kernels/cpu/lane_sums.h"
 
 namespace mnistlab::cpu {
 
@@ -56,7 +59,7 @@ void sum_cols(const float* m, int rows, long cols, float* out, bool accumulate) 
   for (int r = 0; r < rows; ++r) {
     const float* row = m + r * cols;
     double s = 0.0;
-    for (long j = 0; j < cols; ++j) s += row[j];
+    for (long j = 0; j < cols; j += 1024) s += lane_sum(row + j, int(std::min(cols - j, 1024L)));
     out[r] = accumulate ? out[r] + float(s) : float(s);
   }
 }

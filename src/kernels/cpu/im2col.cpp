@@ -26,8 +26,78 @@ static void valid_outputs(const ConvGeometry& g, int kj, int wo, int& lo, int& h
   hi = std::max(hi, lo);
 }
 
+// Small maps (VGG-BN's 4x4 .. 1x1): rows of 1..4 pixels make the row-wise
+// loops all overhead, so each tap gets a table of source offsets per output
+// pixel (-1: padding) and the copy runs over the whole batch.
+constexpr int kSmallMap = 16;
+
+static void tap_offsets(const ConvGeometry& g, int tap, int* offsets) {
+  const int ho = g.ho(), wo = g.wo(), ki = tap / g.kw, kj = tap % g.kw;
+  for (int oh = 0; oh < ho; ++oh)
+    for (int ow = 0; ow < wo; ++ow) {
+      const int ih = oh * g.stride - g.pad + ki, iw = ow * g.stride - g.pad + kj;
+      offsets[oh * wo + ow] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? ih * g.w + iw : -1;
+    }
+}
+
+static void im2col_small(const ConvGeometry& g, const float* x, int n, float* col) {
+  const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
+  const long cols = long(n) * hw;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < g.k(); ++r) {
+    const int c = r / nt;
+    int offsets[kSmallMap];
+    tap_offsets(g, g.taps[r % nt], offsets);
+    float* out = col + r * cols;
+    const float* in = x + long(c) * plane;
+    for (int i = 0; i < n; ++i, out += hw, in += long(g.c) * plane)
+      for (int p = 0; p < hw; ++p) out[p] = offsets[p] >= 0 ? in[offsets[p]] : 0.f;
+  }
+}
+
+static void col2im_small(const ConvGeometry& g, const float* col, int n, float* dx) {
+  const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
+  const long cols = long(n) * hw;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < g.c; ++c) {
+    for (int i = 0; i < n; ++i) std::memset(dx + (long(i) * g.c + c) * plane, 0, sizeof(float) * plane);
+    for (int t = 0; t < nt; ++t) {
+      int offsets[kSmallMap];
+      tap_offsets(g, g.taps[t], offsets);
+      const float* src = col + long(c * nt + t) * cols;
+      float* out = dx + long(c) * plane;
+      for (int i = 0; i < n; ++i, src += hw, out += long(g.c) * plane)
+        for (int p = 0; p < hw; ++p)
+          if (offsets[p] >= 0) out[offsets[p]] += src[p];
+    }
+  }
+}
+
+// Stride 1 with the output as wide as the input ("same" padding): the tap's
+// row is the whole plane shifted by one offset, so one long copy does it,
+// then the pixels that would wrap around a row's end or fall outside the
+// plane are zeroed.
+static void same_width_tap(const ConvGeometry& g, const float* plane, int ki, int shift, int lo, int hi, float* out) {
+  const int ho = g.ho(), w = g.w;
+  const int first = std::clamp(g.pad - ki, 0, ho), last = std::clamp(g.h + g.pad - ki, first, ho);  // valid rows
+  std::memset(out, 0, sizeof(float) * first * w);
+  // Copy only what lies inside the plane: the ends of the shifted range are
+  // wrapped pixels, zeroed below anyway.
+  const long src = long(first - g.pad + ki) * w + shift, len = long(last - first) * w;
+  const long front = std::max(0L, -src), back = std::max(0L, src + len - long(g.h) * w);
+  if (len - front - back > 0)
+    std::memcpy(out + first * w + front, plane + src + front, sizeof(float) * (len - front - back));
+  std::memset(out + last * w, 0, sizeof(float) * (ho - last) * w);
+  for (int oh = first; oh < last; ++oh) {
+    float* row = out + oh * w;
+    for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
+    for (int ow = hi; ow < w; ++ow) row[ow] = 0.f;
+  }
+}
+
 void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
   const int ho = g.ho(), wo = g.wo(), k = g.k();
+  if (ho * wo <= kSmallMap) return im2col_small(g, x, n, col);
   const long cols = long(n) * ho * wo;
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < k; ++r) {
@@ -38,6 +108,10 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
     const int shift = kj - g.pad;
     for (int i = 0; i < n; ++i) {
       const float* plane = x + (long(i) * g.c + c) * g.h * g.w;
+      if (g.stride == 1 && wo == g.w) {
+        same_width_tap(g, plane, ki, shift, lo, hi, out + long(i) * ho * wo);
+        continue;
+      }
       for (int oh = 0; oh < ho; ++oh) {
         const int ih = oh * g.stride - g.pad + ki;
         float* row = out + (long(i) * ho + oh) * wo;
@@ -48,7 +122,9 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
         const float* in = plane + ih * g.w;
         for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
         if (g.stride == 1) {
-          if (hi > lo) std::memcpy(row + lo, in + lo + shift, sizeof(float) * (hi - lo));
+          for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow + shift];  // rows of 7..28: a call to memcpy costs more
+        } else if (g.stride == 2) {  // a constant stride lets the compiler vectorize the gather
+          for (int ow = lo; ow < hi; ++ow) row[ow] = in[2 * ow + shift];
         } else {
           for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow * g.stride + shift];
         }
@@ -60,6 +136,7 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
 
 void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
   const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size());
+  if (ho * wo <= kSmallMap) return col2im_small(g, col, n, dx);
   const long cols = long(n) * ho * wo;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
@@ -79,6 +156,8 @@ void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
             const float* row = src + oh * wo;
             if (g.stride == 1) {
               for (int ow = lo; ow < hi; ++ow) out[ow + shift] += row[ow];
+            } else if (g.stride == 2) {
+              for (int ow = lo; ow < hi; ++ow) out[2 * ow + shift] += row[ow];
             } else {
               for (int ow = lo; ow < hi; ++ow) out[ow * g.stride + shift] += row[ow];
             }

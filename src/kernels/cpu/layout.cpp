@@ -1,6 +1,9 @@
 #include "kernels/cpu/layout.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "kernels/cpu/lane_sums.h"
 
 namespace mnistlab::cpu {
 
@@ -38,11 +41,16 @@ void channel_sums(const float* x, int n, int c, int hw, float* out) {
 #pragma omp parallel for schedule(static)
   for (int ch = 0; ch < c; ++ch) {
     double s = 0;
-    for (int i = 0; i < n; ++i) {
-      const float* in = x + (long(i) * c + ch) * hw;
-      for (int p = 0; p < hw; ++p) s += in[p];
-    }
+    for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);
     out[ch] = float(s);
+  }
+}
+
+void sum_parts(const float* parts, int count, size_t stride, size_t len, float* out) {
+  std::copy(parts, parts + len, out);
+  for (int t = 1; t < count; ++t) {
+    const float* part = parts + size_t(t) * stride;
+    for (size_t j = 0; j < len; ++j) out[j] += part[j];
   }
 }
 

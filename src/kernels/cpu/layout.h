@@ -1,4 +1,6 @@
 #pragma once
+#include <cstddef>
+
 // Moves between a GEMM's channel-major result [C, n*HW] and NCHW.
 namespace mnistlab::cpu {
 
@@ -10,5 +12,9 @@ void nchw_to_channels(const float* x, int n, int c, int hw, float* dst);
 void add_channel_bias(const float* bias, int n, int c, int hw, float* y);
 // out[c] = sum over i, p of x[i][c][p] (a bias gradient from NCHW)
 void channel_sums(const float* x, int n, int c, int hw, float* out);
+// out[j] = sum over t < count of parts[t * stride + j], j < len, added in
+// order of t: the per-thread shares of a gradient, summed the same way
+// every time for a given thread count.
+void sum_parts(const float* parts, int count, size_t stride, size_t len, float* out);
 
 }  // namespace mnistlab::cpu

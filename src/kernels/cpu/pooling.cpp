@@ -5,7 +5,36 @@
 
 namespace mnistlab::cpu {
 
+// The usual 2x2 window with stride 2 and no padding: never out of bounds,
+// so no checks; candidates in the generic loop's order (row by row).
+static void maxpool_2x2(const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+  const int ho = g.ho(), wo = g.wo(), w = g.w;
+#pragma omp parallel for schedule(static)
+  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+    const float* in = x + plane * g.h * w;
+    float* out = y + plane * ho * wo;
+    int32_t* arg = argmax + plane * ho * wo;
+    for (int oh = 0; oh < ho; ++oh)
+      for (int ow = 0; ow < wo; ++ow) {
+        const int32_t first = 2 * oh * w + 2 * ow;
+        const int32_t candidates[3] = {first + 1, first + w, first + w + 1};
+        float best = in[first];
+        int32_t where = first;
+        for (int32_t at : candidates) {
+          const float v = in[at];
+          if (v > best || v != v) {  // NaN propagates, as in PyTorch
+            best = v;
+            where = at;
+          }
+        }
+        out[oh * wo + ow] = best;
+        arg[oh * wo + ow] = where;
+      }
+  }
+}
+
 void maxpool_forward(const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+  if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(g, x, n, y, argmax);
   const int ho = g.ho(), wo = g.wo();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {

@@ -1,0 +1,140 @@
+// Throughput of one preset, measured the way bench/pytorch_throughput.py
+// measures PyTorch: warmup steps, then timed windows of steps on real images,
+// median of the windows. Tasks:
+//   train    forward, cross-entropy, backward, Adam step (classification)
+//   eval     forward in eval mode and argmax (no gradients)
+//   denoise  fresh uniform noise U[0,1), forward, L1 loss, backward, Adam step
+// Also prints the process's peak resident memory and the nominal GFLOP/s of
+// the convolutions and linear layers (all kernel taps, as PyTorch counts).
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "mnistlab/data.h"
+#include "mnistlab/error.h"
+#include "mnistlab/loss.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/noise.h"
+#include "mnistlab/optim.h"
+
+using namespace mnistlab;
+
+namespace {
+
+// Multiply-adds of one sample's forward pass through the GEMM-shaped layers.
+double forward_macs(const Model& model) {
+  double macs = 0;
+  for (const auto& layer : model.layers()) {
+    const std::string type = layer->type();
+    if (layer->params().empty()) continue;
+    const double weights = double(layer->params()[0].numel());
+    const SampleShape& in = layer->input_shape();
+    const SampleShape& out = layer->output_shape();
+    if (type == "Conv2d") macs += weights * out.h * out.w;
+    if (type == "ConvTranspose2d") macs += weights * in.h * in.w;
+    if (type == "Linear") macs += weights;
+  }
+  return macs;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mnistlab throughput (images/s) of one task"};
+  std::string task = "train", model_name = "baseline", data_dir = "data/mnist";
+  int batch = 64, threads = 2, steps = 40, warmup = 5, repeats = 3;
+  app.add_option("--task", task)->check(CLI::IsMember({"train", "eval", "denoise"}));
+  app.add_option("--model", model_name);
+  app.add_option("--data-dir", data_dir);
+  app.add_option("--batch-size", batch)->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps)->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup)->check(CLI::NonNegativeNumber);
+  app.add_option("--repeats", repeats)->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    cpu::set_num_threads(threads);
+    const ModelSource source = resolve_model(model_name);
+    Model model = parse_model(source.text, source.origin);
+    model.build(0);
+    model.reserve(batch);
+    const bool training = task != "eval";
+    model.train(training);
+    const Dataset data = load_split(data_dir, training);
+    if (size_t(batch) > data.size())
+      throw Error("batch size " + std::to_string(batch) + " exceeds the " + std::to_string(data.size()) + " images");
+    BatchLoader loader(data, batch, training, 0);
+    loader.start_epoch(0);
+    std::unique_ptr<Optimizer> optimizer;
+    if (training) optimizer = make_optimizer(OptimizerOptions{}, model.parameter_count());
+    const size_t pixels = data.image_size();
+    const size_t outputs = model.output_shape().numel();
+    std::vector<float> images(size_t(batch) * pixels), noisy(images.size()), grad(size_t(batch) * outputs);
+    std::vector<int32_t> labels(batch), predicted(batch);
+    NoiseOptions noise;
+    noise = checked_noise(noise);
+    uint64_t step_index = 0;
+    int epoch = 0;
+    auto next_batch = [&] {
+      int n = loader.next(images.data(), labels.data());
+      if (n < batch) {  // drop the incomplete last batch, as the PyTorch script does
+        loader.start_epoch(++epoch);
+        n = loader.next(images.data(), labels.data());
+      }
+      return n;
+    };
+    auto step = [&] {
+      const int n = next_batch();
+      ++step_index;
+      if (task == "train") {
+        const Tensor& logits = model.forward(images.data(), n);
+        cross_entropy(logits, labels.data(), grad.data(), nullptr);
+        model.backward(grad.data());
+        optimizer->step(model.parameters(), model.gradients());
+      } else if (task == "denoise") {
+        add_noise(noise, step_index, 0, images.data(), size_t(n) * pixels, noisy.data());
+        const Tensor& out = model.forward(noisy.data(), n);
+        l1_loss(out, images.data(), grad.data());
+        model.backward(grad.data());
+        optimizer->step(model.parameters(), model.gradients());
+      } else {
+        const Tensor& logits = model.forward(images.data(), n);
+        for (int i = 0; i < n; ++i) {
+          const float* row = logits.sample(i);
+          predicted[i] = int32_t(std::max_element(row, row + outputs) - row);
+        }
+      }
+    };
+    for (int i = 0; i < warmup; ++i) step();
+    std::vector<double> rates;
+    for (int r = 0; r < repeats; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < steps; ++i) step();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rates.push_back(double(steps) * batch / s);
+    }
+    std::vector<double> sorted = rates;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    const double flops_per_image = 2.0 * forward_macs(model) * (training ? 3.0 : 1.0);
+    std::printf("images_per_s %.1f\nrepeats", median);
+    for (double r : rates) std::printf(" %.1f", r);
+    std::printf("\npeak_rss_mib %.1f\n", peak_rss_mib());
+    std::printf("nominal_gflop_per_s %.1f\n", median * flops_per_image / 1e9);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
