@@ -4,7 +4,7 @@
 Example (from the repository root):
 
     /usr/bin/python3 bench/pytorch_time_to_accuracy.py --model fast --epochs 2 \
-        --batch-size 128 --lr 0.01 --lr-schedule onecycle --threads 2 --data-dir data/mnist
+        --batch-size 32 --lr 0.005 --lr-schedule onecycle --threads 2 --data-dir data/mnist
 
 The recipe mnistlab's build/bench/mnistlab_bench_time_to_accuracy runs, with
 the same flags: Adam, torch.optim.lr_scheduler.OneCycleLR (max_lr = --lr,
@@ -39,9 +39,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="PyTorch seconds of training to a MNIST test accuracy")
     ap.add_argument("--model", choices=sorted(MODELS), default="fast")
     ap.add_argument("--data-dir", default="data/mnist")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--lr", type=float, default=0.005)
     ap.add_argument("--lr-schedule", choices=("none", "cosine", "onecycle"), default="onecycle")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-every", type=int, default=100)

@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
   ScheduleOptions schedule;
   schedule.name = "onecycle";
   OptimizerOptions optimizer_options;
-  optimizer_options.lr = 0.01f;
-  int batch = 128, epochs = 2, threads = 2, eval_every = 100;
+  optimizer_options.lr = 0.005f;
+  int batch = 32, epochs = 2, threads = 2, eval_every = 100;
   double target = 0.99;
   uint64_t seed = 0;
   app.add_option("--model", model_name);

@@ -145,6 +145,31 @@ TEST(Model, SmallBatchInALargeArenaKeepsGradientsRight) {
   for (size_t j = 0; j < grads[0].size(); ++j) EXPECT_FLOAT_EQ(grads[0][j], grads[1][j]) << "gradient " << j;
 }
 
+// Eval mode folds a ReLU into the Conv2d before it; naming the convolution's
+// output (which a join could read) keeps them apart. Both give the outputs
+// of training mode's separate layers, on both Conv2d strategies.
+TEST(Model, EvalFoldsReluIntoConvWithTheSameOutputs) {
+  for (int min_hw : {1, 1 << 30}) {
+    set_conv2d_per_sample_min_hw(min_hw);
+    std::vector<std::vector<float>> outputs;
+    for (const char* conv : {"conv 3 k=3 p=1\n", "conv 3 k=3 p=1 as pre\n"}) {
+      Model m = parse_model(std::string("input 2 6 6\n") + conv + "relu\nconv 2 k=3 s=2 p=1\nrelu\nflatten\nlinear 3\n", "t");
+      m.build(4);
+      m.reserve(3);
+      std::vector<float> x(3 * 72);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.3f * i);
+      for (bool training : {false, true}) {
+        m.train(training);
+        const Tensor& y = m.forward(x.data(), 3);
+        outputs.emplace_back(y.data, y.data + y.numel());
+      }
+    }
+    set_conv2d_per_sample_min_hw(49);
+    for (size_t k = 1; k < outputs.size(); ++k)
+      for (size_t j = 0; j < outputs[0].size(); ++j) EXPECT_FLOAT_EQ(outputs[k][j], outputs[0][j]) << k << " " << j;
+  }
+}
+
 // A 3x3 convolution with padding 1 on a 1x1 map is a 1x1 convolution with the
 // kernel's centre: a hand calculation of the skipped-tap path.
 TEST(Model, ConvOnOnePixelEqualsItsCentreTap) {

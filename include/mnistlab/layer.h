@@ -28,6 +28,9 @@ struct Scratch {
   float* workspace = nullptr;
   bool training = true;
   uint64_t step = 0;  // training forwards before this one: random masks are a function of it
+  // Eval mode: apply ReLU to the output too; the model then skips the ReLU
+  // layer that follows (only asked of layers whose fuses_relu() is true).
+  bool relu = false;
 };
 
 class Layer {
@@ -44,6 +47,8 @@ class Layer {
   virtual size_t workspace_floats(int /*n*/) const { return 0; }
   // A view (Flatten) shares its input's memory and does no work.
   virtual bool is_view() const { return false; }
+  // Whether forward honours Scratch::relu.
+  virtual bool fuses_relu() const { return false; }
   virtual void forward(const Tensor& x, Tensor& y, Scratch& s) = 0;
   // Writes parameter gradients (overwriting) and, when dx is given, dL/dx.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, Scratch& s) = 0;

@@ -84,6 +84,11 @@ class Model {
   float* workspace_ = nullptr;
   size_t first_compute_layer_ = 0;  // the first layer that is not a view
   std::vector<Tensor> act_views_;
+  // fused_relu_[i]: layer i is a ReLU that eval mode folds into layer i-1
+  // (which honours Scratch::relu and whose output nothing else reads); its
+  // output then aliases its input.
+  std::vector<bool> fused_relu_;
+  std::vector<float*> own_act_;  // act_ as reserved, before eval mode's aliasing
   int batch_ = 0;
 };
 

@@ -37,6 +37,7 @@ namespace {
 
 size_t g_workspace_budget = size_t(1) << 25;  // floats (128 MiB)
 int g_per_sample_min_hw = 49;                  // output pixels per image from which to go per sample
+constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of this machine's L2
 
 class Conv2dLayer final : public Layer {
  public:
@@ -59,6 +60,7 @@ class Conv2dLayer final : public Layer {
     transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1 && in.h * in.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
     per_sample_ = int(hw_out()) >= g_per_sample_min_hw;
+    band_rows_ = std::clamp(int(kBandFloats / (size_t(g_.k()) * g_.wo())), 1, g_.ho());
     if (!g_.all_taps()) {
       packed_weight_.resize(size_t(o_.out_channels) * g_.k());
       packed_grad_.resize(packed_weight_.size());
@@ -97,6 +99,8 @@ class Conv2dLayer final : public Layer {
     return size_t(chunk(n)) * ((keeps_columns(n) ? 0 : col_floats()) + work_floats());
   }
 
+  bool fuses_relu() const override { return true; }
+
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
     if (per_sample_)
       forward_per_sample(x, y, s);
@@ -130,10 +134,16 @@ class Conv2dLayer final : public Layer {
       float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread;
 #pragma omp for schedule(static)
       for (int i = 0; i < x.n; ++i) {
-        cpu::im2col(g_, x.sample(i), 1, col);
         float* out = y.sample(i);
-        cpu::gemm(false, false, cout, hw, k, 1.f, weight, k, col, hw, 0.f, out, hw);
+        // Bands of output rows whose columns fit in L2: the GEMM then reads
+        // them where im2col just wrote them.
+        for (int oh0 = 0; oh0 < g_.ho(); oh0 += band_rows_) {
+          const int oh1 = std::min(g_.ho(), oh0 + band_rows_), cols = (oh1 - oh0) * g_.wo();
+          cpu::im2col_band(g_, x.sample(i), oh0, oh1, col);
+          cpu::gemm(false, false, cout, cols, k, 1.f, weight, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
+        }
         if (bias) cpu::add_channel_bias(bias, 1, cout, hw, out);
+        if (s.relu) cpu::relu_forward(out, size_t(cout) * hw, out);
       }
     }
   }
@@ -186,6 +196,7 @@ class Conv2dLayer final : public Layer {
       cpu::im2col(g_, x.sample(start), m, col);
       cpu::gemm(false, false, cout, cols, k, 1.f, weight, k, col, cols, 0.f, out, cols);
       cpu::channels_to_nchw(out, m, cout, hw, bias, y.sample(start));
+      if (s.relu) cpu::relu_forward(y.sample(start), size_t(m) * cout * hw, y.sample(start));
     }
   }
 
@@ -246,6 +257,7 @@ class Conv2dLayer final : public Layer {
   Conv2dOptions o_;
   cpu::ConvGeometry g_{}, flipped_{};
   bool transposed_dx_ = false, per_sample_ = false;
+  int band_rows_ = 1;  // output rows per im2col + GEMM in the image-by-image forward
   mutable int team_ = 1;        // threads the workspace was sized for
   mutable int kept_batch_ = 0;  // batches up to this size keep their columns in `saved`
   std::vector<float> flipped_weight_, packed_weight_, packed_grad_;

@@ -76,22 +76,52 @@ static void col2im_small(const ConvGeometry& g, const float* col, int n, float* 
 // Stride 1 with the output as wide as the input ("same" padding): the tap's
 // row is the whole plane shifted by one offset, so one long copy does it,
 // then the pixels that would wrap around a row's end or fall outside the
-// plane are zeroed.
-static void same_width_tap(const ConvGeometry& g, const float* plane, int ki, int shift, int lo, int hi, float* out) {
-  const int ho = g.ho(), w = g.w;
-  const int first = std::clamp(g.pad - ki, 0, ho), last = std::clamp(g.h + g.pad - ki, first, ho);  // valid rows
-  std::memset(out, 0, sizeof(float) * first * w);
+// plane are zeroed. Output rows [oh0, oh1) go to out.
+static void same_width_tap(const ConvGeometry& g, const float* plane, int ki, int shift, int lo, int hi, int oh0,
+                           int oh1, float* out) {
+  const int w = g.w;
+  // Rows that read inside the plane.
+  const int first = std::clamp(g.pad - ki, oh0, oh1), last = std::clamp(g.h + g.pad - ki, first, oh1);
+  std::memset(out, 0, sizeof(float) * (first - oh0) * w);
   // Copy only what lies inside the plane: the ends of the shifted range are
   // wrapped pixels, zeroed below anyway.
   const long src = long(first - g.pad + ki) * w + shift, len = long(last - first) * w;
   const long front = std::max(0L, -src), back = std::max(0L, src + len - long(g.h) * w);
-  if (len - front - back > 0)
-    std::memcpy(out + first * w + front, plane + src + front, sizeof(float) * (len - front - back));
-  std::memset(out + last * w, 0, sizeof(float) * (ho - last) * w);
+  float* body = out + (first - oh0) * w;
+  if (len - front - back > 0) std::memcpy(body + front, plane + src + front, sizeof(float) * (len - front - back));
+  std::memset(out + (last - oh0) * w, 0, sizeof(float) * (oh1 - last) * w);
   for (int oh = first; oh < last; ++oh) {
-    float* row = out + oh * w;
+    float* row = out + (oh - oh0) * w;
     for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
     for (int ow = hi; ow < w; ++ow) row[ow] = 0.f;
+  }
+}
+
+// Output rows [oh0, oh1) of one image's row r of the columns.
+static void unfold_rows(const ConvGeometry& g, const float* x, int r, int oh0, int oh1, float* out) {
+  const int nt = int(g.taps.size()), c = r / nt, tap = g.taps[r % nt], ki = tap / g.kw, kj = tap % g.kw;
+  const int wo = g.wo(), shift = kj - g.pad;
+  int lo, hi;
+  valid_outputs(g, kj, wo, lo, hi);
+  const float* plane = x + long(c) * g.h * g.w;
+  if (g.stride == 1 && wo == g.w) return same_width_tap(g, plane, ki, shift, lo, hi, oh0, oh1, out);
+  for (int oh = oh0; oh < oh1; ++oh) {
+    const int ih = oh * g.stride - g.pad + ki;
+    float* row = out + (oh - oh0) * wo;
+    if (ih < 0 || ih >= g.h) {
+      std::memset(row, 0, sizeof(float) * wo);
+      continue;
+    }
+    const float* in = plane + ih * g.w;
+    for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
+    if (g.stride == 1) {
+      for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow + shift];  // rows of 7..28: a call to memcpy costs more
+    } else if (g.stride == 2) {  // a constant stride lets the compiler vectorize the gather
+      for (int ow = lo; ow < hi; ++ow) row[ow] = in[2 * ow + shift];
+    } else {
+      for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow * g.stride + shift];
+    }
+    for (int ow = hi; ow < wo; ++ow) row[ow] = 0.f;
   }
 }
 
@@ -99,39 +129,15 @@ void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
   const int ho = g.ho(), wo = g.wo(), k = g.k();
   if (ho * wo <= kSmallMap) return im2col_small(g, x, n, col);
   const long cols = long(n) * ho * wo;
+  const long image = long(g.c) * g.h * g.w;
 #pragma omp parallel for schedule(static)
-  for (int r = 0; r < k; ++r) {
-    const int nt = int(g.taps.size()), c = r / nt, tap = g.taps[r % nt], ki = tap / g.kw, kj = tap % g.kw;
-    float* out = col + r * cols;
-    int lo, hi;
-    valid_outputs(g, kj, wo, lo, hi);
-    const int shift = kj - g.pad;
-    for (int i = 0; i < n; ++i) {
-      const float* plane = x + (long(i) * g.c + c) * g.h * g.w;
-      if (g.stride == 1 && wo == g.w) {
-        same_width_tap(g, plane, ki, shift, lo, hi, out + long(i) * ho * wo);
-        continue;
-      }
-      for (int oh = 0; oh < ho; ++oh) {
-        const int ih = oh * g.stride - g.pad + ki;
-        float* row = out + (long(i) * ho + oh) * wo;
-        if (ih < 0 || ih >= g.h) {
-          std::memset(row, 0, sizeof(float) * wo);
-          continue;
-        }
-        const float* in = plane + ih * g.w;
-        for (int ow = 0; ow < lo; ++ow) row[ow] = 0.f;
-        if (g.stride == 1) {
-          for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow + shift];  // rows of 7..28: a call to memcpy costs more
-        } else if (g.stride == 2) {  // a constant stride lets the compiler vectorize the gather
-          for (int ow = lo; ow < hi; ++ow) row[ow] = in[2 * ow + shift];
-        } else {
-          for (int ow = lo; ow < hi; ++ow) row[ow] = in[ow * g.stride + shift];
-        }
-        for (int ow = hi; ow < wo; ++ow) row[ow] = 0.f;
-      }
-    }
-  }
+  for (int r = 0; r < k; ++r)
+    for (int i = 0; i < n; ++i) unfold_rows(g, x + i * image, r, 0, ho, col + r * cols + long(i) * ho * wo);
+}
+
+void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col) {
+  const long cols = long(oh1 - oh0) * g.wo();
+  for (int r = 0; r < g.k(); ++r) unfold_rows(g, x, r, oh0, oh1, col + r * cols);
 }
 
 void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {

@@ -26,6 +26,9 @@ struct ConvGeometry {
 };
 
 void im2col(const ConvGeometry& g, const float* x, int n, float* col);
+// One image's columns for output rows [oh0, oh1) only: [C*T, (oh1-oh0)*WO],
+// single-threaded (callers split the batch among threads).
+void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col);
 // A weight [rows, kh*kw] restricted to the active taps: packed [rows, taps].
 void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* packed);
 // The reverse for gradients: inactive taps get exactly zero.
