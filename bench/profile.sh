@@ -46,10 +46,11 @@ perf record -q -F 999 -o "$data" "$bin" "${args[@]}" >/dev/null 2>&1
 
 echo "# $model $task, batch $batch, $threads threads, $steps steps (perf also sees start-up: model build, data loading)"
 echo "# by library"
-perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+# (head closes the pipe early: that is not a failure)
+{ perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8; } || true
 echo "# by function (top $top)"
-perf report -i "$data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -"$top" |
-  sed -E 's/ +$//'
+{ perf report -i "$data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' |
+  sed -E 's/[ -]+$//' | head -"$top"; } || true
 
 rate=$(awk '$1 == "images_per_s" { print $2 }' <<<"$out")
 gflops=$(awk '$1 == "nominal_gflop_per_s" { print $2 }' <<<"$out")
