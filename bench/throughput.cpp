@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(0);
-    model.reserve(batch);
     const bool training = task != "eval";
+    model.reserve(batch, training);
     model.train(training);
     const Dataset data = load_split(data_dir, training);
     if (size_t(batch) > data.size())

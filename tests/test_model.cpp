@@ -170,6 +170,34 @@ TEST(Model, EvalFoldsReluIntoConvWithTheSameOutputs) {
   }
 }
 
+// An arena reserved for inference has no gradient room: backward refuses,
+// and a training forward adds the room, after which the model trains as one
+// reserved for training from the start.
+TEST(Model, InferenceArenaGrowsGradientsWhenTrainingStarts) {
+  const std::string text = "input 1 6 6\nconv 3 k=3 p=1 as a\nrelu\nconv 3 k=3 p=1\nadd a\nflatten\nlinear 2\n";
+  std::vector<float> x(4 * 36), dy(4 * 2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.9f * i);
+  for (size_t i = 0; i < dy.size(); ++i) dy[i] = 0.3f - 0.1f * float(i);
+  std::vector<std::vector<float>> results;
+  for (bool inference_first : {true, false}) {
+    Model m = parse_model(text, "t");
+    m.build(2);
+    m.reserve(4, !inference_first);
+    m.eval();
+    const Tensor& y = m.forward(x.data(), 4);
+    results.emplace_back(y.data, y.data + y.numel());
+    if (inference_first) EXPECT_THROW(m.backward(dy.data()), Error);
+    m.train();
+    m.forward(x.data(), 4);
+    m.backward(dy.data());
+    results.emplace_back(m.gradients(), m.gradients() + m.parameter_count());
+  }
+  for (size_t k = 0; k < 2; ++k) {
+    ASSERT_EQ(results[k].size(), results[k + 2].size());
+    for (size_t j = 0; j < results[k].size(); ++j) EXPECT_FLOAT_EQ(results[k][j], results[k + 2][j]) << k << " " << j;
+  }
+}
+
 // A 3x3 convolution with padding 1 on a 1x1 map is a 1x1 convolution with the
 // kernel's centre: a hand calculation of the skipped-tap path.
 TEST(Model, ConvOnOnePixelEqualsItsCentreTap) {

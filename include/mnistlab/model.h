@@ -33,8 +33,10 @@ class Model {
   // Allocates the parameter blocks and initializes them as PyTorch does,
   // layer by layer, from `seed`.
   void build(uint64_t seed);
-  // Sizes the activation arena for batches up to max_batch.
-  void reserve(int max_batch);
+  // Sizes the activation arena for batches up to max_batch; without
+  // gradients (inference only) it holds half as much. A forward in training
+  // mode adds the gradients' room when it is missing.
+  void reserve(int max_batch, bool gradients = true);
 
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }
@@ -78,6 +80,7 @@ class Model {
   // Arena: activations[i] / grads[i] are layer i's input (i = 0 is the
   // caller's batch, never written) and output (i = layers.size()).
   int capacity_ = 0;
+  bool has_gradients_ = false;
   std::vector<float> arena_;
   std::vector<float*> act_, grad_, saved_;
   std::vector<float*> skip_grad_;  // per activation read by a join: the joins' share of its gradient

@@ -48,7 +48,7 @@ void run_eval(const UseArgs& a) {
   Model model = load_trained(a);
   Dataset test = load_split(a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir, false);
   if (a.test_limit > 0) test = test.head(a.test_limit);
-  model.reserve(a.batch_size);
+  model.reserve(a.batch_size, false);
   std::vector<int> predicted;
   const EvalResult r = evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted);
   std::printf("test_loss %.6f test_acc %.6f\n", r.loss, r.acc);

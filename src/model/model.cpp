@@ -73,10 +73,14 @@ void Model::build(uint64_t seed) {
   built_ = true;
 }
 
-void Model::reserve(int max_batch) {
+void Model::reserve(int max_batch, bool gradients) {
   if (!built_) throw Error("Model::reserve before Model::build");
-  if (max_batch <= capacity_) return;
+  gradients = gradients || has_gradients_;  // never take away what a caller reserved
+  if (max_batch <= capacity_ && gradients == has_gradients_) return;
+  max_batch = std::max(max_batch, capacity_);
   const size_t L = layers_.size();
+  // Without gradients the gradient regions are empty: backward refuses to run.
+  const size_t grad_scale = gradients ? 1 : 0;
   // Offsets first, then one allocation. Views share their input's storage.
   std::vector<size_t> act_at(L + 1, 0), grad_at(L + 1, 0), saved_at(L, 0);
   std::vector<bool> aliased(L + 1, false);
@@ -90,17 +94,17 @@ void Model::reserve(int max_batch) {
     act_at[i] = total;
     total += count;
     grad_at[i] = total;
-    total += count;
+    total += count * grad_scale;
   }
   // The input's gradient (used only by layers after a view of the input).
   grad_at[0] = total;
-  total += size_t(max_batch) * input_.numel();
+  total += size_t(max_batch) * input_.numel() * grad_scale;
   std::vector<size_t> skip_at(L + 1, 0);
   for (size_t i = 0; i < L; ++i) {
     const size_t j = join_source_[i];
     if (!joins_[i] || skip_at[j]) continue;
     skip_at[j] = total;
-    total += size_t(max_batch) * shapes_[j].numel();
+    total += size_t(max_batch) * shapes_[j].numel() * grad_scale;
   }
   for (size_t i = 0; i < L; ++i) {
     saved_at[i] = total;
@@ -133,10 +137,11 @@ void Model::reserve(int max_batch) {
                      names_[i].empty();
   act_views_.assign(L + 1, Tensor{});
   capacity_ = max_batch;
+  has_gradients_ = gradients;
 }
 
 const Tensor& Model::forward(const float* input, int n) {
-  if (n > capacity_) reserve(n);
+  if (n > capacity_ || (training_ && !has_gradients_)) reserve(n, training_);
   batch_ = n;
   act_[0] = const_cast<float*>(input);  // read only: no layer writes its input
   // Eval mode saves a pass over memory per Conv2d+ReLU: the convolution
@@ -160,6 +165,8 @@ const Tensor& Model::forward(const float* input, int n) {
 }
 
 void Model::backward(const float* doutput, float* dinput) {
+  if (!has_gradients_)
+    throw Error("Model::backward after a forward in a model reserved without gradients (reserve(n, false))");
   const size_t L = layers_.size();
   const int n = batch_;
   Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
