@@ -186,7 +186,9 @@ TEST(Model, InferenceArenaGrowsGradientsWhenTrainingStarts) {
     m.eval();
     const Tensor& y = m.forward(x.data(), 4);
     results.emplace_back(y.data, y.data + y.numel());
-    if (inference_first) EXPECT_THROW(m.backward(dy.data()), Error);
+    if (inference_first) {
+      EXPECT_THROW(m.backward(dy.data()), Error);
+    }
     m.train();
     m.forward(x.data(), 4);
     m.backward(dy.data());

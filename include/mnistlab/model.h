@@ -91,7 +91,6 @@ class Model {
   // (which honours Scratch::relu and whose output nothing else reads); its
   // output then aliases its input.
   std::vector<bool> fused_relu_;
-  std::vector<float*> own_act_;  // act_ as reserved, before eval mode's aliasing
   int batch_ = 0;
 };
 

@@ -130,7 +130,6 @@ void Model::reserve(int max_batch, bool gradients) {
   workspace_ = arena_.data() + total;
   first_compute_layer_ = 0;
   while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
-  own_act_ = act_;
   fused_relu_.assign(L, false);
   for (size_t i = 1; i < L; ++i)
     fused_relu_[i] = layers_[i]->type() == "ReLU" && layers_[i - 1]->fuses_relu() && !joins_[i - 1] &&
@@ -143,14 +142,15 @@ void Model::reserve(int max_batch, bool gradients) {
 const Tensor& Model::forward(const float* input, int n) {
   if (n > capacity_ || (training_ && !has_gradients_)) reserve(n, training_);
   batch_ = n;
-  act_[0] = const_cast<float*>(input);  // read only: no layer writes its input
   // Eval mode saves a pass over memory per Conv2d+ReLU: the convolution
   // applies the ReLU while its output is in cache. Training keeps both
   // outputs (backward reads them).
   const auto fused = [&](size_t i) { return !training_ && fused_relu_[i]; };
-  for (size_t i = 0; i < layers_.size(); ++i)
-    act_[i + 1] = layers_[i]->is_view() || fused(i) ? act_[i] : own_act_[i + 1];
-  for (size_t i = 0; i <= layers_.size(); ++i) act_views_[i] = Tensor{act_[i], n, shapes_[i]};
+  act_views_[0] = Tensor{const_cast<float*>(input), n, shapes_[0]};  // read only: no layer writes its input
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    float* data = layers_[i]->is_view() || fused(i) ? act_views_[i].data : act_[i + 1];
+    act_views_[i + 1] = Tensor{data, n, shapes_[i + 1]};
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (fused(i)) continue;
     Scratch s{saved_[i], workspace_, training_, training_steps_};

@@ -164,13 +164,13 @@ class Conv2dLayer final : public Layer {
 #pragma omp for schedule(static)
       for (int i = 0; i < x.n; ++i) {
         const float* dyi = dy.sample(i);
-        cpu::im2col(g_, x.sample(i), 1, col);
+        cpu::im2col_band(g_, x.sample(i), 0, g_.ho(), col);
         cpu::gemm(false, true, cout, k, hw, 1.f, dyi, hw, col, hw, 1.f, dw, k);
         if (o_.bias) cpu::sum_cols(dyi, cout, hw, db, true);
         if (!dx) continue;
         if (transposed_dx_) {
           const int hwi = int(hw_in()), kt = flipped_.k();
-          cpu::im2col(flipped_, dyi, 1, route);
+          cpu::im2col_band(flipped_, dyi, 0, flipped_.ho(), route);
           cpu::gemm(false, false, g_.c, hwi, kt, 1.f, flipped_weight_.data(), kt, route, hwi, 0.f, dx->sample(i), hwi);
         } else {
           cpu::gemm(true, false, k, hw, cout, 1.f, weight, k, dyi, hw, 0.f, route, hw);

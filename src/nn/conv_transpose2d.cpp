@@ -88,7 +88,7 @@ class ConvTranspose2dLayer final : public Layer {
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     const int k = g_.k(), cin = in_.c, hw = int(hw_in()), hw_out = int(out_.h * out_.w), threads = team(x.n);
-    const float* weight = pack_weight();
+    const float* weight = g_.all_taps() ? params_[0].value : packed_weight_.data();  // packed by forward
     float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
 #pragma omp parallel num_threads(threads)
     {
@@ -98,7 +98,7 @@ class ConvTranspose2dLayer final : public Layer {
       std::fill(dw, dw + grad_floats(), 0.f);
 #pragma omp for schedule(static)
       for (int i = 0; i < x.n; ++i) {
-        cpu::im2col(g_, dy.sample(i), 1, col);
+        cpu::im2col_band(g_, dy.sample(i), 0, g_.ho(), col);
         cpu::gemm(false, true, cin, k, hw, 1.f, x.sample(i), hw, col, hw, 1.f, dw, k);
         if (o_.bias) cpu::sum_cols(dy.sample(i), out_.c, hw_out, db, true);
         if (dx) cpu::gemm(false, false, cin, hw, k, 1.f, weight, k, col, hw, 0.f, dx->sample(i), hw);
