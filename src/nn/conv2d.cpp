@@ -14,6 +14,14 @@
 // Kernel taps that only ever see padding are left out of the GEMMs (see
 // ConvGeometry::taps): on VGG-BN's 1x1 maps a 3x3 kernel does 1/9 of the work.
 //
+// 3x3 stride-1 padding-1 layers with enough input channels (the baseline's
+// and VGG-BN's 28x28 and 14x14 layers) compute their per-sample forward by
+// Winograd F(2x2, 3x3) instead (kernels/cpu/winograd.h): 16 products per
+// 2x2 outputs and channel pair instead of 36. bench/conv3x3 measured the
+// thresholds: below 8 input channels the transforms cost more than they
+// save, and at 256x256 channels the transformed weight (4 MiB) no longer
+// stays in cache and im2col wins.
+//
 // Backward, input gradient: for stride 1 it is itself a convolution of dy
 // with the kernel flipped and in/out channels swapped, padding k-1-p; that
 // costs one im2col and a well-shaped GEMM (M = Cin), where the textbook
@@ -28,6 +36,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/winograd.h"
 #include "mnistlab/error.h"
 #include "nn/conv2d.h"
 #include "nn/init.h"
@@ -37,6 +46,7 @@ namespace {
 
 size_t g_workspace_budget = size_t(1) << 25;  // floats (128 MiB)
 int g_per_sample_min_hw = 49;                  // output pixels per image from which to go per sample
+bool g_winograd = true;
 constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of this machine's L2
 
 class Conv2dLayer final : public Layer {
@@ -60,6 +70,12 @@ class Conv2dLayer final : public Layer {
     transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1 && in.h * in.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
     per_sample_ = int(hw_out()) >= g_per_sample_min_hw;
+    winograd_ = g_winograd && per_sample_ && o_.kernel_size == 3 && o_.stride == 1 && o_.padding == 1 &&
+                in.c >= 8 && in.c * o_.out_channels <= 128 * 128;
+    if (winograd_) {
+      wg_ = cpu::Winograd3x3(in.c, o_.out_channels, in.h, in.w);
+      winograd_weight_.resize(wg_.weight_floats());
+    }
     band_rows_ = std::clamp(int(kBandFloats / (size_t(g_.k()) * g_.wo())), 1, g_.ho());
     if (!g_.all_taps()) {
       packed_weight_.resize(size_t(o_.out_channels) * g_.k());
@@ -120,15 +136,25 @@ class Conv2dLayer final : public Layer {
   // thread's share of the weight and bias gradients.
   size_t per_thread_floats() const {
     const size_t dx_route = transposed_dx_ ? size_t(flipped_.k()) * hw_in() : col_floats();
-    return col_floats() + dx_route + size_t(o_.out_channels) * (g_.k() + 1);
+    const size_t backward = col_floats() + dx_route + size_t(o_.out_channels) * (g_.k() + 1);
+    return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
   }
   int team(int n) const { return std::max(1, std::min({team_, cpu::num_threads(), n})); }
 
   void forward_per_sample(const Tensor& x, Tensor& y, Scratch& s) {
-    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels;
     const float* bias = o_.bias ? params_[1].value : nullptr;
-    const float* weight = pack_weight();
     const size_t per_thread = per_thread_floats();
+    if (winograd_) {
+      cpu::winograd_weight(wg_, params_[0].value, winograd_weight_.data());
+#pragma omp parallel for schedule(static) num_threads(team(x.n))
+      for (int i = 0; i < x.n; ++i) {
+        float* work = s.workspace + size_t(omp_get_thread_num()) * per_thread;
+        cpu::winograd_conv3x3(wg_, winograd_weight_.data(), x.sample(i), bias, s.relu, y.sample(i), work);
+      }
+      return;
+    }
+    const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels;
+    const float* weight = pack_weight();
 #pragma omp parallel num_threads(team(x.n))
     {
       float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread;
@@ -256,7 +282,9 @@ class Conv2dLayer final : public Layer {
 
   Conv2dOptions o_;
   cpu::ConvGeometry g_{}, flipped_{};
-  bool transposed_dx_ = false, per_sample_ = false;
+  bool transposed_dx_ = false, per_sample_ = false, winograd_ = false;
+  cpu::Winograd3x3 wg_{};
+  std::vector<float> winograd_weight_;  // U of the last forward, [16][Cin][Cout]
   int band_rows_ = 1;  // output rows per im2col + GEMM in the image-by-image forward
   mutable int team_ = 1;        // threads the workspace was sized for
   mutable int kept_batch_ = 0;  // batches up to this size keep their columns in `saved`
@@ -267,6 +295,7 @@ class Conv2dLayer final : public Layer {
 
 void set_conv2d_workspace_budget(size_t floats) { g_workspace_budget = floats; }
 void set_conv2d_per_sample_min_hw(int pixels) { g_per_sample_min_hw = pixels; }
+void set_conv2d_winograd(bool enabled) { g_winograd = enabled; }
 
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options) { return std::make_unique<Conv2dLayer>(options); }
 

@@ -1,0 +1,90 @@
+// Kernel experiment: one image's 3x3 stride-1 padding-1 convolution, single
+// thread, by the two routes Conv2d can take: im2col in L2-sized bands of
+// rows + OpenBLAS SGEMM (the general route), and Winograd F(2x2, 3x3)
+// (kernels/cpu/winograd). Prints microseconds per image, nominal GFLOP/s
+// (9 taps per output, as PyTorch counts) and the largest difference
+// between the two outputs, for the course networks' layer shapes.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/winograd.h"
+#include "mnistlab/rng.h"
+
+using namespace mnistlab;
+
+namespace {
+
+template <class F>
+double microseconds_per_image(int images, F&& run) {
+  run(0);  // warm up
+  double best = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < images; ++i) run(i);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best / images * 1e6;
+}
+
+void compare(int cin, int cout, int size, int images, size_t block_floats) {
+  Rng rng(1);
+  const size_t plane = size_t(size) * size;
+  std::vector<float> x(size_t(images) * cin * plane), weight(size_t(cout) * cin * 9), bias(cout);
+  for (float& v : x) v = rng.uniform(-1.f, 1.f);
+  for (float& v : weight) v = rng.uniform(-0.2f, 0.2f);
+  for (float& v : bias) v = rng.uniform(-0.2f, 0.2f);
+  std::vector<float> y_gemm(size_t(cout) * plane), y_wino(y_gemm.size());
+
+  const cpu::ConvGeometry g(cin, size, size, 3, 3, 1, 1);
+  const int band_rows = std::clamp(int((size_t(1) << 16) / (size_t(g.k()) * size)), 1, size);
+  std::vector<float> col(size_t(g.k()) * plane);
+  const double us_gemm = microseconds_per_image(images, [&](int i) {
+    const float* xi = x.data() + size_t(i) * cin * plane;
+    for (int oh0 = 0; oh0 < size; oh0 += band_rows) {
+      const int oh1 = std::min(size, oh0 + band_rows), cols = (oh1 - oh0) * size;
+      cpu::im2col_band(g, xi, oh0, oh1, col.data());
+      cpu::gemm(false, false, cout, cols, g.k(), 1.f, weight.data(), g.k(), col.data(), cols, 0.f,
+                y_gemm.data() + oh0 * size, int(plane));
+    }
+    for (int co = 0; co < cout; ++co)
+      for (size_t p = 0; p < plane; ++p) y_gemm[co * plane + p] += bias[co];
+  });
+
+  const cpu::Winograd3x3 w(cin, cout, size, size, block_floats);
+  std::vector<float> u(w.weight_floats()), work(w.workspace_floats());
+  cpu::winograd_weight(w, weight.data(), u.data());
+  const double us_wino = microseconds_per_image(images, [&](int i) {
+    cpu::winograd_conv3x3(w, u.data(), x.data() + size_t(i) * cin * plane, bias.data(), false, y_wino.data(),
+                          work.data());
+  });
+  double diff = 0;
+  for (size_t i = 0; i < y_gemm.size(); ++i) diff = std::max(diff, double(std::fabs(y_gemm[i] - y_wino[i])));
+
+  const double flop = 2.0 * cout * cin * 9 * plane;
+  std::printf("%4d -> %-4d %2dx%-2d block %3d | im2col+gemm %8.1f us %6.1f GFLOP/s | winograd %8.1f us %6.1f GFLOP/s"
+              " | %.2fx | max diff %.2g\n",
+              cin, cout, size, size, w.block, us_gemm, flop / us_gemm / 1e3, us_wino, flop / us_wino / 1e3,
+              us_gemm / us_wino, diff);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"3x3 convolution of one image: im2col + SGEMM against Winograd F(2x2,3x3), one thread"};
+  int images = 64;
+  size_t block_floats = size_t(1) << 15;
+  app.add_option("--images", images, "images per timed pass")->check(CLI::PositiveNumber);
+  app.add_option("--block-floats", block_floats, "Winograd: floats of V and M per block of tiles");
+  CLI11_PARSE(app, argc, argv);
+  cpu::set_num_threads(1);
+  const int shapes[][3] = {{1, 32, 28},  {4, 32, 28},  {8, 32, 28},   {32, 32, 28},
+                           {64, 64, 14}, {32, 64, 14}, {128, 128, 7}, {256, 256, 7}, {17, 1, 28}};
+  for (const auto& s : shapes) compare(s[0], s[1], s[2], images, block_floats);
+  return 0;
+}

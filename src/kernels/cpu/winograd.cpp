@@ -1,0 +1,250 @@
+#include "kernels/cpu/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace mnistlab::cpu {
+namespace {
+
+constexpr int kTileCols = 8;  // product columns (tiles) are computed in multiples of one AVX register
+constexpr int kMaxRows = 6;   // output channels per call of the product kernel
+
+int round_up(int v, int m) { return (v + m - 1) / m * m; }
+
+// m[r][0..C) = sum_ci u[ci][r] * v[ci][0..C) for r < R, C = 8 or 16: a 6x16
+// block keeps 12 accumulators, 2 loads and a broadcast in the 16 AVX registers.
+template <int R, int C>
+void product_block(int cin, const float* u, int ldu, const float* v, int ldv, float* m, int ldm) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // Named accumulators: GCC keeps an array of them on the stack.
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero;
+  __m256 a30 = zero, a31 = zero, a40 = zero, a41 = zero, a50 = zero, a51 = zero;
+#define MNISTLAB_PRODUCT_ROW(r)                                        \
+  if constexpr (R > r) {                                               \
+    const __m256 b = _mm256_broadcast_ss(u + r);                       \
+    a##r##0 = _mm256_fmadd_ps(b, v0, a##r##0);                         \
+    if constexpr (C == 16) a##r##1 = _mm256_fmadd_ps(b, v1, a##r##1);  \
+  }
+  for (int ci = 0; ci < cin; ++ci, u += ldu, v += ldv) {
+    const __m256 v0 = _mm256_loadu_ps(v);
+    const __m256 v1 = C == 16 ? _mm256_loadu_ps(v + 8) : zero;
+    MNISTLAB_PRODUCT_ROW(0)
+    MNISTLAB_PRODUCT_ROW(1)
+    MNISTLAB_PRODUCT_ROW(2)
+    MNISTLAB_PRODUCT_ROW(3)
+    MNISTLAB_PRODUCT_ROW(4)
+    MNISTLAB_PRODUCT_ROW(5)
+  }
+#undef MNISTLAB_PRODUCT_ROW
+  const __m256 acc[kMaxRows][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(m + r * ldm, acc[r][0]);
+    if constexpr (C == 16) _mm256_storeu_ps(m + r * ldm + 8, acc[r][1]);
+  }
+#else
+  float acc[R][C] = {};
+  for (int ci = 0; ci < cin; ++ci, u += ldu, v += ldv)
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; j < C; ++j) acc[r][j] += u[r] * v[j];
+  for (int r = 0; r < R; ++r) std::memcpy(m + r * ldm, acc[r], sizeof acc[r]);
+#endif
+}
+
+using ProductBlock = void (*)(int, const float*, int, const float*, int, float*, int);
+constexpr ProductBlock kProductBlock[2][kMaxRows + 1] = {
+    {nullptr, product_block<1, 8>, product_block<2, 8>, product_block<3, 8>, product_block<4, 8>,
+     product_block<5, 8>, product_block<6, 8>},
+    {nullptr, product_block<1, 16>, product_block<2, 16>, product_block<3, 16>, product_block<4, 16>,
+     product_block<5, 16>, product_block<6, 16>}};
+
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], first down the four input
+// rows of a row of tiles, on whole rows: e_a = sum_i B^T[a][i] d_i.
+// (restrict on parameters: GCC ignores it on local pointers and would not
+// vectorize.)
+void down_rows(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
+               const float* __restrict d3, int n, float* __restrict e0, float* __restrict e1, float* __restrict e2,
+               float* __restrict e3) {
+  for (int i = 0; i < n; ++i) {
+    e0[i] = d0[i] - d2[i];
+    e1[i] = d1[i] + d2[i];
+    e2[i] = d2[i] - d1[i];
+    e3[i] = d1[i] - d3[i];
+  }
+}
+
+// Then along the rows: tile tx covers e_a[2tx .. 2tx+3] of each row padded
+// with a zero on each side; V[4a+b][tx] = sum_j B^T[b][j] e_a[2tx + j],
+// the 16 planes of V step floats apart.
+void along_rows(const float* __restrict e, int padded, int n, float* __restrict v, size_t step) {
+  for (int a = 0; a < 4; ++a, e += padded, v += 4 * step)
+    for (int tx = 0; tx < n; ++tx) {
+      const float c0 = e[2 * tx], c1 = e[2 * tx + 1], c2 = e[2 * tx + 2], c3 = e[2 * tx + 3];
+      v[tx] = c0 - c2;
+      v[step + tx] = c1 + c2;
+      v[2 * step + tx] = c2 - c1;
+      v[3 * step + tx] = c1 - c3;
+    }
+}
+
+// V = B^T d B for the tiles of tile rows [ty0, ty1), a row of tiles at a
+// time; rows above and below the image read a row of zeros.
+void input_transform(const Winograd3x3& g, const float* x, int ty0, int ty1, float* v, float* work) {
+  const int tw = g.tiles_w, padded = 2 * tw + 2;
+  float* zeros = work;
+  float* e = work + padded;  // four padded rows; their borders stay zero
+  std::fill(work, work + 5 * padded, 0.f);
+  for (int ci = 0; ci < g.cin; ++ci) {
+    const float* plane = x + size_t(ci) * g.h * g.w;
+    for (int ty = ty0; ty < ty1; ++ty) {
+      const float* d[4];
+      for (int i = 0; i < 4; ++i) {
+        const int r = 2 * ty - 1 + i;
+        d[i] = r >= 0 && r < g.h ? plane + size_t(r) * g.w : zeros + 1;
+      }
+      down_rows(d[0], d[1], d[2], d[3], g.w, e + 1, e + padded + 1, e + 2 * padded + 1, e + 3 * padded + 1);
+      along_rows(e, padded, tw, v + size_t(ci) * g.block + size_t(ty - ty0) * tw, g.v_step());
+    }
+  }
+}
+
+// M[xi] = U[xi]^T V[xi] for the 16 positions xi of the transformed tile.
+void products(const Winograd3x3& g, const float* u, const float* v, int cols, float* m) {
+  const int ld = g.block;
+  // Output channels in blocks of at most 6, as even as possible: 32 is
+  // 6+6+5+5+5+5 rather than 6*5+2, whose last block would wait on latency.
+  const int blocks = (g.cout + kMaxRows - 1) / kMaxRows, base = g.cout / blocks, extra = g.cout % blocks;
+  for (int xi = 0; xi < 16; ++xi) {
+    const float* uxi = u + size_t(xi) * g.cin * g.cout;
+    const float* vxi = v + size_t(xi) * g.v_step();
+    float* mxi = m + size_t(xi) * g.m_step();
+    for (int t = 0; t < cols; t += 16) {
+      const int wide = cols - t >= 16;
+      for (int k = 0, co = 0; k < blocks; ++k) {
+        const int rows = base + (k < extra);
+        kProductBlock[wide][rows](g.cin, uxi + co, g.cout, vxi + t, ld, mxi + size_t(co) * ld + t, ld);
+        co += rows;
+      }
+    }
+  }
+}
+
+// Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1] for a row of n tiles (the 16
+// planes of M step floats apart), plus bias, clamped below by lower (0 for
+// ReLU): the tiles' top and bottom output rows, two columns per tile.
+void tile_rows_out(const float* __restrict m, size_t step, int n, float bias, float lower, float* __restrict top,
+                   float* __restrict bottom) {
+  for (int tx = 0; tx < n; ++tx) {
+    float s[2][4];
+    for (int b = 0; b < 4; ++b) {
+      const float m0 = m[(0 + b) * step + tx], m1 = m[(4 + b) * step + tx];
+      const float m2 = m[(8 + b) * step + tx], m3 = m[(12 + b) * step + tx];
+      s[0][b] = m0 + m1 + m2;
+      s[1][b] = m1 - m2 - m3;
+    }
+    top[2 * tx] = std::max(s[0][0] + s[0][1] + s[0][2] + bias, lower);
+    top[2 * tx + 1] = std::max(s[0][1] - s[0][2] - s[0][3] + bias, lower);
+    bottom[2 * tx] = std::max(s[1][0] + s[1][1] + s[1][2] + bias, lower);
+    bottom[2 * tx + 1] = std::max(s[1][1] - s[1][2] - s[1][3] + bias, lower);
+  }
+}
+
+// The output planes from M, a row of tiles at a time. Tiles hanging over the
+// right or bottom edge (odd sizes) go through work, and only their pixels
+// inside the image are copied.
+void output_transform(const Winograd3x3& g, const float* m, int ty0, int ty1, const float* bias, bool relu,
+                      float* work, float* y) {
+  const int tw = g.tiles_w;
+  const bool even_w = g.w % 2 == 0;
+  float* top = work;
+  float* bottom = work + 2 * tw;
+  const float lower = relu ? 0.f : -std::numeric_limits<float>::infinity();
+  for (int co = 0; co < g.cout; ++co) {
+    const float b0 = bias ? bias[co] : 0.f;
+    float* plane = y + size_t(co) * g.h * g.w;
+    for (int ty = ty0; ty < ty1; ++ty) {
+      float* row0 = plane + size_t(2 * ty) * g.w;
+      const bool has_row1 = 2 * ty + 1 < g.h;
+      const bool direct = even_w && has_row1;
+      tile_rows_out(m + size_t(co) * g.block + size_t(ty - ty0) * tw, g.m_step(), tw, b0, lower,
+                    direct ? row0 : top, direct ? row0 + g.w : bottom);
+      if (direct) continue;
+      std::memcpy(row0, top, sizeof(float) * g.w);
+      if (has_row1) std::memcpy(row0 + g.w, bottom, sizeof(float) * g.w);
+    }
+  }
+}
+
+}  // namespace
+
+Winograd3x3::Winograd3x3(int cin_, int cout_, int h_, int w_, size_t block_floats)
+    : cin(cin_), cout(cout_), h(h_), w(w_), tiles_h((h_ + 1) / 2), tiles_w((w_ + 1) / 2) {
+  // Whole rows of tiles per block, so every transform loop runs over whole
+  // rows; of the block heights that fit, the one that pads the fewest
+  // product columns (a multiple of 16 per block), the taller on ties.
+  const int fits = std::clamp(int(block_floats / (size_t(16) * (cin + cout))) / tiles_w, 1, tiles_h);
+  long best = -1;
+  for (int rows = 1; rows <= fits; ++rows) {
+    const int full = tiles_h / rows, last = tiles_h % rows;
+    const long cols = long(full) * round_up(rows * tiles_w, kTileCols) + (last ? round_up(last * tiles_w, kTileCols) : 0);
+    if (best < 0 || cols <= best) {
+      best = cols;
+      block_rows = rows;
+    }
+  }
+  block = round_up(block_rows * tiles_w, kTileCols);
+}
+
+size_t Winograd3x3::workspace_floats() const {
+  const size_t transforms = 5 * (2 * size_t(tiles_w) + 2);  // input: zeros and four padded rows; output: two rows
+  return 16 * (v_step() + m_step()) + transforms;
+}
+
+// U = G g G^T with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+void winograd_weight(const Winograd3x3& g, const float* weight, float* u) {
+  for (int co = 0; co < g.cout; ++co)
+    for (int ci = 0; ci < g.cin; ++ci) {
+      const float* k = weight + (size_t(co) * g.cin + ci) * 9;
+      float t[4][3];  // G k
+      for (int j = 0; j < 3; ++j) {
+        t[0][j] = k[j];
+        t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
+        t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
+        t[3][j] = k[6 + j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        const float r[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                            t[i][2]};
+        for (int j = 0; j < 4; ++j) u[(size_t(i * 4 + j) * g.cin + ci) * g.cout + co] = r[j];
+      }
+    }
+}
+
+void winograd_conv3x3(const Winograd3x3& g, const float* u, const float* x, const float* bias, bool relu,
+                      float* y, float* work) {
+  float* v = work;
+  float* m = v + 16 * g.v_step();
+  float* rest = m + 16 * g.m_step();
+  for (int ty0 = 0; ty0 < g.tiles_h; ty0 += g.block_rows) {
+    const int ty1 = std::min(g.tiles_h, ty0 + g.block_rows), tiles = (ty1 - ty0) * g.tiles_w;
+    const int cols = round_up(tiles, kTileCols);
+    // Columns past the last tile feed only products that are never read;
+    // zeros keep stale NaNs or denormals out of the kernel.
+    if (tiles < cols)
+      for (int xi = 0; xi < 16; ++xi)
+        for (int ci = 0; ci < g.cin; ++ci) {
+          float* row = v + xi * g.v_step() + size_t(ci) * g.block;
+          std::fill(row + tiles, row + cols, 0.f);
+        }
+    input_transform(g, x, ty0, ty1, v, rest);
+    products(g, u, v, cols, m);
+    output_transform(g, m, ty0, ty1, bias, relu, rest, y);
+  }
+}
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,42 @@
+#pragma once
+// 3x3 convolution, stride 1, padding 1, by Winograd's minimal filtering
+// F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2015): each 2x2 block of outputs comes from a 4x4 block of
+// input through 16 products per channel pair instead of 36. The transforms
+// use only 0, +-1 and +-1/2, so the rounding stays that of a direct sum.
+//
+// Layout: the input transform V is [16][Cin][tiles], the weight transform U
+// is [16][Cin][Cout], and the 16 products M = U^T V are small GEMMs (K =
+// Cin) computed by a register-blocked kernel while V stays in L1. Tiles are
+// processed in blocks sized so V and M stay in L2.
+#include <cstddef>
+
+namespace mnistlab::cpu {
+
+struct Winograd3x3 {
+  int cin = 0, cout = 0, h = 0, w = 0;  // output size = input size
+  int tiles_h = 0, tiles_w = 0;         // 2x2 output tiles; the last row/column may hang over the edge
+  int block_rows = 1;                   // rows of tiles per block
+  int block = 8;                        // product columns per block: its tiles, rounded up to 8
+
+  Winograd3x3() = default;
+  // block_floats: the V and M of one block together stay within it.
+  Winograd3x3(int cin, int cout, int h, int w, size_t block_floats = size_t(1) << 15);
+  int tiles() const { return tiles_h * tiles_w; }
+  size_t weight_floats() const { return size_t(16) * cin * cout; }
+  // Floats from one of the 16 planes of V (or M) to the next. A multiple of
+  // 4 KiB would put the 16 streams the transforms read or write at once in
+  // the same L1 set, so one cache line is added.
+  size_t v_step() const { return size_t(cin) * block + 16; }
+  size_t m_step() const { return size_t(cout) * block + 16; }
+  size_t workspace_floats() const;  // per image being convolved at once (per thread)
+};
+
+// U[16][Cin][Cout] from weight[Cout][Cin][3][3].
+void winograd_weight(const Winograd3x3& g, const float* weight, float* u);
+// One image: y[Cout][h][w] = conv(x[Cin][h][w]) + bias (may be null), then
+// ReLU if relu. Single-threaded; work holds workspace_floats().
+void winograd_conv3x3(const Winograd3x3& g, const float* u, const float* x, const float* bias, bool relu,
+                      float* y, float* work);
+
+}  // namespace mnistlab::cpu

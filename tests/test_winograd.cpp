@@ -1,0 +1,117 @@
+// Winograd F(2x2, 3x3) against the definition of a 3x3 convolution with
+// padding 1, summed in double by the loops below; then through Conv2d,
+// whose backward (the im2col route) must agree with its Winograd forward.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "gradcheck.h"
+#include "kernels/cpu/winograd.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/rng.h"
+#include "nn/conv2d.h"
+
+using namespace mnistlab;
+
+namespace {
+
+std::vector<double> direct_conv3x3(const std::vector<float>& x, const std::vector<float>& w,
+                                   const std::vector<float>& bias, int cin, int cout, int h, int wd, bool relu) {
+  std::vector<double> y(size_t(cout) * h * wd);
+  for (int co = 0; co < cout; ++co)
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < wd; ++j) {
+        double sum = bias.empty() ? 0.0 : bias[co];
+        for (int ci = 0; ci < cin; ++ci)
+          for (int ki = 0; ki < 3; ++ki)
+            for (int kj = 0; kj < 3; ++kj) {
+              const int r = i + ki - 1, c = j + kj - 1;
+              if (r < 0 || r >= h || c < 0 || c >= wd) continue;
+              sum += double(x[(size_t(ci) * h + r) * wd + c]) * w[((size_t(co) * cin + ci) * 3 + ki) * 3 + kj];
+            }
+        y[(size_t(co) * h + i) * wd + j] = relu ? std::max(sum, 0.0) : sum;
+      }
+  return y;
+}
+
+struct Shape {
+  int cin, cout, h, w;
+  size_t block_floats;
+};
+
+// Odd and even sizes (tiles hanging over the right and bottom edges), maps
+// narrower than a tile, non-square maps, output channels that are not a
+// multiple of the kernel's 6 rows, several blocks of tile rows per image
+// (small block_floats), and blocks whose tiles do not fill 8 columns.
+const Shape kShapes[] = {{8, 7, 5, 5, 1 << 15},  {3, 13, 28, 28, 1 << 15}, {9, 6, 7, 7, 1 << 15},
+                         {8, 1, 1, 1, 1 << 15},  {5, 4, 2, 3, 1 << 15},    {4, 11, 9, 6, 256},
+                         {32, 32, 14, 14, 4096}, {2, 2, 17, 3, 64}};
+
+TEST(Winograd, MatchesTheDirectConvolution) {
+  for (const Shape& s : kShapes)
+    for (bool relu : {false, true}) {
+      Rng rng(7);
+      std::vector<float> x(size_t(s.cin) * s.h * s.w), w(size_t(s.cout) * s.cin * 9), bias(s.cout);
+      for (float& v : x) v = rng.uniform(-1.f, 1.f);
+      for (float& v : w) v = rng.uniform(-0.5f, 0.5f);
+      for (float& v : bias) v = rng.uniform(-0.5f, 0.5f);
+      const cpu::Winograd3x3 g(s.cin, s.cout, s.h, s.w, s.block_floats);
+      // Stale NaNs in the workspace must not reach the output.
+      std::vector<float> u(g.weight_floats()), work(g.workspace_floats(), std::nanf(""));
+      std::vector<float> y(size_t(s.cout) * s.h * s.w, std::nanf(""));
+      cpu::winograd_weight(g, w.data(), u.data());
+      cpu::winograd_conv3x3(g, u.data(), x.data(), bias.data(), relu, y.data(), work.data());
+      const std::vector<double> expected = direct_conv3x3(x, w, bias, s.cin, s.cout, s.h, s.w, relu);
+      const double tolerance = 1e-5 * (9 * s.cin + 1);  // rounding grows with the terms summed
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], expected[i], tolerance) << "shape " << s.cin << "->" << s.cout << " " << s.h << "x" << s.w
+                                                  << " relu " << relu << " output " << i;
+    }
+}
+
+TEST(Winograd, NoBiasMeansZeroBias) {
+  const cpu::Winograd3x3 g(2, 3, 4, 4);
+  std::vector<float> x(2 * 16), w(3 * 2 * 9), u(g.weight_floats()), work(g.workspace_floats()), y(3 * 16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * i);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.7f * i);
+  cpu::winograd_weight(g, w.data(), u.data());
+  cpu::winograd_conv3x3(g, u.data(), x.data(), nullptr, false, y.data(), work.data());
+  const std::vector<double> expected = direct_conv3x3(x, w, {}, 2, 3, 4, 4, false);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-5) << i;
+}
+
+// Through the layer: the same outputs with and without the Winograd route,
+// and a gradient check, whose finite differences run the Winograd forward
+// while the analytic gradients come from the im2col backward.
+TEST(Winograd, Conv2dTakesItAndAgreesWithIm2col) {
+  const std::string text = "input 8 6 5\nconv 5 k=3 p=1\nrelu\nflatten\nlinear 3\n";
+  set_conv2d_per_sample_min_hw(1);
+  std::vector<std::vector<float>> outputs;
+  for (bool winograd : {true, false}) {
+    set_conv2d_winograd(winograd);
+    Model m = parse_model(text, "t");
+    m.build(5);
+    m.reserve(3);
+    std::vector<float> x(3 * 8 * 30);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.9f * i);
+    for (bool training : {true, false}) {
+      m.train(training);
+      const Tensor& y = m.forward(x.data(), 3);
+      outputs.emplace_back(y.data, y.data + y.numel());
+    }
+  }
+  set_conv2d_winograd(true);
+  test::GradCheckOptions o;
+  o.input_min_abs = 0.05f;
+  const auto check = test::gradcheck(Conv2d({5, 3, 1, 1, true}), image_shape(8, 6, 5), o);
+  set_conv2d_per_sample_min_hw(49);
+  // The routes round differently, so equal bits would mean Winograd never ran.
+  EXPECT_NE(outputs[0], outputs[2]);
+  for (size_t k = 1; k < outputs.size(); ++k)
+    for (size_t j = 0; j < outputs[0].size(); ++j) EXPECT_NEAR(outputs[k][j], outputs[0][j], 1e-5f) << k << " " << j;
+  EXPECT_GRADCHECK(check);
+}
+
+}  // namespace
