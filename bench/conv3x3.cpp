@@ -78,13 +78,14 @@ void compare(int cin, int cout, int size, int images, size_t block_floats) {
 int main(int argc, char** argv) {
   CLI::App app{"3x3 convolution of one image: im2col + SGEMM against Winograd F(2x2,3x3), one thread"};
   int images = 64;
-  size_t block_floats = size_t(1) << 15;
+  size_t block_floats = size_t(1) << 18;
   app.add_option("--images", images, "images per timed pass")->check(CLI::PositiveNumber);
   app.add_option("--block-floats", block_floats, "Winograd: floats of V and M per block of tiles");
   CLI11_PARSE(app, argc, argv);
   cpu::set_num_threads(1);
   const int shapes[][3] = {{1, 32, 28},  {4, 32, 28},  {8, 32, 28},   {32, 32, 28},
-                           {64, 64, 14}, {32, 64, 14}, {128, 128, 7}, {256, 256, 7}, {17, 1, 28}};
+                           {64, 64, 14}, {32, 64, 14}, {128, 128, 7}, {256, 256, 7}, {256, 256, 14},
+                           {512, 512, 7}, {17, 1, 28}};
   for (const auto& s : shapes) compare(s[0], s[1], s[2], images, block_floats);
   return 0;
 }

@@ -94,10 +94,10 @@ void along_rows(const float* __restrict e, int padded, int n, float* __restrict 
 
 // V = B^T d B for the tiles of tile rows [ty0, ty1), a row of tiles at a
 // time; rows above and below the image read a row of zeros.
-void input_transform(const Winograd3x3& g, const float* x, int ty0, int ty1, float* v, float* work) {
-  const int tw = g.tiles_w, padded = 2 * tw + 2;
+void input_transform(const Winograd3x3& g, const float* x, int ty0, int ty1, int cols, float* v, float* work) {
+  const int tw = g.tiles_w, padded = g.padded_row();
   float* zeros = work;
-  float* e = work + padded;  // four padded rows; their borders stay zero
+  float* e = work + padded;  // four padded rows; all but their columns 1..w stay zero
   std::fill(work, work + 5 * padded, 0.f);
   for (int ci = 0; ci < g.cin; ++ci) {
     const float* plane = x + size_t(ci) * g.h * g.w;
@@ -108,12 +108,15 @@ void input_transform(const Winograd3x3& g, const float* x, int ty0, int ty1, flo
         d[i] = r >= 0 && r < g.h ? plane + size_t(r) * g.w : zeros + 1;
       }
       down_rows(d[0], d[1], d[2], d[3], g.w, e + 1, e + padded + 1, e + 2 * padded + 1, e + 3 * padded + 1);
-      along_rows(e, padded, tw, v + size_t(ci) * g.block + size_t(ty - ty0) * tw, g.v_step());
+      // The block's last row also fills the columns up to cols, from the
+      // zeros past the row's end: the products read them (their results
+      // are dropped), and stale NaNs or denormals would slow them down.
+      const int first = (ty - ty0) * tw, n = ty + 1 < ty1 ? tw : cols - first;
+      along_rows(e, padded, n, v + size_t(ci) * g.block + first, g.v_step());
     }
   }
 }
 
-// M[xi] = U[xi]^T V[xi] for the 16 positions xi of the transformed tile.
 void products(const Winograd3x3& g, const float* u, const float* v, int cols, float* m) {
   const int ld = g.block;
   // Output channels in blocks of at most 6, as even as possible: 32 is
@@ -201,7 +204,7 @@ Winograd3x3::Winograd3x3(int cin_, int cout_, int h_, int w_, size_t block_float
 }
 
 size_t Winograd3x3::workspace_floats() const {
-  const size_t transforms = 5 * (2 * size_t(tiles_w) + 2);  // input: zeros and four padded rows; output: two rows
+  const size_t transforms = 5 * size_t(padded_row());  // input: zeros and four padded rows; output: two rows
   return 16 * (v_step() + m_step()) + transforms;
 }
 
@@ -233,15 +236,7 @@ void winograd_conv3x3(const Winograd3x3& g, const float* u, const float* x, cons
   for (int ty0 = 0; ty0 < g.tiles_h; ty0 += g.block_rows) {
     const int ty1 = std::min(g.tiles_h, ty0 + g.block_rows), tiles = (ty1 - ty0) * g.tiles_w;
     const int cols = round_up(tiles, kTileCols);
-    // Columns past the last tile feed only products that are never read;
-    // zeros keep stale NaNs or denormals out of the kernel.
-    if (tiles < cols)
-      for (int xi = 0; xi < 16; ++xi)
-        for (int ci = 0; ci < g.cin; ++ci) {
-          float* row = v + xi * g.v_step() + size_t(ci) * g.block;
-          std::fill(row + tiles, row + cols, 0.f);
-        }
-    input_transform(g, x, ty0, ty1, v, rest);
+    input_transform(g, x, ty0, ty1, cols, v, rest);
     products(g, u, v, cols, m);
     output_transform(g, m, ty0, ty1, bias, relu, rest, y);
   }
