@@ -82,35 +82,43 @@ TEST(Winograd, NoBiasMeansZeroBias) {
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-5) << i;
 }
 
-// Through the layer: the same outputs with and without the Winograd route,
-// and a gradient check, whose finite differences run the Winograd forward
-// while the analytic gradients come from the im2col backward.
+// Through the layer: the same outputs and gradients with and without the
+// Winograd routes (forward, and the input gradient of the second Conv2d,
+// which reaches the first one's weight gradient), and a gradient check,
+// whose finite differences run the Winograd forward while the analytic
+// input gradient comes from Winograd too and the weight gradient from im2col.
 TEST(Winograd, Conv2dTakesItAndAgreesWithIm2col) {
-  const std::string text = "input 8 6 5\nconv 5 k=3 p=1\nrelu\nflatten\nlinear 3\n";
+  const std::string text = "input 8 9 8\nconv 9 k=3 p=1\nrelu\nconv 8 k=3 p=1\nflatten\nlinear 3\n";
   set_conv2d_per_sample_min_hw(1);
-  std::vector<std::vector<float>> outputs;
+  std::vector<std::vector<float>> outputs, grads;
   for (bool winograd : {true, false}) {
     set_conv2d_winograd(winograd);
     Model m = parse_model(text, "t");
     m.build(5);
     m.reserve(3);
-    std::vector<float> x(3 * 8 * 30);
+    std::vector<float> x(3 * 8 * 72), dy(3 * 3);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.9f * i);
-    for (bool training : {true, false}) {
+    for (size_t i = 0; i < dy.size(); ++i) dy[i] = 0.3f * float(i) - 1.f;
+    for (bool training : {false, true}) {
       m.train(training);
       const Tensor& y = m.forward(x.data(), 3);
       outputs.emplace_back(y.data, y.data + y.numel());
     }
+    m.backward(dy.data());
+    grads.emplace_back(m.gradients(), m.gradients() + m.parameter_count());
   }
   set_conv2d_winograd(true);
   test::GradCheckOptions o;
   o.input_min_abs = 0.05f;
-  const auto check = test::gradcheck(Conv2d({5, 3, 1, 1, true}), image_shape(8, 6, 5), o);
+  const auto check = test::gradcheck(Conv2d({9, 3, 1, 1, true}), image_shape(8, 9, 8), o);
   set_conv2d_per_sample_min_hw(49);
   // The routes round differently, so equal bits would mean Winograd never ran.
   EXPECT_NE(outputs[0], outputs[2]);
+  EXPECT_NE(grads[0], grads[1]);
   for (size_t k = 1; k < outputs.size(); ++k)
     for (size_t j = 0; j < outputs[0].size(); ++j) EXPECT_NEAR(outputs[k][j], outputs[0][j], 1e-5f) << k << " " << j;
+  for (size_t j = 0; j < grads[0].size(); ++j)
+    EXPECT_NEAR(grads[1][j], grads[0][j], 1e-4f * (1.f + std::fabs(grads[1][j]))) << "gradient " << j;
   EXPECT_GRADCHECK(check);
 }
 

@@ -19,7 +19,9 @@
 // Winograd F(2x2, 3x3) instead (kernels/cpu/winograd.h): 16 products per
 // 2x2 outputs and channel pair instead of 36. bench/conv3x3 measured the
 // threshold: below 8 input channels the transforms cost more than they save;
-// from 8 it is 1.2x faster, from 32 about 2x.
+// from 8 it is 1.2x faster, from 32 about 2x. The input gradient of such a
+// layer (below) is the same convolution with channels swapped, so it takes
+// Winograd too when the layer has 8 or more output channels.
 //
 // Backward, input gradient: for stride 1 it is itself a convolution of dy
 // with the kernel flipped and in/out channels swapped, padding k-1-p; that
@@ -74,6 +76,14 @@ class Conv2dLayer final : public Layer {
     if (winograd_) {
       wg_ = cpu::Winograd3x3(in.c, o_.out_channels, in.h, in.w);
       winograd_weight_.resize(wg_.weight_floats());
+    }
+    // The input gradient's convolution (dy with the flipped kernel) has the
+    // same geometry with the channels swapped.
+    winograd_dx_ = g_winograd && per_sample_ && transposed_dx_ && flipped_.all_taps() && o_.kernel_size == 3 &&
+                   o_.padding == 1 && o_.out_channels >= 8;
+    if (winograd_dx_) {
+      wg_dx_ = cpu::Winograd3x3(o_.out_channels, in.c, in.h, in.w);
+      winograd_dx_weight_.resize(wg_dx_.weight_floats());
     }
     band_rows_ = std::clamp(int(kBandFloats / (size_t(g_.k()) * g_.wo())), 1, g_.ho());
     if (!g_.all_taps()) {
@@ -134,7 +144,9 @@ class Conv2dLayer final : public Layer {
   // Per thread: one image's columns, its input-gradient route, and the
   // thread's share of the weight and bias gradients.
   size_t per_thread_floats() const {
-    const size_t dx_route = transposed_dx_ ? size_t(flipped_.k()) * hw_in() : col_floats();
+    const size_t dx_route = winograd_dx_     ? wg_dx_.workspace_floats()
+                            : transposed_dx_ ? size_t(flipped_.k()) * hw_in()
+                                             : col_floats();
     const size_t backward = col_floats() + dx_route + size_t(o_.out_channels) * (g_.k() + 1);
     return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
   }
@@ -176,6 +188,7 @@ class Conv2dLayer final : public Layer {
   void backward_per_sample(const Tensor& x, const Tensor& dy, Tensor* dx, Scratch& s) {
     const int hw = int(hw_out()), k = g_.k(), cout = o_.out_channels, threads = team(x.n);
     if (dx && transposed_dx_) flip_weight();
+    if (dx && winograd_dx_) cpu::winograd_weight(wg_dx_, flipped_weight_.data(), winograd_dx_weight_.data());
     const float* weight = g_.all_taps() ? params_[0].value : packed_weight_.data();
     float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
     const size_t per_thread = per_thread_floats(), grads = size_t(cout) * (k + 1);
@@ -193,7 +206,9 @@ class Conv2dLayer final : public Layer {
         cpu::gemm(false, true, cout, k, hw, 1.f, dyi, hw, col, hw, 1.f, dw, k);
         if (o_.bias) cpu::sum_cols(dyi, cout, hw, db, true);
         if (!dx) continue;
-        if (transposed_dx_) {
+        if (winograd_dx_) {
+          cpu::winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dyi, nullptr, false, dx->sample(i), route);
+        } else if (transposed_dx_) {
           const int hwi = int(hw_in()), kt = flipped_.k();
           cpu::im2col_band(flipped_, dyi, 0, flipped_.ho(), route);
           cpu::gemm(false, false, g_.c, hwi, kt, 1.f, flipped_weight_.data(), kt, route, hwi, 0.f, dx->sample(i), hwi);
@@ -281,9 +296,10 @@ class Conv2dLayer final : public Layer {
 
   Conv2dOptions o_;
   cpu::ConvGeometry g_{}, flipped_{};
-  bool transposed_dx_ = false, per_sample_ = false, winograd_ = false;
-  cpu::Winograd3x3 wg_{};
-  std::vector<float> winograd_weight_;  // U of the last forward, [16][Cin][Cout]
+  bool transposed_dx_ = false, per_sample_ = false, winograd_ = false, winograd_dx_ = false;
+  cpu::Winograd3x3 wg_{}, wg_dx_{};
+  std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
+  std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
   int band_rows_ = 1;  // output rows per im2col + GEMM in the image-by-image forward
   mutable int team_ = 1;        // threads the workspace was sized for
   mutable int kept_batch_ = 0;  // batches up to this size keep their columns in `saved`
