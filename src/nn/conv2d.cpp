@@ -48,6 +48,7 @@ namespace {
 size_t g_workspace_budget = size_t(1) << 25;  // floats (128 MiB)
 int g_per_sample_min_hw = 49;                  // output pixels per image from which to go per sample
 bool g_winograd = true;
+constexpr int kWinogradMinChannels = 8;  // input channels (forward) or output channels (input gradient)
 constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of this machine's L2
 
 class Conv2dLayer final : public Layer {
@@ -71,16 +72,17 @@ class Conv2dLayer final : public Layer {
     transposed_dx_ = o_.stride == 1 && o_.padding <= g_.kh - 1 && in.h * in.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(in.c) * flipped_.k());
     per_sample_ = int(hw_out()) >= g_per_sample_min_hw;
-    winograd_ = g_winograd && per_sample_ && o_.kernel_size == 3 && o_.stride == 1 && o_.padding == 1 &&
-                in.c >= 8;
+    const bool winograd_geometry =
+        g_winograd && per_sample_ && o_.kernel_size == 3 && o_.stride == 1 && o_.padding == 1;
+    winograd_ = winograd_geometry && in.c >= kWinogradMinChannels;
     if (winograd_) {
       wg_ = cpu::Winograd3x3(in.c, o_.out_channels, in.h, in.w);
       winograd_weight_.resize(wg_.weight_floats());
     }
     // The input gradient's convolution (dy with the flipped kernel) has the
     // same geometry with the channels swapped.
-    winograd_dx_ = g_winograd && per_sample_ && transposed_dx_ && flipped_.all_taps() && o_.kernel_size == 3 &&
-                   o_.padding == 1 && o_.out_channels >= 8;
+    winograd_dx_ = winograd_geometry && transposed_dx_ && flipped_.all_taps() &&
+                   o_.out_channels >= kWinogradMinChannels;
     if (winograd_dx_) {
       wg_dx_ = cpu::Winograd3x3(o_.out_channels, in.c, in.h, in.w);
       winograd_dx_weight_.resize(wg_dx_.weight_floats());

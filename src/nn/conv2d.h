@@ -11,7 +11,7 @@ void set_conv2d_workspace_budget(size_t floats);
 // set it to reach both strategies on small inputs.
 void set_conv2d_per_sample_min_hw(int pixels);
 // Whether Conv2d layers configured afterwards may take the Winograd route
-// for their forward (default true). Tests and benchmarks compare the routes.
+// for their forward and input gradient (default true). Tests compare the routes.
 void set_conv2d_winograd(bool enabled);
 
 }  // namespace mnistlab

@@ -11,8 +11,8 @@
 namespace mnistlab::cpu {
 namespace {
 
-constexpr int kTileCols = 8;  // product columns (tiles) are computed in multiples of one AVX register
-constexpr int kMaxRows = 6;   // output channels per call of the product kernel
+constexpr int kTileCols = Winograd3x3::kTileCols;
+constexpr int kMaxRows = 6;  // output channels per call of the product kernel
 
 int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
@@ -189,18 +189,18 @@ Winograd3x3::Winograd3x3(int cin_, int cout_, int h_, int w_, size_t block_float
     : cin(cin_), cout(cout_), h(h_), w(w_), tiles_h((h_ + 1) / 2), tiles_w((w_ + 1) / 2) {
   // Whole rows of tiles per block, so every transform loop runs over whole
   // rows; of the block heights that fit, the one that pads the fewest
-  // product columns (a multiple of 16 per block), the taller on ties.
+  // product columns (a multiple of kTileCols per block), the taller on ties.
   const int fits = std::clamp(int(block_floats / (size_t(16) * (cin + cout))) / tiles_w, 1, tiles_h);
+  const auto columns = [&](int rows) { return long(round_up(rows * tiles_w, kTileCols)); };
   long best = -1;
   for (int rows = 1; rows <= fits; ++rows) {
-    const int full = tiles_h / rows, last = tiles_h % rows;
-    const long cols = long(full) * round_up(rows * tiles_w, kTileCols) + (last ? round_up(last * tiles_w, kTileCols) : 0);
+    const long cols = tiles_h / rows * columns(rows) + (tiles_h % rows ? columns(tiles_h % rows) : 0);
     if (best < 0 || cols <= best) {
       best = cols;
       block_rows = rows;
     }
   }
-  block = round_up(block_rows * tiles_w, kTileCols);
+  block = int(columns(block_rows));
 }
 
 size_t Winograd3x3::workspace_floats() const {

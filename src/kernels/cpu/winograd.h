@@ -20,13 +20,14 @@ struct Winograd3x3 {
   int cin = 0, cout = 0, h = 0, w = 0;  // output size = input size
   int tiles_h = 0, tiles_w = 0;         // 2x2 output tiles; the last row/column may hang over the edge
   int block_rows = 1;                   // rows of tiles per block
-  int block = 8;                        // product columns per block: its tiles, rounded up to 8
+  int block = kTileCols;                // product columns per block: its tiles, rounded up to kTileCols
+  // The product kernel computes tiles in multiples of one AVX register.
+  static constexpr int kTileCols = 8;
 
   Winograd3x3() = default;
   // block_floats: the V and M of one block together stay within it (at
   // least one row of tiles per block).
   Winograd3x3(int cin, int cout, int h, int w, size_t block_floats = size_t(1) << 18);
-  int tiles() const { return tiles_h * tiles_w; }
   size_t weight_floats() const { return size_t(16) * cin * cout; }
   // Floats from one of the 16 planes of V (or M) to the next. A multiple of
   // 4 KiB would put the 16 streams the transforms read or write at once in
@@ -35,7 +36,7 @@ struct Winograd3x3 {
   size_t m_step() const { return size_t(cout) * block + 16; }
   // A row of the input transform: a zero, the w pixels, then zeros for up to
   // kTileCols - 1 tiles past the last (two columns each) and the last tile's reach.
-  int padded_row() const { return 2 * tiles_w + 2 * 7 + 4; }
+  int padded_row() const { return 2 * (tiles_w + kTileCols - 1) + 4; }
   size_t workspace_floats() const;  // per image being convolved at once (per thread)
 };
 
