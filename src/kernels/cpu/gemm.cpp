@@ -1,26 +1,24 @@
 #include "kernels/cpu/gemm.h"
 
-#include <cblas.h>
+#include <dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
 
 namespace mnistlab::cpu {
 
-// OpenBLAS runs single-threaded and the OpenMP threads each multiply a slice
-// of C. One thread pool instead of two: OpenBLAS's pthreads and OpenMP's
-// workers would otherwise spin against each other on a 2-core machine (the
-// first version of this file, with both pools, ran 2 threads slower than 1).
+// oneDNN's SGEMM: JIT kernels for the widest instruction set CPUID reports
+// (AVX-512, AVX2 or SSE4.1), on AMD as on Intel; OpenBLAS picks its kernels
+// from a table of CPU models and falls back to SSE3 on models it does not
+// know (bench/README.md). Inside an OpenMP parallel region oneDNN runs on the
+// calling thread only, so each thread below multiplies its own slice of C.
 static void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
                   int ldb, float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              lda, b, ldb, beta, c, ldc);
+  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc) {
-  static const bool blas_single_threaded = (openblas_set_num_threads(1), true);
-  (void)blas_single_threaded;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const double flops = 2.0 * m * n * k;
   if (threads == 1 || flops < 4e6) {
@@ -47,10 +45,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   }
 }
 
-void set_num_threads(int threads) {
-  openblas_set_num_threads(1);
-  omp_set_num_threads(threads);
-}
+void set_num_threads(int threads) { omp_set_num_threads(threads); }
 
 int num_threads() { return omp_get_max_threads(); }
 
