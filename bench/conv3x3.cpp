@@ -49,7 +49,7 @@ void compare(int cin, int cout, int size, int images, size_t block_floats) {
     for (int oh0 = 0; oh0 < size; oh0 += band_rows) {
       const int oh1 = std::min(size, oh0 + band_rows), cols = (oh1 - oh0) * size;
       cpu::im2col_band(g, xi, oh0, oh1, col.data());
-      cpu::gemm(false, false, cout, cols, g.k(), 1.f, weight.data(), g.k(), col.data(), cols, 0.f,
+      cpu::gemm(1, false, false, cout, cols, g.k(), 1.f, weight.data(), g.k(), col.data(), cols, 0.f,
                 y_gemm.data() + oh0 * size, int(plane));
     }
     for (int co = 0; co < cout; ++co)

@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(0);
+    BackendOptions backend;
+    backend.threads = threads;
+    model.set_backend(backend);
     const bool training = task != "eval";
     model.reserve(batch, training);
     model.train(training);

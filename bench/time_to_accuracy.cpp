@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(seed);
+    BackendOptions backend;
+    backend.threads = threads;
+    model.set_backend(backend);
     const int eval_batch = 1000;
     model.reserve(std::max(batch, eval_batch));
     const Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);

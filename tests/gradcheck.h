@@ -35,6 +35,7 @@ struct GradCheckOptions {
   bool distinct_inputs = false;  // inputs at least 4*eps apart (MaxPool's argmax must not flip)
   bool training = true;
   uint64_t seed = 1;
+  BackendOptions backend;  // the route under test: threads, instruction set, algorithm
 };
 
 inline double weighted_sum(const Tensor& y, const std::vector<float>& r) {
@@ -47,6 +48,7 @@ inline double weighted_sum(const Tensor& y, const std::vector<float>& r) {
 inline GradCheckResult gradcheck(Model model, const GradCheckOptions& o = {}) {
   const SampleShape in = model.input_shape();
   model.build(o.seed);
+  model.set_backend(o.backend);
   model.reserve(o.batch);
   model.train(o.training);
   Rng rng(o.seed + 100);

@@ -24,6 +24,6 @@ TEST(CpuInfo, NamesTheProcessor) {
 }
 
 TEST(CpuInfo, IsaNamesRoundTrip) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) EXPECT_EQ(parse_isa(isa_name(isa)), isa);
-  EXPECT_FALSE(parse_isa("sse9").has_value());
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) EXPECT_EQ(mnistlab::parse_isa(isa_name(isa)), isa);
+  EXPECT_FALSE(mnistlab::parse_isa("sse9").has_value());
 }

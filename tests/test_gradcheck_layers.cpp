@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "gradcheck.h"
-#include "kernels/cpu/gemm.h"
-#include "nn/conv2d.h"
 
 using namespace mnistlab;
 using test::gradcheck;
@@ -33,34 +31,25 @@ TEST(GradCheck, Conv2dStridedOnTwoPixels) {
   EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(4, 2, 2)));
 }
 TEST(GradCheck, Conv2dInChunks) {
-  set_conv2d_workspace_budget(600);  // a sample or two per chunk
-  set_conv2d_per_sample_min_hw(1 << 30);
   GradCheckOptions o;
   o.batch = 5;
-  auto stride1 = gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(2, 8, 8), o);
-  auto stride2 = gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(2, 5, 5), o);
-  set_conv2d_workspace_budget(size_t(1) << 25);
-  set_conv2d_per_sample_min_hw(49);
-  EXPECT_GRADCHECK(stride1);
-  EXPECT_GRADCHECK(stride2);
+  o.backend.conv_workspace_floats = 600;  // a sample or two per chunk
+  o.backend.per_image_min_pixels = 1 << 30;
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(2, 8, 8), o));
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, true}), image_shape(2, 5, 5), o));
 }
 // Image by image (the strategy for large maps), on geometries that reach
 // both input-gradient routes, unused taps and no bias; 2 threads sum their
 // shares of the weight gradient.
 TEST(GradCheck, Conv2dPerSample) {
-  set_conv2d_per_sample_min_hw(1);
-  cpu::set_num_threads(2);
   GradCheckOptions o;
   o.batch = 5;
-  auto padded = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 8, 8), o);
-  auto strided = gradcheck(Conv2d({3, 3, 2, 1, false}), image_shape(2, 7, 7), o);
-  auto one_pixel = gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(4, 1, 1), o);
-  auto kernel5 = gradcheck(Conv2d({2, 5, 1, 0, true}), image_shape(3, 8, 8), o);
-  set_conv2d_per_sample_min_hw(49);
-  EXPECT_GRADCHECK(padded);
-  EXPECT_GRADCHECK(strided);
-  EXPECT_GRADCHECK(one_pixel);
-  EXPECT_GRADCHECK(kernel5);
+  o.backend.per_image_min_pixels = 1;
+  o.backend.threads = 2;
+  EXPECT_GRADCHECK(gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 8, 8), o));
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 2, 1, false}), image_shape(2, 7, 7), o));
+  EXPECT_GRADCHECK(gradcheck(Conv2d({3, 3, 1, 1, true}), image_shape(4, 1, 1), o));
+  EXPECT_GRADCHECK(gradcheck(Conv2d({2, 5, 1, 0, true}), image_shape(3, 8, 8), o));
 }
 TEST(GradCheck, Linear) { EXPECT_GRADCHECK(gradcheck(Linear(5), flat_shape(7))); }
 TEST(GradCheck, LinearNoBias) { EXPECT_GRADCHECK(gradcheck(Linear(3, false), flat_shape(4))); }
@@ -92,10 +81,11 @@ TEST(GradCheck, MaxPool2dOverlappingPadded) {
 }
 TEST(GradCheck, Flatten) { EXPECT_GRADCHECK(gradcheck(Flatten(), image_shape(2, 3, 3))); }
 TEST(GradCheck, ThreadCountDoesNotChangeTheResult) {
-  cpu::set_num_threads(1);
-  auto one = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6));
-  cpu::set_num_threads(2);
-  auto two = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6));
+  GradCheckOptions o;
+  o.backend.threads = 1;
+  auto one = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6), o);
+  o.backend.threads = 2;
+  auto two = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6), o);
   EXPECT_TRUE(one.ok);
   EXPECT_TRUE(two.ok);
 }

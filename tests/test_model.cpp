@@ -4,13 +4,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/safetensors.h"
-#include "nn/conv2d.h"
 
 using namespace mnistlab;
 
@@ -123,14 +123,16 @@ TEST(Model, SmallerBatchesReuseTheArenaAndMatchSingleSamples) {
 // either: the arena has no room saved for them. Gradients of a 2-image batch
 // must match a model reserved for exactly 2.
 TEST(Model, SmallBatchInALargeArenaKeepsGradientsRight) {
-  set_conv2d_per_sample_min_hw(1 << 30);  // the batched strategy keeps columns
+  BackendOptions backend;
+  backend.per_image_min_pixels = 1 << 30;  // the batched strategy keeps columns
   const std::string text = "input 2 5 5\nconv 3 k=3 p=1\nconv 2 k=3 p=1\nflatten\nlinear 3\n";
   // per image: columns 18*25, output 3*25, input-gradient route 27*25 + 2*25
-  set_conv2d_workspace_budget(3 * (18 * 25 + 3 * 25 + 27 * 25 + 2 * 25));
+  backend.conv_workspace_floats = 3 * (18 * 25 + 3 * 25 + 27 * 25 + 2 * 25);
   std::vector<std::vector<float>> grads;
   for (int capacity : {8, 2}) {
     Model m = parse_model(text, "t");
     m.build(3);
+    m.set_backend(backend);
     m.reserve(capacity);
     std::vector<float> x(2 * 50), dy(2 * 3);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7f * i);
@@ -139,8 +141,6 @@ TEST(Model, SmallBatchInALargeArenaKeepsGradientsRight) {
     m.backward(dy.data());
     grads.emplace_back(m.gradients(), m.gradients() + m.parameter_count());
   }
-  set_conv2d_workspace_budget(size_t(1) << 25);
-  set_conv2d_per_sample_min_hw(49);
   ASSERT_EQ(grads[0].size(), grads[1].size());
   for (size_t j = 0; j < grads[0].size(); ++j) EXPECT_FLOAT_EQ(grads[0][j], grads[1][j]) << "gradient " << j;
 }
@@ -150,11 +150,13 @@ TEST(Model, SmallBatchInALargeArenaKeepsGradientsRight) {
 // of training mode's separate layers, on both Conv2d strategies.
 TEST(Model, EvalFoldsReluIntoConvWithTheSameOutputs) {
   for (int min_hw : {1, 1 << 30}) {
-    set_conv2d_per_sample_min_hw(min_hw);
+    BackendOptions backend;
+    backend.per_image_min_pixels = min_hw;
     std::vector<std::vector<float>> outputs;
     for (const char* conv : {"conv 3 k=3 p=1\n", "conv 3 k=3 p=1 as pre\n"}) {
       Model m = parse_model(std::string("input 2 6 6\n") + conv + "relu\nconv 2 k=3 s=2 p=1\nrelu\nflatten\nlinear 3\n", "t");
       m.build(4);
+      m.set_backend(backend);
       m.reserve(3);
       std::vector<float> x(3 * 72);
       for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.3f * i);
@@ -164,10 +166,56 @@ TEST(Model, EvalFoldsReluIntoConvWithTheSameOutputs) {
         outputs.emplace_back(y.data, y.data + y.numel());
       }
     }
-    set_conv2d_per_sample_min_hw(49);
     for (size_t k = 1; k < outputs.size(); ++k)
       for (size_t j = 0; j < outputs[0].size(); ++j) EXPECT_FLOAT_EQ(outputs[k][j], outputs[0][j]) << k << " " << j;
   }
+}
+
+// A model reserved for inference folds each BatchNorm2d (with the ReLU
+// after it) into the convolution before it and lets activations share two
+// buffers; its outputs must be those of the unfolded eval forward of a model
+// reserved for training, on both Conv2d strategies and both 3x3 algorithms.
+// The BatchNorm2d statistics are made non-trivial by a few training steps.
+TEST(Model, InferenceArenaFoldsBatchNormAndKeepsTheOutputs) {
+  const std::string text =
+      "input 2 8 8 as image\nconv 6 k=3 p=1\nbatchnorm\nrelu as a\nconv 6 k=3 p=1\nbatchnorm\n"
+      "conv 4 k=3 s=2 p=1\nbatchnorm\nrelu\nconvt 6 k=3 s=2 p=1 op=1\nbatchnorm\nrelu\nconcat a\nconcat image\n"
+      "maxpool k=2\nconv 3 k=1\nbatchnorm\nflatten\nlinear 5\n";
+  std::vector<float> x(3 * 128), dy(3 * 5, 0.1f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+  for (int min_pixels : {1, 1 << 30})
+    for (ConvAlgorithm algorithm : {ConvAlgorithm::Winograd, ConvAlgorithm::Im2col}) {
+      BackendOptions backend;
+      backend.per_image_min_pixels = min_pixels;
+      backend.conv = algorithm;
+      Model trained = parse_model(text, "t");
+      trained.build(6);
+      trained.set_backend(backend);
+      trained.reserve(3);
+      for (int step = 0; step < 3; ++step) {
+        trained.forward(x.data(), 3);
+        trained.backward(dy.data());
+        for (size_t j = 0; j < trained.parameter_count(); ++j) trained.parameters()[j] -= 0.05f * trained.gradients()[j];
+      }
+      trained.eval();
+      const Tensor& unfolded = trained.forward(x.data(), 3);
+      const std::vector<float> want(unfolded.data, unfolded.data + unfolded.numel());
+
+      Model inference = parse_model(text, "t");
+      inference.build(0);
+      inference.set_backend(backend);
+      std::map<std::string, StoredTensor> weights;
+      for (const StateEntry& e : trained.state_dict())
+        weights[e.key] = f32_tensor(e.param->value, {e.param->shape.begin(), e.param->shape.end()});
+      load_state_dict(inference, weights, "trained");
+      inference.reserve(3, false);
+      inference.eval();
+      EXPECT_EQ(inference.gradients(), nullptr);
+      const Tensor& folded = inference.forward(x.data(), 3);
+      ASSERT_EQ(folded.numel(), want.size());
+      for (size_t j = 0; j < want.size(); ++j)
+        EXPECT_NEAR(folded.data[j], want[j], 1e-4f * (1.f + std::fabs(want[j]))) << min_pixels << " " << j;
+    }
 }
 
 // An arena reserved for inference has no gradient room: backward refuses,

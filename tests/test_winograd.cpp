@@ -11,7 +11,6 @@
 #include "kernels/cpu/winograd.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/rng.h"
-#include "nn/conv2d.h"
 
 using namespace mnistlab;
 
@@ -89,12 +88,14 @@ TEST(Winograd, NoBiasMeansZeroBias) {
 // input gradient comes from Winograd too and the weight gradient from im2col.
 TEST(Winograd, Conv2dTakesItAndAgreesWithIm2col) {
   const std::string text = "input 8 9 8\nconv 9 k=3 p=1\nrelu\nconv 8 k=3 p=1\nflatten\nlinear 3\n";
-  set_conv2d_per_sample_min_hw(1);
+  BackendOptions backend;
+  backend.per_image_min_pixels = 1;
   std::vector<std::vector<float>> outputs, grads;
   for (bool winograd : {true, false}) {
-    set_conv2d_winograd(winograd);
+    backend.conv = winograd ? ConvAlgorithm::Winograd : ConvAlgorithm::Im2col;
     Model m = parse_model(text, "t");
     m.build(5);
+    m.set_backend(backend);
     m.reserve(3);
     std::vector<float> x(3 * 8 * 72), dy(3 * 3);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.9f * i);
@@ -107,11 +108,10 @@ TEST(Winograd, Conv2dTakesItAndAgreesWithIm2col) {
     m.backward(dy.data());
     grads.emplace_back(m.gradients(), m.gradients() + m.parameter_count());
   }
-  set_conv2d_winograd(true);
   test::GradCheckOptions o;
   o.input_min_abs = 0.05f;
+  o.backend.per_image_min_pixels = 1;
   const auto check = test::gradcheck(Conv2d({9, 3, 1, 1, true}), image_shape(8, 9, 8), o);
-  set_conv2d_per_sample_min_hw(49);
   // The routes round differently, so equal bits would mean Winograd never ran.
   EXPECT_NE(outputs[0], outputs[2]);
   EXPECT_NE(grads[0], grads[1]);

@@ -10,6 +10,8 @@
 
 namespace mnistlab {
 
+class Backend;  // src/kernels/backend.h: where a layer's arithmetic runs
+
 enum class ParamKind { Parameter, Buffer };  // Buffer: state_dict entry the optimizer leaves alone
 
 struct Param {
@@ -28,9 +30,13 @@ struct Scratch {
   float* workspace = nullptr;
   bool training = true;
   uint64_t step = 0;  // training forwards before this one: random masks are a function of it
-  // Eval mode: apply ReLU to the output too; the model then skips the ReLU
-  // layer that follows (only asked of layers whose fuses_relu() is true).
+  // Eval mode, only asked of layers whose fuses_epilogue() is true: the
+  // output becomes max(0, out) when relu, and out * scale[c] + shift[c] per
+  // channel when scale is set; the model then skips the BatchNorm2d and ReLU
+  // layers that follow, which these stand for.
   bool relu = false;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
 };
 
 class Layer {
@@ -43,12 +49,22 @@ class Layer {
   virtual SampleShape configure(const SampleShape& in) = 0;
   // PyTorch's default initialization.
   virtual void reset_parameters(Rng&) {}
+  // Chooses this layer's kernels on `backend` for batches up to max_batch,
+  // with a backward to come or not (gradients); the model calls it before
+  // it asks for saved_floats and workspace_floats.
+  virtual void plan(const Backend& backend, int max_batch, bool gradients);
+  // The route the kernels chosen by plan() take ("" for simple layers).
+  virtual std::string route() const { return ""; }
   virtual size_t saved_floats(int /*n*/) const { return 0; }
   virtual size_t workspace_floats(int /*n*/) const { return 0; }
   // A view (Flatten) shares its input's memory and does no work.
   virtual bool is_view() const { return false; }
-  // Whether forward honours Scratch::relu.
-  virtual bool fuses_relu() const { return false; }
+  // Whether forward honours Scratch::relu, scale and shift.
+  virtual bool fuses_epilogue() const { return false; }
+  // Eval mode: the per-channel y = x * scale + shift this layer computes
+  // (BatchNorm2d with its running statistics), written into scale and shift
+  // (one float per channel each); false for other layers.
+  virtual bool eval_affine(float* /*scale*/, float* /*shift*/) const { return false; }
   virtual void forward(const Tensor& x, Tensor& y, Scratch& s) = 0;
   // Writes parameter gradients (overwriting) and, when dx is given, dL/dx.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, Scratch& s) = 0;
@@ -60,8 +76,13 @@ class Layer {
 
  protected:
   void add_param(std::string name, std::vector<int> shape, ParamKind kind = ParamKind::Parameter);
+  // The backend of the last plan(); an error before the first.
+  const Backend& backend() const;
   std::vector<Param> params_;
   SampleShape in_, out_;
+
+ private:
+  const Backend* backend_ = nullptr;
 };
 
 // A join also reads an earlier output of the model, the one named `source`

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mnistlab/backend.h"
 #include "mnistlab/layer.h"
 #include "mnistlab/tensor.h"
 
@@ -23,8 +24,9 @@ struct StateEntry {
 class Model {
  public:
   explicit Model(SampleShape input);
-  Model(Model&&) = default;
-  Model& operator=(Model&&) = default;
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
 
   // Appends a layer and works out its output shape; throws Error when the
   // layer does not fit the shape before it, when `name` is already taken,
@@ -33,10 +35,19 @@ class Model {
   // Allocates the parameter blocks and initializes them as PyTorch does,
   // layer by layer, from `seed`.
   void build(uint64_t seed);
-  // Sizes the activation arena for batches up to max_batch; without
-  // gradients (inference only) it holds half as much. A forward in training
-  // mode adds the gradients' room when it is missing.
+  // Sizes the activation arena for batches up to max_batch, choosing every
+  // layer's kernels on the backend. Without gradients (inference only) it
+  // keeps only the activations still to be read (two buffers and the named
+  // outputs) and no parameter gradients. A forward in training mode adds
+  // what training needs when it is missing.
   void reserve(int max_batch, bool gradients = true);
+  // Where the arithmetic runs (threads, instruction set, forced routes);
+  // the default is every CPU and the widest instruction set. Takes effect
+  // at the next reserve or forward.
+  void set_backend(const BackendOptions& options);
+  const BackendOptions& backend_options() const { return backend_options_; }
+  // Per layer, the kernel route its last plan chose ("" for layers without one).
+  std::vector<std::string> kernel_routes() const;
 
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }
@@ -60,9 +71,10 @@ class Model {
   // Names the input, so a join can read the image itself (before any add).
   Model& name_input(const std::string& name);
 
-  // Trainable parameters as one flat array, with their gradients beside.
+  // Trainable parameters as one flat array, with their gradients beside
+  // (null until the model is reserved with gradients).
   float* parameters() { return params_.data(); }
-  float* gradients() { return grads_.data(); }
+  float* gradients() { return grads_.empty() ? nullptr : grads_.data(); }
   size_t parameter_count() const { return params_.size(); }
   std::vector<StateEntry> state_dict();
 
@@ -77,6 +89,12 @@ class Model {
   bool built_ = false, training_ = true;
   uint64_t training_steps_ = 0;
 
+  void plan_epilogues(bool gradients);
+  void allocate_gradients();
+
+  BackendOptions backend_options_;
+  std::unique_ptr<Backend> backend_;
+
   // Arena: activations[i] / grads[i] are layer i's input (i = 0 is the
   // caller's batch, never written) and output (i = layers.size()).
   int capacity_ = 0;
@@ -87,10 +105,13 @@ class Model {
   float* workspace_ = nullptr;
   size_t first_compute_layer_ = 0;  // the first layer that is not a view
   std::vector<Tensor> act_views_;
-  // fused_relu_[i]: layer i is a ReLU that eval mode folds into layer i-1
-  // (which honours Scratch::relu and whose output nothing else reads); its
-  // output then aliases its input.
-  std::vector<bool> fused_relu_;
+  // Eval mode folds a BatchNorm2d and/or a ReLU into the layer before them
+  // when it honours Scratch's epilogue and nothing else reads the outputs in
+  // between: folded_[i] says layer i is skipped (its output aliases its
+  // input); epilogue_bn_[i] is the BatchNorm2d layer i computes (or -1),
+  // epilogue_relu_[i] whether it applies the ReLU.
+  std::vector<bool> folded_, epilogue_relu_;
+  std::vector<long> epilogue_bn_;
   int batch_ = 0;
 };
 

@@ -14,7 +14,7 @@
 #include "cli/text_files.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
-#include "kernels/cpu/gemm.h"
+#include "cli/threads.h"
 #include "mnistlab/denoise.h"
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
@@ -116,7 +116,6 @@ void write_samples(Model& model, const Dataset& test, const DenoiseOptions& o, c
 }
 
 void run_denoise_train(const TrainArgs& a, const NoiseArgs& noise, const std::string& loss) {
-  cpu::set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
   DenoiseOptions o;
   o.epochs = a.epochs;
   o.batch_size = a.batch_size;
@@ -129,6 +128,7 @@ void run_denoise_train(const TrainArgs& a, const NoiseArgs& noise, const std::st
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(a.seed);
+  use_threads(model, a.threads);
   auto optimizer = make_optimizer(o.optimizer, model.parameter_count());
   const std::string data_dir = data_dir_of(a);
   Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
@@ -218,10 +218,10 @@ struct ApplyArgs {
 };
 
 void run_denoise_apply(const ApplyArgs& a) {
-  cpu::set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(0);
+  use_threads(model, a.threads);
   if (!(model.input_shape() == model.output_shape()))
     throw Error("a denoiser must give back the shape it takes: " + source.origin + " takes " +
                 model.input_shape().str() + " and gives " + model.output_shape().str());

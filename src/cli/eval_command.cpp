@@ -11,7 +11,7 @@
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
-#include "kernels/cpu/gemm.h"
+#include "cli/threads.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
@@ -35,10 +35,10 @@ struct UseArgs {
 };
 
 Model load_trained(const UseArgs& a) {
-  cpu::set_num_threads(a.threads > 0 ? a.threads : omp_get_num_procs());
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(0);
+  use_threads(model, a.threads);
   load_state_dict(model, a.weights);
   model.eval();
   return model;

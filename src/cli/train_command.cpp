@@ -15,7 +15,7 @@
 #include "cli/text_files.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
-#include "kernels/cpu/gemm.h"
+#include "cli/threads.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
@@ -89,12 +89,11 @@ void run_train(TrainArgs a, const Extras& extras) {
       throw Error(run.dir.string() + " holds an interrupted run; continue it with `mnistlab train --resume " +
                   run.dir.string() + "`, or choose another --out (or delete the folder)");
   }
-  const int threads = a.threads > 0 ? a.threads : omp_get_num_procs();
-  cpu::set_num_threads(threads);
   const std::string data_dir = a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir;
 
   Model model = parse_model(model_text, model_origin);
   model.build(a.seed);
+  use_threads(model, a.threads);
   const TrainOptions options = train_options(a);
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
@@ -125,7 +124,7 @@ void run_train(TrainArgs a, const Extras& extras) {
   std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
               model_origin.c_str(), model.parameter_count(), data_dir.c_str(), train.size(), eval_set.size(),
               eval_name.c_str(), a.optimizer.c_str(), a.lr,
-              a.lr_schedule == "none" ? "" : (" (" + a.lr_schedule + ")").c_str(), a.batch_size, threads);
+              a.lr_schedule == "none" ? "" : (" (" + a.lr_schedule + ")").c_str(), a.batch_size, model.backend_options().threads);
   std::fflush(stdout);
 
   install_stop_handlers();

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kernels/cpu/join.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -48,19 +48,23 @@ Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
 
 SampleShape Model::output_shape() const { return shapes_.back(); }
 
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
 void Model::build(uint64_t seed) {
   size_t n_params = 0, n_buffers = 0;
   for (auto& layer : layers_)
     for (Param& p : layer->params()) (p.kind == ParamKind::Parameter ? n_params : n_buffers) += p.numel();
   params_.assign(n_params, 0.f);
-  grads_.assign(n_params, 0.f);
+  grads_.clear();  // allocate_gradients(), when a reserve asks for them
   buffers_.assign(n_buffers, 0.f);
   size_t at_param = 0, at_buffer = 0;
   for (auto& layer : layers_) {
     for (Param& p : layer->params()) {
+      p.grad = nullptr;
       if (p.kind == ParamKind::Parameter) {
         p.value = params_.data() + at_param;
-        p.grad = grads_.data() + at_param;
         at_param += p.numel();
       } else {
         p.value = buffers_.data() + at_buffer;
@@ -73,38 +77,121 @@ void Model::build(uint64_t seed) {
   built_ = true;
 }
 
+void Model::allocate_gradients() {
+  if (!grads_.empty() || params_.empty()) return;
+  grads_.assign(params_.size(), 0.f);
+  size_t at = 0;
+  for (auto& layer : layers_)
+    for (Param& p : layer->params())
+      if (p.kind == ParamKind::Parameter) {
+        p.grad = grads_.data() + at;
+        at += p.numel();
+      }
+}
+
+void Model::set_backend(const BackendOptions& options) {
+  backend_ = make_backend(options);  // checks the options before anything changes
+  backend_options_ = options;
+  capacity_ = 0;  // the next reserve plans again
+}
+
+std::vector<std::string> Model::kernel_routes() const {
+  std::vector<std::string> routes;
+  for (const auto& layer : layers_) routes.push_back(capacity_ ? layer->route() : "");
+  return routes;
+}
+
+// Which layers eval mode folds into the layer before them: a BatchNorm2d
+// and/or a ReLU after a layer that honours Scratch's epilogue, when no join
+// and no name sits in between (nothing else reads the skipped outputs). A
+// BatchNorm2d only in a model reserved for inference: a backward after an
+// eval forward (allowed, as in PyTorch) needs its input. A folded ReLU's
+// output is the same either way.
+void Model::plan_epilogues(bool gradients) {
+  const size_t L = layers_.size();
+  folded_.assign(L, false);
+  epilogue_relu_.assign(L, false);
+  epilogue_bn_.assign(L, -1);
+  const auto foldable = [&](size_t j, const char* type) {
+    return j < L && layers_[j]->type() == type && !joins_[j] && names_[j].empty();  // names_[j]: layer j's input
+  };
+  for (size_t i = 0; i < L; ++i) {
+    if (!layers_[i]->fuses_epilogue() || joins_[i]) continue;
+    size_t next = i + 1;
+    if (!gradients && foldable(next, "BatchNorm2d")) {
+      epilogue_bn_[i] = long(next);
+      folded_[next] = true;
+      ++next;
+    }
+    if (foldable(next, "ReLU")) {
+      epilogue_relu_[i] = true;
+      folded_[next] = true;
+    }
+  }
+}
+
 void Model::reserve(int max_batch, bool gradients) {
   if (!built_) throw Error("Model::reserve before Model::build");
   gradients = gradients || has_gradients_;  // never take away what a caller reserved
   if (max_batch <= capacity_ && gradients == has_gradients_) return;
   max_batch = std::max(max_batch, capacity_);
+  if (!backend_) backend_ = make_backend(backend_options_);
+  if (gradients) allocate_gradients();
   const size_t L = layers_.size();
-  // Without gradients the gradient regions are empty: backward refuses to run.
-  const size_t grad_scale = gradients ? 1 : 0;
-  // Offsets first, then one allocation. Views share their input's storage.
+  for (auto& layer : layers_) layer->plan(*backend_, max_batch, gradients);
+  plan_epilogues(gradients);
+  // Activation i aliases activation i-1 when layer i-1 is a view, or (eval
+  // only, so only without gradients) a layer folded into the one before.
+  std::vector<size_t> root(L + 1);
+  for (size_t i = 0; i <= L; ++i)
+    root[i] = i > 0 && (layers_[i - 1]->is_view() || (!gradients && folded_[i - 1])) ? root[i - 1] : i;
+  // Offsets first, then one allocation.
   std::vector<size_t> act_at(L + 1, 0), grad_at(L + 1, 0), saved_at(L, 0);
-  std::vector<bool> aliased(L + 1, false);
   size_t total = 0, workspace = 0;
-  for (size_t i = 1; i <= L; ++i) {
-    if (layers_[i - 1]->is_view()) {
-      aliased[i] = true;
-      continue;
+  if (gradients) {
+    // Training keeps every activation: backward reads them all.
+    for (size_t i = 1; i <= L; ++i) {
+      if (root[i] != i) continue;
+      const size_t count = size_t(max_batch) * shapes_[i].numel();
+      act_at[i] = total;
+      total += count;
+      grad_at[i] = total;
+      total += count;
     }
-    const size_t count = size_t(max_batch) * shapes_[i].numel();
-    act_at[i] = total;
-    total += count;
-    grad_at[i] = total;
-    total += count * grad_scale;
+  } else {
+    // Inference keeps an activation only until its last reader: buffers of
+    // the largest activation's size are handed out again once free (two
+    // suffice for a chain; named outputs hold theirs until their join).
+    std::vector<size_t> last_read(L + 1, 0);
+    for (size_t i = 0; i <= L; ++i) last_read[root[i]] = std::max(last_read[root[i]], i == L ? L + 1 : i);
+    for (size_t j = 0; j < L; ++j)
+      if (joins_[j]) last_read[root[join_source_[j]]] = std::max(last_read[root[join_source_[j]]], j);
+    size_t largest = 0;
+    for (size_t i = 1; i <= L; ++i)
+      if (root[i] == i) largest = std::max(largest, size_t(max_batch) * shapes_[i].numel());
+    std::vector<size_t> buffer_free_after;  // per buffer: the layer after which it is free
+    for (size_t i = 1; i <= L; ++i) {
+      if (root[i] != i) continue;
+      // Layer i-1 writes activation i while it reads its inputs: a buffer is
+      // free for it once its last reader came before layer i-1.
+      size_t b = 0;
+      while (b < buffer_free_after.size() && !(buffer_free_after[b] + 1 < i)) ++b;
+      if (b == buffer_free_after.size()) buffer_free_after.push_back(0);
+      buffer_free_after[b] = last_read[i];
+      act_at[i] = b * largest;
+    }
+    total = buffer_free_after.size() * largest;
   }
   // The input's gradient (used only by layers after a view of the input).
+  const size_t grad_scale = gradients ? 1 : 0;
   grad_at[0] = total;
   total += size_t(max_batch) * input_.numel() * grad_scale;
   std::vector<size_t> skip_at(L + 1, 0);
   for (size_t i = 0; i < L; ++i) {
     const size_t j = join_source_[i];
-    if (!joins_[i] || skip_at[j]) continue;
+    if (!joins_[i] || skip_at[j] || !gradients) continue;
     skip_at[j] = total;
-    total += size_t(max_batch) * shapes_[j].numel() * grad_scale;
+    total += size_t(max_batch) * shapes_[j].numel();
   }
   for (size_t i = 0; i < L; ++i) {
     saved_at[i] = total;
@@ -116,11 +203,11 @@ void Model::reserve(int max_batch, bool gradients) {
   grad_.assign(L + 1, nullptr);
   saved_.assign(L, nullptr);
   for (size_t i = 0; i <= L; ++i) {
-    if (i > 0 && aliased[i]) {
+    if (i > 0 && layers_[i - 1]->is_view()) {
       grad_[i] = grad_[i - 1];
     } else {
-      if (i > 0) act_[i] = arena_.data() + act_at[i];
-      grad_[i] = arena_.data() + grad_at[i];
+      if (i > 0) act_[i] = arena_.data() + act_at[root[i]];
+      grad_[i] = gradients ? arena_.data() + grad_at[i] : nullptr;
     }
   }
   for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
@@ -130,10 +217,6 @@ void Model::reserve(int max_batch, bool gradients) {
   workspace_ = arena_.data() + total;
   first_compute_layer_ = 0;
   while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
-  fused_relu_.assign(L, false);
-  for (size_t i = 1; i < L; ++i)
-    fused_relu_[i] = layers_[i]->type() == "ReLU" && layers_[i - 1]->fuses_relu() && !joins_[i - 1] &&
-                     names_[i].empty();
   act_views_.assign(L + 1, Tensor{});
   capacity_ = max_batch;
   has_gradients_ = gradients;
@@ -142,19 +225,25 @@ void Model::reserve(int max_batch, bool gradients) {
 const Tensor& Model::forward(const float* input, int n) {
   if (n > capacity_ || (training_ && !has_gradients_)) reserve(n, training_);
   batch_ = n;
-  // Eval mode saves a pass over memory per Conv2d+ReLU: the convolution
-  // applies the ReLU while its output is in cache. Training keeps both
-  // outputs (backward reads them).
-  const auto fused = [&](size_t i) { return !training_ && fused_relu_[i]; };
+  // Eval mode saves passes over memory: a convolution applies the
+  // BatchNorm2d and ReLU after it while its output is in cache. Training
+  // keeps every output (backward reads them).
+  const auto folded = [&](size_t i) { return !training_ && folded_[i]; };
   act_views_[0] = Tensor{const_cast<float*>(input), n, shapes_[0]};  // read only: no layer writes its input
   for (size_t i = 0; i < layers_.size(); ++i) {
-    float* data = layers_[i]->is_view() || fused(i) ? act_views_[i].data : act_[i + 1];
+    float* data = layers_[i]->is_view() || folded(i) ? act_views_[i].data : act_[i + 1];
     act_views_[i + 1] = Tensor{data, n, shapes_[i + 1]};
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (fused(i)) continue;
+    if (folded(i)) continue;
     Scratch s{saved_[i], workspace_, training_, training_steps_};
-    s.relu = i + 1 < layers_.size() && fused(i + 1);
+    if (!training_ && epilogue_bn_[i] >= 0) {
+      float* affine = saved_[epilogue_bn_[i]];  // the BatchNorm2d's own room: 2 floats per channel
+      layers_[epilogue_bn_[i]]->eval_affine(affine, affine + shapes_[i + 1].c);
+      s.scale = affine;
+      s.shift = affine + shapes_[i + 1].c;
+    }
+    s.relu = !training_ && epilogue_relu_[i];
     if (joins_[i])
       joins_[i]->forward_join(act_views_[i], act_views_[join_source_[i]], act_views_[i + 1]);
     else
@@ -187,7 +276,7 @@ void Model::backward(const float* doutput, float* dinput) {
       layers_[i]->backward(act_views_[i], act_views_[i + 1], dy, need_dx ? &dx : nullptr, s);
     }
     // Joins further on took this activation too: their gradients were gathered.
-    if (need_dx && skip_grad_[i]) cpu::add_into(skip_grad_[i], dx.numel(), dx.data);
+    if (need_dx && skip_grad_[i]) backend_->add_into(skip_grad_[i], dx.numel(), dx.data);
     dy = dx;
   }
   if (dinput) std::copy(dy.data, dy.data + dy.numel(), dinput);

@@ -1,7 +1,7 @@
 // x + skip: a residual connection.
 #include <algorithm>
 
-#include "kernels/cpu/join.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
 
@@ -22,12 +22,12 @@ class AddLayer final : public JoinLayer {
   }
 
   void forward_join(const Tensor& x, const Tensor& other, Tensor& y) override {
-    cpu::add(x.data, other.data, x.numel(), y.data);
+    backend().add(x.data, other.data, x.numel(), y.data);
   }
 
   void backward_join(const Tensor& dy, Tensor* dx, Tensor& dother) override {
     if (dx) std::copy_n(dy.data, dy.numel(), dx->data);
-    cpu::add_into(dy.data, dy.numel(), dother.data);
+    backend().add_into(dy.data, dy.numel(), dother.data);
   }
 };
 

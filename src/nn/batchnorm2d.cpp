@@ -3,7 +3,7 @@
 // (torch.nn.functional.batch_norm); eval uses the running statistics.
 #include <cmath>
 
-#include "kernels/cpu/batchnorm.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
 
@@ -45,7 +45,7 @@ class BatchNorm2dLayer final : public Layer {
     float* invstd = s.saved + c;
     if (s.training) {
       float* var = invstd;
-      cpu::channel_mean_var(x.data, x.n, c, hw, mean, var);
+      backend().channel_mean_var(x.data, x.n, c, hw, mean, var);
       const double count = double(x.n) * hw;
       const float unbias = count > 1 ? float(count / (count - 1)) : 1.f;
       for (int ch = 0; ch < c; ++ch) {
@@ -60,15 +60,24 @@ class BatchNorm2dLayer final : public Layer {
         invstd[ch] = 1.f / std::sqrt(running_var()[ch] + eps_);
       }
     }
-    cpu::batchnorm_apply(x.data, x.n, c, hw, mean, invstd, weight(), bias(), y.data);
+    backend().batchnorm_apply(x.data, x.n, c, hw, mean, invstd, weight(), bias(), y.data);
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     const int c = in_.c, hw = in_.h * in_.w;
     const float* mean = s.saved;
     const float* invstd = s.saved + c;
-    cpu::batchnorm_backward(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), s.training, dx ? dx->data : nullptr,
-                            params_[0].grad, params_[1].grad);
+    backend().batchnorm_backward(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), s.training,
+                                 dx ? dx->data : nullptr, params_[0].grad, params_[1].grad);
+  }
+
+  // Eval mode: (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+  bool eval_affine(float* scale, float* shift) const override {
+    for (int c = 0; c < in_.c; ++c) {
+      scale[c] = params_[0].value[c] / std::sqrt(params_[3].value[c] + eps_);
+      shift[c] = params_[1].value[c] - params_[2].value[c] * scale[c];
+    }
+    return true;
   }
 
  private:

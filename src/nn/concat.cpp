@@ -1,6 +1,6 @@
 // torch.cat([x, skip], dim=1): a U-Net decoder takes the encoder's maps
 // beside its own.
-#include "kernels/cpu/join.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
 
@@ -22,11 +22,11 @@ class ConcatLayer final : public JoinLayer {
   }
 
   void forward_join(const Tensor& x, const Tensor& other, Tensor& y) override {
-    cpu::concat_samples(x.data, x.shape.numel(), other.data, other.shape.numel(), x.n, y.data);
+    backend().concat_samples(x.data, x.shape.numel(), other.data, other.shape.numel(), x.n, y.data);
   }
 
   void backward_join(const Tensor& dy, Tensor* dx, Tensor& dother) override {
-    cpu::split_samples_accumulate(dy.data, in_.numel(), dother.shape.numel(), dy.n, dx ? dx->data : nullptr,
+    backend().split_samples_accumulate(dy.data, in_.numel(), dother.shape.numel(), dy.n, dx ? dx->data : nullptr,
                                   dother.data);
   }
 };

@@ -1,23 +1,10 @@
-// ConvTranspose2d is the input gradient of a Conv2d, so it reuses that
-// machinery backwards: forward scatters W^T x into columns and folds them
-// with col2im; backward unfolds dy with im2col, which gives the input
-// gradient with one GEMM and the weight gradient with another.
-//
-// The threads split the batch image by image, as Conv2d does on large maps:
-// each image's columns stay in cache and its GEMM output is already NCHW;
-// the threads' shares of the weight gradient are summed at the end.
+// ConvTranspose2d: shapes and parameters; the arithmetic is the backend's
+// ConvKernel for the Conv2d this layer transposes.
 //
 // PyTorch's weight is [Cin, Cout, k, k], i.e. the weight of the Conv2d
 // (Cout -> Cin) it transposes; its default init takes fan_in from dim 1
 // (Cout * k * k), torch/nn/modules/conv.py _ConvNd.reset_parameters.
-#include <omp.h>
-
-#include <algorithm>
-
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/im2col.h"
-#include "kernels/cpu/layout.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "nn/init.h"
 
@@ -43,13 +30,9 @@ class ConvTranspose2dLayer final : public Layer {
       throw Error("ConvTranspose2d with kernel " + std::to_string(k) + ", padding " + std::to_string(p) +
                   " on the input " + in.str() + ": output size would be below 1");
     // The Conv2d this layer transposes: out_channels x ho x wo in, `in` out.
-    g_ = {o_.out_channels, ho, wo, k, k, s, p};
+    transposed_ = {o_.out_channels, ho, wo, in.c, k, s, p};
     in_ = in;
     out_ = image_shape(o_.out_channels, ho, wo);
-    if (!g_.all_taps()) {
-      packed_weight_.resize(size_t(in.c) * g_.k());
-      packed_grad_.resize(packed_weight_.size());
-    }
     add_param("weight", {in.c, o_.out_channels, k, k});
     if (o_.bias) add_param("bias", {o_.out_channels});
     return out_;
@@ -59,70 +42,29 @@ class ConvTranspose2dLayer final : public Layer {
     for (Param& p : params_) init_uniform_fan_in(p, o_.out_channels * o_.kernel_size * o_.kernel_size, rng);
   }
 
-  size_t hw_in() const { return size_t(in_.h) * in_.w; }
-  size_t col_floats() const { return size_t(g_.k()) * hw_in(); }
-  size_t grad_floats() const { return size_t(in_.c) * g_.k() + size_t(out_.c); }
-  // Per thread: one image's columns and the thread's share of the gradients.
-  size_t per_thread() const { return col_floats() + grad_floats(); }
-  size_t workspace_floats(int) const override {
-    team_ = cpu::num_threads();
-    return size_t(team_) * per_thread();
+  void plan(const Backend& backend, int max_batch, bool gradients) override {
+    Layer::plan(backend, max_batch, gradients);
+    kernel_ = backend.conv_transpose2d(transposed_, max_batch, gradients);
   }
-  int team(int n) const { return std::max(1, std::min({team_, cpu::num_threads(), n})); }
+  std::string route() const override { return kernel_->route(); }
+  size_t saved_floats(int) const override { return kernel_->saved_floats(); }
+  size_t workspace_floats(int) const override { return kernel_->workspace_floats(); }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
-    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), hw_out = int(out_.h * out_.w);
-    const float* weight = pack_weight();
-    const float* bias = o_.bias ? params_[1].value : nullptr;
-#pragma omp parallel num_threads(team(x.n))
-    {
-      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread();
-#pragma omp for schedule(static)
-      for (int i = 0; i < x.n; ++i) {
-        cpu::gemm(true, false, k, hw, cin, 1.f, weight, k, x.sample(i), hw, 0.f, col, hw);
-        cpu::col2im(g_, col, 1, y.sample(i));
-        if (bias) cpu::add_channel_bias(bias, 1, out_.c, hw_out, y.sample(i));
-      }
-    }
+    kernel_->forward(x.data, x.n, params_[0].value, bias(), {}, false, y.data, {s.saved, s.workspace});
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
-    const int k = g_.k(), cin = in_.c, hw = int(hw_in()), hw_out = int(out_.h * out_.w), threads = team(x.n);
-    const float* weight = g_.all_taps() ? params_[0].value : packed_weight_.data();  // packed by forward
-    float* weight_grad = g_.all_taps() ? params_[0].grad : packed_grad_.data();
-#pragma omp parallel num_threads(threads)
-    {
-      float* col = s.workspace + size_t(omp_get_thread_num()) * per_thread();
-      float* dw = col + col_floats();
-      float* db = dw + size_t(cin) * k;
-      std::fill(dw, dw + grad_floats(), 0.f);
-#pragma omp for schedule(static)
-      for (int i = 0; i < x.n; ++i) {
-        cpu::im2col_band(g_, dy.sample(i), 0, g_.ho(), col);
-        cpu::gemm(false, true, cin, k, hw, 1.f, x.sample(i), hw, col, hw, 1.f, dw, k);
-        if (o_.bias) cpu::sum_cols(dy.sample(i), out_.c, hw_out, db, true);
-        if (dx) cpu::gemm(false, false, cin, hw, k, 1.f, weight, k, col, hw, 0.f, dx->sample(i), hw);
-      }
-    }
-    const float* parts = s.workspace + col_floats();
-    cpu::sum_parts(parts, threads, per_thread(), size_t(cin) * k, weight_grad);
-    if (o_.bias) cpu::sum_parts(parts + size_t(cin) * k, threads, per_thread(), out_.c, params_[1].grad);
-    if (!g_.all_taps()) unpack_grad();
+    kernel_->backward(x.data, dy.data, x.n, params_[0].value, params_[0].grad, o_.bias ? params_[1].grad : nullptr,
+                      dx ? dx->data : nullptr, {s.saved, s.workspace});
   }
 
  private:
-  // [Cin, Cout * taps]: the weight restricted to the taps that reach the output.
-  const float* pack_weight() {
-    if (g_.all_taps()) return params_[0].value;
-    cpu::pack_taps(g_, params_[0].value, size_t(in_.c) * g_.c, packed_weight_.data());
-    return packed_weight_.data();
-  }
-  void unpack_grad() { cpu::unpack_taps(g_, packed_grad_.data(), size_t(in_.c) * g_.c, params_[0].grad); }
+  const float* bias() const { return o_.bias ? params_[1].value : nullptr; }
 
   ConvTranspose2dOptions o_;
-  cpu::ConvGeometry g_{};
-  std::vector<float> packed_weight_, packed_grad_;
-  mutable int team_ = 1;  // threads the workspace was sized for
+  ConvShape transposed_;
+  std::unique_ptr<ConvKernel> kernel_;
 };
 
 }  // namespace

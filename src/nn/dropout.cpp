@@ -1,6 +1,6 @@
 #include <cstring>
 
-#include "kernels/cpu/elementwise.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
 
@@ -20,24 +20,30 @@ class DropoutLayer final : public Layer {
     return in_ = out_ = in;
   }
   void reset_parameters(Rng& rng) override { seed_ ^= rng.next(); }
-  size_t saved_floats(int n) const override { return size_t(n) * in_.numel(); }
+  void plan(const Backend& backend, int max_batch, bool gradients) override {
+    Layer::plan(backend, max_batch, gradients);
+    keeps_mask_ = gradients;
+  }
+  // The mask of the last training forward, for backward; eval needs none.
+  size_t saved_floats(int n) const override { return keeps_mask_ ? size_t(n) * in_.numel() : 0; }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
     if (!s.training) {
       std::memcpy(y.data, x.data, sizeof(float) * x.numel());
       return;
     }
-    cpu::dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull, s.saved, y.data);
+    backend().dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull, s.saved, y.data);
   }
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     if (!dx) return;
-    if (s.training) cpu::multiply(dy.data, s.saved, x.numel(), dx->data);
+    if (s.training) backend().multiply(dy.data, s.saved, x.numel(), dx->data);
     else std::memcpy(dx->data, dy.data, sizeof(float) * x.numel());
   }
 
  private:
   float p_;
   uint64_t seed_;
+  bool keeps_mask_ = true;
 };
 
 }  // namespace

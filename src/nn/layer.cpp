@@ -10,6 +10,13 @@ size_t Param::numel() const {
   return n;
 }
 
+void Layer::plan(const Backend& backend, int, bool) { backend_ = &backend; }
+
+const Backend& Layer::backend() const {
+  if (!backend_) throw Error(type() + " has no backend yet: add it to a Model and reserve, or call plan()");
+  return *backend_;
+}
+
 void Layer::add_param(std::string name, std::vector<int> shape, ParamKind kind) {
   params_.push_back(Param{std::move(name), std::move(shape), kind});
 }

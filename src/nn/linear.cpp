@@ -1,5 +1,4 @@
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "nn/init.h"
 
@@ -32,16 +31,13 @@ class LinearLayer final : public Layer {
 
   // y[N, out] = x[N, in] W^T + b
   void forward(const Tensor& x, Tensor& y, Scratch&) override {
-    const int in = in_.c, out = out_features_;
-    cpu::gemm(false, true, x.n, out, in, 1.f, x.data, in, params_[0].value, in, 0.f, y.data, out);
-    if (bias_) cpu::add_to_rows(params_[1].value, x.n, out, y.data);
+    backend().linear_forward(x.data, x.n, in_.c, out_features_, params_[0].value, bias_ ? params_[1].value : nullptr,
+                             y.data);
   }
 
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch&) override {
-    const int in = in_.c, out = out_features_;
-    cpu::gemm(true, false, out, in, x.n, 1.f, dy.data, out, x.data, in, 0.f, params_[0].grad, in);
-    if (bias_) cpu::sum_rows(dy.data, x.n, out, params_[1].grad);
-    if (dx) cpu::gemm(false, false, x.n, in, out, 1.f, dy.data, out, params_[0].value, in, 0.f, dx->data, in);
+    backend().linear_backward(x.data, dy.data, x.n, in_.c, out_features_, params_[0].value, params_[0].grad,
+                              bias_ ? params_[1].grad : nullptr, dx ? dx->data : nullptr);
   }
 
  private:

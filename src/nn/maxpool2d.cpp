@@ -1,6 +1,6 @@
 #include <cstdint>
 
-#include "kernels/cpu/pooling.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
 
@@ -24,19 +24,24 @@ class MaxPool2dLayer final : public Layer {
     return out_ = image_shape(in.c, g_.ho(), g_.wo());
   }
 
-  // Indices of the maxima, stored as int32 in float-sized slots.
-  size_t saved_floats(int n) const override { return size_t(n) * out_.numel(); }
+  void plan(const Backend& backend, int max_batch, bool gradients) override {
+    Layer::plan(backend, max_batch, gradients);
+    keeps_argmax_ = gradients;
+  }
+  // Indices of the maxima, stored as int32 in float-sized slots, for backward.
+  size_t saved_floats(int n) const override { return keeps_argmax_ ? size_t(n) * out_.numel() : 0; }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
-    cpu::maxpool_forward(g_, x.data, x.n, y.data, reinterpret_cast<int32_t*>(s.saved));
+    backend().maxpool_forward(g_, x.data, x.n, y.data, keeps_argmax_ ? reinterpret_cast<int32_t*>(s.saved) : nullptr);
   }
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
-    if (dx) cpu::maxpool_backward(g_, dy.data, reinterpret_cast<const int32_t*>(s.saved), x.n, dx->data);
+    if (dx) backend().maxpool_backward(g_, dy.data, reinterpret_cast<const int32_t*>(s.saved), x.n, dx->data);
   }
 
  private:
   int k_, stride_, pad_;
-  cpu::PoolGeometry g_{};
+  bool keeps_argmax_ = true;
+  PoolShape g_{};
 };
 
 }  // namespace

@@ -4,9 +4,9 @@
 
 namespace mnistlab::cpu {
 
-void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) {
+void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var) {
   const double count = double(n) * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int ch = 0; ch < c; ++ch) {
     double s = 0.0;
     for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);
@@ -21,9 +21,9 @@ void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* 
   }
 }
 
-void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
+void batchnorm_apply(int threads, const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int ch = 0; ch < c; ++ch) {
       const float scale = invstd[ch] * gamma[ch], shift = beta[ch] - mean[ch] * scale;
@@ -48,11 +48,11 @@ static void channel_grad_sums(const float* x, const float* dy, int n, int c, int
   sum_dy_xhat *= invstd;
 }
 
-void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+void batchnorm_backward(int threads, const float* x, const float* dy, int n, int c, int hw, const float* mean,
                         const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
                         float* dbeta) {
   const double count = double(n) * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int ch = 0; ch < c; ++ch) {
     double sum_dy, sum_dy_xhat;
     channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);

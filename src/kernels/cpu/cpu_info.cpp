@@ -85,6 +85,12 @@ const CpuInfo& cpu_info() {
   return info;
 }
 
+Isa widest_isa() { return cpu_info().widest; }
+
+}  // namespace mnistlab::cpu
+
+namespace mnistlab {
+
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return "scalar";
@@ -94,12 +100,10 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
-std::optional<Isa> parse_isa(std::string_view name) {
+std::optional<Isa> parse_isa(const std::string& name) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
     if (name == isa_name(isa)) return isa;
   return std::nullopt;
 }
 
-Isa widest_isa() { return cpu_info().widest; }
-
-}  // namespace mnistlab::cpu
+}  // namespace mnistlab

@@ -9,44 +9,44 @@
 
 namespace mnistlab::cpu {
 
-void relu_forward(const float* x, size_t count, float* y) {
-#pragma omp parallel for schedule(static)
+void relu_forward(int threads, const float* x, size_t count, float* y) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
 }
 
-void relu_backward(const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for schedule(static)
+void relu_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
-void sigmoid_forward(const float* x, size_t count, float* y) {
-#pragma omp parallel for schedule(static)
+void sigmoid_forward(int threads, const float* x, size_t count, float* y) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) y[i] = 1.f / (1.f + std::exp(-x[i]));
 }
 
-void sigmoid_backward(const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for schedule(static)
+void sigmoid_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
 }
 
-void tanh_forward(const float* x, size_t count, float* y) {
-#pragma omp parallel for schedule(static)
+void tanh_forward(int threads, const float* x, size_t count, float* y) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) y[i] = std::tanh(x[i]);
 }
 
-void tanh_backward(const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for schedule(static)
+void tanh_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * (1.f - y[i] * y[i]);
 }
 
-void add_to_rows(const float* v, int rows, int cols, float* m) {
-#pragma omp parallel for schedule(static)
+void add_to_rows(int threads, const float* v, int rows, int cols, float* m) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int i = 0; i < rows; ++i)
     for (int j = 0; j < cols; ++j) m[long(i) * cols + j] += v[j];
 }
 
-void sum_rows(const float* m, int rows, int cols, float* out) {
-#pragma omp parallel for schedule(static)
+void sum_rows(int threads, const float* m, int rows, int cols, float* out) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int j = 0; j < cols; ++j) {
     float s = 0.f;
     for (int i = 0; i < rows; ++i) s += m[long(i) * cols + j];
@@ -54,8 +54,8 @@ void sum_rows(const float* m, int rows, int cols, float* out) {
   }
 }
 
-void sum_cols(const float* m, int rows, long cols, float* out, bool accumulate) {
-#pragma omp parallel for schedule(static)
+void sum_cols(int threads, const float* m, int rows, long cols, float* out, bool accumulate) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int r = 0; r < rows; ++r) {
     const float* row = m + r * cols;
     double s = 0.0;
@@ -75,8 +75,8 @@ void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float
   }
 }
 
-void multiply(const float* a, const float* b, size_t count, float* out) {
-#pragma omp parallel for schedule(static)
+void multiply(int threads, const float* a, const float* b, size_t count, float* out) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
 }
 

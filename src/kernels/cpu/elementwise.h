@@ -4,26 +4,26 @@
 
 namespace mnistlab::cpu {
 
-void relu_forward(const float* x, size_t count, float* y);
+void relu_forward(int threads, const float* x, size_t count, float* y);
 // dx = dy where the output was positive, else 0 (y may alias x's storage).
-void relu_backward(const float* y, const float* dy, size_t count, float* dx);
+void relu_backward(int threads, const float* y, const float* dy, size_t count, float* dx);
 
 // y = 1 / (1 + exp(-x)); dx = dy * y * (1 - y)
-void sigmoid_forward(const float* x, size_t count, float* y);
-void sigmoid_backward(const float* y, const float* dy, size_t count, float* dx);
+void sigmoid_forward(int threads, const float* x, size_t count, float* y);
+void sigmoid_backward(int threads, const float* y, const float* dy, size_t count, float* dx);
 // y = tanh(x); dx = dy * (1 - y^2)
-void tanh_forward(const float* x, size_t count, float* y);
-void tanh_backward(const float* y, const float* dy, size_t count, float* dx);
+void tanh_forward(int threads, const float* x, size_t count, float* y);
+void tanh_backward(int threads, const float* y, const float* dy, size_t count, float* dx);
 
 // m[i][j] += v[j] for an [rows, cols] matrix (Linear's bias).
-void add_to_rows(const float* v, int rows, int cols, float* m);
+void add_to_rows(int threads, const float* v, int rows, int cols, float* m);
 // out[j] = sum_i m[i][j] for an [rows, cols] matrix (Linear's bias gradient).
-void sum_rows(const float* m, int rows, int cols, float* out);
+void sum_rows(int threads, const float* m, int rows, int cols, float* out);
 // out[r] = sum_j m[r][j] (a convolution's bias gradient from [C, n*HW]).
-void sum_cols(const float* m, int rows, long cols, float* out, bool accumulate);
+void sum_cols(int threads, const float* m, int rows, long cols, float* out, bool accumulate);
 
 // y = x * keep / (1 - p) with keep drawn from Bernoulli(1 - p) into mask.
 void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y);
-void multiply(const float* a, const float* b, size_t count, float* out);
+void multiply(int threads, const float* a, const float* b, size_t count, float* out);
 
 }  // namespace mnistlab::cpu

@@ -3,46 +3,41 @@
 #include <dnnl.h>
 #include <omp.h>
 
-#include <algorithm>
-
 namespace mnistlab::cpu {
 
 // oneDNN's SGEMM: JIT kernels for the widest instruction set CPUID reports
 // (AVX-512, AVX2 or SSE4.1), on AMD as on Intel; OpenBLAS picks its kernels
 // from a table of CPU models and falls back to SSE3 on models it does not
-// know (bench/README.md). Inside an OpenMP parallel region oneDNN runs on the
-// calling thread only, so each thread below multiplies its own slice of C.
-static void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                  int ldb, float beta, float* c, int ldc) {
-  dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+// know (bench/README.md has the bake-off). oneDNN threads with OpenMP: it
+// takes omp_get_max_threads() threads, or only the calling one inside a
+// parallel region, so the count is set for the call on this thread alone
+// (the setting belongs to the calling thread, not to the process).
+void gemm(int threads, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc) {
+  const bool serial = omp_in_parallel();
+  const int before = serial ? 0 : omp_get_max_threads();
+  if (!serial && before != threads) omp_set_num_threads(threads);
+  dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (!serial && before != threads) omp_set_num_threads(before);
 }
 
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-          int ldb, float beta, float* c, int ldc) {
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const double flops = 2.0 * m * n * k;
-  if (threads == 1 || flops < 4e6) {
-    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
+std::string gemm_provider() {
+  const dnnl_version_t* v = dnnl_version();
+  std::string isa;
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: isa = "sse41"; break;
+    case dnnl_cpu_isa_avx: isa = "avx"; break;
+    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
+    case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
+    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
+    default: isa = "isa " + std::to_string(int(dnnl_get_effective_cpu_isa()));
   }
-  const bool split_n = n >= m;
-  const int extent = split_n ? n : m;
-  const int parts = std::min(threads, std::max(1, extent / 16));
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-  for (int part = 0; part < parts; ++part) {
-    // Slices are multiples of 16 so each thread's kernel sees whole panels.
-    const int per = (extent / parts + 15) / 16 * 16;
-    const int begin = std::min(extent, part * per);
-    const int end = part == parts - 1 ? extent : std::min(extent, begin + per);
-    if (end <= begin) continue;
-    if (split_n) {
-      const float* bs = trans_b ? b + long(begin) * ldb : b + begin;
-      sgemm(trans_a, trans_b, m, end - begin, k, alpha, a, lda, bs, ldb, beta, c + begin, ldc);
-    } else {
-      const float* as = trans_a ? a + begin : a + long(begin) * lda;
-      sgemm(trans_a, trans_b, end - begin, n, k, alpha, as, lda, b, ldb, beta, c + long(begin) * ldc, ldc);
-    }
-  }
+  // SGEMM is float32 on every level: AMX and bfloat16 only serve lower precisions.
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         " sgemm, JIT " + isa;
 }
 
 void set_num_threads(int threads) { omp_set_num_threads(threads); }

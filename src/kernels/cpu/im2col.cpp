@@ -40,10 +40,10 @@ static void tap_offsets(const ConvGeometry& g, int tap, int* offsets) {
     }
 }
 
-static void im2col_small(const ConvGeometry& g, const float* x, int n, float* col) {
+static void im2col_small(int threads, const ConvGeometry& g, const float* x, int n, float* col) {
   const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
   const long cols = long(n) * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int r = 0; r < g.k(); ++r) {
     const int c = r / nt;
     int offsets[kSmallMap];
@@ -55,10 +55,10 @@ static void im2col_small(const ConvGeometry& g, const float* x, int n, float* co
   }
 }
 
-static void col2im_small(const ConvGeometry& g, const float* col, int n, float* dx) {
+static void col2im_small(int threads, const ConvGeometry& g, const float* col, int n, float* dx) {
   const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
   const long cols = long(n) * hw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int c = 0; c < g.c; ++c) {
     for (int i = 0; i < n; ++i) std::memset(dx + (long(i) * g.c + c) * plane, 0, sizeof(float) * plane);
     for (int t = 0; t < nt; ++t) {
@@ -125,12 +125,12 @@ static void unfold_rows(const ConvGeometry& g, const float* x, int r, int oh0, i
   }
 }
 
-void im2col(const ConvGeometry& g, const float* x, int n, float* col) {
+void im2col(int threads, const ConvGeometry& g, const float* x, int n, float* col) {
   const int ho = g.ho(), wo = g.wo(), k = g.k();
-  if (ho * wo <= kSmallMap) return im2col_small(g, x, n, col);
+  if (ho * wo <= kSmallMap) return im2col_small(threads, g, x, n, col);
   const long cols = long(n) * ho * wo;
   const long image = long(g.c) * g.h * g.w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int r = 0; r < k; ++r)
     for (int i = 0; i < n; ++i) unfold_rows(g, x + i * image, r, 0, ho, col + r * cols + long(i) * ho * wo);
 }
@@ -140,11 +140,11 @@ void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float*
   for (int r = 0; r < g.k(); ++r) unfold_rows(g, x, r, oh0, oh1, col + r * cols);
 }
 
-void col2im(const ConvGeometry& g, const float* col, int n, float* dx) {
+void col2im(int threads, const ConvGeometry& g, const float* col, int n, float* dx) {
   const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size());
-  if (ho * wo <= kSmallMap) return col2im_small(g, col, n, dx);
+  if (ho * wo <= kSmallMap) return col2im_small(threads, g, col, n, dx);
   const long cols = long(n) * ho * wo;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int c = 0; c < g.c; ++c) {
       float* plane = dx + (long(i) * g.c + c) * g.h * g.w;

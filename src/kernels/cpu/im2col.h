@@ -25,7 +25,7 @@ struct ConvGeometry {
   bool all_taps() const { return int(taps.size()) == kh * kw; }
 };
 
-void im2col(const ConvGeometry& g, const float* x, int n, float* col);
+void im2col(int threads, const ConvGeometry& g, const float* x, int n, float* col);
 // One image's columns for output rows [oh0, oh1) only: [C*T, (oh1-oh0)*WO],
 // single-threaded (callers split the batch among threads).
 void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col);
@@ -34,6 +34,6 @@ void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* p
 // The reverse for gradients: inactive taps get exactly zero.
 void unpack_taps(const ConvGeometry& g, const float* packed, size_t rows, float* weight);
 // Overwrites dx (n images) with the sum of the column entries that came from each pixel.
-void col2im(const ConvGeometry& g, const float* col, int n, float* dx);
+void col2im(int threads, const ConvGeometry& g, const float* col, int n, float* dx);
 
 }  // namespace mnistlab::cpu

@@ -3,20 +3,13 @@
 // with an ISA-specific body has one translation unit per level, compiled
 // with that level's flags (CMakeLists.txt), so one binary carries every
 // route and chooses at run time from what the CPU and the OS support.
-#include <optional>
-#include <string>
-#include <string_view>
+#include "mnistlab/backend.h"
 
 namespace mnistlab::cpu {
 
-enum class Isa {
-  Scalar,  // x86-64 baseline (SSE2): plain C++
-  Avx2,    // AVX2 + FMA (Haswell, Zen 1 and later)
-  Avx512,  // AVX-512 F, CD, BW, DQ, VL (Skylake-SP, Zen 4 and later)
-};
+using mnistlab::Isa;
+using mnistlab::isa_name;
 
-const char* isa_name(Isa isa);
-std::optional<Isa> parse_isa(std::string_view name);
 // The widest level this CPU and its OS support (CPUID feature bits and
 // XGETBV, never a table of CPU models).
 Isa widest_isa();

@@ -7,8 +7,8 @@
 
 namespace mnistlab::cpu {
 
-void channels_to_nchw(const float* src, int n, int c, int hw, const float* bias, float* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+void channels_to_nchw(int threads, const float* src, int n, int c, int hw, const float* bias, float* y) {
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int ch = 0; ch < c; ++ch) {
       const float* in = src + (long(ch) * n + i) * hw;
@@ -19,8 +19,8 @@ void channels_to_nchw(const float* src, int n, int c, int hw, const float* bias,
   }
 }
 
-void nchw_to_channels(const float* x, int n, int c, int hw, float* dst) {
-#pragma omp parallel for collapse(2) schedule(static)
+void nchw_to_channels(int threads, const float* x, int n, int c, int hw, float* dst) {
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int ch = 0; ch < c; ++ch) {
       std::memcpy(dst + (long(ch) * n + i) * hw, x + (long(i) * c + ch) * hw, sizeof(float) * hw);
@@ -28,8 +28,8 @@ void nchw_to_channels(const float* x, int n, int c, int hw, float* dst) {
   }
 }
 
-void add_channel_bias(const float* bias, int n, int c, int hw, float* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+void add_channel_bias(int threads, const float* bias, int n, int c, int hw, float* y) {
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i)
     for (int ch = 0; ch < c; ++ch) {
       float* out = y + (long(i) * c + ch) * hw;
@@ -37,8 +37,8 @@ void add_channel_bias(const float* bias, int n, int c, int hw, float* y) {
     }
 }
 
-void channel_sums(const float* x, int n, int c, int hw, float* out) {
-#pragma omp parallel for schedule(static)
+void channel_sums(int threads, const float* x, int n, int c, int hw, float* out) {
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int ch = 0; ch < c; ++ch) {
     double s = 0;
     for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);

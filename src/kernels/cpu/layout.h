@@ -5,13 +5,13 @@
 namespace mnistlab::cpu {
 
 // y[i][c][p] = src[c][i*hw + p] + (bias ? bias[c] : 0)
-void channels_to_nchw(const float* src, int n, int c, int hw, const float* bias, float* y);
+void channels_to_nchw(int threads, const float* src, int n, int c, int hw, const float* bias, float* y);
 // dst[c][i*hw + p] = x[i][c][p]
-void nchw_to_channels(const float* x, int n, int c, int hw, float* dst);
+void nchw_to_channels(int threads, const float* x, int n, int c, int hw, float* dst);
 // y[i][c][p] += bias[c]
-void add_channel_bias(const float* bias, int n, int c, int hw, float* y);
+void add_channel_bias(int threads, const float* bias, int n, int c, int hw, float* y);
 // out[c] = sum over i, p of x[i][c][p] (a bias gradient from NCHW)
-void channel_sums(const float* x, int n, int c, int hw, float* out);
+void channel_sums(int threads, const float* x, int n, int c, int hw, float* out);
 // out[j] = sum over t < count of parts[t * stride + j], j < len, added in
 // order of t: the per-thread shares of a gradient, summed the same way
 // every time for a given thread count.

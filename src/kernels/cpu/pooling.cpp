@@ -7,13 +7,13 @@ namespace mnistlab::cpu {
 
 // The usual 2x2 window with stride 2 and no padding: never out of bounds,
 // so no checks; candidates in the generic loop's order (row by row).
-static void maxpool_2x2(const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+static void maxpool_2x2(int threads, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
   const int ho = g.ho(), wo = g.wo(), w = g.w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (long plane = 0; plane < long(n) * g.c; ++plane) {
     const float* in = x + plane * g.h * w;
     float* out = y + plane * ho * wo;
-    int32_t* arg = argmax + plane * ho * wo;
+    int32_t* arg = argmax ? argmax + plane * ho * wo : nullptr;
     for (int oh = 0; oh < ho; ++oh)
       for (int ow = 0; ow < wo; ++ow) {
         const int32_t first = 2 * oh * w + 2 * ow;
@@ -28,15 +28,15 @@ static void maxpool_2x2(const PoolGeometry& g, const float* x, int n, float* y, 
           }
         }
         out[oh * wo + ow] = best;
-        arg[oh * wo + ow] = where;
+        if (argmax) arg[oh * wo + ow] = where;
       }
   }
 }
 
-void maxpool_forward(const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
-  if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(g, x, n, y, argmax);
+void maxpool_forward(int threads, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+  if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(threads, g, x, n, y, argmax);
   const int ho = g.ho(), wo = g.wo();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int c = 0; c < g.c; ++c) {
       const float* in = x + (long(i) * g.c + c) * g.h * g.w;
@@ -60,16 +60,16 @@ void maxpool_forward(const PoolGeometry& g, const float* x, int n, float* y, int
             }
           }
           y[out + oh * wo + ow] = best;
-          argmax[out + oh * wo + ow] = where;
+          if (argmax) argmax[out + oh * wo + ow] = where;
         }
       }
     }
   }
 }
 
-void maxpool_backward(const PoolGeometry& g, const float* dy, const int32_t* argmax, int n, float* dx) {
+void maxpool_backward(int threads, const PoolGeometry& g, const float* dy, const int32_t* argmax, int n, float* dx) {
   const int hw_out = g.ho() * g.wo();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
     for (int c = 0; c < g.c; ++c) {
       float* plane = dx + (long(i) * g.c + c) * g.h * g.w;

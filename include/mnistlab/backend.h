@@ -1,0 +1,47 @@
+#pragma once
+// Where a model's arithmetic runs and how: the options of the backend that
+// every layer calls (the CPU today). The defaults are what a user wants: all
+// cores, the widest instruction set the CPU has, each convolution by the
+// algorithm measured fastest for its shape. The other settings force one
+// route, so tests and benchmarks can reach every implementation on any CPU.
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace mnistlab {
+
+// Instruction sets of the hand-written CPU kernels.
+enum class Isa {
+  Scalar,  // x86-64 baseline, plain C++
+  Avx2,    // AVX2 + FMA
+  Avx512,  // AVX-512 F, CD, BW, DQ, VL
+};
+
+// How 3x3 stride-1 padding-1 convolutions compute their forward pass and
+// input gradient (other shapes always unfold into columns and multiply).
+enum class ConvAlgorithm {
+  Auto,      // by shape, from bench/'s measurements
+  Im2col,    // unfold into columns, one GEMM
+  Winograd,  // Winograd F(2x2, 3x3) wherever the shape allows
+};
+
+struct BackendOptions {
+  int threads = 0;             // 0: every online CPU
+  std::optional<Isa> max_isa;  // cap on the hand-written kernels; default the widest this CPU runs
+  ConvAlgorithm conv = ConvAlgorithm::Auto;
+  // Convolutions whose output has at least this many pixels per image run
+  // image by image (each thread its own images); smaller maps unfold the
+  // whole batch for one GEMM.
+  int per_image_min_pixels = 49;
+  // Floats of unfolded columns a batched convolution may hold at once;
+  // beyond it the batch is processed in chunks.
+  size_t conv_workspace_floats = size_t(1) << 25;
+};
+
+// "AMD EPYC 9R45 (AuthenticAMD family 26 model 2), avx512, 2 threads; GEMM oneDNN 2.6.3 sgemm (JIT, avx512_core)"
+std::string describe_backend(const BackendOptions& options = {});
+
+const char* isa_name(Isa isa);
+std::optional<Isa> parse_isa(const std::string& name);
+
+}  // namespace mnistlab

@@ -1,0 +1,129 @@
+#pragma once
+// The seam between layers and arithmetic. A layer (src/nn/) computes shapes
+// and owns its parameters; every operation on a batch goes through the
+// Backend its model plans it with: which instruction set, which algorithm,
+// how many threads and how the workspace is carved are the backend's
+// business, never the layer's. The CPU backend (kernels/cpu/cpu_backend.h)
+// is the one implementation today; a GPU backend would implement the same
+// interface, and the layers would not change.
+//
+// Tensors are float32, NCHW (or [N, F]), contiguous, in memory the model's
+// arena provides.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mnistlab/backend.h"
+
+namespace mnistlab {
+
+// A Conv2d's geometry: input [cin, h, w], cout filters of k x k, the same
+// stride and padding in both directions. A ConvTranspose2d is described by
+// the Conv2d it transposes (its output is that convolution's input).
+struct ConvShape {
+  int cin = 0, h = 0, w = 0;
+  int cout = 0, k = 1, stride = 1, pad = 0;
+  int ho() const { return (h + 2 * pad - k) / stride + 1; }
+  int wo() const { return (w + 2 * pad - k) / stride + 1; }
+};
+
+struct PoolShape {
+  int c = 0, h = 0, w = 0, k = 1, stride = 1, pad = 0;
+  int ho() const { return (h + 2 * pad - k) / stride + 1; }
+  int wo() const { return (w + 2 * pad - k) / stride + 1; }
+};
+
+// Memory a kernel gets for one call: `saved` lives from a forward to the
+// backward after it; `workspace` only lasts for the call.
+struct KernelMemory {
+  float* saved = nullptr;
+  float* workspace = nullptr;
+};
+
+// Eval-mode epilogue of a convolution: out = max(lower, conv * scale[c] +
+// shift[c]) per output channel, which folds a BatchNorm2d that follows
+// (and its ReLU) into the convolution's last pass over its output.
+struct ChannelAffine {
+  const float* scale = nullptr;  // null: 1
+  const float* shift = nullptr;  // null: 0 (the layer's bias is added before)
+};
+
+// A convolution planned for one layer shape and batches up to the one it was
+// planned for. Weights are in PyTorch's layout: Conv2d [cout, cin, k, k],
+// ConvTranspose2d [cin_of_the_transposed_conv = its input channels, ...].
+class ConvKernel {
+ public:
+  virtual ~ConvKernel() = default;
+  // The route taken, for `mnistlab info` and tests: "winograd/avx512", "im2col/per-image", ...
+  virtual std::string route() const = 0;
+  virtual size_t saved_floats() const { return 0; }
+  virtual size_t workspace_floats() const = 0;
+  // y = conv(x) + bias (bias may be null), then the affine epilogue and
+  // max(0, .) when relu.
+  virtual void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine,
+                       bool relu, float* y, KernelMemory memory) = 0;
+  // Overwrites dweight, dbias (when not null) and dx (when not null).
+  virtual void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
+                        float* dx, KernelMemory memory) = 0;
+};
+
+enum class Activation { ReLU, Sigmoid, Tanh };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const BackendOptions& options() const = 0;
+  virtual int threads() const = 0;
+  virtual std::string describe() const = 0;
+
+  // A convolution for batches up to max_batch; without gradients it keeps
+  // nothing for a backward.
+  virtual std::unique_ptr<ConvKernel> conv2d(const ConvShape& shape, int max_batch, bool gradients) const = 0;
+  virtual std::unique_ptr<ConvKernel> conv_transpose2d(const ConvShape& transposed, int max_batch,
+                                                       bool gradients) const = 0;
+
+  // Linear: y[n][out] = x[n][in] W[out][in]^T + b; backward overwrites dw,
+  // db (when not null) and dx (when not null).
+  virtual void linear_forward(const float* x, int n, int in, int out, const float* w, const float* b,
+                              float* y) const = 0;
+  virtual void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw,
+                               float* db, float* dx) const = 0;
+
+  // y = f(x); dx = dy * f'(x), written in terms of y.
+  virtual void activation_forward(Activation f, const float* x, size_t count, float* y) const = 0;
+  virtual void activation_backward(Activation f, const float* y, const float* dy, size_t count,
+                                   float* dx) const = 0;
+
+  // BatchNorm2d over [n, c, hw]: per-channel mean and biased variance; y =
+  // (x - mean) * invstd * gamma + beta; gradients (batch_statistics: mean
+  // and invstd came from x, so they carry gradient too).
+  virtual void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const = 0;
+  virtual void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
+                               const float* gamma, const float* beta, float* y) const = 0;
+  virtual void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                                  const float* invstd, const float* gamma, bool batch_statistics, float* dx,
+                                  float* dgamma, float* dbeta) const = 0;
+
+  // argmax: per output, the index within its input plane of the maximum (null: not kept).
+  virtual void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const = 0;
+  virtual void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n,
+                                float* dx) const = 0;
+
+  // y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) from seed, stored in mask.
+  virtual void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask,
+                               float* y) const = 0;
+  virtual void multiply(const float* a, const float* b, size_t count, float* out) const = 0;
+
+  // Joins: per sample, y = [a, b] (torch.cat on dim 1) and back; out = a + b; acc += x.
+  virtual void concat_samples(const float* a, size_t a_len, const float* b, size_t b_len, int n,
+                              float* y) const = 0;
+  virtual void split_samples_accumulate(const float* dy, size_t a_len, size_t b_len, int n, float* da,
+                                        float* db) const = 0;
+  virtual void add(const float* a, const float* b, size_t count, float* out) const = 0;
+  virtual void add_into(const float* x, size_t count, float* acc) const = 0;
+};
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+
+}  // namespace mnistlab

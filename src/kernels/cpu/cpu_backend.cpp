@@ -1,0 +1,136 @@
+// The CPU backend: threads and instruction set fixed when it is made, every
+// operation forwarded to the kernels of kernels/cpu/ with them.
+#include <omp.h>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/conv.h"
+#include "kernels/cpu/cpu_info.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/join.h"
+#include "kernels/cpu/pooling.h"
+#include "mnistlab/error.h"
+
+namespace mnistlab {
+namespace {
+
+using namespace cpu;
+
+CpuContext context(const BackendOptions& o) {
+  if (o.threads < 0) throw Error("threads must be 0 (every CPU) or more, got " + std::to_string(o.threads));
+  CpuContext ctx;
+  ctx.options = o;
+  ctx.threads = o.threads > 0 ? o.threads : omp_get_num_procs();
+  ctx.isa = widest_isa();
+  if (o.max_isa) {
+    if (!runs(*o.max_isa))
+      throw Error(std::string("this CPU does not run ") + isa_name(*o.max_isa) + " code; the widest it runs is " +
+                  isa_name(widest_isa()));
+    ctx.isa = *o.max_isa;
+  }
+  return ctx;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& o) : ctx_(context(o)) {}
+
+  const BackendOptions& options() const override { return ctx_.options; }
+  int threads() const override { return ctx_.threads; }
+  std::string describe() const override { return describe_backend(ctx_.options); }
+
+  std::unique_ptr<ConvKernel> conv2d(const ConvShape& s, int max_batch, bool gradients) const override {
+    return make_conv2d(ctx_, s, max_batch, gradients);
+  }
+  std::unique_ptr<ConvKernel> conv_transpose2d(const ConvShape& s, int max_batch, bool gradients) const override {
+    return make_conv_transpose2d(ctx_, s, max_batch, gradients);
+  }
+
+  void linear_forward(const float* x, int n, int in, int out, const float* w, const float* b,
+                      float* y) const override {
+    gemm(t(), false, true, n, out, in, 1.f, x, in, w, in, 0.f, y, out);
+    if (b) add_to_rows(t(), b, n, out, y);
+  }
+  void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw, float* db,
+                       float* dx) const override {
+    gemm(t(), true, false, out, in, n, 1.f, dy, out, x, in, 0.f, dw, in);
+    if (db) sum_rows(t(), dy, n, out, db);
+    if (dx) gemm(t(), false, false, n, in, out, 1.f, dy, out, w, in, 0.f, dx, in);
+  }
+
+  void activation_forward(Activation f, const float* x, size_t count, float* y) const override {
+    switch (f) {
+      case Activation::ReLU: return relu_forward(t(), x, count, y);
+      case Activation::Sigmoid: return sigmoid_forward(t(), x, count, y);
+      case Activation::Tanh: return tanh_forward(t(), x, count, y);
+    }
+  }
+  void activation_backward(Activation f, const float* y, const float* dy, size_t count, float* dx) const override {
+    switch (f) {
+      case Activation::ReLU: return relu_backward(t(), y, dy, count, dx);
+      case Activation::Sigmoid: return sigmoid_backward(t(), y, dy, count, dx);
+      case Activation::Tanh: return tanh_backward(t(), y, dy, count, dx);
+    }
+  }
+
+  void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const override {
+    cpu::channel_mean_var(t(), x, n, c, hw, mean, var);
+  }
+  void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
+                       const float* gamma, const float* beta, float* y) const override {
+    cpu::batchnorm_apply(t(), x, n, c, hw, mean, invstd, gamma, beta, y);
+  }
+  void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
+                          const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
+                          float* dbeta) const override {
+    cpu::batchnorm_backward(t(), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
+  }
+
+  void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const override {
+    cpu::maxpool_forward(t(), s, x, n, y, argmax);
+  }
+  void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n, float* dx) const override {
+    cpu::maxpool_backward(t(), s, dy, argmax, n, dx);
+  }
+
+  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
+    cpu::dropout_forward(x, count, p, seed, mask, y);
+  }
+  void multiply(const float* a, const float* b, size_t count, float* out) const override {
+    cpu::multiply(t(), a, b, count, out);
+  }
+
+  void concat_samples(const float* a, size_t a_len, const float* b, size_t b_len, int n, float* y) const override {
+    cpu::concat_samples(t(), a, a_len, b, b_len, n, y);
+  }
+  void split_samples_accumulate(const float* dy, size_t a_len, size_t b_len, int n, float* da,
+                                float* db) const override {
+    cpu::split_samples_accumulate(t(), dy, a_len, b_len, n, da, db);
+  }
+  void add(const float* a, const float* b, size_t count, float* out) const override {
+    cpu::add(t(), a, b, count, out);
+  }
+  void add_into(const float* x, size_t count, float* acc) const override { cpu::add_into(t(), x, count, acc); }
+
+ private:
+  int t() const { return ctx_.threads; }
+  CpuContext ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) { return std::make_unique<CpuBackend>(options); }
+
+std::string describe_backend(const BackendOptions& options) {
+  const CpuContext ctx = context(options);
+  const CpuInfo& cpu = cpu_info();
+  std::string s = cpu.model.empty() ? std::string("unknown CPU") : cpu.model;
+  s += " (" + cpu.vendor + " family " + std::to_string(cpu.family) + " model " + std::to_string(cpu.model_number) +
+       ", " + std::to_string(cpu.logical_cpus) + " CPUs), kernels " + isa_name(ctx.isa) + " (widest " +
+       isa_name(cpu.widest) + "), " + std::to_string(ctx.threads) + " thread" + (ctx.threads == 1 ? "" : "s") +
+       "; GEMM " + gemm_provider();
+  return s;
+}
+
+}  // namespace mnistlab
