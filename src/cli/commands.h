@@ -23,5 +23,6 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_pairs_command(CLI::App& app);
 void add_denoise_command(CLI::App& app);
+void add_info_command(CLI::App& app);
 
 }  // namespace mnistlab::cli

@@ -22,13 +22,14 @@ int main(int argc, char** argv) {
   mnistlab::cli::remember_command_line(argc, argv);
   CLI::App app{"mnistlab: train, evaluate and inspect small convolutional networks on MNIST-family images"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mnistlab 0.1");
+  app.set_version_flag("--version", [] { return "mnistlab 0.1\n" + mnistlab::describe_backend(); });
   mnistlab::cli::add_train_command(app);
   mnistlab::cli::add_eval_command(app);
   mnistlab::cli::add_predict_command(app);
   mnistlab::cli::add_summary_command(app);
   mnistlab::cli::add_pairs_command(app);
   mnistlab::cli::add_denoise_command(app);
+  mnistlab::cli::add_info_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

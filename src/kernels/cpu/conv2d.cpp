@@ -59,8 +59,10 @@ class Conv2d final : public ConvKernel {
     transposed_dx_ = s.stride == 1 && s.pad <= s.k - 1 && s.h * s.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(s.cin) * flipped_.k());
     per_image_ = int(hw_out()) >= o.per_image_min_pixels;
+    // (On a map of one row or column some taps only see padding: the GEMM
+    // route leaves them out, Winograd's transforms cannot.)
     const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && per_image_ && s.k == 3 && s.stride == 1 &&
-                                   s.pad == 1;
+                                   s.pad == 1 && g_.all_taps();
     const int min_channels = o.conv == ConvAlgorithm::Winograd ? 1 : kWinogradMinChannels;
     winograd_ = winograd_geometry && s.cin >= min_channels;
     if (winograd_) {
@@ -84,7 +86,9 @@ class Conv2d final : public ConvKernel {
   std::string route() const override {
     std::string r = per_image_ ? "per-image " : "batched ";
     r += winograd_ ? std::string("winograd/") + isa_name(ctx_.isa) : "im2col";
-    r += " forward, ";
+    r += " forward";
+    if (!gradients_) return r;
+    r += ", ";
     r += winograd_dx_ ? std::string("winograd/") + isa_name(ctx_.isa) : transposed_dx_ ? "flipped im2col" : "col2im";
     return r + " input gradient";
   }
