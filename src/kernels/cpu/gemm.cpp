@@ -14,6 +14,12 @@ namespace mnistlab::cpu {
 // (the setting belongs to the calling thread, not to the process).
 void gemm(int threads, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // BLAS's meaning: C = beta * C (a pixel no tap reaches gets only its bias)
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) c[long(i) * ldc + j] = beta == 0.f ? 0.f : beta * c[long(i) * ldc + j];
+    return;
+  }
   const bool serial = omp_in_parallel();
   const int before = serial ? 0 : omp_get_max_threads();
   if (!serial && before != threads) omp_set_num_threads(threads);

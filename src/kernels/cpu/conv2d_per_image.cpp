@@ -1,27 +1,23 @@
-// Conv2d on the CPU, by one of two strategies:
-//
-// - per image, on large maps: the threads split the batch, and each
-//   unfolds one image into its own column buffer (small enough to stay in
-//   cache) and multiplies it with a single-threaded GEMM whose result is
-//   already that image's NCHW output. No transposes, one barrier per call;
-//   the columns are unfolded again in backward instead of being kept, which
-//   costs less than writing them to memory and reading them back. Weight
-//   gradients are summed per thread, then added up in thread order.
-// - batched, on small maps (VGG-BN's 4x4 .. 1x1), where a per-image GEMM
-//   would have N = 16 .. 1: one im2col + one GEMM per chunk of the batch
-//   (chunks keep the column buffer bounded for large batches).
+// Conv2d on maps of 49 pixels and more (BackendOptions::per_image_min_pixels):
+// the threads split the batch, and each unfolds one image into its own
+// column buffer (small enough to stay in cache) and multiplies it with a
+// single-threaded GEMM whose result is already that image's NCHW output. No
+// transposes, one barrier per call; the columns are unfolded again in
+// backward instead of being kept, which costs less than writing them to
+// memory and reading them back. Weight gradients are summed per thread,
+// then added up in thread order. (Small maps: conv2d_batched.cpp.)
 //
 // Kernel taps that only ever see padding are left out of the GEMMs (see
-// ConvGeometry::taps): on VGG-BN's 1x1 maps a 3x3 kernel does 1/9 of the work.
+// ConvGeometry::taps).
 //
 // 3x3 stride-1 padding-1 layers with enough input channels (the baseline's
-// and VGG-BN's 28x28 and 14x14 layers) compute their per-image forward by
-// Winograd F(2x2, 3x3) instead (kernels/cpu/winograd.h): 16 products per
-// 2x2 outputs and channel pair instead of 36. bench/conv3x3 measured the
-// threshold: below 8 input channels the transforms cost more than they save.
-// The input gradient of such a layer (below) is the same convolution with
-// channels swapped, so it takes Winograd too when the layer has 8 or more
-// output channels.
+// and VGG-BN's 28x28 and 14x14 layers) compute their forward by Winograd
+// F(2x2, 3x3) instead (kernels/cpu/winograd.h): 16 products per 2x2 outputs
+// and channel pair instead of 36. bench/conv3x3 measured the threshold:
+// below 8 input channels the transforms cost more than they save. The input
+// gradient of such a layer (below) is the same convolution with channels
+// swapped, so it takes Winograd too when the layer has 8 or more output
+// channels.
 //
 // Backward, input gradient: for stride 1 it is itself a convolution of dy
 // with the kernel flipped and in/out channels swapped, padding k-1-p; that
@@ -35,6 +31,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/conv_fold.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -47,10 +44,10 @@ namespace {
 constexpr int kWinogradMinChannels = 8;           // input channels (forward) or output channels (input gradient)
 constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of a typical L2
 
-class Conv2d final : public ConvKernel {
+class PerImageConv2d final : public ConvKernel {
  public:
-  Conv2d(const CpuContext& ctx, const ConvShape& s, int max_batch, bool gradients)
-      : ctx_(ctx), s_(s), max_batch_(max_batch), gradients_(gradients) {
+  PerImageConv2d(const CpuContext& ctx, const ConvShape& s, int max_batch, bool gradients)
+      : ctx_(ctx), s_(s), gradients_(gradients) {
     const BackendOptions& o = ctx.options;
     g_ = {s.cin, s.h, s.w, s.k, s.k, s.stride, s.pad};
     // dy seen as the input of the transposed convolution (stride 1 only).
@@ -58,10 +55,9 @@ class Conv2d final : public ConvKernel {
     // On small maps the textbook route's GEMM is cheap and skips flipping the weight.
     transposed_dx_ = s.stride == 1 && s.pad <= s.k - 1 && s.h * s.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(s.cin) * flipped_.k());
-    per_image_ = int(hw_out()) >= o.per_image_min_pixels;
     // (On a map of one row or column some taps only see padding: the GEMM
     // route leaves them out, Winograd's transforms cannot.)
-    const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && per_image_ && s.k == 3 && s.stride == 1 &&
+    const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && s.k == 3 && s.stride == 1 &&
                                    s.pad == 1 && g_.all_taps();
     const int min_channels = o.conv == ConvAlgorithm::Winograd ? 1 : kWinogradMinChannels;
     winograd_ = winograd_geometry && s.cin >= min_channels;
@@ -84,7 +80,7 @@ class Conv2d final : public ConvKernel {
   }
 
   std::string route() const override {
-    std::string r = per_image_ ? "per-image " : "batched ";
+    std::string r = "per image, ";
     r += winograd_ ? std::string("winograd/") + isa_name(ctx_.isa) : "im2col";
     r += " forward";
     if (!gradients_) return r;
@@ -93,44 +89,23 @@ class Conv2d final : public ConvKernel {
     return r + " input gradient";
   }
 
-  size_t saved_floats() const override { return keeps_columns() ? size_t(max_batch_) * col_floats() : 0; }
-  size_t workspace_floats() const override {
-    if (per_image_) return size_t(team_) * per_thread_floats();
-    return size_t(chunk(max_batch_)) * ((keeps_columns() ? 0 : col_floats()) + work_floats());
-  }
+  size_t workspace_floats() const override { return size_t(team_) * per_thread_floats(); }
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
                float* y, KernelMemory m) override {
-    const float* w = fold(weight, bias, affine);
-    const float* b = bias || affine.scale || affine.shift ? bias_.data() : nullptr;
-    if (per_image_)
-      forward_per_image(x, n, w, b, relu, y, m);
-    else
-      forward_batched(x, n, w, b, relu, y, m);
+    const float* w = fold(weight, affine);
+    forward_images(x, n, w, fold_bias(bias, affine, s_.cout, bias_.data()), relu, y, m);
   }
 
   void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias, float* dx,
                 KernelMemory m) override {
-    if (per_image_)
-      backward_per_image(x, dy, n, weight, dweight, dbias, dx, m);
-    else
-      backward_batched(x, dy, n, weight, dweight, dbias, dx, m);
+    backward_images(x, dy, n, weight, dweight, dbias, dx, m);
   }
 
  private:
   size_t hw_out() const { return size_t(g_.ho()) * g_.wo(); }
   size_t hw_in() const { return size_t(g_.h) * g_.w; }
   size_t col_floats() const { return size_t(g_.k()) * hw_out(); }  // per image
-  size_t work_floats() const {                                       // per image, besides the columns
-    const size_t dx_route = transposed_dx_ ? size_t(flipped_.k()) * hw_in() + size_t(g_.c) * hw_in() : col_floats();
-    return size_t(s_.cout) * hw_out() + dx_route;
-  }
-  int chunk(int n) const {
-    return std::clamp(int(ctx_.options.conv_workspace_floats / (col_floats() + work_floats())), 1, std::max(n, 1));
-  }
-  // The columns are kept from forward to backward when the largest batch
-  // planned for is one chunk; a smaller batch then fits the same space.
-  bool keeps_columns() const { return gradients_ && !per_image_ && chunk(max_batch_) >= max_batch_; }
   // Per thread: one image's columns, its input-gradient route, and the
   // thread's share of the weight and bias gradients.
   size_t per_thread_floats() const {
@@ -143,23 +118,15 @@ class Conv2d final : public ConvKernel {
   int team(int n) const { return std::max(1, std::min(team_, n)); }
 
   // The weight restricted to the active taps, [Cout, Cin * taps], scaled per
-  // output channel by an eval-mode affine; the bias folded to match.
-  const float* fold(const float* weight, const float* bias, const ChannelAffine& a) {
-    const size_t per_out = size_t(g_.k());
-    const bool scaled = a.scale != nullptr;
-    for (int co = 0; co < s_.cout; ++co) {
-      const float scale = scaled ? a.scale[co] : 1.f;
-      bias_[co] = (bias ? bias[co] : 0.f) * scale + (a.shift ? a.shift[co] : 0.f);
-    }
-    if (g_.all_taps() && !scaled) return weight;
+  // output channel by an eval-mode affine.
+  const float* fold(const float* weight, const ChannelAffine& a) {
+    if (g_.all_taps() && !a.scale) return weight;
     pack_taps(g_, weight, size_t(s_.cout) * g_.c, packed_weight_.data());
-    if (scaled)
-      for (int co = 0; co < s_.cout; ++co)
-        for (size_t j = 0; j < per_out; ++j) packed_weight_[co * per_out + j] *= a.scale[co];
+    scale_rows(a, s_.cout, size_t(g_.k()), packed_weight_.data());
     return packed_weight_.data();
   }
 
-  void forward_per_image(const float* x, int n, const float* w, const float* bias, bool relu, float* y,
+  void forward_images(const float* x, int n, const float* w, const float* bias, bool relu, float* y,
                          KernelMemory m) {
     const size_t per_thread = per_thread_floats(), in_len = size_t(g_.c) * hw_in();
     const int hw = int(hw_out()), k = g_.k(), cout = s_.cout;
@@ -193,7 +160,7 @@ class Conv2d final : public ConvKernel {
     }
   }
 
-  void backward_per_image(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
+  void backward_images(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
                           float* dx, KernelMemory m) {
     const int hw = int(hw_out()), k = g_.k(), cout = s_.cout, threads = team(n);
     const size_t in_len = size_t(g_.c) * hw_in(), out_len = size_t(cout) * hw;
@@ -235,58 +202,6 @@ class Conv2d final : public ConvKernel {
     if (!g_.all_taps()) unpack_taps(g_, packed_grad_.data(), size_t(cout) * g_.c, dweight);
   }
 
-  void forward_batched(const float* x, int n, const float* w, const float* bias, bool relu, float* y,
-                       KernelMemory m) {
-    const int hw = int(hw_out()), k = g_.k(), cout = s_.cout, step = chunk(n), threads = ctx_.threads;
-    const size_t in_len = size_t(g_.c) * hw_in(), out_len = size_t(cout) * hw;
-    const bool keep = keeps_columns() && n <= max_batch_;
-    for (int start = 0; start < n; start += step) {
-      const int count = std::min(step, n - start), cols = count * hw;
-      float* col = keep ? m.saved : m.workspace;
-      float* out = keep ? m.workspace : col + size_t(k) * cols;
-      im2col(threads, g_, x + start * in_len, count, col);
-      gemm(threads, false, false, cout, cols, k, 1.f, w, k, col, cols, 0.f, out, cols);
-      channels_to_nchw(threads, out, count, cout, hw, bias, y + start * out_len);
-      if (relu) relu_forward(threads, y + start * out_len, count * out_len, y + start * out_len);
-    }
-  }
-
-  void backward_batched(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
-                        float* dx, KernelMemory m) {
-    const int hw = int(hw_out()), k = g_.k(), cout = s_.cout, step = chunk(n), threads = ctx_.threads;
-    const size_t in_len = size_t(g_.c) * hw_in(), out_len = size_t(cout) * hw;
-    const bool keep = keeps_columns() && n <= max_batch_;
-    if (dx && transposed_dx_) flip_weight(weight);
-    const float* w = g_.all_taps() ? weight : packed(weight);
-    float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
-    for (int start = 0; start < n; start += step) {
-      const int count = std::min(step, n - start), cols = count * hw;
-      const float beta = start == 0 ? 0.f : 1.f;
-      float* col = keep ? m.saved : m.workspace;
-      float* dout = keep ? m.workspace : col + size_t(k) * cols;
-      float* rest = dout + size_t(cout) * cols;
-      if (!keep) im2col(threads, g_, x + start * in_len, count, col);
-      nchw_to_channels(threads, dy + start * out_len, count, cout, hw, dout);
-      gemm(threads, false, true, cout, k, cols, 1.f, dout, cols, col, cols, beta, weight_grad, k);
-      if (dbias) sum_cols(threads, dout, cout, cols, dbias, start != 0);
-      if (!dx) continue;
-      if (transposed_dx_) {
-        const int cols_in = count * int(hw_in()), kt = flipped_.k();
-        float* col_dy = rest;
-        float* dxc = col_dy + size_t(kt) * cols_in;
-        im2col(threads, flipped_, dy + start * out_len, count, col_dy);
-        gemm(threads, false, false, g_.c, cols_in, kt, 1.f, flipped_weight_.data(), kt, col_dy, cols_in, 0.f, dxc,
-             cols_in);
-        channels_to_nchw(threads, dxc, count, g_.c, int(hw_in()), nullptr, dx + start * in_len);
-      } else {
-        float* dcol = rest;
-        gemm(threads, true, false, k, cols, cout, 1.f, w, k, dout, cols, 0.f, dcol, cols);
-        col2im(threads, g_, dcol, count, dx + start * in_len);
-      }
-    }
-    if (!g_.all_taps()) unpack_taps(g_, packed_grad_.data(), size_t(cout) * g_.c, dweight);
-  }
-
   const float* packed(const float* weight) {
     pack_taps(g_, weight, size_t(s_.cout) * g_.c, packed_weight_.data());
     return packed_weight_.data();
@@ -305,10 +220,9 @@ class Conv2d final : public ConvKernel {
 
   CpuContext ctx_;
   ConvShape s_;
-  int max_batch_;
   bool gradients_;
   ConvGeometry g_{}, flipped_{};
-  bool transposed_dx_ = false, per_image_ = false, winograd_ = false, winograd_dx_ = false;
+  bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false;
   Winograd3x3 wg_{}, wg_dx_{};
   std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
   std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
@@ -320,7 +234,9 @@ class Conv2d final : public ConvKernel {
 }  // namespace
 
 std::unique_ptr<ConvKernel> make_conv2d(const CpuContext& ctx, const ConvShape& shape, int max_batch, bool gradients) {
-  return std::make_unique<Conv2d>(ctx, shape, max_batch, gradients);
+  if (shape.ho() * shape.wo() < ctx.options.per_image_min_pixels)
+    return make_batched_conv2d(ctx, shape, max_batch, gradients);
+  return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
 }
 
 }  // namespace mnistlab::cpu

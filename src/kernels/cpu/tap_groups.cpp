@@ -1,0 +1,117 @@
+#include "kernels/cpu/tap_groups.h"
+
+#include <map>
+
+namespace mnistlab::cpu {
+
+std::vector<TapGroup> tap_groups(const ConvGeometry& g) {
+  // A tap sees the image for output (oh, ow) when its row sees it for oh and
+  // its column for ow, so a pixel's tap set is fixed by its row's and its
+  // column's sets: the groups are products of row and column classes.
+  auto valid = [&](int o, int k, int size) {
+    std::vector<bool> v(k);
+    for (int j = 0; j < k; ++j) {
+      const int at = o * g.stride - g.pad + j;
+      v[j] = at >= 0 && at < size;
+    }
+    return v;
+  };
+  std::map<std::pair<std::vector<bool>, std::vector<bool>>, size_t> index;
+  std::vector<TapGroup> groups;
+  for (int oh = 0; oh < g.ho(); ++oh)
+    for (int ow = 0; ow < g.wo(); ++ow) {
+      auto key = std::make_pair(valid(oh, g.kh, g.h), valid(ow, g.kw, g.w));
+      auto [it, fresh] = index.emplace(key, groups.size());
+      if (fresh) {
+        TapGroup group;
+        for (int ki = 0; ki < g.kh; ++ki)
+          for (int kj = 0; kj < g.kw; ++kj)
+            if (key.first[ki] && key.second[kj]) group.taps.push_back(ki * g.kw + kj);
+        groups.push_back(std::move(group));
+      }
+      groups[it->second].pixels.push_back(oh * g.wo() + ow);
+    }
+  for (TapGroup& group : groups) {
+    const int P = group.size();
+    group.offsets.resize(group.taps.size() * P);
+    for (size_t t = 0; t < group.taps.size(); ++t)
+      for (int p = 0; p < P; ++p) {
+        const int oh = group.pixels[p] / g.wo(), ow = group.pixels[p] % g.wo();
+        const int ki = group.taps[t] / g.kw, kj = group.taps[t] % g.kw;
+        group.offsets[t * P + p] = (oh * g.stride - g.pad + ki) * g.w + (ow * g.stride - g.pad + kj);
+      }
+  }
+  return groups;
+}
+
+void gather_columns(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* col) {
+  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w;
+  const long cols = long(n) * P;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int r = 0; r < g.c * T; ++r) {
+    const int c = r / T;
+    const int* offsets = group.offsets.data() + size_t(r % T) * P;
+    float* out = col + r * cols;
+    const float* in = x + long(c) * plane;
+    for (int i = 0; i < n; ++i, out += P, in += long(g.c) * plane)
+      for (int p = 0; p < P; ++p) out[p] = in[offsets[p]];
+  }
+}
+
+void scatter_columns_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* col, int n,
+                         float* dx) {
+  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w;
+  const long cols = long(n) * P;
+  // By channel: taps of one channel add into the same pixels.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int c = 0; c < g.c; ++c)
+    for (int t = 0; t < T; ++t) {
+      const int* offsets = group.offsets.data() + size_t(t) * P;
+      const float* src = col + long(c * T + t) * cols;
+      float* out = dx + long(c) * plane;
+      for (int i = 0; i < n; ++i, src += P, out += long(g.c) * plane)
+        for (int p = 0; p < P; ++p) out[offsets[p]] += src[p];
+    }
+}
+
+void gather_pixels(int threads, const TapGroup& group, const float* nchw, int n, int channels, int plane, float* m) {
+  const int P = group.size();
+  const long cols = long(n) * P;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int ch = 0; ch < channels; ++ch)
+    for (int i = 0; i < n; ++i) {
+      const float* in = nchw + (long(i) * channels + ch) * plane;
+      float* out = m + ch * cols + long(i) * P;
+      for (int p = 0; p < P; ++p) out[p] = in[group.pixels[p]];
+    }
+}
+
+void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, int channels, int plane,
+                    const float* bias, float* nchw) {
+  const int P = group.size();
+  const long cols = long(n) * P;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int ch = 0; ch < channels; ++ch) {
+    const float b = bias ? bias[ch] : 0.f;
+    for (int i = 0; i < n; ++i) {
+      const float* in = m + ch * cols + long(i) * P;
+      float* out = nchw + (long(i) * channels + ch) * plane;
+      for (int p = 0; p < P; ++p) out[group.pixels[p]] = in[p] + b;
+    }
+  }
+}
+
+void pack_group_weight(const ConvGeometry& g, const TapGroup& group, const float* weight, int rows, float* packed) {
+  const int T = int(group.taps.size()), kk = g.kh * g.kw;
+  for (long r = 0; r < long(rows) * g.c; ++r)
+    for (int t = 0; t < T; ++t) packed[r * T + t] = weight[r * kk + group.taps[t]];
+}
+
+void unpack_group_weight_add(const ConvGeometry& g, const TapGroup& group, const float* packed, int rows,
+                             float* weight) {
+  const int T = int(group.taps.size()), kk = g.kh * g.kw;
+  for (long r = 0; r < long(rows) * g.c; ++r)
+    for (int t = 0; t < T; ++t) weight[r * kk + group.taps[t]] += packed[r * T + t];
+}
+
+}  // namespace mnistlab::cpu
