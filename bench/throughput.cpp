@@ -62,14 +62,21 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps)->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup)->check(CLI::NonNegativeNumber);
   app.add_option("--repeats", repeats)->check(CLI::PositiveNumber);
+  // Route experiments (the defaults are the product's).
+  BackendOptions backend;
+  std::string conv = "auto";
+  app.add_option("--conv", conv, "3x3 algorithm: auto, im2col, winograd")
+      ->check(CLI::IsMember({"auto", "im2col", "winograd"}));
+  app.add_option("--per-image-min-pixels", backend.per_image_min_pixels)->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     cpu::set_num_threads(threads);
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(0);
-    BackendOptions backend;
     backend.threads = threads;
+    backend.conv = conv == "im2col" ? ConvAlgorithm::Im2col : conv == "winograd" ? ConvAlgorithm::Winograd
+                                                                                 : ConvAlgorithm::Auto;
     model.set_backend(backend);
     const bool training = task != "eval";
     model.reserve(batch, training);

@@ -192,7 +192,7 @@ class PerImageConv2d final : public ConvKernel {
           gemm(1, false, false, g_.c, hwi, kt, 1.f, flipped_weight_.data(), kt, route, hwi, 0.f, dxi, hwi);
         } else {
           gemm(1, true, false, k, hw, cout, 1.f, w, k, dyi, hw, 0.f, route, hw);
-          col2im(1, g_, route, 1, dxi);
+          col2im(g_, route, dxi);
         }
       }
     }

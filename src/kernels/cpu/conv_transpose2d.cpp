@@ -47,7 +47,7 @@ class ConvTranspose2d final : public ConvKernel {
       for (int i = 0; i < n; ++i) {
         float* yi = y + i * out_len;
         gemm(1, true, false, k, hw, cin, 1.f, w, k, x + i * in_len, hw, 0.f, col, hw);
-        col2im(1, g_, col, 1, yi);
+        col2im(g_, col, yi);
         if (bias) add_channel_bias(1, bias, 1, s_.cin, hw_out, yi);
         if (shifted) apply_affine(affine, yi, hw_out);
         if (relu) relu_forward(1, yi, out_len, yi);

@@ -5,6 +5,8 @@
 
 namespace mnistlab::cpu {
 
+constexpr int kShortRow = 16;  // output rows shorter than this unfold by offset tables
+
 ConvGeometry::ConvGeometry(int c_, int h_, int w_, int kh_, int kw_, int stride_, int pad_)
     : c(c_), h(h_), w(w_), kh(kh_), kw(kw_), stride(stride_), pad(pad_) {
   auto sees_image = [&](int k, int size, int out) {
@@ -15,6 +17,14 @@ ConvGeometry::ConvGeometry(int c_, int h_, int w_, int kh_, int kw_, int stride_
   for (int ki = 0; ki < kh; ++ki)
     for (int kj = 0; kj < kw; ++kj)
       if (sees_image(ki, h, ho()) && sees_image(kj, w, wo())) taps.push_back(ki * kw + kj);
+  if (wo() >= kShortRow || size_t(ho()) * wo() * taps.size() > (size_t(1) << 16)) return;
+  offsets.resize(taps.size() * ho() * wo());
+  for (size_t t = 0; t < taps.size(); ++t)
+    for (int oh = 0; oh < ho(); ++oh)
+      for (int ow = 0; ow < wo(); ++ow) {
+        const int ih = oh * stride - pad + taps[t] / kw, iw = ow * stride - pad + taps[t] % kw;
+        offsets[(t * ho() + oh) * wo() + ow] = ih >= 0 && ih < h && iw >= 0 && iw < w ? ih * w + iw : -1;
+      }
 }
 
 // Outputs ow in [lo, hi) read input column ow*stride + kj - pad inside the image.
@@ -24,53 +34,6 @@ static void valid_outputs(const ConvGeometry& g, int kj, int wo, int& lo, int& h
   hi = std::min(wo, (g.w - 1 - shift) / g.stride + 1);
   if (g.w - 1 - shift < 0) hi = 0;
   hi = std::max(hi, lo);
-}
-
-// Small maps (VGG-BN's 4x4 .. 1x1): rows of 1..4 pixels make the row-wise
-// loops all overhead, so each tap gets a table of source offsets per output
-// pixel (-1: padding) and the copy runs over the whole batch.
-constexpr int kSmallMap = 16;
-
-static void tap_offsets(const ConvGeometry& g, int tap, int* offsets) {
-  const int ho = g.ho(), wo = g.wo(), ki = tap / g.kw, kj = tap % g.kw;
-  for (int oh = 0; oh < ho; ++oh)
-    for (int ow = 0; ow < wo; ++ow) {
-      const int ih = oh * g.stride - g.pad + ki, iw = ow * g.stride - g.pad + kj;
-      offsets[oh * wo + ow] = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? ih * g.w + iw : -1;
-    }
-}
-
-static void im2col_small(int threads, const ConvGeometry& g, const float* x, int n, float* col) {
-  const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
-  const long cols = long(n) * hw;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < g.k(); ++r) {
-    const int c = r / nt;
-    int offsets[kSmallMap];
-    tap_offsets(g, g.taps[r % nt], offsets);
-    float* out = col + r * cols;
-    const float* in = x + long(c) * plane;
-    for (int i = 0; i < n; ++i, out += hw, in += long(g.c) * plane)
-      for (int p = 0; p < hw; ++p) out[p] = offsets[p] >= 0 ? in[offsets[p]] : 0.f;
-  }
-}
-
-static void col2im_small(int threads, const ConvGeometry& g, const float* col, int n, float* dx) {
-  const int hw = g.ho() * g.wo(), nt = int(g.taps.size()), plane = g.h * g.w;
-  const long cols = long(n) * hw;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int c = 0; c < g.c; ++c) {
-    for (int i = 0; i < n; ++i) std::memset(dx + (long(i) * g.c + c) * plane, 0, sizeof(float) * plane);
-    for (int t = 0; t < nt; ++t) {
-      int offsets[kSmallMap];
-      tap_offsets(g, g.taps[t], offsets);
-      const float* src = col + long(c * nt + t) * cols;
-      float* out = dx + long(c) * plane;
-      for (int i = 0; i < n; ++i, src += hw, out += long(g.c) * plane)
-        for (int p = 0; p < hw; ++p)
-          if (offsets[p] >= 0) out[offsets[p]] += src[p];
-    }
-  }
 }
 
 // Stride 1 with the output as wide as the input ("same" padding): the tap's
@@ -125,49 +88,48 @@ static void unfold_rows(const ConvGeometry& g, const float* x, int r, int oh0, i
   }
 }
 
-void im2col(int threads, const ConvGeometry& g, const float* x, int n, float* col) {
-  const int ho = g.ho(), wo = g.wo(), k = g.k();
-  if (ho * wo <= kSmallMap) return im2col_small(threads, g, x, n, col);
-  const long cols = long(n) * ho * wo;
-  const long image = long(g.c) * g.h * g.w;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < k; ++r)
-    for (int i = 0; i < n; ++i) unfold_rows(g, x + i * image, r, 0, ho, col + r * cols + long(i) * ho * wo);
-}
-
 void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col) {
   const long cols = long(oh1 - oh0) * g.wo();
-  for (int r = 0; r < g.k(); ++r) unfold_rows(g, x, r, oh0, oh1, col + r * cols);
+  if (g.offsets.empty()) {
+    for (int r = 0; r < g.k(); ++r) unfold_rows(g, x, r, oh0, oh1, col + r * cols);
+    return;
+  }
+  const int nt = int(g.taps.size()), hw = g.ho() * g.wo(), plane = g.h * g.w;
+  for (int r = 0; r < g.k(); ++r) {
+    const int* offsets = g.offsets.data() + long(r % nt) * hw + long(oh0) * g.wo();
+    const float* in = x + long(r / nt) * plane;
+    float* out = col + r * cols;
+    for (long p = 0; p < cols; ++p) out[p] = offsets[p] >= 0 ? in[offsets[p]] : 0.f;
+  }
 }
 
-void col2im(int threads, const ConvGeometry& g, const float* col, int n, float* dx) {
-  const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size());
-  if (ho * wo <= kSmallMap) return col2im_small(threads, g, col, n, dx);
-  const long cols = long(n) * ho * wo;
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int c = 0; c < g.c; ++c) {
-      float* plane = dx + (long(i) * g.c + c) * g.h * g.w;
-      std::memset(plane, 0, sizeof(float) * g.h * g.w);
-      for (int t = 0; t < nt; ++t) {
-        {
-          const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw, shift = kj - g.pad;
-          const float* src = col + long(c * nt + t) * cols + long(i) * ho * wo;
-          int lo, hi;
-          valid_outputs(g, kj, wo, lo, hi);
-          for (int oh = 0; oh < ho; ++oh) {
-            const int ih = oh * g.stride - g.pad + ki;
-            if (ih < 0 || ih >= g.h) continue;
-            float* out = plane + ih * g.w;
-            const float* row = src + oh * wo;
-            if (g.stride == 1) {
-              for (int ow = lo; ow < hi; ++ow) out[ow + shift] += row[ow];
-            } else if (g.stride == 2) {
-              for (int ow = lo; ow < hi; ++ow) out[2 * ow + shift] += row[ow];
-            } else {
-              for (int ow = lo; ow < hi; ++ow) out[ow * g.stride + shift] += row[ow];
-            }
-          }
+void col2im(const ConvGeometry& g, const float* col, float* dx) {
+  const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size()), hw = ho * wo, plane = g.h * g.w;
+  std::memset(dx, 0, sizeof(float) * size_t(g.c) * plane);
+  for (int c = 0; c < g.c; ++c) {
+    float* out_plane = dx + long(c) * plane;
+    for (int t = 0; t < nt; ++t) {
+      const float* src = col + long(c * nt + t) * hw;
+      if (!g.offsets.empty()) {
+        const int* offsets = g.offsets.data() + long(t) * hw;
+        for (int p = 0; p < hw; ++p)
+          if (offsets[p] >= 0) out_plane[offsets[p]] += src[p];
+        continue;
+      }
+      const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw, shift = kj - g.pad;
+      int lo, hi;
+      valid_outputs(g, kj, wo, lo, hi);
+      for (int oh = 0; oh < ho; ++oh) {
+        const int ih = oh * g.stride - g.pad + ki;
+        if (ih < 0 || ih >= g.h) continue;
+        float* out = out_plane + ih * g.w;
+        const float* row = src + oh * wo;
+        if (g.stride == 1) {
+          for (int ow = lo; ow < hi; ++ow) out[ow + shift] += row[ow];
+        } else if (g.stride == 2) {
+          for (int ow = lo; ow < hi; ++ow) out[2 * ow + shift] += row[ow];
+        } else {
+          for (int ow = lo; ow < hi; ++ow) out[ow * g.stride + shift] += row[ow];
         }
       }
     }

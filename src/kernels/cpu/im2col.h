@@ -1,8 +1,8 @@
 #pragma once
-// Unfold a chunk of images into columns so a convolution is one GEMM.
-// col is [C*T, n*HO*WO] for the T active kernel taps: row c*T + t, column
-// i*HO*WO + oh*WO + ow. With every tap active that is the order of a
-// [Cout, Cin, KH, KW] weight flattened to [Cout, K].
+// Unfold an image into columns so a convolution is one GEMM: col is
+// [C*T, HO*WO] for the T active kernel taps, row c*T + t, column oh*WO + ow.
+// With every tap active that is the order of a [Cout, Cin, KH, KW] weight
+// flattened to [Cout, K]. (Small maps of a whole batch: tap_groups.h.)
 #include <cstddef>
 #include <vector>
 
@@ -16,6 +16,11 @@ struct ConvGeometry {
   // only ever see padding (a 3x3 kernel with padding 1 on a 1x1 image uses
   // only its centre): their columns would be zero, so they are left out.
   std::vector<int> taps;
+  // Maps with rows shorter than a vector register (VGG-BN's 7x7, the
+  // autoencoder's 7x7 and 14x14): per active tap, the input pixel each output
+  // reads (-1: padding), so unfolding is one gather per tap instead of a
+  // loop per row. Empty for wider maps, whose rows are copied whole.
+  std::vector<int> offsets;
 
   ConvGeometry() = default;
   ConvGeometry(int c, int h, int w, int kh, int kw, int stride, int pad);
@@ -25,7 +30,6 @@ struct ConvGeometry {
   bool all_taps() const { return int(taps.size()) == kh * kw; }
 };
 
-void im2col(int threads, const ConvGeometry& g, const float* x, int n, float* col);
 // One image's columns for output rows [oh0, oh1) only: [C*T, (oh1-oh0)*WO],
 // single-threaded (callers split the batch among threads).
 void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col);
@@ -33,7 +37,8 @@ void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float*
 void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* packed);
 // The reverse for gradients: inactive taps get exactly zero.
 void unpack_taps(const ConvGeometry& g, const float* packed, size_t rows, float* weight);
-// Overwrites dx (n images) with the sum of the column entries that came from each pixel.
-void col2im(int threads, const ConvGeometry& g, const float* col, int n, float* dx);
+// Overwrites dx (one image) with the sum of the column entries that came
+// from each pixel; single-threaded.
+void col2im(const ConvGeometry& g, const float* col, float* dx);
 
 }  // namespace mnistlab::cpu
