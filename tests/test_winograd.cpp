@@ -54,12 +54,13 @@ constexpr cpu::Isa kIsas[] = {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512
 // block_floats), blocks whose tiles do not fill 8 or 16 columns, and blocks
 // of exactly 16, 48 (AVX-512: a 32-column chunk, all of whose 56 channels
 // take full 14-row blocks, and a 16-column one, 28-row blocks), 64 (two
-// 32-column chunks) and 208 columns (six chunks and a 16-column one).
+// 32-column chunks) and 208 columns (six chunks and a 16-column one), and
+// rows of more than 16 tiles (AVX-512 transforms: two chunks per row).
 const Shape kShapes[] = {{8, 7, 5, 5, 1 << 15},     {3, 13, 28, 28, 1 << 15},  {9, 6, 7, 7, 1 << 15},
                          {8, 1, 1, 1, 1 << 15},     {5, 4, 2, 3, 1 << 15},     {4, 11, 9, 6, 256},
                          {32, 32, 14, 14, 4096},    {2, 2, 17, 3, 64},         {20, 40, 7, 7, 1 << 18},
                          {16, 29, 14, 14, 1 << 18}, {12, 16, 28, 28, 1 << 18}, {7, 45, 11, 13, 1 << 12},
-                         {6, 56, 14, 10, 1 << 18}};
+                         {6, 56, 14, 10, 1 << 18},  {3, 5, 6, 37, 1 << 15},    {4, 20, 9, 66, 1 << 18}};
 
 // One ISA, shape and ReLU setting; an ASSERT ends only this case.
 void check_against_direct(cpu::Isa isa, const Shape& s, bool relu) {

@@ -8,7 +8,8 @@
 // Layout: the input transform V is [16][Cin][tiles], the weight transform U
 // is [16][Cin][Cout], and the 16 products M = U^T V are small GEMMs (K =
 // Cin) computed by a register-blocked kernel while V stays in L1, one kernel
-// per instruction set (winograd_products.h), chosen at construction. Tiles are
+// per instruction set (winograd_products.h), chosen at construction; the
+// AVX-512 route has its own transforms too (winograd_transforms.h). Tiles are
 // processed in blocks of whole rows of tiles, as large as block_floats
 // allows: every block reads all of U again, and bench/conv3x3 found 1 MiB
 // of V and M per block (the default) faster than L2-sized blocks, by up to
