@@ -112,8 +112,8 @@ int main(int argc, char** argv) {
   // Forward and input-gradient (channels swapped) shapes of baseline, vgg-bn and fast.
   const int course[][3] = {{32, 32, 28}, {32, 32, 14}, {64, 64, 7}, {128, 128, 4},
                            {16, 32, 14}, {32, 16, 14}, {32, 64, 7}, {64, 32, 7}};
-  const int others[][3] = {{1, 32, 28},   {4, 32, 28},   {8, 32, 28},   {64, 64, 14},  {32, 64, 14}, {128, 128, 7},
-                           {256, 256, 7}, {256, 256, 14}, {512, 512, 7}, {17, 1, 28}};
+  const int others[][3] = {{1, 32, 28},   {4, 32, 28},   {8, 32, 28},    {64, 64, 14},  {32, 64, 14},
+                           {128, 128, 7}, {256, 256, 7}, {256, 256, 14}, {512, 512, 7}, {17, 1, 28}};
   for (const auto& s : course) compare(s[0], s[1], s[2], images, block_floats, isas);
   if (shapes_option == "all")
     for (const auto& s : others) compare(s[0], s[1], s[2], images, block_floats, isas);

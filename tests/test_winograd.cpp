@@ -79,9 +79,8 @@ void check_against_direct(cpu::Isa isa, const Shape& s, bool relu) {
   const std::vector<double> expected = direct_conv3x3(x, w, bias, s.cin, s.cout, s.h, s.w, relu);
   const double tolerance = 1e-5 * (9 * s.cin + 1);  // rounding grows with the terms summed
   for (size_t i = 0; i < y.size(); ++i)
-    ASSERT_NEAR(y[i], expected[i], tolerance) << "isa " << cpu::isa_name(isa) << " shape " << s.cin << "->"
-                                              << s.cout << " " << s.h << "x" << s.w << " relu " << relu
-                                              << " output " << i;
+    ASSERT_NEAR(y[i], expected[i], tolerance) << "isa " << cpu::isa_name(isa) << " shape " << s.cin << "->" << s.cout
+                                              << " " << s.h << "x" << s.w << " relu " << relu << " output " << i;
 }
 
 TEST(Winograd, MatchesTheDirectConvolutionForEveryIsa) {

@@ -24,8 +24,8 @@ constexpr int kAvx512TileCols = 16;
 // No member initializers or functions: nothing here is an inline function.
 struct WinogradProducts {
   int cin, cout;
-  int cols;                   // columns of V and M per channel to compute, a multiple of the tile columns
-  int ld;                     // floats from one channel's row of V (or M) to the next
+  int cols;                    // columns of V and M per channel to compute, a multiple of the tile columns
+  int ld;                      // floats from one channel's row of V (or M) to the next
   std::size_t v_step, m_step;  // floats from one of the 16 planes of V (or M) to the next
 };
 

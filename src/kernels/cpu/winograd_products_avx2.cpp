@@ -56,7 +56,7 @@ using Rows = std::make_integer_sequence<int, kMaxRows>;
 
 void winograd_products_avx2(const WinogradProducts& p, const float* u, const float* v, float* m) {
   products_in_blocks<2 * kAvx2TileCols, kMaxRows, kMaxRows>(p, u, v, m, Kernels<2 * kAvx2TileCols, Rows>::by_rows,
-                                                  Kernels<kAvx2TileCols, Rows>::by_rows);
+                                                            Kernels<kAvx2TileCols, Rows>::by_rows);
 }
 
 }  // namespace mnistlab::cpu

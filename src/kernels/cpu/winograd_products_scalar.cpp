@@ -43,7 +43,7 @@ using Rows = std::make_integer_sequence<int, kMaxRows>;
 
 void winograd_products_scalar(const WinogradProducts& p, const float* u, const float* v, float* m) {
   products_in_blocks<2 * kScalarTileCols, kMaxRows, kMaxRows>(p, u, v, m, Kernels<2 * kScalarTileCols, Rows>::by_rows,
-                                                    Kernels<kScalarTileCols, Rows>::by_rows);
+                                                              Kernels<kScalarTileCols, Rows>::by_rows);
 }
 
 }  // namespace mnistlab::cpu

@@ -18,7 +18,7 @@ struct WinogradTransform {
 // the block's tiles computed from the zeros around the image.
 void winograd_input_avx512(const WinogradTransform& g, const float* x, int ty0, int ty1, int cols, float* v);
 // y[cout][h][w] for tile rows [ty0, ty1) from M, plus bias (may be null), then ReLU if relu.
-void winograd_output_avx512(const WinogradTransform& g, const float* m, int ty0, int ty1, const float* bias,
-                            bool relu, float* y);
+void winograd_output_avx512(const WinogradTransform& g, const float* m, int ty0, int ty1, const float* bias, bool relu,
+                            float* y);
 
 }  // namespace mnistlab::cpu

@@ -128,8 +128,8 @@ void winograd_input_avx512(const WinogradTransform& g, const float* x, int ty0, 
 // Y = A^T M A for chunks of 16 tiles of a row, as winograd.cpp's
 // tile_rows_out; the two output columns of each tile are interleaved by
 // permutes into two rows of 32 pixels, stored up to the image's edge.
-void winograd_output_avx512(const WinogradTransform& g, const float* m, int ty0, int ty1, const float* bias,
-                            bool relu, float* y) {
+void winograd_output_avx512(const WinogradTransform& g, const float* m, int ty0, int ty1, const float* bias, bool relu,
+                            float* y) {
   const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const int tw = g.tiles_w;
