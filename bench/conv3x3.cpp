@@ -1,16 +1,21 @@
 // Kernel experiment: one image's 3x3 stride-1 padding-1 convolution, single
 // thread, by the two routes Conv2d can take: im2col in L2-sized bands of
-// rows + OpenBLAS SGEMM (the general route), and Winograd F(2x2, 3x3)
-// (kernels/cpu/winograd). Prints microseconds per image, nominal GFLOP/s
-// (9 taps per output, as PyTorch counts) and the largest difference
-// between the two outputs, for the course networks' layer shapes.
+// rows + SGEMM (kernels/cpu/gemm: oneDNN's), the general route, and Winograd
+// F(2x2, 3x3) (kernels/cpu/winograd) with the product kernel of each
+// instruction set the CPU runs (--isa). Prints microseconds per image (the
+// best of 5 passes), nominal GFLOP/s (9 taps per output, as PyTorch counts)
+// and the largest difference between the two outputs, for the course
+// networks' layer shapes (forward, then the input gradient's: channels
+// swapped), then shapes that place the channel threshold and large layers.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/winograd.h"
@@ -32,7 +37,7 @@ double microseconds_per_image(int images, F&& run) {
   return best / images * 1e6;
 }
 
-void compare(int cin, int cout, int size, int images, size_t block_floats) {
+void compare(int cin, int cout, int size, int images, size_t block_floats, const std::vector<cpu::Isa>& isas) {
   Rng rng(1);
   const size_t plane = size_t(size) * size;
   std::vector<float> x(size_t(images) * cin * plane), weight(size_t(cout) * cin * 9), bias(cout);
@@ -56,21 +61,23 @@ void compare(int cin, int cout, int size, int images, size_t block_floats) {
       for (size_t p = 0; p < plane; ++p) y_gemm[co * plane + p] += bias[co];
   });
 
-  const cpu::Winograd3x3 w(cin, cout, size, size, block_floats);
-  std::vector<float> u(w.weight_floats()), work(w.workspace_floats());
-  cpu::winograd_weight(w, weight.data(), u.data());
-  const double us_wino = microseconds_per_image(images, [&](int i) {
-    cpu::winograd_conv3x3(w, u.data(), x.data() + size_t(i) * cin * plane, bias.data(), false, y_wino.data(),
-                          work.data());
-  });
-  double diff = 0;
-  for (size_t i = 0; i < y_gemm.size(); ++i) diff = std::max(diff, double(std::fabs(y_gemm[i] - y_wino[i])));
-
   const double flop = 2.0 * cout * cin * 9 * plane;
-  std::printf("%4d -> %-4d %2dx%-2d block %3d | im2col+gemm %8.1f us %6.1f GFLOP/s | winograd %8.1f us %6.1f GFLOP/s"
-              " | %.2fx | max diff %.2g\n",
-              cin, cout, size, size, w.block, us_gemm, flop / us_gemm / 1e3, us_wino, flop / us_wino / 1e3,
-              us_gemm / us_wino, diff);
+  for (cpu::Isa isa : isas) {
+    const cpu::Winograd3x3 w(cin, cout, size, size, isa, block_floats);
+    std::vector<float> u(w.weight_floats()), work(w.workspace_floats());
+    cpu::winograd_weight(w, weight.data(), u.data());
+    const double us_wino = microseconds_per_image(images, [&](int i) {
+      cpu::winograd_conv3x3(w, u.data(), x.data() + size_t(i) * cin * plane, bias.data(), false, y_wino.data(),
+                            work.data());
+    });
+    double diff = 0;
+    for (size_t i = 0; i < y_gemm.size(); ++i) diff = std::max(diff, double(std::fabs(y_gemm[i] - y_wino[i])));
+    std::printf("%4d -> %-4d %2dx%-2d | im2col+gemm %8.1f us %6.1f GFLOP/s | winograd %-6s block %3d %8.1f us"
+                " %6.1f GFLOP/s | %.2fx | max diff %.2g\n",
+                cin, cout, size, size, us_gemm, flop / us_gemm / 1e3, cpu::isa_name(isa), w.block, us_wino,
+                flop / us_wino / 1e3, us_gemm / us_wino, diff);
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -79,13 +86,36 @@ int main(int argc, char** argv) {
   CLI::App app{"3x3 convolution of one image: im2col + SGEMM against Winograd F(2x2,3x3), one thread"};
   int images = 64;
   size_t block_floats = size_t(1) << 18;
+  std::string isa_option = "all", shapes_option = "all";
   app.add_option("--images", images, "images per timed pass")->check(CLI::PositiveNumber);
   app.add_option("--block-floats", block_floats, "Winograd: floats of V and M per block of tiles");
+  app.add_option("--isa", isa_option, "Winograd product kernel: scalar, avx2, avx512 or all (those this CPU runs)");
+  app.add_option("--shapes", shapes_option, "course (the course networks' Winograd layers) or all")
+      ->check(CLI::IsMember({"course", "all"}));
   CLI11_PARSE(app, argc, argv);
+  std::vector<cpu::Isa> isas;
+  if (isa_option == "all") {
+    for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512})
+      if (cpu::runs(isa)) isas.push_back(isa);
+  } else if (const auto isa = cpu::parse_isa(isa_option)) {
+    if (!cpu::runs(*isa)) {
+      std::fprintf(stderr, "--isa %s: this CPU's widest is %s\n", isa_option.c_str(), cpu::isa_name(cpu::widest_isa()));
+      return 1;
+    }
+    isas.push_back(*isa);
+  } else {
+    std::fprintf(stderr, "--isa %s: expected scalar, avx2, avx512 or all\n", isa_option.c_str());
+    return 1;
+  }
   cpu::set_num_threads(1);
-  const int shapes[][3] = {{1, 32, 28},  {4, 32, 28},  {8, 32, 28},   {32, 32, 28},
-                           {64, 64, 14}, {32, 64, 14}, {128, 128, 7}, {256, 256, 7}, {256, 256, 14},
-                           {512, 512, 7}, {17, 1, 28}};
-  for (const auto& s : shapes) compare(s[0], s[1], s[2], images, block_floats);
+  std::printf("CPU: %s\n", cpu::cpu_info().model.c_str());
+  // Forward and input-gradient (channels swapped) shapes of baseline, vgg-bn and fast.
+  const int course[][3] = {{32, 32, 28}, {32, 32, 14}, {64, 64, 7}, {128, 128, 4},
+                           {16, 32, 14}, {32, 16, 14}, {32, 64, 7}, {64, 32, 7}};
+  const int others[][3] = {{1, 32, 28},   {4, 32, 28},   {8, 32, 28},    {64, 64, 14},  {32, 64, 14},
+                           {128, 128, 7}, {256, 256, 7}, {256, 256, 14}, {512, 512, 7}, {17, 1, 28}};
+  for (const auto& s : course) compare(s[0], s[1], s[2], images, block_floats, isas);
+  if (shapes_option == "all")
+    for (const auto& s : others) compare(s[0], s[1], s[2], images, block_floats, isas);
   return 0;
 }

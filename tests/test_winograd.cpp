@@ -1,14 +1,18 @@
 // Winograd F(2x2, 3x3) against the definition of a 3x3 convolution with
-// padding 1, summed in double by the loops below; then through Conv2d,
-// whose backward (the im2col route) must agree with its Winograd forward.
+// padding 1, summed in double by the loops below, with the product kernel of
+// every instruction set this CPU runs (so an AVX-512 machine tests the AVX2
+// and scalar routes too); then through Conv2d, whose backward (the im2col
+// route) must agree with its Winograd forward.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "gradcheck.h"
 #include "kernels/cpu/winograd.h"
+#include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/rng.h"
 
@@ -40,45 +44,85 @@ struct Shape {
   size_t block_floats;
 };
 
+constexpr cpu::Isa kIsas[] = {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512};
+
 // Odd and even sizes (tiles hanging over the right and bottom edges), maps
 // narrower than a tile, non-square maps, output channels that are not a
-// multiple of the kernel's 6 rows, several blocks of tile rows per image
-// (small block_floats), and blocks whose tiles do not fill 8 columns.
-const Shape kShapes[] = {{8, 7, 5, 5, 1 << 15},  {3, 13, 28, 28, 1 << 15}, {9, 6, 7, 7, 1 << 15},
-                         {8, 1, 1, 1, 1 << 15},  {5, 4, 2, 3, 1 << 15},    {4, 11, 9, 6, 256},
-                         {32, 32, 14, 14, 4096}, {2, 2, 17, 3, 64}};
+// multiple of the kernels' rows (6 for scalar and AVX2, 14 for AVX-512) or
+// that take several row blocks, several blocks of tile rows per image (small
+// block_floats), blocks whose tiles do not fill 8 or 16 columns, and blocks
+// of exactly 16, 48 (AVX-512: a 32-column chunk, all of whose 56 channels
+// take full 14-row blocks, and a 16-column one, 28-row blocks), 64 (two
+// 32-column chunks) and 208 columns (six chunks and a 16-column one), and
+// rows of more than 16 tiles (AVX-512 transforms: two chunks per row).
+const Shape kShapes[] = {{8, 7, 5, 5, 1 << 15},     {3, 13, 28, 28, 1 << 15},  {9, 6, 7, 7, 1 << 15},
+                         {8, 1, 1, 1, 1 << 15},     {5, 4, 2, 3, 1 << 15},     {4, 11, 9, 6, 256},
+                         {32, 32, 14, 14, 4096},    {2, 2, 17, 3, 64},         {20, 40, 7, 7, 1 << 18},
+                         {16, 29, 14, 14, 1 << 18}, {12, 16, 28, 28, 1 << 18}, {7, 45, 11, 13, 1 << 12},
+                         {6, 56, 14, 10, 1 << 18},  {3, 5, 6, 37, 1 << 15},    {4, 20, 9, 66, 1 << 18}};
 
-TEST(Winograd, MatchesTheDirectConvolution) {
-  for (const Shape& s : kShapes)
-    for (bool relu : {false, true}) {
-      Rng rng(7);
-      std::vector<float> x(size_t(s.cin) * s.h * s.w), w(size_t(s.cout) * s.cin * 9), bias(s.cout);
-      for (float& v : x) v = rng.uniform(-1.f, 1.f);
-      for (float& v : w) v = rng.uniform(-0.5f, 0.5f);
-      for (float& v : bias) v = rng.uniform(-0.5f, 0.5f);
-      const cpu::Winograd3x3 g(s.cin, s.cout, s.h, s.w, s.block_floats);
-      // Stale NaNs in the workspace must not reach the output.
-      std::vector<float> u(g.weight_floats()), work(g.workspace_floats(), std::nanf(""));
-      std::vector<float> y(size_t(s.cout) * s.h * s.w, std::nanf(""));
-      cpu::winograd_weight(g, w.data(), u.data());
-      cpu::winograd_conv3x3(g, u.data(), x.data(), bias.data(), relu, y.data(), work.data());
-      const std::vector<double> expected = direct_conv3x3(x, w, bias, s.cin, s.cout, s.h, s.w, relu);
-      const double tolerance = 1e-5 * (9 * s.cin + 1);  // rounding grows with the terms summed
-      for (size_t i = 0; i < y.size(); ++i)
-        ASSERT_NEAR(y[i], expected[i], tolerance) << "shape " << s.cin << "->" << s.cout << " " << s.h << "x" << s.w
-                                                  << " relu " << relu << " output " << i;
+// One ISA, shape and ReLU setting; an ASSERT ends only this case.
+void check_against_direct(cpu::Isa isa, const Shape& s, bool relu) {
+  Rng rng(7);
+  std::vector<float> x(size_t(s.cin) * s.h * s.w), w(size_t(s.cout) * s.cin * 9), bias(s.cout);
+  for (float& v : x) v = rng.uniform(-1.f, 1.f);
+  for (float& v : w) v = rng.uniform(-0.5f, 0.5f);
+  for (float& v : bias) v = rng.uniform(-0.5f, 0.5f);
+  const cpu::Winograd3x3 g(s.cin, s.cout, s.h, s.w, isa, s.block_floats);
+  ASSERT_EQ(g.isa, isa);
+  // Stale NaNs in the workspace must not reach the output.
+  std::vector<float> u(g.weight_floats()), work(g.workspace_floats(), std::nanf(""));
+  std::vector<float> y(size_t(s.cout) * s.h * s.w, std::nanf(""));
+  cpu::winograd_weight(g, w.data(), u.data());
+  cpu::winograd_conv3x3(g, u.data(), x.data(), bias.data(), relu, y.data(), work.data());
+  const std::vector<double> expected = direct_conv3x3(x, w, bias, s.cin, s.cout, s.h, s.w, relu);
+  const double tolerance = 1e-5 * (9 * s.cin + 1);  // rounding grows with the terms summed
+  for (size_t i = 0; i < y.size(); ++i)
+    ASSERT_NEAR(y[i], expected[i], tolerance) << "isa " << cpu::isa_name(isa) << " shape " << s.cin << "->" << s.cout
+                                              << " " << s.h << "x" << s.w << " relu " << relu << " output " << i;
+}
+
+TEST(Winograd, MatchesTheDirectConvolutionForEveryIsa) {
+  for (cpu::Isa isa : kIsas) {
+    if (!cpu::runs(isa)) continue;
+    SCOPED_TRACE(std::string("isa ") + cpu::isa_name(isa));
+    for (const Shape& s : kShapes)
+      for (bool relu : {false, true}) check_against_direct(isa, s, relu);
+  }
+}
+
+// Blocks are whole rows of tiles padded to the ISA's column granularity.
+TEST(Winograd, BlocksAreWholeTileRowsInTheIsasColumns) {
+  for (cpu::Isa isa : kIsas) {
+    if (!cpu::runs(isa)) {
+      EXPECT_THROW(cpu::Winograd3x3(8, 8, 8, 8, isa), Error) << cpu::isa_name(isa);
+      continue;
     }
+    SCOPED_TRACE(std::string("isa ") + cpu::isa_name(isa));
+    for (const Shape& s : kShapes) {
+      const cpu::Winograd3x3 g(s.cin, s.cout, s.h, s.w, isa, s.block_floats);
+      EXPECT_EQ(g.tile_cols, isa == cpu::Isa::Avx512 ? 16 : 8);
+      EXPECT_EQ(g.block % g.tile_cols, 0);
+      EXPECT_GE(g.block, g.block_rows * g.tiles_w);
+      EXPECT_LT(g.block, g.block_rows * g.tiles_w + g.tile_cols);
+    }
+  }
+  EXPECT_EQ(cpu::Winograd3x3(8, 8, 8, 8).isa, cpu::widest_isa());
 }
 
 TEST(Winograd, NoBiasMeansZeroBias) {
-  const cpu::Winograd3x3 g(2, 3, 4, 4);
-  std::vector<float> x(2 * 16), w(3 * 2 * 9), u(g.weight_floats()), work(g.workspace_floats()), y(3 * 16);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * i);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.7f * i);
-  cpu::winograd_weight(g, w.data(), u.data());
-  cpu::winograd_conv3x3(g, u.data(), x.data(), nullptr, false, y.data(), work.data());
-  const std::vector<double> expected = direct_conv3x3(x, w, {}, 2, 3, 4, 4, false);
-  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-5) << i;
+  for (cpu::Isa isa : kIsas) {
+    if (!cpu::runs(isa)) continue;
+    SCOPED_TRACE(std::string("isa ") + cpu::isa_name(isa));
+    const cpu::Winograd3x3 g(2, 3, 4, 4, isa);
+    std::vector<float> x(2 * 16), w(3 * 2 * 9), u(g.weight_floats()), work(g.workspace_floats()), y(3 * 16);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * i);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.7f * i);
+    cpu::winograd_weight(g, w.data(), u.data());
+    cpu::winograd_conv3x3(g, u.data(), x.data(), nullptr, false, y.data(), work.data());
+    const std::vector<double> expected = direct_conv3x3(x, w, {}, 2, 3, 4, 4, false);
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], expected[i], 1e-5) << i;
+  }
 }
 
 // Through the layer: the same outputs and gradients with and without the

@@ -7,27 +7,32 @@
 //
 // Layout: the input transform V is [16][Cin][tiles], the weight transform U
 // is [16][Cin][Cout], and the 16 products M = U^T V are small GEMMs (K =
-// Cin) computed by a register-blocked kernel while V stays in L1. Tiles are
+// Cin) computed by a register-blocked kernel while V stays in L1, one kernel
+// per instruction set (winograd_products.h), chosen at construction; the
+// AVX-512 route has its own transforms too (winograd_transforms.h). Tiles are
 // processed in blocks of whole rows of tiles, as large as block_floats
 // allows: every block reads all of U again, and bench/conv3x3 found 1 MiB
 // of V and M per block (the default) faster than L2-sized blocks, by up to
 // 1.4x for 28x28 maps and 3x for 256x256 channels.
 #include <cstddef>
 
+#include "kernels/cpu/isa.h"
+
 namespace mnistlab::cpu {
 
 struct Winograd3x3 {
   int cin = 0, cout = 0, h = 0, w = 0;  // output size = input size
   int tiles_h = 0, tiles_w = 0;         // 2x2 output tiles; the last row/column may hang over the edge
+  Isa isa = Isa::Scalar;                // the product kernel's instruction set
+  int tile_cols = 8;                    // its column granularity: one register (8 floats; 16 for AVX-512)
   int block_rows = 1;                   // rows of tiles per block
-  int block = kTileCols;                // product columns per block: its tiles, rounded up to kTileCols
-  // The product kernel computes tiles in multiples of one AVX register.
-  static constexpr int kTileCols = 8;
+  int block = 8;                        // product columns per block: its tiles, rounded up to tile_cols
 
   Winograd3x3() = default;
-  // block_floats: the V and M of one block together stay within it (at
-  // least one row of tiles per block).
-  Winograd3x3(int cin, int cout, int h, int w, size_t block_floats = size_t(1) << 18);
+  // isa: a level this CPU runs (cpu::runs), else mnistlab::Error. block_floats:
+  // the V and M of one block together stay within it (at least one row of
+  // tiles per block).
+  Winograd3x3(int cin, int cout, int h, int w, Isa isa = widest_isa(), size_t block_floats = size_t(1) << 18);
   size_t weight_floats() const { return size_t(16) * cin * cout; }
   // Floats from one of the 16 planes of V (or M) to the next. A multiple of
   // 4 KiB would put the 16 streams the transforms read or write at once in
@@ -35,8 +40,8 @@ struct Winograd3x3 {
   size_t v_step() const { return size_t(cin) * block + 16; }
   size_t m_step() const { return size_t(cout) * block + 16; }
   // A row of the input transform: a zero, the w pixels, then zeros for up to
-  // kTileCols - 1 tiles past the last (two columns each) and the last tile's reach.
-  int padded_row() const { return 2 * (tiles_w + kTileCols - 1) + 4; }
+  // tile_cols - 1 tiles past the last (two columns each) and the last tile's reach.
+  int padded_row() const { return 2 * (tiles_w + tile_cols - 1) + 4; }
   size_t workspace_floats() const;  // per image being convolved at once (per thread)
 };
 
