@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   if (isa_option == "all") {
     for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512})
       if (cpu::runs(isa)) isas.push_back(isa);
-  } else if (const auto isa = cpu::parse_isa(isa_option)) {
+  } else if (const auto isa = mnistlab::parse_isa(isa_option)) {
     if (!cpu::runs(*isa)) {
       std::fprintf(stderr, "--isa %s: this CPU's widest is %s\n", isa_option.c_str(), cpu::isa_name(cpu::widest_isa()));
       return 1;

@@ -62,14 +62,14 @@ class PerImageConv2d final : public ConvKernel {
     const int min_channels = o.conv == ConvAlgorithm::Winograd ? 1 : kWinogradMinChannels;
     winograd_ = winograd_geometry && s.cin >= min_channels;
     if (winograd_) {
-      wg_ = Winograd3x3(s.cin, s.cout, s.h, s.w);
+      wg_ = Winograd3x3(s.cin, s.cout, s.h, s.w, ctx.isa);
       winograd_weight_.resize(wg_.weight_floats());
     }
     // The input gradient's convolution (dy with the flipped kernel) has the
     // same geometry with the channels swapped.
     winograd_dx_ = winograd_geometry && transposed_dx_ && flipped_.all_taps() && s.cout >= min_channels;
     if (winograd_dx_) {
-      wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w);
+      wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w, ctx.isa);
       winograd_dx_weight_.resize(wg_dx_.weight_floats());
     }
     band_rows_ = std::clamp(int(kBandFloats / std::max<size_t>(1, size_t(g_.k()) * g_.wo())), 1, g_.ho());
