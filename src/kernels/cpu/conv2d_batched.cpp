@@ -64,8 +64,8 @@ class BatchedConv2d final : public ConvKernel {
         const TapGroup& group = groups_[gi];
         const int k = group.k(s_.cin), width = count * group.size();
         float* col = cols + size_t(count) * col_at_[gi];
-        gather_columns(threads, g_, group, x + start * in_len, count, col);
-        gemm(threads, false, false, s_.cout, width, k, 1.f, packed_[gi].data(), k, col, width, 0.f, out, width);
+        gather_rows(threads, g_, group, x + start * in_len, count, col);
+        gemm(threads, false, true, width, s_.cout, k, 1.f, col, k, packed_[gi].data(), k, 0.f, out, s_.cout);
         scatter_pixels(threads, group, out, count, s_.cout, hw, b, y + start * out_len);
       }
       if (relu) relu_forward(threads, y + start * out_len, count * out_len, y + start * out_len);
@@ -91,13 +91,13 @@ class BatchedConv2d final : public ConvKernel {
         const TapGroup& group = groups_[gi];
         const int k = group.k(s_.cin), width = count * group.size();
         float* col = cols + size_t(count) * col_at_[gi];
-        if (!keep) gather_columns(threads, g_, group, x + start * in_len, count, col);
+        if (!keep) gather_rows(threads, g_, group, x + start * in_len, count, col);
         gather_pixels(threads, group, dy + start * out_len, count, s_.cout, hw, dout);
-        gemm(threads, false, true, s_.cout, k, width, 1.f, dout, width, col, width, 0.f, dw, k);
+        gemm(threads, true, false, s_.cout, k, width, 1.f, dout, s_.cout, col, k, 0.f, dw, k);
         unpack_group_weight_add(g_, group, dw, s_.cout, dweight);
         if (!dx) continue;
-        gemm(threads, true, false, k, width, s_.cout, 1.f, packed_[gi].data(), k, dout, width, 0.f, dcol, width);
-        scatter_columns_add(threads, g_, group, dcol, count, dx + start * in_len);
+        gemm(threads, false, false, width, k, s_.cout, 1.f, dout, s_.cout, packed_[gi].data(), k, 0.f, dcol, k);
+        scatter_rows_add(threads, g_, group, dcol, count, dx + start * in_len);
       }
     }
   }

@@ -44,61 +44,58 @@ std::vector<TapGroup> tap_groups(const ConvGeometry& g) {
   return groups;
 }
 
-void gather_columns(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* col) {
-  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w;
-  const long cols = long(n) * P;
+void gather_rows(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* rows) {
+  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w, k = g.c * T;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < g.c * T; ++r) {
-    const int c = r / T;
-    const int* offsets = group.offsets.data() + size_t(r % T) * P;
-    float* out = col + r * cols;
-    const float* in = x + long(c) * plane;
-    for (int i = 0; i < n; ++i, out += P, in += long(g.c) * plane)
-      for (int p = 0; p < P; ++p) out[p] = in[offsets[p]];
+  for (int i = 0; i < n; ++i) {
+    const float* image = x + long(i) * g.c * plane;
+    for (int p = 0; p < P; ++p) {
+      float* row = rows + (long(i) * P + p) * k;
+      for (int t = 0; t < T; ++t) {
+        const float* in = image + group.offsets[size_t(t) * P + p];
+        for (int c = 0; c < g.c; ++c) row[c * T + t] = in[long(c) * plane];
+      }
+    }
   }
 }
 
-void scatter_columns_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* col, int n,
-                         float* dx) {
-  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w;
-  const long cols = long(n) * P;
-  // By channel: taps of one channel add into the same pixels.
+void scatter_rows_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* rows, int n,
+                      float* dx) {
+  const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w, k = g.c * T;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int c = 0; c < g.c; ++c)
-    for (int t = 0; t < T; ++t) {
-      const int* offsets = group.offsets.data() + size_t(t) * P;
-      const float* src = col + long(c * T + t) * cols;
-      float* out = dx + long(c) * plane;
-      for (int i = 0; i < n; ++i, src += P, out += long(g.c) * plane)
-        for (int p = 0; p < P; ++p) out[offsets[p]] += src[p];
+  for (int i = 0; i < n; ++i) {
+    float* image = dx + long(i) * g.c * plane;
+    for (int p = 0; p < P; ++p) {
+      const float* row = rows + (long(i) * P + p) * k;
+      for (int t = 0; t < T; ++t) {
+        float* out = image + group.offsets[size_t(t) * P + p];
+        for (int c = 0; c < g.c; ++c) out[long(c) * plane] += row[c * T + t];
+      }
     }
+  }
 }
 
 void gather_pixels(int threads, const TapGroup& group, const float* nchw, int n, int channels, int plane, float* m) {
   const int P = group.size();
-  const long cols = long(n) * P;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int ch = 0; ch < channels; ++ch)
-    for (int i = 0; i < n; ++i) {
-      const float* in = nchw + (long(i) * channels + ch) * plane;
-      float* out = m + ch * cols + long(i) * P;
-      for (int p = 0; p < P; ++p) out[p] = in[group.pixels[p]];
+  for (int i = 0; i < n; ++i)
+    for (int p = 0; p < P; ++p) {
+      const float* in = nchw + long(i) * channels * plane + group.pixels[p];
+      float* out = m + (long(i) * P + p) * channels;
+      for (int ch = 0; ch < channels; ++ch) out[ch] = in[long(ch) * plane];
     }
 }
 
 void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, int channels, int plane,
                     const float* bias, float* nchw) {
   const int P = group.size();
-  const long cols = long(n) * P;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int ch = 0; ch < channels; ++ch) {
-    const float b = bias ? bias[ch] : 0.f;
-    for (int i = 0; i < n; ++i) {
-      const float* in = m + ch * cols + long(i) * P;
-      float* out = nchw + (long(i) * channels + ch) * plane;
-      for (int p = 0; p < P; ++p) out[group.pixels[p]] = in[p] + b;
+  for (int i = 0; i < n; ++i)
+    for (int p = 0; p < P; ++p) {
+      const float* in = m + (long(i) * P + p) * channels;
+      float* out = nchw + long(i) * channels * plane + group.pixels[p];
+      for (int ch = 0; ch < channels; ++ch) out[long(ch) * plane] = in[ch] + (bias ? bias[ch] : 0.f);
     }
-  }
 }
 
 void pack_group_weight(const ConvGeometry& g, const TapGroup& group, const float* weight, int rows, float* packed) {

@@ -23,12 +23,16 @@ struct TapGroup {
 // pixel are in none of its group's taps.
 std::vector<TapGroup> tap_groups(const ConvGeometry& g);
 
-// col[c*T + t][i*P + p] = x[i][c][offsets[t][p]] for n images: [Cin*T, n*P].
-void gather_columns(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* col);
-// dx[i][c][offsets[t][p]] += col[c*T + t][i*P + p] (the reverse, adding).
-void scatter_columns_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* col, int n,
-                         float* dx);
-// m[ch][i*P + p] = nchw[i][ch][pixels[p]] for `channels` channels of planes
+// The columns are pixel-major, one row per (image, pixel), so that every
+// gather and scatter stays inside one image (NCHW): transposing the other
+// way, [Cin*T, n*P], strides across the batch for every element and cost
+// more than the GEMMs on VGG-BN's 2x2 maps.
+//
+// rows[i*P + p][c*T + t] = x[i][c][offsets[t][p]]: [n*P, Cin*T].
+void gather_rows(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* rows);
+// dx[i][c][offsets[t][p]] += rows[i*P + p][c*T + t] (the reverse, adding).
+void scatter_rows_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* rows, int n, float* dx);
+// m[i*P + p][ch] = nchw[i][ch][pixels[p]] for `channels` channels of planes
 // `plane` pixels long; and back (overwriting, plus bias[ch] when given).
 void gather_pixels(int threads, const TapGroup& group, const float* nchw, int n, int channels, int plane, float* m);
 void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, int channels, int plane,
