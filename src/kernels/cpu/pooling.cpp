@@ -6,7 +6,9 @@
 namespace mnistlab::cpu {
 
 // The usual 2x2 window with stride 2 and no padding: never out of bounds,
-// so no checks; candidates in the generic loop's order (row by row).
+// so no checks; candidates in the generic loop's order (row by row), each
+// replacing the maximum when greater or NaN, as PyTorch's. Written with
+// selects instead of branches so the compiler vectorizes along the row.
 static void maxpool_2x2(int threads, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
   const int ho = g.ho(), wo = g.wo(), w = g.w;
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -14,22 +16,37 @@ static void maxpool_2x2(int threads, const PoolGeometry& g, const float* x, int 
     const float* in = x + plane * g.h * w;
     float* out = y + plane * ho * wo;
     int32_t* arg = argmax ? argmax + plane * ho * wo : nullptr;
-    for (int oh = 0; oh < ho; ++oh)
-      for (int ow = 0; ow < wo; ++ow) {
-        const int32_t first = 2 * oh * w + 2 * ow;
-        const int32_t candidates[3] = {first + 1, first + w, first + w + 1};
-        float best = in[first];
-        int32_t where = first;
-        for (int32_t at : candidates) {
-          const float v = in[at];
-          if (v > best || v != v) {  // NaN propagates, as in PyTorch
-            best = v;
-            where = at;
-          }
+    for (int oh = 0; oh < ho; ++oh) {
+      const float* __restrict r0 = in + 2 * oh * w;
+      const float* __restrict r1 = r0 + w;
+      float* __restrict o = out + oh * wo;
+      if (!arg) {
+        for (int ow = 0; ow < wo; ++ow) {
+          float best = r0[2 * ow];
+          for (float v : {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]}) best = v > best || v != v ? v : best;
+          o[ow] = best;
         }
-        out[oh * wo + ow] = best;
-        if (argmax) arg[oh * wo + ow] = where;
+        continue;
       }
+      int32_t* __restrict a = arg + oh * wo;
+      const int32_t row = 2 * oh * w;
+      for (int ow = 0; ow < wo; ++ow) {
+        float best = r0[2 * ow];
+        int32_t where = 0;
+        const float v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+        const bool t1 = v1 > best || v1 != v1;
+        best = t1 ? v1 : best;
+        where = t1 ? 1 : where;
+        const bool t2 = v2 > best || v2 != v2;
+        best = t2 ? v2 : best;
+        where = t2 ? w : where;
+        const bool t3 = v3 > best || v3 != v3;
+        best = t3 ? v3 : best;
+        where = t3 ? w + 1 : where;
+        o[ow] = best;
+        a[ow] = row + 2 * ow + where;
+      }
+    }
   }
 }
 
