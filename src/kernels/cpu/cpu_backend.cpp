@@ -88,7 +88,7 @@ class CpuBackend final : public Backend {
   }
 
   void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const override {
-    cpu::maxpool_forward(t(), s, x, n, y, argmax);
+    cpu::maxpool_forward(t(), ctx_.isa, s, x, n, y, argmax);
   }
   void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n, float* dx) const override {
     cpu::maxpool_backward(t(), s, dy, argmax, n, dx);

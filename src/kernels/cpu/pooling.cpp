@@ -3,19 +3,26 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu/pooling_kernels.h"
+
 namespace mnistlab::cpu {
 
 // The usual 2x2 window with stride 2 and no padding: never out of bounds,
 // so no checks; candidates in the generic loop's order (row by row), each
 // replacing the maximum when greater or NaN, as PyTorch's. Written with
 // selects instead of branches so the compiler vectorizes along the row.
-static void maxpool_2x2(int threads, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+static void maxpool_2x2(int threads, Isa isa, const PoolGeometry& g, const float* x, int n, float* y,
+                        int32_t* argmax) {
   const int ho = g.ho(), wo = g.wo(), w = g.w;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (long plane = 0; plane < long(n) * g.c; ++plane) {
     const float* in = x + plane * g.h * w;
     float* out = y + plane * ho * wo;
     int32_t* arg = argmax ? argmax + plane * ho * wo : nullptr;
+    if (isa == Isa::Avx512) {
+      maxpool_2x2_plane_avx512(in, g.h, w, out, arg);
+      continue;
+    }
     for (int oh = 0; oh < ho; ++oh) {
       const float* __restrict r0 = in + 2 * oh * w;
       const float* __restrict r1 = r0 + w;
@@ -50,8 +57,8 @@ static void maxpool_2x2(int threads, const PoolGeometry& g, const float* x, int 
   }
 }
 
-void maxpool_forward(int threads, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
-  if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(threads, g, x, n, y, argmax);
+void maxpool_forward(int threads, Isa isa, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
+  if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(threads, isa, g, x, n, y, argmax);
   const int ho = g.ho(), wo = g.wo();
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i) {
