@@ -88,6 +88,12 @@ static void unfold_rows(const ConvGeometry& g, const float* x, int r, int oh0, i
   }
 }
 
+// Stride 1, output as wide as the input: the input pixel a tap reads for
+// output p is p plus this.
+static long tap_shift(const ConvGeometry& g, int tap) {
+  return long(tap / g.kw - g.pad) * g.w + (tap % g.kw - g.pad);
+}
+
 void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float* col) {
   const long cols = long(oh1 - oh0) * g.wo();
   if (g.offsets.empty()) {
@@ -95,11 +101,20 @@ void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float*
     return;
   }
   const int nt = int(g.taps.size()), hw = g.ho() * g.wo(), plane = g.h * g.w;
+  // Stride 1 with the output as wide as the input: each tap reads the plane
+  // shifted by one offset, so its loads are contiguous (masked at the
+  // edges) rather than gathers.
+  const bool shifted = g.stride == 1 && g.wo() == g.w;
   for (int r = 0; r < g.k(); ++r) {
     const int* offsets = g.offsets.data() + long(r % nt) * hw + long(oh0) * g.wo();
     const float* in = x + long(r / nt) * plane;
-    float* out = col + r * cols;
-    for (long p = 0; p < cols; ++p) out[p] = offsets[p] >= 0 ? in[offsets[p]] : 0.f;
+    float* __restrict out = col + r * cols;
+    if (shifted) {
+      const long shift = tap_shift(g, g.taps[r % nt]) + long(oh0) * g.wo();
+      for (long p = 0; p < cols; ++p) out[p] = offsets[p] >= 0 ? in[p + shift] : 0.f;
+    } else {
+      for (long p = 0; p < cols; ++p) out[p] = offsets[p] >= 0 ? in[offsets[p]] : 0.f;
+    }
   }
 }
 
@@ -112,8 +127,15 @@ void col2im(const ConvGeometry& g, const float* col, float* dx) {
       const float* src = col + long(c * nt + t) * hw;
       if (!g.offsets.empty()) {
         const int* offsets = g.offsets.data() + long(t) * hw;
-        for (int p = 0; p < hw; ++p)
-          if (offsets[p] >= 0) out_plane[offsets[p]] += src[p];
+        if (g.stride == 1 && wo == g.w) {  // contiguous, as in im2col_band
+          const long shift = tap_shift(g, g.taps[t]);
+          float* __restrict to = out_plane;
+          for (int p = 0; p < hw; ++p)
+            if (offsets[p] >= 0) to[p + shift] += src[p];
+        } else {
+          for (int p = 0; p < hw; ++p)
+            if (offsets[p] >= 0) out_plane[offsets[p]] += src[p];
+        }
         continue;
       }
       const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw, shift = kj - g.pad;
