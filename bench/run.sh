@@ -103,9 +103,16 @@ median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'; }
 
+# Both programs in the environment a user's machine has: variables that
+# steer a library's choice of kernels (this machine may set some) are removed.
+steering=$(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL|MKL|OMP)_[A-Z_]*' || true)
+for v in $steering; do unset "$v"; done
+
 torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "?")
-cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo "?")
+cpu=$(lscpu 2>/dev/null | awk -F': +' '/^Model name/ { print $2; exit }')
 echo "# $(date '+%Y-%m-%d %H:%M:%S')  $(nproc) cores ($cpu)  torch $torch_version  load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# mnistlab: $("${BIN_DIR%/bench}/mnistlab" --version 2>/dev/null | tail -n 1)"
+echo "# removed from the environment: ${steering:-nothing}" | tr '\n' ' '; echo
 echo "# $rounds alternating rounds per program, one process each, medians; only ratios from this run count"
 
 table=()
