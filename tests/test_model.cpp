@@ -218,6 +218,25 @@ TEST(Model, InferenceArenaFoldsBatchNormAndKeepsTheOutputs) {
     }
 }
 
+// PyTorch's default init bounds a Conv2d's weight and bias by 1/sqrt(fan_in)
+// with fan_in = in_channels * k * k (torch.nn.init._calculate_fan_in_and_fan_out),
+// whatever map the layer will see: on a 1x1 map, where only the centre tap
+// is ever used, the bound is still 1/sqrt(64 * 9) = 1/24.
+TEST(Model, ConvInitBoundIsPyTorchsOnAnyMap) {
+  for (int size : {1, 5}) {
+    Model m(image_shape(64, size, size));
+    m.add(Conv2d({8, 3, 1, 1, true}));
+    m.build(1);
+    for (const StateEntry& e : m.state_dict()) {
+      float largest = 0;
+      for (size_t i = 0; i < e.param->numel(); ++i) largest = std::max(largest, std::fabs(e.param->value[i]));
+      EXPECT_LE(largest, 1.f / 24.f) << e.key << " on " << size << "x" << size;
+      // 4608 weights: the largest is within 1% of the bound unless the bound is wrong.
+      if (e.key == "0.weight") EXPECT_GE(largest, 0.99f / 24.f) << size;
+    }
+  }
+}
+
 // An arena reserved for inference has no gradient room: backward refuses,
 // and a training forward adds the room, after which the model trains as one
 // reserved for training from the start.
