@@ -232,7 +232,9 @@ TEST(Model, ConvInitBoundIsPyTorchsOnAnyMap) {
       for (size_t i = 0; i < e.param->numel(); ++i) largest = std::max(largest, std::fabs(e.param->value[i]));
       EXPECT_LE(largest, 1.f / 24.f) << e.key << " on " << size << "x" << size;
       // 4608 weights: the largest is within 1% of the bound unless the bound is wrong.
-      if (e.key == "0.weight") EXPECT_GE(largest, 0.99f / 24.f) << size;
+      if (e.key == "0.weight") {
+        EXPECT_GE(largest, 0.99f / 24.f) << size;
+      }
     }
   }
 }
