@@ -104,3 +104,26 @@ TEST_F(Cli, SmokeTrainingLearnsAndWritesMetrics) {
   EXPECT_GT(v[4], 0.9) << "test accuracy on ten separable classes: " << last;
   EXPECT_GT(v[5], 0.0);
 }
+
+// `mnistlab info` names what the kernels run on; the instruction set it
+// reports is checked against GCC's own CPU detection.
+TEST_F(Cli, InfoNamesTheCpuIsaAndGemmKernel) {
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string widest = avx512 ? "avx512" : avx2 ? "avx2" : "scalar";
+  auto r = run("info --threads 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("kernels " + widest + " (widest " + widest + ")"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 threads"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("GEMM oneDNN"), std::string::npos) << r.output;
+  auto capped = run("info --isa scalar --model baseline --batch-size 8");
+  EXPECT_EQ(capped.exit_code, 0) << capped.output;
+  EXPECT_NE(capped.output.find("kernels scalar"), std::string::npos) << capped.output;
+  EXPECT_NE(capped.output.find("winograd/scalar"), std::string::npos) << capped.output;
+  auto version = run("--version");
+  EXPECT_NE(version.output.find("GEMM oneDNN"), std::string::npos) << version.output;
+  auto bad = run("info --isa sse");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("expected scalar, avx2 or avx512, got 'sse'"), std::string::npos) << bad.output;
+}
