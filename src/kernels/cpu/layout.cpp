@@ -7,27 +7,6 @@
 
 namespace mnistlab::cpu {
 
-void channels_to_nchw(int threads, const float* src, int n, int c, int hw, const float* bias, float* y) {
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
-      const float* in = src + (long(ch) * n + i) * hw;
-      float* out = y + (long(i) * c + ch) * hw;
-      const float b = bias ? bias[ch] : 0.f;
-      for (int p = 0; p < hw; ++p) out[p] = in[p] + b;
-    }
-  }
-}
-
-void nchw_to_channels(int threads, const float* x, int n, int c, int hw, float* dst) {
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
-      std::memcpy(dst + (long(ch) * n + i) * hw, x + (long(i) * c + ch) * hw, sizeof(float) * hw);
-    }
-  }
-}
-
 void add_channel_bias(int threads, const float* bias, int n, int c, int hw, float* y) {
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (int i = 0; i < n; ++i)

@@ -1,13 +1,9 @@
 #pragma once
 #include <cstddef>
 
-// Moves between a GEMM's channel-major result [C, n*HW] and NCHW.
+// Per-channel sums and biases of NCHW tensors, and the threads' shares of a gradient.
 namespace mnistlab::cpu {
 
-// y[i][c][p] = src[c][i*hw + p] + (bias ? bias[c] : 0)
-void channels_to_nchw(int threads, const float* src, int n, int c, int hw, const float* bias, float* y);
-// dst[c][i*hw + p] = x[i][c][p]
-void nchw_to_channels(int threads, const float* x, int n, int c, int hw, float* dst);
 // y[i][c][p] += bias[c]
 void add_channel_bias(int threads, const float* bias, int n, int c, int hw, float* y);
 // out[c] = sum over i, p of x[i][c][p] (a bias gradient from NCHW)
