@@ -90,6 +90,7 @@ class Model {
   uint64_t training_steps_ = 0;
 
   void plan_epilogues(bool gradients);
+  size_t share_buffers(const std::vector<size_t>& root, int max_batch, std::vector<size_t>& act_at) const;
   void allocate_gradients();
 
   BackendOptions backend_options_;

@@ -130,6 +130,33 @@ void Model::plan_epilogues(bool gradients) {
   }
 }
 
+// Inference keeps an activation only until its last reader: buffers of the
+// largest activation's size are handed out again once free (two suffice for
+// a chain; named outputs hold theirs until their join). Returns the floats
+// of all buffers; act_at[i] is where activation i starts.
+size_t Model::share_buffers(const std::vector<size_t>& root, int max_batch, std::vector<size_t>& act_at) const {
+  const size_t L = layers_.size();
+  std::vector<size_t> last_read(L + 1, 0);
+  for (size_t i = 0; i <= L; ++i) last_read[root[i]] = std::max(last_read[root[i]], i == L ? L + 1 : i);
+  for (size_t j = 0; j < L; ++j)
+    if (joins_[j]) last_read[root[join_source_[j]]] = std::max(last_read[root[join_source_[j]]], j);
+  size_t largest = 0;
+  for (size_t i = 1; i <= L; ++i)
+    if (root[i] == i) largest = std::max(largest, size_t(max_batch) * shapes_[i].numel());
+  std::vector<size_t> free_after;  // per buffer: the layer after which it is free
+  for (size_t i = 1; i <= L; ++i) {
+    if (root[i] != i) continue;
+    // Layer i-1 writes activation i while it reads its inputs: a buffer is
+    // free for it once its last reader came before layer i-1.
+    size_t b = 0;
+    while (b < free_after.size() && !(free_after[b] + 1 < i)) ++b;
+    if (b == free_after.size()) free_after.push_back(0);
+    free_after[b] = last_read[i];
+    act_at[i] = b * largest;
+  }
+  return free_after.size() * largest;
+}
+
 void Model::reserve(int max_batch, bool gradients) {
   if (!built_) throw Error("Model::reserve before Model::build");
   gradients = gradients || has_gradients_;  // never take away what a caller reserved
@@ -159,28 +186,7 @@ void Model::reserve(int max_batch, bool gradients) {
       total += count;
     }
   } else {
-    // Inference keeps an activation only until its last reader: buffers of
-    // the largest activation's size are handed out again once free (two
-    // suffice for a chain; named outputs hold theirs until their join).
-    std::vector<size_t> last_read(L + 1, 0);
-    for (size_t i = 0; i <= L; ++i) last_read[root[i]] = std::max(last_read[root[i]], i == L ? L + 1 : i);
-    for (size_t j = 0; j < L; ++j)
-      if (joins_[j]) last_read[root[join_source_[j]]] = std::max(last_read[root[join_source_[j]]], j);
-    size_t largest = 0;
-    for (size_t i = 1; i <= L; ++i)
-      if (root[i] == i) largest = std::max(largest, size_t(max_batch) * shapes_[i].numel());
-    std::vector<size_t> buffer_free_after;  // per buffer: the layer after which it is free
-    for (size_t i = 1; i <= L; ++i) {
-      if (root[i] != i) continue;
-      // Layer i-1 writes activation i while it reads its inputs: a buffer is
-      // free for it once its last reader came before layer i-1.
-      size_t b = 0;
-      while (b < buffer_free_after.size() && !(buffer_free_after[b] + 1 < i)) ++b;
-      if (b == buffer_free_after.size()) buffer_free_after.push_back(0);
-      buffer_free_after[b] = last_read[i];
-      act_at[i] = b * largest;
-    }
-    total = buffer_free_after.size() * largest;
+    total = share_buffers(root, max_batch, act_at);
   }
   // The input's gradient (used only by layers after a view of the input).
   const size_t grad_scale = gradients ? 1 : 0;
