@@ -29,9 +29,12 @@
 // gradient on the first two images against the double-precision reference
 // (conv_shapes.h's for_each_tap), and the whole batch's output and
 // gradients against the auto route's. A route off by more than 1e-4 of the
-// largest reference value is marked BAD, and the script leaves it out.
+// largest reference value is marked BAD, and the script leaves it out. A
+// forced route whose first forward call takes over 0.1 s and 10 times the
+// auto route's forward is marked slow: that one call is reported, no more.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -53,6 +56,8 @@ using namespace conv_bench;
 namespace {
 
 constexpr double kTolerance = 1e-4;  // of the largest reference value
+// A forced route whose first forward call takes longer than both of these is not timed further.
+constexpr double kSlowUs = 1e5, kSlowFactor = 10;
 
 // The ConvShape our kernels are planned with. A ConvTranspose2d is described
 // by the Conv2d it transposes: that conv's input is the layer's output.
@@ -184,11 +189,12 @@ struct Outputs {
 
 // ---------------------------------------------------------------- benchmark
 
+// The check column: ok, BAD (failed its check) or slow (one call, see bench_shape).
 void print_line(const Shape& s, const char* pass, int threads, double us, double flop_factor, const Candidate& c,
-                bool ok) {
+                bool ok, const char* mark = "ok") {
   const double gflop = 2.0 * s.macs() * 1e-9 * flop_factor;
-  std::printf("%-46s %-9s t%d %10.1f us %7.1f GF/s ext %4.2f  %-4s %-3s %s\n", s.name.c_str(), pass, threads, us,
-              gflop / us * 1e6, g_line_foreign, c.is_auto ? "auto" : "-", ok ? "ok" : "BAD", route_id(c.route).c_str());
+  std::printf("%-46s %-9s t%d %10.1f us %7.1f GF/s ext %4.2f  %-4s %-4s %s\n", s.name.c_str(), pass, threads, us,
+              gflop / us * 1e6, g_line_foreign, c.is_auto ? "auto" : "-", ok ? mark : "BAD", route_id(c.route).c_str());
 }
 
 void bench_shape(const Shape& s, int threads, const std::vector<Isa>& isas, bool list_only) {
@@ -204,13 +210,17 @@ void bench_shape(const Shape& s, int threads, const std::vector<Isa>& isas, bool
   const Reference ref = reference(s, t, std::min(s.n, 2));
   const size_t y_len = size_t(s.n) * s.oc * s.oh * s.ow, x_len = t.x.size();
   Outputs want;  // the auto route's
+  double auto_fwd_us = 0;
   for (Candidate& c : cands) {
     ConvKernel& k = *c.kernel;
     std::vector<float> saved(k.saved_floats()), work(k.workspace_floats());
     const KernelMemory mem{saved.data(), work.data()};
     Outputs got{std::vector<float>(y_len, NAN), std::vector<float>(), std::vector<float>(), std::vector<float>()};
     auto forward = [&] { k.forward(t.x.data(), s.n, t.w.data(), t.bias.data(), {}, false, got.y.data(), mem); };
+    const CpuSample before = cpu_sample();
     forward();
+    const CpuSample after = cpu_sample();
+    const double once_us = std::chrono::duration<double, std::micro>(after.wall - before.wall).count();
     // Check: against double on the first images, against the auto route on the whole batch.
     double worst = rel_diff(got.y, ref.y);
     char buf[240];
@@ -242,8 +252,17 @@ void bench_shape(const Shape& s, int threads, const std::vector<Isa>& isas, bool
                 ok ? "ok" : "BAD", route_id(c.route).c_str(), note.c_str(), c.route.c_str(), c.forced.c_str());
     std::fflush(stdout);
 
+    // A forced route far slower than auto (image by image on VGG-BN's 2x2
+    // maps at batch 1000: seconds per call) cannot win: its one call is
+    // reported, marked slow, and it is not timed further.
+    if (!c.is_auto && once_us > kSlowUs && once_us > kSlowFactor * auto_fwd_us) {
+      g_line_foreign = foreign_cores(before, after);
+      print_line(s, s.train ? "fwd_train" : "fwd_inf", threads, once_us, 1, c, ok, "slow");
+      continue;
+    }
     g_line_foreign = 0;
     const double fwd = median_us(forward);
+    if (c.is_auto) auto_fwd_us = fwd;
     print_line(s, s.train ? "fwd_train" : "fwd_inf", threads, fwd, 1, c, ok);
     if (s.train) {
       g_line_foreign = 0;
