@@ -27,6 +27,9 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
+#include "bench_timing.h"
+#include "conv_shapes.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -49,117 +52,7 @@ using dt = memory::data_type;
 
 namespace {
 
-// ---------------------------------------------------------------- shapes
-
-struct Shape {
-  std::string net;  // preset name
-  int layer = 0;    // 1-based index among the preset's conv/convt layers
-  bool deconv = false;
-  int n = 0, ic = 0, oc = 0, ih = 0, iw = 0, k = 0, s = 0, p = 0, op = 0;
-  bool train = false;
-  int oh = 0, ow = 0, pr = 0;  // output size, oneDNN's right/bottom padding
-  std::string name;
-
-  double macs() const {
-    return deconv ? double(n) * ic * ih * iw * oc * k * k : double(n) * oc * oh * ow * ic * k * k;
-  }
-};
-
-Shape make_shape(const std::string& net, int layer, bool deconv, int n, int ic, int oc, int hw, int k, int s,
-                 int p, int op, bool train) {
-  Shape sh;
-  sh.net = net;
-  sh.layer = layer;
-  sh.deconv = deconv;
-  sh.n = n, sh.ic = ic, sh.oc = oc, sh.ih = sh.iw = hw, sh.k = k, sh.s = s, sh.p = p, sh.op = op;
-  sh.train = train;
-  if (deconv) {
-    // ConvTranspose2d: out = (in - 1) * s - 2p + k + op. oneDNN expresses
-    // output_padding as a smaller right padding: pr = p - op.
-    sh.oh = (hw - 1) * s - 2 * p + k + op;
-    sh.pr = (hw - 1) * s + k - sh.oh - p;
-  } else {
-    // Conv2d: out = floor((in + 2p - k) / s) + 1; oneDNN wants the right
-    // padding that makes the division exact (taps never read are dropped).
-    sh.oh = (hw + 2 * p - k) / s + 1;
-    sh.pr = (sh.oh - 1) * s + k - hw - p;
-  }
-  sh.ow = sh.oh;
-  char buf[200];
-  if (deconv)
-    std::snprintf(buf, sizeof buf, "%s.L%d convt %d->%d %dx%d k%d s%d p%d op%d n%d", net.c_str(), layer, ic, oc, hw,
-                  hw, k, s, p, op, n);
-  else
-    std::snprintf(buf, sizeof buf, "%s.L%d conv %d->%d %dx%d k%d s%d p%d n%d", net.c_str(), layer, ic, oc, hw, hw, k,
-                  s, p, n);
-  sh.name = buf;
-  return sh;
-}
-
-// The conv/convt layers of models/*.model (input 1x28x28), with the input
-// size each one sees. Keep in step with the model files.
-struct LayerSpec {
-  bool deconv;
-  int ic, oc, hw, k, s, p, op;
-};
-struct NetSpec {
-  const char* net;
-  std::vector<LayerSpec> layers;
-  std::vector<std::pair<int, bool>> batches;  // (batch, training?)
-};
-
-std::vector<NetSpec> presets() {
-  return {
-      {"baseline",
-       {{false, 1, 32, 28, 3, 1, 1, 0}, {false, 32, 32, 28, 3, 1, 1, 0}, {false, 32, 32, 28, 3, 1, 1, 0}},
-       {{64, true}, {1000, false}}},
-      {"vgg-bn",
-       {{false, 1, 32, 28, 3, 1, 1, 0},
-        {false, 32, 32, 28, 3, 2, 1, 0},
-        {false, 32, 32, 14, 3, 1, 1, 0},
-        {false, 32, 64, 14, 3, 2, 1, 0},
-        {false, 64, 64, 7, 3, 1, 1, 0},
-        {false, 64, 64, 7, 3, 1, 1, 0},
-        {false, 64, 128, 7, 3, 2, 1, 0},
-        {false, 128, 128, 4, 3, 1, 1, 0},
-        {false, 128, 128, 4, 3, 1, 1, 0},
-        {false, 128, 256, 4, 3, 2, 1, 0},
-        {false, 256, 512, 2, 3, 1, 1, 0},
-        {false, 512, 512, 2, 3, 1, 1, 0},
-        {false, 512, 512, 2, 3, 1, 1, 0},
-        {false, 512, 1024, 2, 3, 2, 1, 0},
-        {false, 1024, 1024, 1, 3, 1, 1, 0},
-        {false, 1024, 1024, 1, 3, 1, 1, 0}},
-       {{64, true}, {1000, false}}},
-      {"fast",  // conv + batchnorm + relu + maxpool k=2: 28 -> 14 -> 7
-       {{false, 1, 16, 28, 3, 1, 1, 0}, {false, 16, 32, 14, 3, 1, 1, 0}, {false, 32, 64, 7, 3, 1, 1, 0}},
-       {{32, true}}},
-      {"dae",
-       {{false, 1, 16, 28, 3, 2, 1, 0},
-        {false, 16, 16, 14, 3, 2, 1, 0},
-        {true, 16, 16, 7, 3, 2, 1, 1},
-        {true, 16, 1, 14, 3, 2, 1, 1}},
-       {{300, true}}},
-      {"dae-unet",  // L4 sees concat(16 + down14's 16), L5 concat(16 + image)
-       {{false, 1, 16, 28, 3, 2, 1, 0},
-        {false, 16, 16, 14, 3, 2, 1, 0},
-        {true, 16, 16, 7, 3, 2, 1, 1},
-        {true, 32, 16, 14, 3, 2, 1, 1},
-        {false, 17, 1, 28, 3, 1, 1, 0}},
-       {{300, true}}},
-  };
-}
-
-std::vector<Shape> all_shapes() {
-  std::vector<Shape> out;
-  for (const NetSpec& net : presets())
-    for (auto [n, train] : net.batches)
-      for (size_t i = 0; i < net.layers.size(); ++i) {
-        const LayerSpec& l = net.layers[i];
-        out.push_back(make_shape(net.net, int(i) + 1, l.deconv, n, l.ic, l.oc, l.hw, l.k, l.s, l.p, l.op, train));
-      }
-  return out;
-}
+using namespace conv_bench;  // Shape, all_shapes(), make_shape() (conv_shapes.h); median_us() (bench_timing.h)
 
 // ---------------------------------------------------------------- passes
 
@@ -383,142 +276,9 @@ class Runner {
   std::unordered_map<int, memory> args_;
 };
 
-// ---------------------------------------------------------------- timing
-
-template <class F>
-double median_us_once(F&& f) {
-  using clock = std::chrono::steady_clock;
-  auto seconds_since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
-  auto t0 = clock::now();
-  f();  // warm-up: page faults, JIT caches
-  double est = seconds_since(t0);
-  if (est < 0.05) {
-    t0 = clock::now();
-    f();
-    est = seconds_since(t0);
-  }
-  est = std::max(est, 1e-7);
-  const int inner = std::max(1, int(0.01 / est));  // calls per repeat: at least ~10 ms
-  const int reps = std::clamp(int(0.35 / (inner * est)), 3, 15);
-  std::vector<double> v;
-  for (int r = 0; r < reps; ++r) {
-    t0 = clock::now();
-    for (int i = 0; i < inner; ++i) f();
-    v.push_back(seconds_since(t0) / inner);
-  }
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  const double med = v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-  return med * 1e6;
-}
-
-// CPU time other processes took while we measured, in cores (from
-// /proc/stat's busy ticks minus this process's own). The machine has 2 cores
-// and other work may run: a 2-thread measurement that shares a core with a
-// compile is descheduled for whole scheduler ticks at every barrier.
-struct CpuSample {
-  std::chrono::steady_clock::time_point wall;
-  long long busy = 0, self = 0;
-};
-
-CpuSample cpu_sample() {
-  CpuSample c;
-  c.wall = std::chrono::steady_clock::now();
-  if (FILE* f = std::fopen("/proc/stat", "r")) {
-    long long v[10] = {};
-    if (std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4],
-                    &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8)
-      c.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // user nice system irq softirq steal
-    std::fclose(f);
-  }
-  if (FILE* f = std::fopen("/proc/self/stat", "r")) {
-    char buf[1024] = {};
-    const size_t got = std::fread(buf, 1, sizeof buf - 1, f);
-    buf[got] = 0;
-    std::fclose(f);
-    if (const char* q = std::strrchr(buf, ')')) {
-      // fields after the command name: state(3) ... utime(14) stime(15)
-      std::istringstream in(q + 2);
-      std::string field;
-      long long ut = 0, st = 0;
-      for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14) ut = std::atoll(field.c_str());
-        if (i == 15) st = std::atoll(field.c_str());
-      }
-      c.self = ut + st;
-    }
-  }
-  return c;
-}
-
-double foreign_cores(const CpuSample& a, const CpuSample& b) {
-  const double wall = std::chrono::duration<double>(b.wall - a.wall).count();
-  const double ticks = double((b.busy - a.busy) - (b.self - a.self));
-  return wall > 0 ? std::max(0.0, ticks / double(sysconf(_SC_CLK_TCK)) / wall) : 0.0;
-}
-
-double g_busy_threshold = 0.15;  // cores of other work that make a measurement suspect
-double g_max_wait_s = 30;        // per measurement, waiting for the machine to be quiet
-double g_line_foreign = 0;       // worst accepted foreign load of the current output line
-
-// median_us_once, repeated (after a pause) while other processes used more
-// than g_busy_threshold cores during it; keeps the least disturbed attempt.
-template <class F>
-double median_us(F&& f) {
-  double best_us = 0, best_foreign = INFINITY, waited = 0;
-  for (int attempt = 0;; ++attempt) {
-    const CpuSample a = cpu_sample();
-    const double us = median_us_once(f);
-    const double foreign = foreign_cores(a, cpu_sample());
-    if (foreign < best_foreign) best_us = us, best_foreign = foreign;
-    if (best_foreign < g_busy_threshold || waited >= g_max_wait_s) break;
-    const double pause = std::min(2.0, 0.25 * (attempt + 1));
-    std::this_thread::sleep_for(std::chrono::duration<double>(pause));
-    waited += pause;
-  }
-  g_line_foreign = std::max(g_line_foreign, best_foreign);
-  return best_us;
-}
-
 // ---------------------------------------------------------------- reference
 
-// Naive double-precision convolution (or transposed convolution) on plain
-// tensors: x nchw [n][ic][ih][iw], y nchw [n][oc][oh][ow], w oihw (conv) or
-// iohw (deconv). Calls tap(xi, yi, wi) for every multiply-add of the layer.
-template <class F>
-void for_each_tap(const Shape& s, F&& tap) {
-  for (int n = 0; n < s.n; ++n)
-    for (int o = 0; o < s.oc; ++o)
-      for (int i = 0; i < s.ic; ++i)
-        for (int kh = 0; kh < s.k; ++kh)
-          for (int kw = 0; kw < s.k; ++kw) {
-            const size_t wi = s.deconv ? ((size_t(i) * s.oc + o) * s.k + kh) * s.k + kw
-                                       : ((size_t(o) * s.ic + i) * s.k + kh) * s.k + kw;
-            if (!s.deconv) {
-              for (int oh = 0; oh < s.oh; ++oh) {
-                const int ih = oh * s.s - s.p + kh;
-                if (ih < 0 || ih >= s.ih) continue;
-                for (int ow = 0; ow < s.ow; ++ow) {
-                  const int iw = ow * s.s - s.p + kw;
-                  if (iw < 0 || iw >= s.iw) continue;
-                  tap(((size_t(n) * s.ic + i) * s.ih + ih) * s.iw + iw, ((size_t(n) * s.oc + o) * s.oh + oh) * s.ow + ow,
-                      wi);
-                }
-              }
-            } else {
-              for (int ih = 0; ih < s.ih; ++ih) {
-                const int oh = ih * s.s - s.p + kh;
-                if (oh < 0 || oh >= s.oh) continue;
-                for (int iw = 0; iw < s.iw; ++iw) {
-                  const int ow = iw * s.s - s.p + kw;
-                  if (ow < 0 || ow >= s.ow) continue;
-                  tap(((size_t(n) * s.ic + i) * s.ih + ih) * s.iw + iw, ((size_t(n) * s.oc + o) * s.oh + oh) * s.ow + ow,
-                      wi);
-                }
-              }
-            }
-          }
-}
+// for_each_tap(): the naive double-precision convolution (conv_shapes.h).
 
 struct Diff {
   double max_abs = 0, max_ref = 0;
