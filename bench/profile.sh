@@ -45,6 +45,7 @@ out=$("$bin" "${args[@]}")
 perf record -q -F 999 -o "$data" "$bin" "${args[@]}" >/dev/null 2>&1
 
 echo "# $model $task, batch $batch, $threads threads, $steps steps (perf also sees start-up: model build, data loading)"
+echo "# $(build/mnistlab info --threads "$threads" 2>/dev/null)"
 echo "# by library"
 # (head closes the pipe early: that is not a failure)
 { perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8; } || true
