@@ -53,7 +53,8 @@ class BatchedConv2d final : public ConvKernel {
                float* y, KernelMemory m) override {
     pack(weight, affine);
     const float* b = fold_bias(bias, affine, s_.cout, bias_.data());
-    const int step = chunk(), threads = ctx_.threads, hw = s_.ho() * s_.wo();
+    const int step = chunk(), hw = s_.ho() * s_.wo();
+    const int threads = ctx_.threads_for(double(std::min(step, n)) * col_per_image_ * s_.cout);
     const size_t in_len = size_t(s_.cin) * s_.h * s_.w, out_len = size_t(s_.cout) * hw;
     const bool keep = keeps_columns();
     for (int start = 0; start < n; start += step) {
@@ -75,7 +76,8 @@ class BatchedConv2d final : public ConvKernel {
   void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias, float* dx,
                 KernelMemory m) override {
     if (packed_scaled_) pack(weight, {});
-    const int step = chunk(), threads = ctx_.threads, hw = s_.ho() * s_.wo();
+    const int step = chunk(), hw = s_.ho() * s_.wo();
+    const int threads = ctx_.threads_for(double(std::min(step, n)) * col_per_image_ * s_.cout);
     const size_t in_len = size_t(s_.cin) * s_.h * s_.w, out_len = size_t(s_.cout) * hw;
     const bool keep = keeps_columns() && n <= max_batch_;
     std::fill(dweight, dweight + size_t(s_.cout) * s_.cin * s_.k * s_.k, 0.f);

@@ -115,7 +115,10 @@ class PerImageConv2d final : public ConvKernel {
     const size_t backward = col_floats() + dx_route + size_t(s_.cout) * (g_.k() + 1);
     return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
   }
-  int team(int n) const { return std::max(1, std::min(team_, n)); }
+  int team(int n) const {
+    const double macs = double(n) * s_.cout * g_.k() * hw_out();
+    return std::max(1, std::min({team_, n, ctx_.threads_for(macs)}));
+  }
 
   // The weight restricted to the active taps, [Cout, Cin * taps], scaled per
   // output channel by an eval-mode affine.

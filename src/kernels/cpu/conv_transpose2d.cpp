@@ -89,7 +89,10 @@ class ConvTranspose2d final : public ConvKernel {
   size_t grad_floats() const { return size_t(s_.cout) * g_.k() + size_t(s_.cin); }
   // Per thread: one image's columns and the thread's share of the gradients.
   size_t per_thread() const { return col_floats() + grad_floats(); }
-  int team(int n) const { return std::max(1, std::min(team_, n)); }
+  int team(int n) const {
+    const double macs = double(n) * s_.cout * g_.k() * hw_in();
+    return std::max(1, std::min({team_, n, ctx_.threads_for(macs)}));
+  }
 
   // [Cin, Cout * taps]: the weight restricted to the taps that reach the output.
   const float* packed(const float* weight) {

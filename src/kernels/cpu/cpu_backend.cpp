@@ -17,6 +17,8 @@ namespace {
 
 using namespace cpu;
 
+constexpr size_t kMinParallelFloats = size_t(1) << 16;
+
 CpuContext context(const BackendOptions& o) {
   if (o.threads < 0) throw Error("threads must be 0 (every CPU) or more, got " + std::to_string(o.threads));
   CpuContext ctx;
@@ -49,72 +51,75 @@ class CpuBackend final : public Backend {
 
   void linear_forward(const float* x, int n, int in, int out, const float* w, const float* b,
                       float* y) const override {
-    gemm(t(), false, true, n, out, in, 1.f, x, in, w, in, 0.f, y, out);
-    if (b) add_to_rows(t(), b, n, out, y);
+    gemm(ctx_.threads, false, true, n, out, in, 1.f, x, in, w, in, 0.f, y, out);
+    if (b) add_to_rows(t(size_t(n) * out), b, n, out, y);
   }
   void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw, float* db,
                        float* dx) const override {
-    gemm(t(), true, false, out, in, n, 1.f, dy, out, x, in, 0.f, dw, in);
-    if (db) sum_rows(t(), dy, n, out, db);
-    if (dx) gemm(t(), false, false, n, in, out, 1.f, dy, out, w, in, 0.f, dx, in);
+    gemm(ctx_.threads, true, false, out, in, n, 1.f, dy, out, x, in, 0.f, dw, in);
+    if (db) sum_rows(t(size_t(n) * out), dy, n, out, db);
+    if (dx) gemm(ctx_.threads, false, false, n, in, out, 1.f, dy, out, w, in, 0.f, dx, in);
   }
 
   void activation_forward(Activation f, const float* x, size_t count, float* y) const override {
     switch (f) {
-      case Activation::ReLU: return relu_forward(t(), x, count, y);
-      case Activation::Sigmoid: return sigmoid_forward(t(), x, count, y);
-      case Activation::Tanh: return tanh_forward(t(), x, count, y);
+      case Activation::ReLU: return relu_forward(t(count), x, count, y);
+      case Activation::Sigmoid: return sigmoid_forward(t(count), x, count, y);
+      case Activation::Tanh: return tanh_forward(t(count), x, count, y);
     }
   }
   void activation_backward(Activation f, const float* y, const float* dy, size_t count, float* dx) const override {
     switch (f) {
-      case Activation::ReLU: return relu_backward(t(), y, dy, count, dx);
-      case Activation::Sigmoid: return sigmoid_backward(t(), y, dy, count, dx);
-      case Activation::Tanh: return tanh_backward(t(), y, dy, count, dx);
+      case Activation::ReLU: return relu_backward(t(count), y, dy, count, dx);
+      case Activation::Sigmoid: return sigmoid_backward(t(count), y, dy, count, dx);
+      case Activation::Tanh: return tanh_backward(t(count), y, dy, count, dx);
     }
   }
 
   void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const override {
-    cpu::channel_mean_var(t(), x, n, c, hw, mean, var);
+    cpu::channel_mean_var(t(size_t(n) * c * hw), x, n, c, hw, mean, var);
   }
   void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                        const float* gamma, const float* beta, float* y) const override {
-    cpu::batchnorm_apply(t(), x, n, c, hw, mean, invstd, gamma, beta, y);
+    cpu::batchnorm_apply(t(size_t(n) * c * hw), x, n, c, hw, mean, invstd, gamma, beta, y);
   }
   void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
                           const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
                           float* dbeta) const override {
-    cpu::batchnorm_backward(t(), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
+    cpu::batchnorm_backward(t(size_t(n) * c * hw), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
   }
 
   void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const override {
-    cpu::maxpool_forward(t(), ctx_.isa, s, x, n, y, argmax);
+    cpu::maxpool_forward(t(size_t(n) * s.c * s.h * s.w), ctx_.isa, s, x, n, y, argmax);
   }
   void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n, float* dx) const override {
-    cpu::maxpool_backward(t(), s, dy, argmax, n, dx);
+    cpu::maxpool_backward(t(size_t(n) * s.c * s.h * s.w), s, dy, argmax, n, dx);
   }
 
   void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
     cpu::dropout_forward(x, count, p, seed, mask, y);
   }
   void multiply(const float* a, const float* b, size_t count, float* out) const override {
-    cpu::multiply(t(), a, b, count, out);
+    cpu::multiply(t(count), a, b, count, out);
   }
 
   void concat_samples(const float* a, size_t a_len, const float* b, size_t b_len, int n, float* y) const override {
-    cpu::concat_samples(t(), a, a_len, b, b_len, n, y);
+    cpu::concat_samples(t((a_len + b_len) * n), a, a_len, b, b_len, n, y);
   }
   void split_samples_accumulate(const float* dy, size_t a_len, size_t b_len, int n, float* da,
                                 float* db) const override {
-    cpu::split_samples_accumulate(t(), dy, a_len, b_len, n, da, db);
+    cpu::split_samples_accumulate(t((a_len + b_len) * n), dy, a_len, b_len, n, da, db);
   }
   void add(const float* a, const float* b, size_t count, float* out) const override {
-    cpu::add(t(), a, b, count, out);
+    cpu::add(t(count), a, b, count, out);
   }
-  void add_into(const float* x, size_t count, float* acc) const override { cpu::add_into(t(), x, count, acc); }
+  void add_into(const float* x, size_t count, float* acc) const override { cpu::add_into(t(count), x, count, acc); }
 
  private:
-  int t() const { return ctx_.threads; }
+  // Threads for a pass over `floats` values: one below about 64K, where
+  // waking a second thread and meeting at the barrier costs more than it
+  // saves (and on a loaded machine, a time slice).
+  int t(size_t floats) const { return floats >= kMinParallelFloats ? ctx_.threads : 1; }
   CpuContext ctx_;
 };
 

@@ -5,6 +5,8 @@
 
 namespace mnistlab::cpu {
 
+constexpr double kMinParallelMacs = 1 << 20;
+
 // oneDNN's SGEMM: JIT kernels for the widest instruction set CPUID reports
 // (AVX-512, AVX2 or SSE4.1), on AMD as on Intel; OpenBLAS picks its kernels
 // from a table of CPU models and falls back to SSE3 on models it does not
@@ -20,6 +22,9 @@ void gemm(int threads, bool trans_a, bool trans_b, int m, int n, int k, float al
       for (int j = 0; j < n; ++j) c[long(i) * ldc + j] = beta == 0.f ? 0.f : beta * c[long(i) * ldc + j];
     return;
   }
+  // Below about a million multiply-adds a second thread costs more in
+  // wake-up and barrier than it saves (and on a loaded machine far more).
+  if (double(m) * n * k < kMinParallelMacs) threads = 1;
   const bool serial = omp_in_parallel();
   const int before = serial ? 0 : omp_get_max_threads();
   if (!serial && before != threads) omp_set_num_threads(threads);
