@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "conv_bakeoff.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-for v in $(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL|MKL|OMP|KMP|GOMP)_[A-Z_]*' || true); do unset "$v"; done
+for v in $(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL|MKL|OMP|KMP|GOMP)_[A-Z0-9_]*' || true); do unset "$v"; done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

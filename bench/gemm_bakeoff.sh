@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN_DIR=${MNISTLAB_BENCH_DIR:-build/bench}
 raw=0
 [[ "${1:-}" == "--raw" ]] && raw=1
-for v in $(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL)_[A-Z_]*' || true); do unset "$v"; done
+for v in $(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL)_[A-Z0-9_]*' || true); do unset "$v"; done
 
 cpu=$(lscpu | awk -F: '/^Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
 echo "# $(date '+%Y-%m-%d %H:%M')  CPU: $cpu ($(nproc) cores); default environment"

@@ -105,7 +105,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else print
 
 # Both programs in the environment a user's machine has: variables that
 # steer a library's choice of kernels (this machine may set some) are removed.
-steering=$(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL|MKL|OMP)_[A-Z_]*' || true)
+steering=$(env | grep -oE '^(OPENBLAS|GOTO|BLIS|LIBXSMM|ONEDNN|DNNL|MKL|OMP)_[A-Z0-9_]*' || true)
 for v in $steering; do unset "$v"; done
 
 torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "?")
