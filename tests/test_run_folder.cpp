@@ -165,7 +165,7 @@ TEST_F(RunFolder, PredictClassifiesPngsAndRejectsOthers) {
   write_png_gray(dir_ / "small.png", GrayImage{14, 14, std::vector<uint8_t>(196, 0)});
   auto small = run(use + " " + (dir_ / "small.png").string());
   EXPECT_NE(small.exit_code, 0);
-  EXPECT_NE(small.output.find("is 14x14; the model takes 28x28"), std::string::npos) << small.output;
+  EXPECT_NE(small.output.find("is 14x14; expected 28x28"), std::string::npos) << small.output;
 
   std::ofstream(dir_ / "fake.png") << "GIF89a";
   auto fake = run(use + " " + (dir_ / "fake.png").string());

@@ -87,6 +87,7 @@ class Model {
   std::vector<size_t> join_source_;  // joins_[i]'s second input: activation index
   std::vector<float> params_, grads_, buffers_;
   bool built_ = false, training_ = true;
+  int64_t parameter_total_ = 0;  // parameters and buffers of the layers added so far
   uint64_t training_steps_ = 0;
 
   void plan_epilogues(bool gradients);

@@ -12,8 +12,10 @@ struct GrayImage {
 };
 
 // Accepts grayscale PNGs of any bit depth (converted to 8 bits); color,
-// alpha or a file that is not a PNG is an Error naming the file.
-GrayImage read_png_gray(const std::filesystem::path& path);
+// alpha, a file that is not a PNG, a size above limits::kImageSide or other
+// than `width` x `height` (when given: 0 takes any) is an Error naming the
+// file, checked from the header before any pixel is allocated.
+GrayImage read_png_gray(const std::filesystem::path& path, int width = 0, int height = 0);
 // Written to a temporary file and renamed.
 void write_png_gray(const std::filesystem::path& path, const GrayImage& image);
 

@@ -76,7 +76,6 @@ void run_pairs(const PairsArgs& a) {
     rows.back().push_back(noisy.data() + i * pixels);
     rows.back().push_back(clean.data() + i * pixels);
   }
-  while (rows.back().size() < rows.front().size()) rows.back().push_back(clean.data());  // pad the last row
   write_png_gray(a.out, image_grid(rows, test.rows, test.cols));
   std::printf("wrote %s: %zu pairs of the test set, noisy | clean, %d pairs per row\n", a.out.c_str(), count,
               a.per_row);

@@ -7,12 +7,15 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/input_file.h"
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 
 namespace mnistlab {
 
-GrayImage read_png_gray(const std::filesystem::path& path) {
+GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
   const std::string name = path.string();
+  check_input_file(path, "a PNG image", int64_t(1) << 30);
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -26,6 +29,14 @@ GrayImage read_png_gray(const std::filesystem::path& path) {
     throw Error(name + ": is a " + std::string(color ? "color" : "gray+alpha") +
                 " PNG; expected a grayscale PNG without alpha (convert it, e.g. with ImageMagick: "
                 "convert IN -colorspace Gray -alpha off OUT.png)");
+  }
+  const int64_t w = image.width, h = image.height;
+  if (w > limits::kImageSide || h > limits::kImageSide || (width > 0 && (w != width || h != height))) {
+    png_image_free(&image);
+    throw Error(name + ": is " + std::to_string(w) + "x" + std::to_string(h) + "; expected " +
+                (width > 0 ? std::to_string(width) + "x" + std::to_string(height) +
+                                 " (mnistlab does not resize: scale it first)"
+                           : "at most " + std::to_string(limits::kImageSide) + " pixels a side"));
   }
   image.format = PNG_FORMAT_GRAY;
   GrayImage out;

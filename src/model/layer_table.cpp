@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 
 namespace mnistlab {
 namespace {
@@ -25,11 +26,12 @@ bool parse_float(const std::string& s, float& out) {
 
 }  // namespace
 
-int LayerArgs::positive_int(const std::string& what) const {
+int LayerArgs::positive_int(const std::string& what, int64_t max) const {
   int v = 0;
   if (positional_.empty()) throw Error("missing " + what + " (a positive integer)");
   if (!parse_int(positional_, v) || v < 1)
     throw Error(what + " must be a positive integer, got '" + positional_ + "'");
+  if (v > max) throw Error(what + " " + positional_ + " is above the limit of " + std::to_string(max));
   return v;
 }
 
@@ -38,12 +40,13 @@ const std::string& LayerArgs::word(const std::string& what) const {
   return positional_;
 }
 
-int LayerArgs::int_key(const std::string& key, int fallback, int min) const {
+int LayerArgs::int_key(const std::string& key, int fallback, int min, int64_t max) const {
   auto it = keys_.find(key);
   if (it == keys_.end()) return fallback;
   int v = 0;
   if (!parse_int(it->second, v) || v < min)
     throw Error(key + "= must be an integer >= " + std::to_string(min) + ", got '" + it->second + "'");
+  if (v > max) throw Error(key + "=" + it->second + " is above the limit of " + std::to_string(max));
   return v;
 }
 
@@ -66,21 +69,24 @@ bool LayerArgs::bool_key(const std::string& key, bool fallback) const {
 }
 
 const std::vector<LayerSpec>& layer_table() {
+  using limits::kChannels, limits::kKernel, limits::kSampleFloats;
   static const std::vector<LayerSpec> table = {
       {"conv", {"conv2d"}, "out_channels", {"k", "s", "p", "bias"}, "conv OUT_CHANNELS [k=3] [s=1] [p=0] [bias=1]",
        [](const LayerArgs& a) {
-         return Conv2d({a.positive_int("out_channels"), a.int_key("k", 3, 1), a.int_key("s", 1, 1),
-                        a.int_key("p", 0, 0), a.bool_key("bias", true)});
+         return Conv2d({a.positive_int("out_channels", kChannels), a.int_key("k", 3, 1, kKernel),
+                        a.int_key("s", 1, 1, kKernel), a.int_key("p", 0, 0, kKernel), a.bool_key("bias", true)});
        }},
       {"linear", {}, "out_features", {"bias", "in"}, "linear OUT_FEATURES [bias=1] [in=IN_FEATURES]",
        [](const LayerArgs& a) {
-         return Linear(a.positive_int("out_features"), a.bool_key("bias", true), a.int_key("in", 0, 1));
+         return Linear(a.positive_int("out_features", kChannels), a.bool_key("bias", true),
+                       a.int_key("in", 0, 1, kSampleFloats));
        }},
       {"convt", {"convtranspose", "convtranspose2d"}, "out_channels", {"k", "s", "p", "op", "bias"},
        "convt OUT_CHANNELS [k=3] [s=1] [p=0] [op=0 (output_padding)] [bias=1]",
        [](const LayerArgs& a) {
-         return ConvTranspose2d({a.positive_int("out_channels"), a.int_key("k", 3, 1), a.int_key("s", 1, 1),
-                                 a.int_key("p", 0, 0), a.int_key("op", 0, 0), a.bool_key("bias", true)});
+         return ConvTranspose2d({a.positive_int("out_channels", kChannels), a.int_key("k", 3, 1, kKernel),
+                                 a.int_key("s", 1, 1, kKernel), a.int_key("p", 0, 0, kKernel),
+                                 a.int_key("op", 0, 0, kKernel), a.bool_key("bias", true)});
        }},
       {"relu", {}, "", {}, "relu", [](const LayerArgs&) { return ReLU(); }},
       {"sigmoid", {}, "", {}, "sigmoid", [](const LayerArgs&) { return Sigmoid(); }},
@@ -91,8 +97,8 @@ const std::vector<LayerSpec>& layer_table() {
        }},
       {"maxpool", {"maxpool2d"}, "", {"k", "s", "p"}, "maxpool [k=2] [s=k] [p=0]",
        [](const LayerArgs& a) {
-         const int k = a.int_key("k", 2, 1);
-         return MaxPool2d(k, a.int_key("s", k, 1), a.int_key("p", 0, 0));
+         const int k = a.int_key("k", 2, 1, kKernel);
+         return MaxPool2d(k, a.int_key("s", k, 1, kKernel), a.int_key("p", 0, 0, kKernel));
        }},
       {"dropout", {}, "", {"p"}, "dropout [p=0.5]",
        [](const LayerArgs& a) { return Dropout(a.float_key("p", 0.5f, 0.f, 1.f)); }},

@@ -16,9 +16,11 @@ class LayerArgs {
  public:
   LayerArgs(std::string positional, std::map<std::string, std::string> keys)
       : positional_(std::move(positional)), keys_(std::move(keys)) {}
-  int positive_int(const std::string& what) const;  // the positional argument
+  // The positional argument, 1..max.
+  int positive_int(const std::string& what, int64_t max) const;
   const std::string& word(const std::string& what) const;  // the positional argument, any text
-  int int_key(const std::string& key, int fallback, int min) const;
+  // key=VALUE as an integer in [min, max], or fallback.
+  int int_key(const std::string& key, int fallback, int min, int64_t max) const;
   float float_key(const std::string& key, float fallback, float min, float max) const;
   bool bool_key(const std::string& key, bool fallback) const;
 

@@ -4,10 +4,27 @@
 
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 
 namespace mnistlab {
+namespace {
 
-Model::Model(SampleShape input) : input_(input), shapes_{input}, names_{""} {}
+// Every tensor a model holds stays within mnistlab/limits.h, checked in
+// 64-bit arithmetic as each layer is added, so later size computations
+// cannot overflow and a hostile model file is refused before allocating.
+void check_shape(const SampleShape& s, const std::string& what) {
+  const int64_t numel = int64_t(s.c) * s.h * s.w;
+  const int64_t max_c = s.rank == 2 ? limits::kSampleFloats : limits::kChannels;
+  if (s.c < 1 || s.h < 1 || s.w < 1 || s.c > max_c || s.h > limits::kSide || s.w > limits::kSide ||
+      numel > limits::kSampleFloats)
+    throw Error(what + " " + s.str() + " is beyond the limits: at most " + std::to_string(max_c) +
+                (s.rank == 2 ? " features" : " channels, " + std::to_string(limits::kSide) + " rows and columns") +
+                " and " + std::to_string(limits::kSampleFloats) + " values per sample");
+}
+
+}  // namespace
+
+Model::Model(SampleShape input) : input_(input), shapes_{input}, names_{""} { check_shape(input, "the input"); }
 
 Model& Model::name_input(const std::string& name) {
   if (!layers_.empty()) throw Error("the input can only be named before any layer is added");
@@ -23,8 +40,11 @@ Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
     throw Error("the name '" + name + "' is already given to " +
                 (at == 0 ? std::string("the input") : "the output of layer " + std::to_string(at - 1)));
   }
+  if (int64_t(layers_.size()) >= limits::kLayers)
+    throw Error("a model may have at most " + std::to_string(limits::kLayers) + " layers");
   auto* join = dynamic_cast<JoinLayer*>(layer.get());
   size_t source = 0;
+  SampleShape out;
   if (join) {
     const auto it = named(join->source());
     if (it == names_.end()) {
@@ -35,10 +55,18 @@ Model& Model::add(std::unique_ptr<Layer> layer, const std::string& name) {
                   (known.empty() ? "none is named yet (name one with 'as NAME')" : "named so far: " + known));
     }
     source = size_t(it - names_.begin());
-    shapes_.push_back(join->configure_join(shapes_.back(), shapes_[source]));
+    out = join->configure_join(shapes_.back(), shapes_[source]);
   } else {
-    shapes_.push_back(layer->configure(shapes_.back()));
+    out = layer->configure(shapes_.back());
   }
+  check_shape(out, layer->type() + " output");
+  int64_t params = 0;
+  for (const Param& p : layer->params()) params += int64_t(p.numel());
+  if (parameter_total_ + params > limits::kParameters)
+    throw Error(layer->type() + " brings the model to " + std::to_string(parameter_total_ + params) +
+                " parameters and buffers, above the limit of " + std::to_string(limits::kParameters));
+  parameter_total_ += params;
+  shapes_.push_back(out);
   layers_.push_back(std::move(layer));
   names_.push_back(name);
   joins_.push_back(join);

@@ -7,10 +7,28 @@
 #include <sstream>
 
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 #include "model/layer_table.h"
 
 namespace mnistlab {
 namespace {
+
+// Text of the file as an error message shows it: bytes that are not
+// printable ASCII (a NUL would end the message, binary would garble the
+// terminal) as \xNN, and at most `max` characters.
+std::string printable(const std::string& text, size_t max) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (max != std::string::npos && out.size() >= max) return out + "...";
+    if ((c >= 0x20 && c < 0x7f) || c == '\t') {
+      out += char(c);
+    } else {
+      const char* hex = "0123456789abcdef";
+      out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::vector<std::string> split_words(const std::string& line) {
   std::istringstream in(line);
@@ -86,8 +104,15 @@ Model parse_model(std::string_view text, const std::string& origin, const std::o
   std::istringstream in{std::string(text)};
   std::optional<Model> model;
   int number = 0;
-  for (std::string line; std::getline(in, line);) {
+  for (std::string raw; std::getline(in, raw);) {
     ++number;
+    // Bytes no model file holds become \xNN at once, so every message that
+    // quotes a word of the line shows them.
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    const std::string line = printable(raw, std::string::npos);
+    if (number > limits::kLayers + 1000)  // layers, the input line, comments and blank lines
+      throw Error(origin + ": more than " + std::to_string(limits::kLayers + 1000) +
+                  " lines; a model file has at most " + std::to_string(limits::kLayers) + " layers");
     const std::string content = line.substr(0, line.find('#'));
     auto words = split_words(content);
     if (words.empty()) continue;
@@ -106,7 +131,8 @@ Model parse_model(std::string_view text, const std::string& origin, const std::o
         model->add(parse_layer(words), name);
       }
     } catch (const Error& e) {
-      throw Error(origin + ":" + std::to_string(number) + ": `" + trimmed + "`: " + e.what());
+      throw Error(origin + ":" + std::to_string(number) + ": `" + printable(trimmed, 100) +
+                  "`: " + printable(e.what(), 2000));
     }
   }
   if (!model) throw Error(origin + ": empty model file; the first line must be 'input C H W'");

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 #include "mnistlab/model_file.h"
 
 namespace mnistlab {
@@ -21,6 +22,10 @@ ModelSource resolve_model(const std::string& name_or_path) {
     if (name == name_or_path) return {std::string(text), "models/" + std::string(name) + ".model"};
   std::error_code ec;
   if (std::filesystem::is_regular_file(name_or_path, ec)) {
+    const auto size = std::filesystem::file_size(name_or_path, ec);
+    if (!ec && int64_t(size) > limits::kModelFileBytes)
+      throw Error(name_or_path + ": the model file has " + std::to_string(size) + " bytes; the limit is " +
+                  std::to_string(limits::kModelFileBytes));
     std::ifstream in(name_or_path);
     std::stringstream text;
     text << in.rdbuf();

@@ -76,7 +76,7 @@ std::string format_summary(const Summary& s) {
   out += mb_line("Forward/backward pass size", s.forward_backward_mb);
   out += mb_line("Params size", s.params_mb);
   out += mb_line("Estimated Total Size", s.total_mb);
-  out += rule + "\n\n";
+  out += rule + "\n";  // torchsummary 1.5.1 prints line by line and ends with the rule
   return out;
 }
 

@@ -2,6 +2,7 @@
 // (kernels/backend.h), chosen when the model plans its batch size.
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
+#include "nn/checks.h"
 #include "nn/init.h"
 
 namespace mnistlab {
@@ -16,6 +17,8 @@ class Conv2dLayer final : public Layer {
     if (in.rank != 4) throw Error("Conv2d needs an image input [C, H, W], got " + in.str());
     if (o_.out_channels < 1 || o_.kernel_size < 1 || o_.stride < 1 || o_.padding < 0)
       throw Error("Conv2d needs out_channels >= 1, kernel_size >= 1, stride >= 1, padding >= 0");
+    check_at_most(o_.out_channels, limits::kChannels, "Conv2d out_channels");
+    check_window("Conv2d", o_.kernel_size, o_.stride, o_.padding);
     s_ = {in.c, in.h, in.w, o_.out_channels, o_.kernel_size, o_.stride, o_.padding};
     if (in.h + 2 * o_.padding < o_.kernel_size || in.w + 2 * o_.padding < o_.kernel_size)
       throw Error("Conv2d kernel " + std::to_string(o_.kernel_size) + " does not fit the input " + in.str() +

@@ -6,6 +6,7 @@
 // (Cout * k * k), torch/nn/modules/conv.py _ConvNd.reset_parameters.
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
+#include "nn/checks.h"
 #include "nn/init.h"
 
 namespace mnistlab {
@@ -22,6 +23,8 @@ class ConvTranspose2dLayer final : public Layer {
     if (o_.out_channels < 1 || k < 1 || s < 1 || p < 0 || op < 0)
       throw Error("ConvTranspose2d needs out_channels >= 1, kernel_size >= 1, stride >= 1, padding >= 0, "
                   "output_padding >= 0");
+    check_at_most(o_.out_channels, limits::kChannels, "ConvTranspose2d out_channels");
+    check_window("ConvTranspose2d", k, s, p, op);
     if (op >= s)
       throw Error("ConvTranspose2d needs output_padding smaller than stride (PyTorch's rule), got output_padding " +
                   std::to_string(op) + " with stride " + std::to_string(s));

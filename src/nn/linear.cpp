@@ -1,5 +1,6 @@
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
+#include "nn/checks.h"
 #include "nn/init.h"
 
 namespace mnistlab {
@@ -15,6 +16,7 @@ class LinearLayer final : public Layer {
     if (in.rank != 2)
       throw Error("Linear needs a flat input [features], got " + in.str() + "; add a flatten line before it");
     if (out_features_ < 1) throw Error("Linear needs out_features >= 1");
+    check_at_most(out_features_, limits::kChannels, "Linear out_features");
     if (in_features_ > 0 && in_features_ != in.c)
       throw Error("Linear expects " + std::to_string(in_features_) + " input features, but its input " + in.str() +
                   " has " + std::to_string(in.c));

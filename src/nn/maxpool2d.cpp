@@ -3,6 +3,7 @@
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/layer.h"
+#include "nn/checks.h"
 
 namespace mnistlab {
 namespace {
@@ -14,8 +15,9 @@ class MaxPool2dLayer final : public Layer {
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 4) throw Error("MaxPool2d needs an image input [C, H, W], got " + in.str());
-    if (k_ < 1 || pad_ < 0 || 2 * pad_ > k_)
-      throw Error("MaxPool2d needs kernel_size >= 1 and 0 <= padding <= kernel_size/2");
+    if (k_ < 1 || stride_ < 1 || pad_ < 0 || 2 * pad_ > k_)
+      throw Error("MaxPool2d needs kernel_size >= 1, stride >= 1 and 0 <= padding <= kernel_size/2");
+    check_window("MaxPool2d", k_, stride_, pad_);
     g_ = {in.c, in.h, in.w, k_, stride_, pad_};
     if (in.h + 2 * pad_ < k_ || in.w + 2 * pad_ < k_)
       throw Error("MaxPool2d kernel " + std::to_string(k_) + " does not fit the input " + in.str() +

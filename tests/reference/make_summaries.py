@@ -8,8 +8,9 @@ tests/CMakeLists.txt). By hand, from the repository root:
     /usr/bin/python3 tests/reference/make_summaries.py --out build/reference
 
 writes ``<out>/<name>.summary.txt`` for every network in networks.MODELS:
-exactly what torchsummary prints, including the empty line that its
-``print(summary_string)`` adds after the table.
+exactly what torchsummary 1.5.1 prints: it prints the table line by line
+(``print(...)`` per line) and ends with the dashed line, with no empty line
+after it.
 
 Debian has no torchsummary package, so this script does what torchsummary
 1.5.1 (``torchsummary.summary(model, (1, 28, 28), device="cpu")``) does, on
@@ -109,7 +110,7 @@ def main():
         text = format_table(collect_rows(make()))
         path = os.path.join(args.out, f"{name}.summary.txt")
         with open(path + ".tmp", "w") as f:
-            print(text, file=f)
+            f.write(text)
         os.replace(path + ".tmp", path)
         print(f"wrote {path}")
 

@@ -9,10 +9,11 @@ constexpr int kShortRow = 16;  // output rows shorter than this unfold by offset
 
 ConvGeometry::ConvGeometry(int c_, int h_, int w_, int kh_, int kw_, int stride_, int pad_)
     : c(c_), h(h_), w(w_), kh(kh_), kw(kw_), stride(stride_), pad(pad_) {
+  // Whether some output o in [0, out) reads o*stride - pad + k inside [0, size).
   auto sees_image = [&](int k, int size, int out) {
-    for (int o = 0; o < out; ++o)
-      if (o * stride - pad + k >= 0 && o * stride - pad + k < size) return true;
-    return false;
+    const long first = std::max(0L, (long(pad) - k + stride - 1) / stride);  // o*stride >= pad - k
+    const long last = std::min(long(out) - 1, (long(size) - 1 + pad - k) / stride);
+    return long(size) - 1 + pad - k >= 0 && first <= last;
   };
   for (int ki = 0; ki < kh; ++ki)
     for (int kj = 0; kj < kw; ++kj)
