@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/input_file.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 
 namespace mnistlab {
 namespace {
@@ -19,7 +21,7 @@ namespace fs = std::filesystem;
 
 constexpr uint32_t kImagesMagic = 0x00000803;
 constexpr uint32_t kLabelsMagic = 0x00000801;
-constexpr uint32_t kMaxSide = 4096;
+constexpr uint32_t kMaxSide = uint32_t(limits::kImageSide);
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -38,8 +40,7 @@ std::string describe_magic(uint32_t magic) {
 class IdxReader {
  public:
   explicit IdxReader(const fs::path& path) : name_(path.string()) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) fail("is a folder, expected an IDX file");
+    check_input_file(path, "an IDX file", limits::kIdxPayloadBytes + 4096);
     errno = 0;
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) {
@@ -85,13 +86,18 @@ class IdxReader {
   }
 
   // Reads exactly `expected` bytes and checks nothing follows them. The
-  // buffer grows as bytes arrive rather than trusting the header, so a
-  // corrupt header cannot make us allocate terabytes.
+  // header's promise is held to limits::kIdxPayloadBytes first, and the
+  // buffer grows as bytes arrive rather than trusting it, so neither a
+  // corrupt header nor a gzip bomb can take more memory than real data of
+  // that size would.
   std::vector<uint8_t> read_payload(uint64_t expected, const std::string& promise, int header_bytes) {
+    if (expected > uint64_t(limits::kIdxPayloadBytes))
+      fail("header promises " + promise + " (" + std::to_string(expected) + " bytes), above the limit of " +
+           std::to_string(limits::kIdxPayloadBytes) + " bytes per IDX file");
     std::vector<uint8_t> data;
     size_t have = 0;
     while (have < expected) {
-      size_t want = size_t(std::min<uint64_t>(expected, std::max<size_t>(size_t(64) << 20, 2 * have)));
+      size_t want = size_t(std::min<uint64_t>(expected, std::max<size_t>(size_t(1) << 20, 2 * have)));
       data.resize(want);
       have += read(data.data() + have, want - have);
       if (have < want) break;
@@ -118,13 +124,14 @@ class IdxReader {
   }
 
   // Reading on to the end also makes zlib check the gzip CRC and length.
+  // Whatever follows the data is an error at its first byte: counting it
+  // would let a small gzip file inflate for ever.
   void expect_end(uint64_t payload) {
     uint8_t buf[4096];
-    uint64_t extra = 0;
-    for (size_t got; (got = read(buf, sizeof buf)) > 0;) extra += got;
+    const size_t extra = read(buf, sizeof buf);
     if (!ended_early_.empty()) fail("truncated gzip stream: " + ended_early_);
     if (extra > 0) {
-      fail("foreign file: " + std::to_string(extra) + " bytes follow the " + std::to_string(payload) +
+      fail("foreign file: more bytes follow the " + std::to_string(payload) +
            " data bytes the header promises; expected the file to end there");
     }
   }
