@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "mnistlab/error.h"
@@ -300,6 +301,51 @@ TEST(Model, SameSeedSameWeightsOtherSeedOtherWeights) {
   for (size_t i = 0; i < w.numel(); ++i) lo = std::min(lo, w.value[i]), hi = std::max(hi, w.value[i]);
   EXPECT_NEAR(hi, 1 / std::sqrt(25088.f), 1e-5f);
   EXPECT_NEAR(lo, -1 / std::sqrt(25088.f), 1e-5f);
+}
+
+// Hostile headers: each is refused with the file, the tensor and the value.
+TEST(Safetensors, HeadersAreCheckedNotTrusted) {
+  const auto dir = std::filesystem::temp_directory_path() / ("mnistlab_sth_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file_with = [&](const std::string& header, size_t data_bytes) {
+    const auto path = dir / "t.safetensors";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const uint64_t len = header.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << header << std::string(data_bytes, '\0');
+    return path;
+  };
+  const auto error_of = [](const std::filesystem::path& p) {
+    try {
+      const auto tensors = read_safetensors(p);
+      for (const auto& [key, t] : tensors) t.to_floats();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string msg = error_of(file_with(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4));
+  EXPECT_NE(msg.find("tensor 'w': shape has the dimension -1; dimensions are 0 or more"), std::string::npos) << msg;
+  msg = error_of(file_with(
+      R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      8));
+  EXPECT_NE(msg.find("tensor 'w' appears twice"), std::string::npos) << msg;
+  msg = error_of(file_with(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}})", 4));
+  EXPECT_NE(msg.find("tensor 'w': shape has more than 2^62 elements"), std::string::npos) << msg;
+  msg = error_of(file_with(R"([1, 2])", 0));
+  EXPECT_NE(msg.find("the header is not a JSON object"), std::string::npos) << msg;
+  // A header length above the limit, in a file large enough to hold it.
+  {
+    const auto path = dir / "big.safetensors";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const uint64_t len = (uint64_t(1) << 24) + 1;
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out.close();
+    std::filesystem::resize_file(path, 8 + len);
+    msg = error_of(path);
+    EXPECT_NE(msg.find("header length 16777217 is above the limit of 16777216 bytes"), std::string::npos) << msg;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Safetensors, RoundTripAndStrictErrors) {

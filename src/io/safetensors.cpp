@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/input_file.h"
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 
 namespace mnistlab {
 namespace {
@@ -23,22 +26,51 @@ size_t dtype_size(const std::string& dtype) {
 // Opens the file and parses its JSON header; `in` is left at the data.
 nlohmann::json read_header(const std::filesystem::path& path, std::ifstream& in, uint64_t& data_size) {
   const std::string name = path.string();
+  const uint64_t file_size = check_input_file(path, "a safetensors file", limits::kSafetensorsFileBytes);
   in.open(path, std::ios::binary);
   if (!in) throw Error(name + ": cannot open");
   uint64_t header_len = 0;
   if (!in.read(reinterpret_cast<char*>(&header_len), 8)) throw Error(name + ": truncated: no safetensors header");
-  const auto file_size = std::filesystem::file_size(path);
-  if (header_len > file_size - 8 || header_len > (100u << 20))
+  if (header_len > file_size - 8)
     throw Error(name + ": not a safetensors file: header length " + std::to_string(header_len) + " but the file has " +
                 std::to_string(file_size) + " bytes");
+  if (header_len > uint64_t(limits::kSafetensorsHeaderBytes))
+    throw Error(name + ": header length " + std::to_string(header_len) + " is above the limit of " +
+                std::to_string(limits::kSafetensorsHeaderBytes) + " bytes");
   std::string header(header_len, '\0');
   in.read(header.data(), std::streamsize(header_len));
   data_size = file_size - 8 - header_len;
+  // JSON lets a key repeat and the parser keeps the last: a tensor named
+  // twice is an error here instead of one silently replacing the other.
+  std::set<std::string> keys;
+  std::string repeated;
+  const auto check_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key && !keys.insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(header);
+    j = nlohmann::json::parse(header, check_keys);
   } catch (const std::exception& e) {
     throw Error(name + ": not a safetensors file: header is not JSON (" + e.what() + ")");
   }
+  if (!repeated.empty()) throw Error(name + ": tensor '" + repeated + "' appears twice in the header");
+  if (!j.is_object()) throw Error(name + ": not a safetensors file: the header is not a JSON object");
+  return j;
+}
+
+// Elements of a shape, each dimension 0 or more, the product checked
+// against overflow: a header's shape is not trusted.
+uint64_t checked_numel(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error("shape has the dimension " + std::to_string(d) + "; dimensions are 0 or more");
+    if (d > 0 && n > (uint64_t(1) << 62) / uint64_t(d))
+      throw Error("shape has more than 2^62 elements");
+    n *= uint64_t(d);
+  }
+  return n;
 }
 
 }  // namespace
@@ -66,13 +98,13 @@ std::map<std::string, std::string> read_safetensors_metadata(const std::filesyst
   return out;
 }
 
-size_t StoredTensor::numel() const {
-  size_t n = 1;
-  for (int64_t d : shape) n *= size_t(d);
-  return n;
-}
+size_t StoredTensor::numel() const { return size_t(checked_numel(shape)); }
 
 std::vector<float> StoredTensor::to_floats() const {
+  const size_t elem = dtype_size(dtype);
+  if (elem == 0 || bytes.size() != numel() * elem)
+    throw Error("tensor of dtype " + dtype + " with " + std::to_string(bytes.size()) + " bytes for " +
+                std::to_string(numel()) + " elements");
   std::vector<float> out(numel());
   if (dtype == "F32") {
     std::memcpy(out.data(), bytes.data(), out.size() * 4);
@@ -107,9 +139,10 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
         throw Error("data offsets outside the file's " + std::to_string(data_size) + " data bytes (truncated?)");
       const size_t elem = dtype_size(t.dtype);
       if (elem == 0) throw Error("unknown dtype " + t.dtype);
-      if ((offsets[1] - offsets[0]) != t.numel() * elem)
+      const uint64_t numel = checked_numel(t.shape);
+      if (numel > uint64_t(data_size) || (offsets[1] - offsets[0]) != numel * elem)
         throw Error("holds " + std::to_string(offsets[1] - offsets[0]) + " bytes but " + t.dtype + " of its shape needs " +
-                    std::to_string(t.numel() * elem));
+                    std::to_string(numel) + " elements of " + std::to_string(elem) + " bytes");
       t.bytes.assign(data.begin() + long(offsets[0]), data.begin() + long(offsets[1]));
       out.emplace(key, std::move(t));
     } catch (const Error& e) {
