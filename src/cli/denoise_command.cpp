@@ -44,7 +44,8 @@ void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
   cmd->add_option("--noise", n.kind, "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)")
       ->check(CLI::IsMember({"uniform", "gaussian", "salt-pepper"}))
       ->capture_default_str();
-  cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)");
+  cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)")
+      ->check(number_in(0, 1e9, true, "above 0"));  // the kind's own range is checked with it (checked_noise)
   cmd->add_flag("--clip", n.clip, "Clamp noisy images to [0, 1] (the course did not)");
 }
 

@@ -1,5 +1,6 @@
 // mnistlab: train, evaluate and inspect small CNNs on MNIST-family images.
 #include <iostream>
+#include <new>
 
 #include "cli/commands.h"
 #include "mnistlab/error.h"
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
     return e.code;
   } catch (const mnistlab::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory: the model, its batch and the data need more than this machine can give "
+                 "(try a smaller --batch-size or model)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

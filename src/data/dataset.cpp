@@ -71,6 +71,8 @@ Dataset Dataset::head(size_t limit) const {
 
 Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels) {
   IdxImages img = read_idx_images(images);
+  // An empty split would train nothing and evaluate to a meaningless 0%.
+  if (img.count == 0) throw Error(images.string() + ": holds no images; expected at least one");
   std::vector<uint8_t> lab = read_idx_labels(labels);
   if (size_t(img.count) != lab.size()) {
     throw Error("images (" + std::to_string(img.count) + " in " + images.string() + ") and labels (" +
