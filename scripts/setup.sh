@@ -8,6 +8,7 @@ scripts/install-packages.sh --data
 scripts/get-data.sh
 scripts/build.sh
 epochs=${EPOCHS:-3}
-echo "main job: baseline on MNIST, Adam lr 1e-3, batch 64, $epochs epochs (runs/baseline-mnist)"
+# No --out: a second setup run goes to runs/baseline-mnist-2, ... instead of replacing the first.
+echo "main job: baseline on MNIST, Adam lr 1e-3, batch 64, $epochs epochs (runs/baseline-mnist, or -2, -3, ...)"
 ./build/mnistlab train --model baseline --dataset mnist --data-dir data/mnist --epochs "$epochs" \
-  --batch-size 64 --optimizer adam --lr 1e-3 --out runs/baseline-mnist
+  --batch-size 64 --optimizer adam --lr 1e-3

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "mnistlab/data.h"
@@ -25,8 +26,10 @@ struct CommandResult {
   std::string output;  // stdout, and stderr unless left out
 };
 
-inline CommandResult run(const std::string& args, bool with_stderr = true) {
-  const std::string command = std::string(MNISTLAB_CLI) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs the command in `cwd` when given (where its default runs/ folder goes).
+inline CommandResult run(const std::string& args, bool with_stderr = true, const fs::path& cwd = {}) {
+  const std::string command = (cwd.empty() ? "" : "cd '" + cwd.string() + "' && ") + std::string(MNISTLAB_CLI) + " " +
+                              args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
@@ -91,6 +94,14 @@ inline std::string read_file(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Every file under dir (relative name -> contents): to show nothing changed.
+inline std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_file(entry.path());
+  return files;
 }
 
 }  // namespace mnistlab::test

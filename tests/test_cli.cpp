@@ -14,7 +14,7 @@ TEST_F(Cli, HelpForTheCommandAndTrain) {
   EXPECT_EQ(train.exit_code, 0);
   for (const char* flag : {"--model", "--dataset", "--data-dir", "--epochs", "--batch-size", "--optimizer", "--lr",
                            "--momentum", "--weight-decay", "--seed", "--threads", "--out", "--train-limit",
-                           "--test-limit"})
+                           "--test-limit", "--overwrite"})
     EXPECT_NE(train.output.find(flag), std::string::npos) << flag;
 }
 

@@ -3,11 +3,16 @@
 // curves.png and report.txt, eval and predict, and clear errors for bad
 // weights files. All on small synthetic data the tests write.
 #include <png.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
 #include "mnistlab/png.h"
+#include "mnistlab/safetensors.h"
 
 using namespace mnistlab;
 using namespace mnistlab::test;
@@ -212,4 +217,285 @@ TEST_F(RunFolder, BadWeightsFilesNameTheKeyAndShapesAndChangeNothing) {
   EXPECT_NE(truncated.output.find("truncated"), std::string::npos) << truncated.output;
   EXPECT_EQ(read_file(dir_ / "cut" / "last.safetensors"), before);
   EXPECT_EQ(read_file(checkpoint), cut);
+}
+
+// --- one run per folder -------------------------------------------------------
+
+namespace {
+
+// A command started without waiting for it (its own process, output to a
+// file), stopped and continued at will; killed if a test ends early.
+class Background {
+ public:
+  Background(const std::string& args, const fs::path& log) {
+    const std::string command = "exec " + std::string(MNISTLAB_CLI) + " " + args + " > '" + log.string() + "' 2>&1";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~Background() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    kill(pid_, SIGCONT);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+  // Waits (up to a minute) until the command holds the lock of the run
+  // folder; false if it ended first.
+  bool holds_lock(const fs::path& dir) {
+    for (int i = 0; i < 6000; ++i) {
+      if (read_file(dir / "run.lock").rfind(std::to_string(pid_) + "\n", 0) == 0) return true;
+      if (waitpid(pid_, &status_, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      usleep(10000);
+    }
+    return false;
+  }
+  bool stop() {
+    int status = 0;
+    return kill(pid_, SIGSTOP) == 0 && waitpid(pid_, &status, WUNTRACED) == pid_ && WIFSTOPPED(status);
+  }
+  void resume() { kill(pid_, SIGCONT); }
+  void kill_now() { kill(pid_, SIGKILL); }
+  // Waits for the end: the exit status, or 128 + the signal that ended it.
+  int wait() {
+    while (pid_ > 0 && waitpid(pid_, &status_, 0) == pid_ && !WIFEXITED(status_) && !WIFSIGNALED(status_)) {
+    }
+    pid_ = -1;
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
+}  // namespace
+
+TEST_F(RunFolder, SecondTrainingIntoABusyFolderIsRefusedAndTheFirstFinishes) {
+  const std::string first = train("run", "--epochs 6");
+  Background running(first, dir_ / "first.log");
+  ASSERT_TRUE(running.holds_lock(dir_ / "run")) << read_file(dir_ / "first.log");
+  // Stopped, it holds the lock for as long as the test needs.
+  ASSERT_TRUE(running.stop());
+  const std::string pid = "process " + std::to_string(running.pid());
+  for (const std::string& second :
+       {train("run", "--epochs 1"), train("run", "--epochs 1 --overwrite"), "train --resume " + (dir_ / "run").string(),
+        "denoise train --model dae --threads 1 --epochs 1 --data-dir " + (dir_ / "data").string() + " --out " +
+            (dir_ / "run").string()}) {
+    auto refused = run(second);
+    EXPECT_EQ(refused.exit_code, 1) << second << "\n" << refused.output;
+    EXPECT_NE(refused.output.find("in use by a training still running: " + pid), std::string::npos)
+        << refused.output;
+    EXPECT_NE(refused.output.find(first), std::string::npos) << "the holder's command line\n" << refused.output;
+  }
+  running.resume();
+  EXPECT_EQ(running.wait(), 0) << read_file(dir_ / "first.log");
+  EXPECT_EQ(metrics("run").size(), 6u);
+  const std::string commands = read_file(dir_ / "run" / "command.txt");
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), '\n'), 1) << commands;
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "report.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "run.lock"));  // let go at the end
+}
+
+TEST_F(RunFolder, KilledTrainingLeavesNoLockInTheWay) {
+  Background running(train("run", "--epochs 50"), dir_ / "killed.log");
+  ASSERT_TRUE(running.holds_lock(dir_ / "run")) << read_file(dir_ / "killed.log");
+  running.kill_now();
+  EXPECT_EQ(running.wait(), 128 + SIGKILL);
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "run.lock"));  // with the dead PID, but no lock on it
+  // As if killed in the middle of a write: the next run in the folder removes it.
+  std::ofstream(dir_ / "run" / "metrics.csv.tmp.999999") << "half";
+  auto next = run(train("run", "--epochs 1 --overwrite"));
+  EXPECT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_EQ(metrics("run").size(), 1u);
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "metrics.csv.tmp.999999"));
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "run.lock"));
+}
+
+TEST_F(RunFolder, FinishedRunIsNeverReplacedSilently) {
+  ASSERT_EQ(run(train("run", "--epochs 1")).exit_code, 0);
+  const auto before = snapshot(dir_ / "run");
+  auto refused = run(train("run", "--epochs 2"));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find((dir_ / "run").string() + " already holds a finished run"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("--overwrite"), std::string::npos) << refused.output;
+  auto denoise = run("denoise train --model dae --threads 1 --epochs 1 --data-dir " + (dir_ / "data").string() +
+                     " --out " + (dir_ / "run").string());
+  EXPECT_EQ(denoise.exit_code, 1) << denoise.output;
+  EXPECT_EQ(snapshot(dir_ / "run"), before);
+
+  // --overwrite: the old run's files go first, so none of it mixes with the new one.
+  std::ofstream(dir_ / "run" / "notes.txt") << "mine";
+  auto replaced = run(train("run", "--epochs 2 --overwrite"));
+  ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+  EXPECT_EQ(metrics("run").size(), 2u);
+  EXPECT_EQ(read_file(dir_ / "run" / "notes.txt"), "mine");  // not a file of a run: left alone
+
+  // Without --out, a new run takes the next free name, as TensorBoard or Lightning would.
+  const std::string no_out = "train --model " + (dir_ / "net.model").string() + " --data-dir " +
+                             (dir_ / "data").string() + " --threads 1 --batch-size 32 --epochs 1";
+  ASSERT_EQ(run(no_out, true, dir_).exit_code, 0);
+  const auto first = snapshot(dir_ / "runs" / "net-mnist");
+  auto second = run(no_out, true, dir_);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("runs/net-mnist holds a finished run; this run writes to runs/net-mnist-2"),
+            std::string::npos)
+      << second.output;
+  EXPECT_TRUE(fs::exists(dir_ / "runs" / "net-mnist-2" / "report.txt"));
+  EXPECT_EQ(snapshot(dir_ / "runs" / "net-mnist"), first);
+}
+
+TEST_F(RunFolder, RunFolderThatCannotBeOneIsAClearError) {
+  std::ofstream(dir_ / "file") << "not a folder";
+  auto file = run(train("file", "--epochs 1"));
+  EXPECT_EQ(file.exit_code, 1);
+  EXPECT_NE(file.output.find((dir_ / "file").string() + ": is a file, not a folder"), std::string::npos)
+      << file.output;
+  auto below = run(train("file/run", "--epochs 1"));
+  EXPECT_EQ(below.exit_code, 1);
+  EXPECT_NE(below.output.find((dir_ / "file" / "run").string() + ": cannot create the run folder (Not a directory)"),
+            std::string::npos)
+      << below.output;
+  EXPECT_EQ(read_file(dir_ / "file"), "not a folder");
+  // A run that fails before it writes anything leaves no empty folder behind.
+  auto bad_data = run("train --model " + (dir_ / "net.model").string() + " --data-dir " + (dir_ / "nowhere").string() +
+                      " --out " + (dir_ / "empty").string());
+  EXPECT_EQ(bad_data.exit_code, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "empty"));
+  // pairs: a folder where its PNG should go; the temporary file goes too.
+  fs::create_directories(dir_ / "grid.png");
+  auto pairs = run("pairs --count 4 --data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "grid.png").string());
+  EXPECT_EQ(pairs.exit_code, 1);
+  EXPECT_NE(pairs.output.find((dir_ / "grid.png").string() + ": cannot write (Is a directory)"), std::string::npos)
+      << pairs.output;
+  for (const auto& entry : fs::directory_iterator(dir_))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+// --- values of an interrupted run, checked before anything is used --------------
+
+namespace {
+
+// run.json or the checkpoint's metadata edited by hand; --resume must name
+// the file, the key and the value, exit 1 and leave every file as it was.
+class BadResume : public RunFolder {
+ protected:
+  void SetUp() override {
+    RunFolder::SetUp();
+    // 400 images in batches of 32: 13 batches per epoch; step 20 is epoch 2, batch 7.
+    ASSERT_EQ(run(train("base", "--epochs 3 --raise-sigterm-at-step 20")).exit_code, 128 + 15);
+  }
+  // A copy of the interrupted run, edited by `edit`, resumed.
+  void expect_refused(const std::function<void(const fs::path&)>& edit, const std::vector<std::string>& said) {
+    fs::remove_all(dir_ / "copy");
+    fs::copy(dir_ / "base", dir_ / "copy");
+    edit(dir_ / "copy");
+    const auto before = snapshot(dir_ / "copy");
+    auto r = run("train --resume " + (dir_ / "copy").string());
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    for (const std::string& s : said) EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+    EXPECT_EQ(snapshot(dir_ / "copy"), before) << r.output;
+  }
+  static void edit_run_json(const fs::path& dir, const std::string& key, const nlohmann::json& value) {
+    auto j = nlohmann::json::parse(read_file(dir / "run.json"));
+    if (value.is_discarded()) {
+      j.erase(key);
+    } else {
+      j[key] = value;
+    }
+    std::ofstream(dir / "run.json") << j.dump(2);
+  }
+  static void edit_checkpoint(const fs::path& dir, const std::function<void(nlohmann::json&, std::string&)>& edit) {
+    const fs::path path = dir / "resume.safetensors";
+    auto tensors = read_safetensors(path);
+    auto metadata = read_safetensors_metadata(path);
+    metadata.erase("format");
+    auto progress = nlohmann::json::parse(metadata.at("mnistlab.progress"));
+    edit(progress, metadata.at("mnistlab.optimizer_steps"));
+    metadata["mnistlab.progress"] = progress.dump();
+    write_safetensors(path, tensors, metadata);
+  }
+};
+
+}  // namespace
+
+TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
+  struct Case {
+    std::string key;
+    nlohmann::json value;
+    std::string said;
+  };
+  const std::vector<Case> cases = {
+      {"epochs", -5, "\"epochs\" is -5; expected an integer from 1 to 100000"},
+      {"epochs", 0, "\"epochs\" is 0; expected an integer from 1 to 100000"},
+      {"epochs", 1e300, "\"epochs\" is 1e+300; expected an integer from 1 to 100000"},
+      {"epochs", 2.5, "\"epochs\" is 2.5; expected an integer"},
+      {"epochs", "3", "\"epochs\" is \"3\"; expected an integer"},
+      {"batch_size", -32, "\"batch_size\" is -32"},
+      {"lr", "fast", "\"lr\" is \"fast\"; expected a number in (0, 10]"},
+      {"lr", 0, "\"lr\" is 0; expected a number in (0, 10]"},
+      {"momentum", 1, "\"momentum\" is 1; expected a number in [0, 1)"},
+      {"weight_decay", -0.5, "\"weight_decay\" is -0.5; expected -1 (the optimizer's default) or a number in [0, 1]"},
+      {"optimizer", "rmsprop", "\"optimizer\" is \"rmsprop\"; expected \"sgd\", \"adam\" or \"adamw\""},
+      {"nesterov", 1, "\"nesterov\" is 1; expected true or false"},
+      {"seed", -1, "\"seed\" is -1"},
+      {"threads", 1e12, "\"threads\" is 1000000000000.0"},
+      {"val_split", 2, "\"val_split\" is 2; expected a number in [0, 0.9]"},
+      {"dataset", nullptr, "\"dataset\" is null; expected \"mnist\" or \"fashion\""},
+      {"seed", nlohmann::json(nlohmann::json::value_t::discarded), "\"seed\" is missing"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.key + " = " + c.value.dump());
+    expect_refused([&](const fs::path& dir) { edit_run_json(dir, c.key, c.value); },
+                   {(dir_ / "copy" / "run.json").string() + ": " + c.said});
+  }
+  // Fewer epochs than the checkpoint has already done.
+  expect_refused([&](const fs::path& dir) { edit_run_json(dir, "epochs", 1); },
+                 {"resume.safetensors: \"mnistlab.progress\".epoch is 1 and .batch 7; expected a point within a run "
+                  "of 1 epochs of 13 batches"});
+  expect_refused([&](const fs::path& dir) { std::ofstream(dir / "run.json") << "[1, 2]"; },
+                 {"run.json: not the run.json of a mnistlab train run (not a JSON object)"});
+}
+
+TEST_F(BadResume, CheckpointProgressIsCheckedNotTrusted) {
+  using Edit = std::function<void(nlohmann::json&, std::string&)>;
+  const std::string file = (dir_ / "copy" / "resume.safetensors").string() + ": ";
+  const std::vector<std::pair<Edit, std::string>> cases = {
+      {[](auto& p, auto&) { p["batch"] = -7; },
+       "\"mnistlab.progress\".batch is -7; expected an integer from 0 to 1000000000000"},
+      {[](auto& p, auto&) { p["batch"] = 1e15; }, "\"mnistlab.progress\".batch is 1e+15; expected an integer"},
+      {[](auto& p, auto&) { p["batch"] = 14; },
+       "\"mnistlab.progress\".batch is 14; expected 0 to 13, for a run of 3 epochs of 13 batches (400 images in "
+       "batches of 32)"},
+      {[](auto&, auto& steps) { steps = "-100"; },
+       "metadata \"mnistlab.optimizer_steps\" is \"-100\"; expected a whole number of steps"},
+      {[](auto&, auto& steps) { steps = "20abc"; }, "metadata \"mnistlab.optimizer_steps\" is \"20abc\""},
+      {[](auto&, auto& steps) { steps = "999999999"; },
+       "metadata \"mnistlab.optimizer_steps\" is 999999999; expected 20 = 1 epochs x 13 batches + 7 batches"},
+      {[](auto& p, auto&) { p["epoch"] = 1e300; },
+       "\"mnistlab.progress\".epoch is 1e+300; expected an integer from 0 to 100000"},
+      {[](auto& p, auto&) { p["epoch"] = 7; },
+       "\"mnistlab.progress\".history is [[1,"},  // one row, where 7 are due
+      {[](auto& p, auto&) { p["history"][0][0] = 1e300; },
+       "\"mnistlab.progress\".history[0][0] is 1e+300; expected an integer from 1 to 1"},
+      {[](auto& p, auto&) { p["correct"] = 1000000; },
+       "\"mnistlab.progress\".correct is 1000000; expected 0 to 224"},
+      {[](auto& p, auto&) { p["loss_sum"] = "low"; }, "\"mnistlab.progress\".loss_sum is \"low\"; expected a number"},
+      {[](auto& p, auto&) { p["best_epoch"] = 2; },
+       "\"mnistlab.progress\".best_epoch is 2; expected an integer from 1 to 1"},
+  };
+  for (const auto& [edit, said] : cases) {
+    SCOPED_TRACE(said);
+    expect_refused([&](const fs::path& dir) { edit_checkpoint(dir, edit); }, {file + said});
+  }
+  // The edits alone, values unchanged, leave a checkpoint that resumes.
+  edit_checkpoint(dir_ / "base", [](auto&, auto&) {});
+  auto resumed = run("train --resume " + (dir_ / "base").string());
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
 }

@@ -69,6 +69,10 @@ struct TrainCallbacks {
 };
 
 // Trains from `progress` until options.epochs, early stopping or options.stop.
+// Throws Error when the model's input is not the dataset's image size or
+// its output is not one score per class (before a run writes anything).
+void check_classifier_fits(const Model& model, const Dataset& data);
+
 void fit(Model& model, Optimizer& optimizer, const Dataset& train, const Dataset& eval_set,
          const TrainOptions& options, TrainProgress& progress, const TrainCallbacks& callbacks);
 

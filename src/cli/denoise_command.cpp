@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/image_input.h"
 #include "cli/progress_bar.h"
+#include "cli/run_folder.h"
 #include "cli/stop_signal.h"
 #include "cli/text_files.h"
 #include "cli/train_args.h"
@@ -126,6 +127,10 @@ void run_denoise_train(const TrainArgs& a, const NoiseArgs& noise, const std::st
   o.stop = &stop_requested();
 
   const ModelSource source = resolve_model(a.model);
+  // Held until the command ends: no other training writes here meanwhile.
+  const RunFolder claimed = claim_new_run_folder(
+      a.out, "runs/" + fs::path(a.model).stem().string() + "-" + a.dataset + "-" + noise.kind, a.overwrite);
+  const fs::path& out = claimed.dir;
   Model model = parse_model(source.text, source.origin);
   model.build(a.seed);
   use_threads(model, a.threads);
@@ -137,10 +142,6 @@ void run_denoise_train(const TrainArgs& a, const NoiseArgs& noise, const std::st
   check_denoiser(model, train);
   model.reserve(std::max(a.batch_size, kSampleRows));
 
-  const fs::path out =
-      a.out.empty() ? fs::path("runs/" + fs::path(a.model).stem().string() + "-" + a.dataset + "-" + noise.kind)
-                    : fs::path(a.out);
-  fs::create_directories(out);
   write_text(out / "model.txt", source.text);
   write_text(out / "command.txt", command_line() + "\n");
   write_text(out / "metrics.csv", metrics_csv({}));
@@ -267,7 +268,10 @@ void add_denoise_command(CLI::App& app) {
   CLI::App* train = denoise->add_subcommand(
       "train", "Train on (noisy, clean) pairs: fresh noise each epoch, a fixed noisy test set");
   train->footer("\nThe run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds), "
-                "samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, last.safetensors.");
+                "samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, last.safetensors.\n\n"
+                "As with `mnistlab train`, a folder that holds a run is never replaced silently (without --out: "
+                "the first free runs/MODEL-DATASET-NOISE, ...-2, ...; --out DIR that holds a run is refused unless "
+                "--overwrite), and a folder in use by a running training is refused.");
   add_common_training_options(train, *args);
   add_noise_options(train, *noise);
   train->add_option("--loss", *loss, "l1 or mse")->check(CLI::IsMember({"l1", "mse"}))->capture_default_str();

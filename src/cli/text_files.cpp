@@ -1,8 +1,10 @@
 #include "cli/text_files.h"
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
+#include "io/temporary_file.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab::cli {
@@ -18,13 +20,15 @@ std::string read_text(const fs::path& path) {
 }
 
 void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
+  TemporaryFile tmp(path);
+  errno = 0;
   {
-    std::ofstream out(tmp);
+    std::ofstream out(tmp.path());
     out << text;
-    if (!out) throw Error(path.string() + ": cannot write");
+    out.flush();
+    if (!out) throw_cannot_write(path);
   }
-  fs::rename(tmp, path);
+  tmp.commit();
 }
 
 }  // namespace mnistlab::cli

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/validators.h"
+#include "io/json_value.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab::cli {
@@ -41,7 +42,12 @@ void add_common_training_options(CLI::App* cmd, TrainArgs& a) {
       ->check(integer_in(0, 2147483647))
       ->capture_default_str();
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
-  cmd->add_option("--out", a.out, "Run folder (default runs/MODEL-DATASET)");
+  cmd->add_option("--out", a.out,
+                  "Run folder (default runs/MODEL-DATASET, or the first of runs/MODEL-DATASET-2, -3, ... that "
+                  "holds no run yet); a folder that holds a run is refused");
+  cmd->add_flag("--overwrite", a.overwrite,
+                "Replace the run in the run folder (--out, or the default runs/MODEL-DATASET): its files are "
+                "removed first");
   cmd->add_option("--train-limit", a.train_limit, "Use only the first N training images (0: all)")
       ->check(integer_in(0, 1000000000));
   cmd->add_option("--test-limit", a.test_limit, "Use only the first N test images (0: all)")
@@ -114,34 +120,41 @@ std::string to_json(const TrainArgs& a) {
 }
 
 TrainArgs train_args_from_json(const std::string& text, const std::string& origin) {
-  TrainArgs a;
+  nlohmann::json j;
   try {
-    const auto j = nlohmann::json::parse(text);
-    j.at("model").get_to(a.model);
-    j.at("dataset").get_to(a.dataset);
-    j.at("data_dir").get_to(a.data_dir);
-    j.at("out").get_to(a.out);
-    j.at("epochs").get_to(a.epochs);
-    j.at("batch_size").get_to(a.batch_size);
-    j.at("optimizer").get_to(a.optimizer);
-    j.at("lr").get_to(a.lr);
-    j.at("momentum").get_to(a.momentum);
-    j.at("nesterov").get_to(a.nesterov);
-    j.at("weight_decay").get_to(a.weight_decay);
-    j.at("lr_schedule").get_to(a.lr_schedule);
-    j.at("step_size").get_to(a.step_size);
-    j.at("gamma").get_to(a.gamma);
-    j.at("warmup_epochs").get_to(a.warmup_epochs);
-    j.at("early_stop_patience").get_to(a.early_stop_patience);
-    j.at("early_stop_metric").get_to(a.early_stop_metric);
-    j.at("val_split").get_to(a.val_split);
-    j.at("seed").get_to(a.seed);
-    j.at("threads").get_to(a.threads);
-    j.at("train_limit").get_to(a.train_limit);
-    j.at("test_limit").get_to(a.test_limit);
+    j = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw Error(origin + ": not the run.json of a mnistlab train run (" + e.what() + ")");
   }
+  if (!j.is_object()) throw Error(origin + ": not the run.json of a mnistlab train run (not a JSON object)");
+  // The same limits as the options', so a resumed run is one the command could have started.
+  const auto field = [&](const char* key) { return JsonValue::member(j, key, origin); };
+  TrainArgs a;
+  a.model = field("model").string();
+  a.dataset = field("dataset").one_of({"mnist", "fashion"});
+  a.data_dir = field("data_dir").string();
+  a.out = field("out").string();
+  a.epochs = int(field("epochs").integer(1, 100000));
+  a.batch_size = int(field("batch_size").integer(1, 65536));
+  a.optimizer = field("optimizer").one_of({"sgd", "adam", "adamw"});
+  a.lr = float(field("lr").number(0, 10, true));
+  a.momentum = float(field("momentum").number(0, 1, false, true));
+  a.nesterov = field("nesterov").boolean();
+  const JsonValue weight_decay = field("weight_decay");
+  a.weight_decay = float(weight_decay.number(-1, 1));
+  if (a.weight_decay < 0 && a.weight_decay != -1)
+    weight_decay.bad("-1 (the optimizer's default) or a number in [0, 1]");
+  a.lr_schedule = field("lr_schedule").one_of({"none", "step", "cosine", "onecycle"});
+  a.step_size = int(field("step_size").integer(1, 100000));
+  a.gamma = float(field("gamma").number(0, 1, true));
+  a.warmup_epochs = field("warmup_epochs").number(0, 1000);
+  a.early_stop_patience = int(field("early_stop_patience").integer(0, 100000));
+  a.early_stop_metric = field("early_stop_metric").one_of({"test_acc", "test_loss"});
+  a.val_split = field("val_split").number(0, 0.9);
+  a.seed = uint64_t(field("seed").integer(0, 2147483647));
+  a.threads = int(field("threads").integer(0, 1024));
+  a.train_limit = size_t(field("train_limit").integer(0, 1000000000));
+  a.test_limit = size_t(field("test_limit").integer(0, 1000000000));
   return a;
 }
 

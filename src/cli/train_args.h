@@ -31,6 +31,7 @@ struct TrainArgs {
   uint64_t seed = 0;
   int threads = 0;
   size_t train_limit = 0, test_limit = 0;
+  bool overwrite = false;  // replace the run in the folder (not kept in run.json)
 };
 
 // Registers the options on `cmd`, writing into `args`: those every training
@@ -42,7 +43,8 @@ void add_train_options(CLI::App* cmd, TrainArgs& args);
 OptimizerOptions optimizer_options(const TrainArgs& args);
 
 std::string to_json(const TrainArgs& args);
-// Throws Error naming the file when a field is missing or of the wrong type.
+// Throws Error naming the file, the key, the value and what was expected
+// when a field is missing, of the wrong type or out of the options' range.
 TrainArgs train_args_from_json(const std::string& text, const std::string& origin);
 
 std::string default_data_dir(const std::string& dataset);

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
+#include "cli/run_folder.h"
 #include "cli/stop_signal.h"
 #include "cli/text_files.h"
 #include "cli/train_args.h"
@@ -71,23 +72,21 @@ void run_train(TrainArgs a, const Extras& extras) {
   const bool resuming = !extras.resume.empty();
   RunFiles run;
   std::string model_text, model_origin;
+  // Held until the command ends: no other training writes here meanwhile.
+  RunFolder claimed;
   if (resuming) {
-    run.dir = extras.resume;
-    if (!fs::exists(run.file("resume.safetensors")))
-      throw Error(run.file("resume.safetensors").string() +
-                  ": no such file; --resume takes the folder of a run that was interrupted");
+    claimed = claim_run_folder_to_resume(extras.resume);
+    run.dir = claimed.dir;
     a = train_args_from_json(read_text(run.file("run.json")), run.file("run.json").string());
     model_text = read_text(run.file("model.txt"));
     model_origin = run.file("model.txt").string();
   } else {
-    run.dir = a.out.empty() ? "runs/" + fs::path(a.model).stem().string() + "-" + a.dataset : a.out;
-    a.out = run.dir.string();
     const ModelSource source = resolve_model(a.model);
     model_text = source.text;
     model_origin = source.origin;
-    if (fs::exists(run.file("resume.safetensors")))
-      throw Error(run.dir.string() + " holds an interrupted run; continue it with `mnistlab train --resume " +
-                  run.dir.string() + "`, or choose another --out (or delete the folder)");
+    claimed = claim_new_run_folder(a.out, "runs/" + fs::path(a.model).stem().string() + "-" + a.dataset, a.overwrite);
+    run.dir = claimed.dir;
+    a.out = run.dir.string();
   }
   const std::string data_dir = a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir;
 
@@ -106,11 +105,13 @@ void run_train(TrainArgs a, const Extras& extras) {
   const bool validating = a.val_split > 0;
   const Dataset& eval_set = validating ? val : test;
   const std::string eval_name = validating ? "val" : "test";
+  check_classifier_fits(model, train);  // before the run folder holds anything
 
   TrainProgress progress;
-  fs::create_directories(run.dir);
   if (resuming) {
     progress = load_checkpoint(run.file("resume.safetensors"), model, *optimizer);
+    check_progress(run.file("resume.safetensors"), progress, optimizer->steps(), a.epochs, train.size(),
+                   a.batch_size);
     std::ofstream(run.file("command.txt"), std::ios::app) << command_line() << "\n";
     std::printf("resuming %s at epoch %d, batch %lld\n", run.dir.c_str(), progress.epoch + 1,
                 static_cast<long long>(progress.batch));
@@ -217,7 +218,11 @@ void add_train_command(CLI::App& app) {
   cmd->footer(
       "\nThe run folder gets metrics.csv, curves.png, report.txt (per-class accuracy, confusion matrix), "
       "best.safetensors and last.safetensors (PyTorch state_dict keys) and resume.safetensors. Ctrl-C or SIGTERM "
-      "stops after the current step and saves; `mnistlab train --resume DIR` continues.");
+      "stops after the current step and saves; `mnistlab train --resume DIR` continues.\n\nA folder that holds a "
+      "run is never replaced silently: without --out a new run goes to the first free runs/MODEL-DATASET, "
+      "runs/MODEL-DATASET-2, ...; --out DIR that holds a run is refused (choose another, continue it with --resume, "
+      "or add --overwrite). While a training runs, its folder is locked (DIR/run.lock holds its PID): a second "
+      "training into it is refused.");
   add_train_options(cmd, *args);
   cmd->add_option("--resume", extras->resume,
                   "Continue the interrupted run in this folder, with its own settings (other options are ignored)");

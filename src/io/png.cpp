@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "io/input_file.h"
+#include "io/temporary_file.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
 
@@ -58,10 +59,10 @@ void write_png_gray(const std::filesystem::path& path, const GrayImage& img) {
   image.width = png_uint_32(img.width);
   image.height = png_uint_32(img.height);
   image.format = PNG_FORMAT_GRAY;
-  const std::string tmp = path.string() + ".tmp";
-  if (!png_image_write_to_file(&image, tmp.c_str(), 0, img.pixels.data(), 0, nullptr))
-    throw Error(tmp + ": cannot write the PNG (" + image.message + ")");
-  std::filesystem::rename(tmp, path);
+  TemporaryFile tmp(path);
+  if (!png_image_write_to_file(&image, tmp.path().c_str(), 0, img.pixels.data(), 0, nullptr))
+    throw Error(path.string() + ": cannot write the PNG (" + image.message + ")");
+  tmp.commit();
 }
 
 }  // namespace mnistlab

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "io/input_file.h"
+#include "io/temporary_file.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
 
@@ -166,23 +168,24 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   for (const auto& [key, value] : metadata) header["__metadata__"][key] = value;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
-  const std::filesystem::path tmp = path.string() + ".tmp";
+  TemporaryFile tmp(path);
+  errno = 0;
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
     const uint64_t len = text.size();
     out.write(reinterpret_cast<const char*>(&len), 8);
     out.write(text.data(), std::streamsize(text.size()));
     for (const auto& [key, t] : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
     out.flush();
-    if (!out) throw Error(tmp.string() + ": cannot write");
+    if (!out) throw_cannot_write(path);
   }
   // fsync before rename: a crash leaves either the old file or the new one.
-  const int fd = ::open(tmp.c_str(), O_RDONLY);
+  const int fd = ::open(tmp.path().c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);
     ::close(fd);
   }
-  std::filesystem::rename(tmp, path);
+  tmp.commit();
 }
 
 static std::string shape_str(const std::vector<int64_t>& shape) {

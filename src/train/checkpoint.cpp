@@ -1,7 +1,10 @@
 #include "mnistlab/checkpoint.h"
 
+#include <algorithm>
+#include <cfloat>
 #include <nlohmann/json.hpp>
 
+#include "io/json_value.h"
 #include "mnistlab/error.h"
 #include "mnistlab/safetensors.h"
 
@@ -24,18 +27,53 @@ nlohmann::json progress_json(const TrainProgress& p) {
           {"history", history}};
 }
 
-TrainProgress progress_from_json(const nlohmann::json& j) {
+constexpr int kMaxEpochs = 100000;           // as `train --epochs`
+constexpr int64_t kMaxCount = 1000000000000;  // batches, steps, images: far beyond any run
+
+// Every value checked: types, finite, integers in range, one history row per
+// finished epoch. Whether they fit the run (its epochs and batches) is
+// check_progress's. Losses and accuracies may be null: NaN, as JSON writes it.
+TrainProgress progress_from_json(const nlohmann::json& j, const std::string& origin) {
+  const JsonValue root = JsonValue::document(j, "mnistlab.progress", origin);
+  if (!j.is_object()) root.bad("a JSON object");
+  const auto field = [&](const char* key) { return root.member(key); };
   TrainProgress p;
-  p.epoch = j.at("epoch");
-  p.batch = j.at("batch");
-  p.loss_sum = j.at("loss_sum");
-  p.correct = j.at("correct");
-  p.seconds = j.at("seconds");
-  p.best_epoch = j.at("best_epoch");
-  p.best_metric = j.at("best_metric");
-  for (const auto& row : j.at("history"))
-    p.history.push_back({row.at(0), row.at(1), row.at(2), row.at(3), row.at(4), row.at(5)});
+  p.epoch = int(field("epoch").integer(0, kMaxEpochs));
+  p.batch = field("batch").integer(0, kMaxCount);
+  p.loss_sum = field("loss_sum").number_or_nan(0, DBL_MAX);
+  p.correct = field("correct").integer(0, kMaxCount);
+  p.seconds = field("seconds").number(0, DBL_MAX);
+  p.best_epoch = int(field("best_epoch").integer(p.epoch > 0 ? 1 : 0, p.epoch));
+  p.best_metric = field("best_metric").number_or_nan(0, DBL_MAX);
+  const JsonValue history = field("history");
+  if (!history.is_array_of(size_t(p.epoch)))
+    history.bad("one row per finished epoch (\"epoch\" is " + std::to_string(p.epoch) + ")");
+  for (int e = 0; e < p.epoch; ++e) {
+    const JsonValue row = history.element(size_t(e));
+    if (!row.is_array_of(6)) row.bad("[epoch, train_loss, train_acc, test_loss, test_acc, seconds]");
+    EpochMetrics m;
+    m.epoch = int(row.element(0).integer(e + 1, e + 1));
+    m.train_loss = row.element(1).number_or_nan(0, DBL_MAX);
+    m.train_acc = row.element(2).number_or_nan(0, 1);
+    m.test_loss = row.element(3).number_or_nan(0, DBL_MAX);
+    m.test_acc = row.element(4).number_or_nan(0, 1);
+    m.seconds = row.element(5).number(0, DBL_MAX);
+    p.history.push_back(m);
+  }
   return p;
+}
+
+// The metadata's step count: digits only, no sign, no trailing text.
+int64_t steps_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& origin) {
+  const auto it = metadata.find("mnistlab.optimizer_steps");
+  if (it == metadata.end())
+    throw Error(origin + ": not a mnistlab checkpoint (its metadata lacks \"mnistlab.optimizer_steps\")");
+  const std::string& text = it->second;
+  const bool digits = !text.empty() && text.size() <= 15 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoll(text) > kMaxCount)
+    throw Error(origin + ": metadata \"mnistlab.optimizer_steps\" is \"" + text.substr(0, 40) +
+                "\"; expected a whole number of steps from 0 to " + std::to_string(kMaxCount));
+  return std::stoll(text);
 }
 
 }  // namespace
@@ -67,15 +105,17 @@ TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, O
   const std::string origin = path.string();
   auto tensors = read_safetensors(path);
   const auto metadata = read_safetensors_metadata(path);
-  TrainProgress progress;
-  int64_t steps = 0;
+  const int64_t steps = steps_from_metadata(metadata, origin);
+  const auto progress_it = metadata.find("mnistlab.progress");
+  if (progress_it == metadata.end())
+    throw Error(origin + ": not a mnistlab checkpoint (its metadata lacks \"mnistlab.progress\")");
+  nlohmann::json progress_json;
   try {
-    steps = std::stoll(metadata.at("mnistlab.optimizer_steps"));
-    progress = progress_from_json(nlohmann::json::parse(metadata.at("mnistlab.progress")));
+    progress_json = nlohmann::json::parse(progress_it->second);
   } catch (const std::exception& e) {
-    throw Error(origin + ": not a mnistlab checkpoint (its metadata lacks the optimizer step count or the run's "
-                "progress: " + e.what() + ")");
+    throw Error(origin + ": metadata \"mnistlab.progress\" is not JSON (" + e.what() + ")");
   }
+  const TrainProgress progress = progress_from_json(progress_json, origin);
   // Optimizer buffers out first: what remains must be exactly the state_dict.
   std::map<std::string, StoredTensor> optimizer_tensors;
   for (auto it = tensors.begin(); it != tensors.end();) {
@@ -119,6 +159,31 @@ TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, O
   optimizer.set_steps(steps);
   model.set_training_steps(uint64_t(steps));
   return progress;
+}
+
+void check_progress(const std::filesystem::path& path, const TrainProgress& progress, int64_t optimizer_steps,
+                    int epochs, size_t train_size, int batch_size) {
+  const std::string origin = path.string();
+  const int64_t batches = int64_t((train_size + size_t(batch_size) - 1) / size_t(batch_size));
+  const std::string run = std::to_string(epochs) + " epochs of " + std::to_string(batches) + " batches (" +
+                          std::to_string(train_size) + " images in batches of " + std::to_string(batch_size) + ")";
+  if (progress.epoch > epochs || (progress.epoch == epochs && progress.batch > 0))
+    throw Error(origin + ": \"mnistlab.progress\".epoch is " + std::to_string(progress.epoch) + " and .batch " +
+                std::to_string(progress.batch) + "; expected a point within a run of " + run);
+  if (progress.batch > batches)
+    throw Error(origin + ": \"mnistlab.progress\".batch is " + std::to_string(progress.batch) + "; expected 0 to " +
+                std::to_string(batches) + ", for a run of " + run);
+  const int64_t images = std::min(int64_t(train_size), progress.batch * batch_size);
+  if (progress.correct > images)
+    throw Error(origin + ": \"mnistlab.progress\".correct is " + std::to_string(progress.correct) + "; expected 0 to " +
+                std::to_string(images) + ", the images of the epoch's first " + std::to_string(progress.batch) +
+                " batches");
+  const int64_t expected_steps = int64_t(progress.epoch) * batches + progress.batch;
+  if (optimizer_steps != expected_steps)
+    throw Error(origin + ": metadata \"mnistlab.optimizer_steps\" is " + std::to_string(optimizer_steps) +
+                "; expected " + std::to_string(expected_steps) + " = " + std::to_string(progress.epoch) +
+                " epochs x " + std::to_string(batches) + " batches + " + std::to_string(progress.batch) +
+                " batches, from its progress");
 }
 
 }  // namespace mnistlab

@@ -10,7 +10,9 @@ namespace {
 
 constexpr int kNumClasses = 10;
 
-void check_fits(const Model& model, const Dataset& data) {
+}  // namespace
+
+void check_classifier_fits(const Model& model, const Dataset& data) {
   const SampleShape in = model.input_shape();
   if (in.c != 1 || in.h != data.rows || in.w != data.cols)
     throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
@@ -18,6 +20,8 @@ void check_fits(const Model& model, const Dataset& data) {
   if (model.output_shape().numel() != kNumClasses)
     throw Error("a classifier for these datasets needs 10 outputs, the model has " + model.output_shape().str());
 }
+
+namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -44,7 +48,7 @@ bool close_epoch(TrainProgress& p, const EpochMetrics& m, bool on_loss) {
 
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
                     std::vector<int>* predicted) {
-  check_fits(model, data);
+  check_classifier_fits(model, data);
   if (confusion) confusion->assign(kNumClasses * kNumClasses, 0);
   if (predicted) predicted->clear();
   if (data.size() == 0) return {};
@@ -77,7 +81,7 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
 
 void fit(Model& model, Optimizer& optimizer, const Dataset& train, const Dataset& eval_set,
          const TrainOptions& options, TrainProgress& progress, const TrainCallbacks& callbacks) {
-  check_fits(model, train);
+  check_classifier_fits(model, train);
   if (train.size() == 0) throw Error("the training set is empty");
   const int batch = options.batch_size;
   const int eval_batch = options.eval_batch_size > 0 ? options.eval_batch_size : batch;

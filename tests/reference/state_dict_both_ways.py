@@ -113,7 +113,8 @@ def main():
     # 1. mnistlab -> PyTorch
     run = os.path.join(args.work, "run")
     subprocess.run([args.cli, "train", "--model", model_path, "--data-dir", data, "--epochs", "3", "--lr", "0.01",
-                    "--batch-size", "32", "--threads", "1", "--out", run], check=True, capture_output=True)
+                    "--batch-size", "32", "--threads", "1", "--out", run, "--overwrite"],
+                   check=True, capture_output=True)  # a scratch folder: the last test run's is replaced
     tensors, _ = read_safetensors(os.path.join(run, "last.safetensors"))
     model = network()
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
