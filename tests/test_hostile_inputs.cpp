@@ -217,6 +217,12 @@ std::vector<Hostile> cases() {
                 "{dir}/p.png"},
                {"--noise-amount: expected a number above 0, got '-0.3'"}, 105});
   t.push_back({"unknown model", [](const fs::path&) {}, {"summary", "resnet9000"}, {"unknown model 'resnet9000'"}});
+  // Outputs in the way.
+  t.push_back({"run folder that is a file", [](const fs::path& d) { write_text(d / "file", "mine"); },
+               {"train", "--data-dir", "{data}", "--epochs", "1", "--out", "{dir}/file"},
+               {"file: is a file, not a folder"}});
+  t.push_back({"picture onto a folder", [](const fs::path& d) { fs::create_directories(d / "taken"); },
+               {"pairs", "--data-dir", "{data}", "--count", "2", "--out", "{dir}/taken"}, {"taken: cannot write"}});
   return t;
 }
 
