@@ -35,6 +35,19 @@ double tile_mean(const GrayImage& g, int row, int column_in_row, int group_size)
 
 }  // namespace
 
+// A short last row leaves its cells empty (the background, 96), not
+// filled with copies of the first image: 3 pairs, 2 per row.
+TEST_F(Denoise, PairsLeaveAShortLastRowEmpty) {
+  const fs::path png = dir_ / "pairs.png";
+  auto r = run("pairs " + data_dir() + " --noise uniform --count 3 --per-row 2 --out " + png.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const GrayImage g = read_png_gray(png);
+  EXPECT_EQ(g.height, 10 + 2 * (84 + 10));
+  EXPECT_DOUBLE_EQ(tile_mean(g, 1, 2, 2), 96.0);  // row 2, second pair: noisy
+  EXPECT_DOUBLE_EQ(tile_mean(g, 1, 3, 2), 96.0);  // and clean
+  EXPECT_NE(tile_mean(g, 1, 1, 2), 96.0);         // the third pair is drawn
+}
+
 TEST_F(Denoise, PairsPutEachNoisyImageBeforeItsCleanOne) {
   const fs::path png = dir_ / "pairs.png";
   auto r = run("pairs " + data_dir() + " --noise uniform --count 4 --per-row 2 --out " + png.string());

@@ -38,6 +38,7 @@ const ConvCase kCases[] = {
     {"5x5 s1 p0", {3, 9, 8, 2, 5, 1, 0}, false},
     {"2x2 s1 p2, padding beyond the kernel", {2, 4, 4, 3, 2, 1, 2}, false},
     {"3x3 s3 p0, edge unused", {2, 8, 8, 2, 3, 3, 0}, false},
+    {"1x1 s2 p1 on 1x1: no tap sees the image (the output is the bias)", {1, 1, 1, 2, 1, 2, 1}, false},
     {"1x1", {7, 5, 5, 3, 1, 1, 0}, false},
     {"ConvTranspose2d 3x3 s2 p1 op1 (dae)", {4, 14, 14, 6, 3, 2, 1}, true},
     {"ConvTranspose2d 3x3 s2 p1, 1 output channel", {1, 8, 8, 5, 3, 2, 1}, true},
