@@ -35,7 +35,7 @@ template <int C, class Rows>
 struct Kernels;
 template <int C, int... R>
 struct Kernels<C, std::integer_sequence<int, R...>> {
-  static constexpr ProductBlock by_rows[] = {nullptr, product_block<R + 1, C>...};
+  static constexpr ProductBlock by_rows[sizeof...(R) + 1] = {nullptr, product_block<R + 1, C>...};
 };
 using Rows = std::make_integer_sequence<int, kMaxRows>;
 
