@@ -192,15 +192,17 @@ def checkpoint(buffers=("exp_avg", "exp_avg_sq"), steps=5, **progress_changes):
 
 def run_folder():
     write("run_folder", "adam-epoch1", run_json() + SEPARATOR + checkpoint())
-    write("run_folder", "adam-mid-epoch", run_json(epochs=3) + SEPARATOR + checkpoint(batch=2, loss_sum=4.4, correct=3))
+    # optimizer_steps = epochs done x batches per epoch + batch; fuzz/run_folder.cpp trains on 40 images
+    write("run_folder", "adam-mid-epoch", run_json(epochs=3) + SEPARATOR +
+          checkpoint(steps=7, batch=2, loss_sum=4.4, correct=3))
     write("run_folder", "sgd-momentum", run_json(optimizer="sgd", momentum=0.9, nesterov=True, lr=0.01) + SEPARATOR +
           checkpoint(buffers=("momentum_buffer",)))
     write("run_folder", "sgd-no-buffer", run_json(optimizer="sgd", lr=0.01) + SEPARATOR + checkpoint(buffers=()))
     write("run_folder", "adamw-cosine-val", run_json(optimizer="adamw", lr_schedule="cosine", val_split=0.25,
                                                      early_stop_patience=1, early_stop_metric="test_loss",
-                                                     warmup_epochs=0.5) + SEPARATOR + checkpoint())
+                                                     warmup_epochs=0.5) + SEPARATOR + checkpoint(steps=4))
     write("run_folder", "onecycle-step-limits", run_json(lr_schedule="onecycle", train_limit=20, test_limit=5) +
-          SEPARATOR + checkpoint(epoch=0, best_epoch=0, history=[]))
+          SEPARATOR + checkpoint(steps=0, epoch=0, best_epoch=0, history=[]))
     write("run_folder", "step-schedule", run_json(lr_schedule="step", step_size=1, gamma=0.5) + SEPARATOR + checkpoint())
     write("run_folder", "finished", run_json(epochs=1) + SEPARATOR + checkpoint())
     args = json.loads(run_json())

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/run_folder.h"
 #include "cli/text_files.h"
 #include "cli/threads.h"
 #include "cli/train_args.h"
@@ -63,9 +64,14 @@ Dataset tiny_dataset(int count) {
 
 }  // namespace
 
-// train_args.cpp's option help names the presets; the command defines this in
-// src/cli/main.cpp, which has main() and cannot be linked here.
+// Defined by src/cli/main.cpp, which has main() and cannot be linked here:
+// train_args.cpp's help names the presets, run_folder.cpp's lock file holds
+// the command line.
 std::string mnistlab::cli::preset_list() { return "baseline, ..."; }
+const std::string& mnistlab::cli::command_line() {
+  static const std::string line = "fuzz_run_folder";
+  return line;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
@@ -86,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::accepts("resume", [&] {
     // run_train() with --resume, in its order; the data comes from tiny_dataset
     // instead of load_split (the IDX reader has its own harness).
+    const cli::RunFolder claimed = cli::claim_run_folder_to_resume(dir);
     const cli::TrainArgs a = cli::train_args_from_json(cli::read_text(dir / "run.json"), (dir / "run.json").string());
     Model model = parse_model(cli::read_text(dir / "model.txt"), (dir / "model.txt").string());
     model.build(a.seed);
@@ -100,8 +107,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Dataset val;
     if (a.val_split > 0) std::tie(train, val) = split_validation(train, a.val_split, a.seed);
     const Dataset& eval_set = a.val_split > 0 ? val : test;
+    check_classifier_fits(model, train);
 
     TrainProgress progress = load_checkpoint(dir / "resume.safetensors", model, *optimizer);
+    check_progress(dir / "resume.safetensors", progress, optimizer->steps(), a.epochs, train.size(), a.batch_size);
     options.epochs = int(std::min<int64_t>(options.epochs, int64_t(progress.epoch) + 2));
     fit(model, *optimizer, train, eval_set, options, progress, {});
     evaluate(model, test, a.batch_size);
