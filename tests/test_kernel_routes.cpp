@@ -64,6 +64,9 @@ std::vector<Route> routes() {
       all.push_back({"per image, Winograd where it applies, " + tag, o});
       o.conv = ConvAlgorithm::Im2col;
       all.push_back({"per image, im2col, " + tag, o});
+      o.image_column_floats = 60;  // backward (and ConvTranspose2d) in bands of a row or two
+      all.push_back({"per image, im2col, backward in bands, " + tag, o});
+      o.image_column_floats = BackendOptions{}.image_column_floats;
       o.conv = ConvAlgorithm::Auto;
       o.per_image_min_pixels = 1 << 30;
       all.push_back({"batched, " + tag, o});

@@ -36,6 +36,10 @@ struct BackendOptions {
   // Floats of unfolded columns a batched convolution may hold at once;
   // beyond it the batch is processed in chunks.
   size_t conv_workspace_floats = size_t(1) << 25;
+  // Floats of one image's unfolded columns that an image-by-image convolution's
+  // backward (and a ConvTranspose2d) holds per thread; larger maps go in bands
+  // of rows, so the workspace stays bounded whatever a model file declares.
+  size_t image_column_floats = size_t(1) << 22;
 };
 
 // "AMD EPYC 9R45 (AuthenticAMD family 26 model 2), avx512, 2 threads; GEMM oneDNN 2.6.3 sgemm (JIT, avx512_core)"

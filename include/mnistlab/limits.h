@@ -20,6 +20,7 @@ constexpr int64_t kParameters = int64_t(1) << 28;    // a model's parameters and
 // Data files
 constexpr int64_t kIdxPayloadBytes = int64_t(1) << 28;  // one IDX file's data (MNIST's training images: 47 MB)
 constexpr int64_t kImageSide = 4096;                    // IDX and PNG images
+constexpr int64_t kPngFileBytes = int64_t(1) << 26;     // 64 MiB: a 4096x4096 16-bit gray PNG stored uncompressed is 32
 
 // Weight files
 constexpr int64_t kSafetensorsHeaderBytes = int64_t(1) << 24;  // the JSON header (16 MiB)

@@ -48,6 +48,9 @@ class Model {
   const BackendOptions& backend_options() const { return backend_options_; }
   // Per layer, the kernel route its last plan chose ("" for layers without one).
   std::vector<std::string> kernel_routes() const;
+  // Bytes of the arena the last reserve sized: activations, their gradients
+  // and the kernels' workspace.
+  size_t arena_bytes() const { return arena_.size() * sizeof(float); }
 
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }

@@ -43,6 +43,11 @@ void run_info(const InfoArgs& a) {
   for (size_t i = 0; i < routes.size(); ++i)
     if (!routes[i].empty())
       std::printf("  %3zu %-16s %s\n", i, model.layers()[i]->type().c_str(), routes[i].c_str());
+  const double mib = 1024.0 * 1024.0;
+  const double weights = double(model.parameter_count()) * sizeof(float) * (a.eval ? 1 : 2);
+  std::printf("memory: %.1f MiB of activations%s and workspace, %.1f MiB of parameters%s\n",
+              double(model.arena_bytes()) / mib, a.eval ? "" : ", their gradients", weights / mib,
+              a.eval ? "" : " and gradients");
 }
 
 }  // namespace

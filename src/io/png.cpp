@@ -1,11 +1,23 @@
 // libpng's simplified API (png_image, libpng >= 1.6) reads and writes whole
 // images without setjmp/longjmp in our code.
+//
+// It offers no way to cap what libpng allocates for a chunk
+// (png_set_chunk_malloc_max needs the low-level API), and Debian's libpng has
+// no cap built in: a 57-byte file whose iTXt chunk declares 1.7 GB, or a
+// zTXt chunk that inflates without end, would be allocated in full (found by
+// fuzz/png.cpp). So the file is read into memory, its chunks are walked and
+// checked against the bytes that are really there, and only the chunks that
+// define the pixels reach libpng; text, ICC profiles and private chunks are
+// left out. The pixels themselves inflate into a buffer of the header's size.
 #include "mnistlab/png.h"
 
 #include <png.h>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 #include "io/input_file.h"
 #include "io/temporary_file.h"
@@ -14,13 +26,68 @@
 
 namespace mnistlab {
 
+namespace {
+
+// Chunks that decide the pixels of a gray image (PNG spec 11.2-11.3): the
+// header, palette, transparency, IDAT data and the colour-space chunks that
+// libpng's gamma handling reads. All are of fixed size or bounded by the
+// image, except IDAT, whose inflation libpng stops at the image's size.
+bool defines_pixels(const char* type) {
+  static const char* const kKept[] = {"IHDR", "PLTE", "IDAT", "IEND", "tRNS", "gAMA", "sRGB", "cHRM", "sBIT"};
+  for (const char* kept : kKept)
+    if (std::memcmp(type, kept, 4) == 0) return true;
+  return false;
+}
+
+uint32_t big_endian(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+
+std::string chunk_name(const uint8_t* type) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += (type[i] >= 0x20 && type[i] < 0x7f) ? char(type[i]) : '?';
+  return out;
+}
+
+// The file with only the chunks defines_pixels keeps, each checked to lie
+// inside the file.
+std::vector<uint8_t> pixel_chunks(const std::filesystem::path& path, uint64_t size) {
+  const std::string name = path.string();
+  std::vector<uint8_t> file(size);
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(file.data()), std::streamsize(size)))
+    throw Error(name + ": cannot read the file");
+  static const std::array<uint8_t, 8> kSignature = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < kSignature.size() || std::memcmp(file.data(), kSignature.data(), kSignature.size()) != 0)
+    throw Error(name + ": not a readable PNG file (no PNG signature)");
+  std::vector<uint8_t> kept(file.begin(), file.begin() + kSignature.size());
+  uint64_t at = kSignature.size();
+  while (at < size) {
+    if (size - at < 12)
+      throw Error(name + ": truncated PNG: " + std::to_string(size - at) + " bytes at byte " + std::to_string(at) +
+                  " where a chunk of at least 12 was expected");
+    const uint64_t length = big_endian(&file[at]);
+    const uint8_t* type = &file[at + 4];
+    if (length > size - at - 12)
+      throw Error(name + ": PNG chunk " + chunk_name(type) + " at byte " + std::to_string(at) + " declares " +
+                  std::to_string(length) + " bytes but the file has " + std::to_string(size - at - 12) +
+                  " after it (truncated or corrupt)");
+    if (defines_pixels(reinterpret_cast<const char*>(type)))
+      kept.insert(kept.end(), file.begin() + long(at), file.begin() + long(at + 12 + length));
+    at += 12 + length;
+    if (std::memcmp(type, "IEND", 4) == 0) break;
+  }
+  return kept;
+}
+
+}  // namespace
+
 GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
   const std::string name = path.string();
-  check_input_file(path, "a PNG image", int64_t(1) << 30);
+  const uint64_t size = check_input_file(path, "a PNG image", limits::kPngFileBytes);
+  const std::vector<uint8_t> chunks = pixel_chunks(path, size);
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, name.c_str()))
+  if (!png_image_begin_read_from_memory(&image, chunks.data(), chunks.size()))
     throw Error(name + ": not a readable PNG file (" + image.message + ")");
   // The file's own format, before any conversion we ask for.
   const bool color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;

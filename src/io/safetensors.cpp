@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,26 @@ size_t dtype_size(const std::string& dtype) {
   if (dtype == "F16" || dtype == "BF16" || dtype == "I16") return 2;
   if (dtype == "U8" || dtype == "I8" || dtype == "BOOL") return 1;
   return 0;
+}
+
+// A JSON array of integers as T. nlohmann's get<> converts a float (1e20)
+// to an integer type with a C++ cast, undefined beyond the type's range
+// (found by fuzz/safetensors.cpp): only integers that fit are taken.
+template <class T>
+std::vector<T> integers(const nlohmann::json& v, const char* field) {
+  if (!v.is_array()) throw Error(std::string(field) + " must be an array of integers");
+  std::vector<T> out;
+  for (const auto& e : v) {
+    const bool fits = e.is_number_unsigned() ? e.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                      : e.is_number_integer() ? e.get<int64_t>() >= int64_t(std::numeric_limits<T>::min())
+                                              : false;
+    if (!fits)
+      throw Error(std::string(field) + " holds " + e.dump() + " where an integer in [" +
+                  std::to_string(std::numeric_limits<T>::min()) + ", " + std::to_string(std::numeric_limits<T>::max()) +
+                  "] was expected");
+    out.push_back(e.is_number_unsigned() ? T(e.get<uint64_t>()) : T(e.get<int64_t>()));
+  }
+  return out;
 }
 
 // Opens the file and parses its JSON header; `in` is left at the data.
@@ -108,6 +129,7 @@ std::vector<float> StoredTensor::to_floats() const {
     throw Error("tensor of dtype " + dtype + " with " + std::to_string(bytes.size()) + " bytes for " +
                 std::to_string(numel()) + " elements");
   std::vector<float> out(numel());
+  if (out.empty()) return out;  // memcpy from an empty vector's null data() is undefined
   if (dtype == "F32") {
     std::memcpy(out.data(), bytes.data(), out.size() * 4);
   } else if (dtype == "I64") {
@@ -135,8 +157,8 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
     try {
       StoredTensor t;
       t.dtype = v.at("dtype").get<std::string>();
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = v.at("data_offsets").get<std::vector<uint64_t>>();
+      t.shape = integers<int64_t>(v.at("shape"), "shape");
+      const auto offsets = integers<uint64_t>(v.at("data_offsets"), "data_offsets");
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
         throw Error("data offsets outside the file's " + std::to_string(data_size) + " data bytes (truncated?)");
       const size_t elem = dtype_size(t.dtype);

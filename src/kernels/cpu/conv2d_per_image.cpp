@@ -43,6 +43,13 @@ namespace {
 
 constexpr int kWinogradMinChannels = 8;           // input channels (forward) or output channels (input gradient)
 constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of a typical L2
+// Backward unfolds whole images (one GEMM each) up to
+// BackendOptions::image_column_floats per thread, larger maps in bands of
+// rows (a fuzzed `input 128 4 4` / `conv 128 k=3 p=114` wanted 600 MB).
+
+int rows_within(size_t floats, size_t per_row, int rows) {
+  return int(std::clamp<size_t>(floats / std::max<size_t>(1, per_row), 1, size_t(std::max(rows, 1))));
+}
 
 class PerImageConv2d final : public ConvKernel {
  public:
@@ -72,7 +79,9 @@ class PerImageConv2d final : public ConvKernel {
       wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w, ctx.isa);
       winograd_dx_weight_.resize(wg_dx_.weight_floats());
     }
-    band_rows_ = std::clamp(int(kBandFloats / std::max<size_t>(1, size_t(g_.k()) * g_.wo())), 1, g_.ho());
+    backward_rows_ = rows_within(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
+    band_rows_ = std::min(backward_rows_, rows_within(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
+    flipped_rows_ = rows_within(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
     packed_weight_.resize(size_t(s.cout) * g_.k());
     if (!g_.all_taps()) packed_grad_.resize(packed_weight_.size());
     bias_.resize(s.cout);
@@ -105,12 +114,15 @@ class PerImageConv2d final : public ConvKernel {
  private:
   size_t hw_out() const { return size_t(g_.ho()) * g_.wo(); }
   size_t hw_in() const { return size_t(g_.h) * g_.w; }
-  size_t col_floats() const { return size_t(g_.k()) * hw_out(); }  // per image
-  // Per thread: one image's columns, its input-gradient route, and the
+  // One band of backward's columns: backward_rows_ output rows.
+  size_t col_floats() const { return size_t(g_.k()) * backward_rows_ * g_.wo(); }
+  // Per thread: a band of columns, its input-gradient route, and the
   // thread's share of the weight and bias gradients.
   size_t per_thread_floats() const {
+    const size_t forward = winograd_ ? wg_.workspace_floats() : size_t(g_.k()) * band_rows_ * g_.wo();
+    if (!gradients_) return forward;
     const size_t dx_route = winograd_dx_     ? wg_dx_.workspace_floats()
-                            : transposed_dx_ ? size_t(flipped_.k()) * hw_in()
+                            : transposed_dx_ ? size_t(flipped_.k()) * flipped_rows_ * g_.w
                                              : col_floats();
     const size_t backward = col_floats() + dx_route + size_t(s_.cout) * (g_.k() + 1);
     return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
@@ -182,20 +194,28 @@ class PerImageConv2d final : public ConvKernel {
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const float* dyi = dy + i * out_len;
-        im2col_band(g_, x + i * in_len, 0, g_.ho(), col);
-        gemm(1, false, true, cout, k, hw, 1.f, dyi, hw, col, hw, 1.f, dw, k);
+        float* dxi = dx ? dx + i * in_len : nullptr;
+        const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
+        if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
+        for (int oh0 = 0; oh0 < g_.ho(); oh0 += backward_rows_) {
+          const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
+          const float* dy_band = dyi + oh0 * g_.wo();
+          im2col_band(g_, x + i * in_len, oh0, oh1, col);
+          gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
+          if (!textbook_dx) continue;
+          gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
+          col2im_band(g_, route, oh0, oh1, dxi);
+        }
         if (dbias) sum_cols(1, dyi, cout, hw, db, true);
-        if (!dx) continue;
-        float* dxi = dx + i * in_len;
-        if (winograd_dx_) {
+        if (dx && winograd_dx_) {
           winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dyi, nullptr, false, dxi, route);
-        } else if (transposed_dx_) {
-          const int hwi = int(hw_in()), kt = flipped_.k();
-          im2col_band(flipped_, dyi, 0, flipped_.ho(), route);
-          gemm(1, false, false, g_.c, hwi, kt, 1.f, flipped_weight_.data(), kt, route, hwi, 0.f, dxi, hwi);
-        } else {
-          gemm(1, true, false, k, hw, cout, 1.f, w, k, dyi, hw, 0.f, route, hw);
-          col2im(g_, route, dxi);
+        } else if (dx && transposed_dx_) {
+          const int hwi = int(hw_in()), kt = flipped_.k(), wi = g_.w;
+          for (int r0 = 0; r0 < g_.h; r0 += flipped_rows_) {
+            const int r1 = std::min(g_.h, r0 + flipped_rows_), cols = (r1 - r0) * wi;
+            im2col_band(flipped_, dyi, r0, r1, route);
+            gemm(1, false, false, g_.c, cols, kt, 1.f, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
+          }
         }
       }
     }
@@ -230,6 +250,8 @@ class PerImageConv2d final : public ConvKernel {
   std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
   std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
   int band_rows_ = 1;                      // output rows per im2col + GEMM in the image-by-image forward
+  int backward_rows_ = 1;                  // output rows per band in backward
+  int flipped_rows_ = 1;                   // input rows per band of the flipped route's input gradient
   int team_ = 1;                           // threads the workspace was sized for
   std::vector<float> flipped_weight_, packed_weight_, packed_grad_, bias_;
 };

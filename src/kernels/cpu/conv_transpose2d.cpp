@@ -29,6 +29,8 @@ class ConvTranspose2d final : public ConvKernel {
     packed_weight_.resize(size_t(s.cout) * g_.k());
     if (!g_.all_taps()) packed_grad_.resize(packed_weight_.size());
     team_ = std::max(1, std::min(ctx.threads, max_batch));
+    const size_t per_row = std::max<size_t>(1, size_t(g_.k()) * g_.wo());
+    rows_ = int(std::clamp<size_t>(ctx.options.image_column_floats / per_row, 1, size_t(std::max(g_.ho(), 1))));
   }
 
   std::string route() const override { return "per-image col2im forward, im2col backward"; }
@@ -46,8 +48,12 @@ class ConvTranspose2d final : public ConvKernel {
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         float* yi = y + i * out_len;
-        gemm(1, true, false, k, hw, cin, 1.f, w, k, x + i * in_len, hw, 0.f, col, hw);
-        col2im(g_, col, yi);
+        std::fill(yi, yi + out_len, 0.f);
+        for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
+          const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
+          gemm(1, true, false, k, cols, cin, 1.f, w, k, x + i * in_len + r0 * g_.wo(), hw, 0.f, col, cols);
+          col2im_band(g_, col, r0, r1, yi);
+        }
         if (bias) add_channel_bias(1, bias, 1, s_.cin, hw_out, yi);
         if (shifted) apply_affine(affine, yi, hw_out);
         if (relu) relu_forward(1, yi, out_len, yi);
@@ -70,10 +76,14 @@ class ConvTranspose2d final : public ConvKernel {
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const float* dyi = dy + i * out_len;
-        im2col_band(g_, dyi, 0, g_.ho(), col);
-        gemm(1, false, true, cin, k, hw, 1.f, x + i * in_len, hw, col, hw, 1.f, dw, k);
+        for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
+          const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
+          const size_t at = i * in_len + size_t(r0) * g_.wo();
+          im2col_band(g_, dyi, r0, r1, col);
+          gemm(1, false, true, cin, k, cols, 1.f, x + at, hw, col, cols, 1.f, dw, k);
+          if (dx) gemm(1, false, false, cin, cols, k, 1.f, w, k, col, cols, 0.f, dx + at, hw);
+        }
         if (dbias) sum_cols(1, dyi, s_.cin, hw_out, db, true);
-        if (dx) gemm(1, false, false, cin, hw, k, 1.f, w, k, col, hw, 0.f, dx + i * in_len, hw);
       }
     }
     const float* parts = m.workspace + col_floats();
@@ -85,9 +95,9 @@ class ConvTranspose2d final : public ConvKernel {
  private:
   size_t hw_in() const { return size_t(g_.ho()) * g_.wo(); }  // this layer's input map
   size_t hw_out_() const { return size_t(s_.h) * s_.w; }
-  size_t col_floats() const { return size_t(g_.k()) * hw_in(); }
+  size_t col_floats() const { return size_t(g_.k()) * rows_ * g_.wo(); }  // one band
   size_t grad_floats() const { return size_t(s_.cout) * g_.k() + size_t(s_.cin); }
-  // Per thread: one image's columns and the thread's share of the gradients.
+  // Per thread: a band of columns and the thread's share of the gradients.
   size_t per_thread() const { return col_floats() + grad_floats(); }
   int team(int n) const {
     const double macs = double(n) * s_.cout * g_.k() * hw_in();
@@ -111,6 +121,7 @@ class ConvTranspose2d final : public ConvKernel {
   ConvShape s_;
   ConvGeometry g_{};
   int team_ = 1;
+  int rows_ = 1;  // rows of this layer's input per band of columns
   std::vector<float> packed_weight_, packed_grad_;
 };
 

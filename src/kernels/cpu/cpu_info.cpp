@@ -15,7 +15,7 @@ struct Regs {
 
 Regs cpuid(unsigned leaf, unsigned subleaf = 0) {
   Regs r;
-  if (leaf > __get_cpuid_max(leaf & 0x80000000u, nullptr)) return r;
+  if (leaf > unsigned(__get_cpuid_max(leaf & 0x80000000u, nullptr))) return r;
   __cpuid_count(leaf, subleaf, r.a, r.b, r.c, r.d);
   return r;
 }

@@ -119,34 +119,34 @@ void im2col_band(const ConvGeometry& g, const float* x, int oh0, int oh1, float*
   }
 }
 
-void col2im(const ConvGeometry& g, const float* col, float* dx) {
-  const int ho = g.ho(), wo = g.wo(), nt = int(g.taps.size()), hw = ho * wo, plane = g.h * g.w;
-  std::memset(dx, 0, sizeof(float) * size_t(g.c) * plane);
+void col2im_band(const ConvGeometry& g, const float* col, int oh0, int oh1, float* dx) {
+  const int wo = g.wo(), nt = int(g.taps.size()), cols = (oh1 - oh0) * wo, plane = g.h * g.w;
+  const int p0 = oh0 * wo, p1 = oh1 * wo;
   for (int c = 0; c < g.c; ++c) {
     float* out_plane = dx + long(c) * plane;
     for (int t = 0; t < nt; ++t) {
-      const float* src = col + long(c * nt + t) * hw;
+      const float* src = col + long(c * nt + t) * cols;  // output pixel p is src[p - p0]
       if (!g.offsets.empty()) {
-        const int* offsets = g.offsets.data() + long(t) * hw;
+        const int* offsets = g.offsets.data() + long(t) * g.ho() * wo;
         if (g.stride == 1 && wo == g.w) {  // contiguous, as in im2col_band
           const long shift = tap_shift(g, g.taps[t]);
           float* __restrict to = out_plane;
-          for (int p = 0; p < hw; ++p)
-            if (offsets[p] >= 0) to[p + shift] += src[p];
+          for (int p = p0; p < p1; ++p)
+            if (offsets[p] >= 0) to[p + shift] += src[p - p0];
         } else {
-          for (int p = 0; p < hw; ++p)
-            if (offsets[p] >= 0) out_plane[offsets[p]] += src[p];
+          for (int p = p0; p < p1; ++p)
+            if (offsets[p] >= 0) out_plane[offsets[p]] += src[p - p0];
         }
         continue;
       }
       const int ki = g.taps[t] / g.kw, kj = g.taps[t] % g.kw, shift = kj - g.pad;
       int lo, hi;
       valid_outputs(g, kj, wo, lo, hi);
-      for (int oh = 0; oh < ho; ++oh) {
+      for (int oh = oh0; oh < oh1; ++oh) {
         const int ih = oh * g.stride - g.pad + ki;
         if (ih < 0 || ih >= g.h) continue;
         float* out = out_plane + ih * g.w;
-        const float* row = src + oh * wo;
+        const float* row = src + long(oh - oh0) * wo;
         if (g.stride == 1) {
           for (int ow = lo; ow < hi; ++ow) out[ow + shift] += row[ow];
         } else if (g.stride == 2) {
@@ -157,6 +157,11 @@ void col2im(const ConvGeometry& g, const float* col, float* dx) {
       }
     }
   }
+}
+
+void col2im(const ConvGeometry& g, const float* col, float* dx) {
+  std::memset(dx, 0, sizeof(float) * size_t(g.c) * g.h * g.w);
+  col2im_band(g, col, 0, g.ho(), dx);
 }
 
 void pack_taps(const ConvGeometry& g, const float* weight, size_t rows, float* packed) {

@@ -40,5 +40,8 @@ void unpack_taps(const ConvGeometry& g, const float* packed, size_t rows, float*
 // Overwrites dx (one image) with the sum of the column entries that came
 // from each pixel; single-threaded.
 void col2im(const ConvGeometry& g, const float* col, float* dx);
+// The same for the columns of output rows [oh0, oh1) (im2col_band's layout),
+// added to dx: a whole image is the sum of its bands.
+void col2im_band(const ConvGeometry& g, const float* col, int oh0, int oh1, float* dx);
 
 }  // namespace mnistlab::cpu
