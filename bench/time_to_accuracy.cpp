@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mnistlab seconds of training to a test accuracy"};
   std::string model_name = "fast", data_dir = "data/mnist";
   ScheduleOptions schedule;
-  schedule.name = "onecycle";
+  std::string schedule_name = "onecycle";
   OptimizerOptions optimizer_options;
   optimizer_options.lr = 0.005f;
   int batch = 32, epochs = 2, threads = 2, eval_every = 100;
@@ -34,13 +34,14 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", batch)->check(CLI::PositiveNumber);
   app.add_option("--epochs", epochs)->check(CLI::PositiveNumber);
   app.add_option("--lr", optimizer_options.lr)->check(CLI::PositiveNumber);
-  app.add_option("--lr-schedule", schedule.name)->check(CLI::IsMember({"none", "cosine", "onecycle"}));
+  app.add_option("--lr-schedule", schedule_name)->check(CLI::IsMember({"none", "cosine", "onecycle"}));
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--eval-every", eval_every)->check(CLI::PositiveNumber);
   app.add_option("--target", target)->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", seed);
   CLI11_PARSE(app, argc, argv);
   try {
+    schedule.kind = parse_schedule(schedule_name);
     cpu::set_num_threads(threads);
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);

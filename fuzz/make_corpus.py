@@ -159,10 +159,10 @@ SEPARATOR = b"\n#resume.safetensors\n"
 
 
 def run_json(**changes):
-    args = {"model": "tiny.model", "dataset": "mnist", "data_dir": "data/mnist", "out": "runs/tiny",
+    args = {"task": "classification", "model": "tiny.model", "dataset": "mnist", "data_dir": "data/mnist", "out": "runs/tiny",
             "epochs": 2, "batch_size": 8, "optimizer": "adam", "lr": 0.001, "momentum": 0.0,
             "nesterov": False, "weight_decay": -1.0, "lr_schedule": "none", "step_size": 5, "gamma": 0.1,
-            "warmup_epochs": 0.0, "early_stop_patience": 0, "early_stop_metric": "test_acc",
+            "warmup_epochs": 0.0, "early_stop_patience": 0, "early_stop_metric": "",
             "val_split": 0.0, "seed": 0, "threads": 1, "train_limit": 0, "test_limit": 0}
     args.update(changes)
     return json.dumps(args, indent=2).encode()
@@ -179,8 +179,9 @@ def checkpoint_tensors(buffers):
 
 
 def checkpoint_metadata(steps=5, **progress_changes):
-    progress = {"epoch": 1, "batch": 0, "loss_sum": 0.0, "correct": 0, "seconds": 0.5, "best_epoch": 1,
-                "best_metric": 0.3, "history": [[1, 2.2, 0.15, 2.1, 0.3, 0.5]]}
+    progress = {"epoch": 1, "batch": 0, "sums": [0.0, 0.0], "seconds": 0.5, "best_epoch": 1,
+                "best_metric": 0.3, "history": [{"epoch": 1, "train": [2.2, 0.15], "eval": [2.1, 0.3],
+                                                 "seconds": 0.5, "images_per_second": 80.0}]}
     progress.update(progress_changes)
     return {"mnistlab.optimizer_steps": str(steps), "mnistlab.model_training_steps": str(steps),
             "mnistlab.progress": json.dumps(progress, separators=(",", ":"))}
@@ -194,12 +195,12 @@ def run_folder():
     write("run_folder", "adam-epoch1", run_json() + SEPARATOR + checkpoint())
     # optimizer_steps = epochs done x batches per epoch + batch; fuzz/run_folder.cpp trains on 40 images
     write("run_folder", "adam-mid-epoch", run_json(epochs=3) + SEPARATOR +
-          checkpoint(steps=7, batch=2, loss_sum=4.4, correct=3))
+          checkpoint(steps=7, batch=2, sums=[4.4, 3]))
     write("run_folder", "sgd-momentum", run_json(optimizer="sgd", momentum=0.9, nesterov=True, lr=0.01) + SEPARATOR +
           checkpoint(buffers=("momentum_buffer",)))
     write("run_folder", "sgd-no-buffer", run_json(optimizer="sgd", lr=0.01) + SEPARATOR + checkpoint(buffers=()))
     write("run_folder", "adamw-cosine-val", run_json(optimizer="adamw", lr_schedule="cosine", val_split=0.25,
-                                                     early_stop_patience=1, early_stop_metric="test_loss",
+                                                     early_stop_patience=1, early_stop_metric="loss",
                                                      warmup_epochs=0.5) + SEPARATOR + checkpoint(steps=4))
     write("run_folder", "onecycle-step-limits", run_json(lr_schedule="onecycle", train_limit=20, test_limit=5) +
           SEPARATOR + checkpoint(steps=0, epoch=0, best_epoch=0, history=[]))

@@ -1,4 +1,4 @@
-// `mnistlab train --resume DIR` (src/cli/train_command.cpp) on a run folder
+// `mnistlab train --resume DIR` (src/train/run.cpp) on a run folder
 // whose run.json and resume.safetensors come from the input: the settings
 // are read back, the model built and the checkpoint loaded
 // (src/train/checkpoint.cpp) exactly as the command does, then training
@@ -14,15 +14,14 @@
 #include <cstring>
 #include <string_view>
 
-#include "cli/commands.h"
-#include "cli/run_folder.h"
-#include "cli/text_files.h"
-#include "cli/threads.h"
-#include "cli/train_args.h"
 #include "fuzz_common.h"
+#include "io/text_file.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/model_file.h"
+#include "mnistlab/run.h"
 #include "mnistlab/trainer.h"
+#include "train/run_lock.h"
+#include "train/threads.h"
 
 namespace {
 
@@ -31,24 +30,6 @@ using namespace mnistlab;
 constexpr std::string_view kSeparator = "\n#resume.safetensors\n";
 // The same network as fuzz/make_corpus.py's checkpoints: keys 0.*, 1.* (BatchNorm), 4.* (linear 8 -> 10).
 const char* const kModel = "input 1 4 4\nconv 2 k=3 s=2 p=1\nbatchnorm\nrelu\nflatten\nlinear 10\n";
-
-// As train_options() in src/cli/train_command.cpp, with a stop flag of our own.
-TrainOptions train_options(const cli::TrainArgs& a, const std::atomic<bool>* stop) {
-  TrainOptions o;
-  o.epochs = a.epochs;
-  o.batch_size = a.batch_size;
-  o.seed = a.seed;
-  o.optimizer = cli::optimizer_options(a);
-  o.schedule.name = a.lr_schedule;
-  o.schedule.step_size = a.step_size;
-  o.schedule.gamma = a.gamma;
-  o.schedule.warmup_epochs = a.warmup_epochs;
-  o.early_stop_patience = a.early_stop_patience;
-  o.early_stop_on_loss = a.early_stop_metric == "test_loss";
-  o.stop = stop;
-  check_schedule(o.schedule);
-  return o;
-}
 
 // 4x4 images, class k = a bright pixel at place k.
 Dataset tiny_dataset(int count) {
@@ -63,15 +44,6 @@ Dataset tiny_dataset(int count) {
 }
 
 }  // namespace
-
-// Defined by src/cli/main.cpp, which has main() and cannot be linked here:
-// train_args.cpp's help names the presets, run_folder.cpp's lock file holds
-// the command line.
-std::string mnistlab::cli::preset_list() { return "baseline, ..."; }
-const std::string& mnistlab::cli::command_line() {
-  static const std::string line = "fuzz_run_folder";
-  return line;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;
@@ -90,30 +62,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::write_file("run/model.txt", reinterpret_cast<const uint8_t*>(kModel), std::strlen(kModel));
 
   fuzz::accepts("resume", [&] {
-    // run_train() with --resume, in its order; the data comes from tiny_dataset
-    // instead of load_split (the IDX reader has its own harness).
-    const cli::RunFolder claimed = cli::claim_run_folder_to_resume(dir);
-    const cli::TrainArgs a = cli::train_args_from_json(cli::read_text(dir / "run.json"), (dir / "run.json").string());
-    Model model = parse_model(cli::read_text(dir / "model.txt"), (dir / "model.txt").string());
-    model.build(a.seed);
-    cli::use_threads(model, a.threads);
+    // Run::train's order for a resumed run (src/train/run.cpp); the data
+    // comes from tiny_dataset instead of load_split (the IDX reader has its
+    // own harness), and at most two more epochs are trained.
+    const RunFolder claimed = claim_run_folder_to_resume(dir, "fuzz_run_folder");
+    RunConfig c = run_config_from_json(read_text(dir / "run.json"), (dir / "run.json").string());
+    Model model = parse_model(read_text(dir / "model.txt"), (dir / "model.txt").string());
+    model.build(c.seed);
+    use_threads(model, c.threads);
     static const std::atomic<bool> never_stop{false};
-    TrainOptions options = train_options(a, &never_stop);
+    TrainOptions options = train_options(c, &never_stop);
+    auto task = make_task(c);
+    early_stop_index(*task, c.early_stop_metric);
     auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
     Dataset train = tiny_dataset(40), test = tiny_dataset(10);
-    if (a.train_limit > 0) train = train.head(a.train_limit);
-    if (a.test_limit > 0) test = test.head(a.test_limit);
+    if (c.train_limit > 0) train = train.head(c.train_limit);
+    if (c.test_limit > 0) test = test.head(c.test_limit);
     Dataset val;
-    if (a.val_split > 0) std::tie(train, val) = split_validation(train, a.val_split, a.seed);
-    const Dataset& eval_set = a.val_split > 0 ? val : test;
-    check_classifier_fits(model, train);
+    if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.seed);
+    const Dataset& eval_set = c.val_split > 0 ? val : test;
+    task->check(model, train);
 
     TrainProgress progress = load_checkpoint(dir / "resume.safetensors", model, *optimizer);
-    check_progress(dir / "resume.safetensors", progress, optimizer->steps(), a.epochs, train.size(), a.batch_size);
+    check_progress(dir / "resume.safetensors", progress, optimizer->steps(), c.epochs, train.size(), c.batch_size,
+                   *task);
     options.epochs = int(std::min<int64_t>(options.epochs, int64_t(progress.epoch) + 2));
-    fit(model, *optimizer, train, eval_set, options, progress, {});
-    evaluate(model, test, a.batch_size);
+    fit(model, *optimizer, *task, train, eval_set, options, progress, {});
+    task->evaluate(model, test, c.batch_size);
   });
   return 0;
 }

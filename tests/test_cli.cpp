@@ -93,16 +93,17 @@ TEST_F(Cli, SmokeTrainingLearnsAndWritesMetrics) {
   std::ifstream csv(dir_ / "run" / "metrics.csv");
   std::string header, line, last;
   std::getline(csv, header);
-  EXPECT_EQ(header, "epoch,train_loss,train_acc,test_loss,test_acc,seconds");
+  EXPECT_EQ(header, "epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s");
   int rows = 0;
   while (std::getline(csv, line)) last = line, ++rows;
   EXPECT_EQ(rows, 4);
   std::vector<double> v;
   std::stringstream ss(last);
   for (std::string cell; std::getline(ss, cell, ',');) v.push_back(std::stod(cell));
-  ASSERT_EQ(v.size(), 6u);
+  ASSERT_EQ(v.size(), 7u);
   EXPECT_GT(v[4], 0.9) << "test accuracy on ten separable classes: " << last;
   EXPECT_GT(v[5], 0.0);
+  EXPECT_GT(v[6], 0.0) << "images per second";
 }
 
 // `mnistlab info` names what the kernels run on; the instruction set it

@@ -71,7 +71,7 @@ TEST_F(Denoise, TrainWritesMetricsSamplesAndBeatsTheNoisyInput) {
   std::ifstream csv(out / "metrics.csv");
   std::string header, line, last;
   std::getline(csv, header);
-  EXPECT_EQ(header, "epoch,train_loss,test_loss,test_psnr,test_ssim,seconds");
+  EXPECT_EQ(header, "epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,images_per_s");
   int rows = 0;
   while (std::getline(csv, line)) last = line, ++rows;
   EXPECT_EQ(rows, 6);
@@ -84,7 +84,7 @@ TEST_F(Denoise, TrainWritesMetricsSamplesAndBeatsTheNoisyInput) {
   std::vector<double> v;
   std::stringstream ss(last);
   for (std::string cell; std::getline(ss, cell, ',');) v.push_back(std::stod(cell));
-  ASSERT_EQ(v.size(), 6u);
+  ASSERT_EQ(v.size(), 7u);
   // A few steps on tiny data: PSNR already beats the noisy input (SSIM, which
   // the synthetic images' random background keeps low, need not yet).
   EXPECT_GT(v[3], noisy_psnr) << "PSNR after training vs the noisy input: " << last;

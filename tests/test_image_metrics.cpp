@@ -37,7 +37,7 @@ TEST(ImageMetrics, HandCalculations) {
 
 TEST(Noise, UniformAddsUpToAAndIsFixedBySeed) {
   std::vector<float> clean(20000, 0.25f), noisy(clean.size()), again(clean.size());
-  const NoiseOptions o = checked_noise({"uniform", std::nullopt, false});
+  const NoiseOptions o = checked_noise({NoiseKind::Uniform, std::nullopt, false});
   EXPECT_EQ(noise_amount(o), 1.f);  // the course's U[0, 1)
   add_noise(o, 7, 0, clean.data(), clean.size(), noisy.data());
   double mean = 0;
@@ -59,14 +59,14 @@ TEST(Noise, UniformAddsUpToAAndIsFixedBySeed) {
 
 TEST(Noise, GaussianHasItsSigmaAndClipClamps) {
   std::vector<float> clean(40000, 0.5f), noisy(clean.size());
-  add_noise(checked_noise({"gaussian", 0.3f, false}), 1, 0, clean.data(), clean.size(), noisy.data());
+  add_noise(checked_noise({NoiseKind::Gaussian, 0.3f, false}), 1, 0, clean.data(), clean.size(), noisy.data());
   double mean = 0, var = 0;
   for (float v : noisy) mean += v - 0.5;
   mean /= noisy.size();
   for (float v : noisy) var += (v - 0.5 - mean) * (v - 0.5 - mean);
   EXPECT_NEAR(mean, 0.0, 0.005);
   EXPECT_NEAR(std::sqrt(var / noisy.size()), 0.3, 0.005);
-  add_noise(checked_noise({"gaussian", 0.3f, true}), 1, 0, clean.data(), clean.size(), noisy.data());
+  add_noise(checked_noise({NoiseKind::Gaussian, 0.3f, true}), 1, 0, clean.data(), clean.size(), noisy.data());
   for (float v : noisy) {
     EXPECT_GE(v, 0.f);
     EXPECT_LE(v, 1.f);
@@ -75,7 +75,7 @@ TEST(Noise, GaussianHasItsSigmaAndClipClamps) {
 
 TEST(Noise, SaltPepperSetsAShareOfPixels) {
   std::vector<float> clean(40000, 0.5f), noisy(clean.size());
-  add_noise(checked_noise({"salt-pepper", 0.2f, false}), 3, 0, clean.data(), clean.size(), noisy.data());
+  add_noise(checked_noise({NoiseKind::SaltPepper, 0.2f, false}), 3, 0, clean.data(), clean.size(), noisy.data());
   size_t salt = 0, pepper = 0;
   for (float v : noisy) salt += v == 1.f, pepper += v == 0.f;
   EXPECT_NEAR(double(salt + pepper) / noisy.size(), 0.2, 0.01);
@@ -83,8 +83,8 @@ TEST(Noise, SaltPepperSetsAShareOfPixels) {
 }
 
 TEST(Noise, OutOfRangeAmountsAreErrors) {
-  EXPECT_THROW(checked_noise({"uniform", 0.f, false}), Error);
-  EXPECT_THROW(checked_noise({"gaussian", -0.5f, false}), Error);
-  EXPECT_THROW(checked_noise({"salt-pepper", 1.5f, false}), Error);
-  EXPECT_THROW(checked_noise({"speckle", 0.1f, false}), Error);
+  EXPECT_THROW(checked_noise({NoiseKind::Uniform, 0.f, false}), Error);
+  EXPECT_THROW(checked_noise({NoiseKind::Gaussian, -0.5f, false}), Error);
+  EXPECT_THROW(checked_noise({NoiseKind::SaltPepper, 1.5f, false}), Error);
+  EXPECT_THROW(parse_noise("speckle"), Error);
 }

@@ -90,7 +90,7 @@ TEST(RegressionLoss, GradientsMatchFiniteDifferences) {
 
 TEST(Optimizer, SgdMomentumTwoSteps) {
   OptimizerOptions o;
-  o.name = "sgd";
+  o.kind = OptimizerKind::Sgd;
   o.lr = 0.1f;
   o.momentum = 0.9f;
   auto opt = make_optimizer(o, 1);
@@ -103,7 +103,7 @@ TEST(Optimizer, SgdMomentumTwoSteps) {
 
 TEST(Optimizer, SgdNesterovWithWeightDecay) {
   OptimizerOptions o;
-  o.name = "sgd";
+  o.kind = OptimizerKind::Sgd;
   o.lr = 0.1f;
   o.momentum = 0.5f;
   o.nesterov = true;
@@ -137,7 +137,7 @@ TEST(Optimizer, AdamSecondStepHandCalculation) {
 
 TEST(Optimizer, AdamWDecaysWeightsBeforeTheAdamStep) {
   OptimizerOptions o;
-  o.name = "adamw";  // default weight decay 1e-2
+  o.kind = OptimizerKind::AdamW;  // default weight decay 1e-2
   o.lr = 0.1f;
   auto opt = make_optimizer(o, 1);
   float p = 2.f, g = 0.5f;
@@ -156,9 +156,9 @@ TEST(Optimizer, AdamL2WeightDecayEntersTheGradient) {
 
 TEST(Optimizer, RejectsBadOptions) {
   OptimizerOptions o;
-  o.name = "rmsprop";
-  EXPECT_THROW(make_optimizer(o, 1), Error);
-  o.name = "sgd";
+  EXPECT_THROW(parse_optimizer("rmsprop"), Error);
+  EXPECT_EQ(parse_optimizer("adamw"), OptimizerKind::AdamW);
+  o.kind = OptimizerKind::Sgd;
   o.lr = -1;
   EXPECT_THROW(make_optimizer(o, 1), Error);
   o.lr = 0.1f;

@@ -203,14 +203,14 @@ std::vector<float> trained_state(Model& m) {
   o.epochs = 2;
   o.batch_size = 8;
   o.seed = 3;
-  o.optimizer.name = "sgd";
+  o.optimizer.kind = OptimizerKind::Sgd;
   o.optimizer.lr = 0.05f;
   o.optimizer.momentum = 0.9f;
   std::vector<float> out;
   fit(m, train, test, o, [&](const EpochMetrics& e) {
-    out.push_back(float(e.train_loss));
-    out.push_back(float(e.test_loss));
-    out.push_back(float(e.test_acc));
+    out.push_back(float(e.train[0]));
+    out.push_back(float(e.eval[0]));
+    out.push_back(float(e.eval[1]));
   });
   for (const auto& e : m.state_dict()) out.insert(out.end(), e.param->value, e.param->value + e.param->numel());
   return out;

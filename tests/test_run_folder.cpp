@@ -115,7 +115,7 @@ TEST_F(RunFolder, ValidationSplitChoosesTheEpochAndUsesTheTestSetOnce) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::string header;
   metrics("run", &header);
-  EXPECT_EQ(header, "epoch,train_loss,train_acc,val_loss,val_acc,seconds");
+  EXPECT_EQ(header, "epoch,train_loss,train_acc,val_loss,val_acc,seconds,images_per_s");
   EXPECT_NE(r.output.find("300 train / 100 val images"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("the test set's only use"), std::string::npos) << r.output;
   EXPECT_NE(read_file(dir_ / "run" / "report.txt").find("300 train / 100 validation / 100 test"), std::string::npos);
@@ -460,7 +460,7 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
                  {"resume.safetensors: \"mnistlab.progress\".epoch is 1 and .batch 7; expected a point within a run "
                   "of 1 epochs of 13 batches"});
   expect_refused([&](const fs::path& dir) { std::ofstream(dir / "run.json") << "[1, 2]"; },
-                 {"run.json: not the run.json of a mnistlab train run (not a JSON object)"});
+                 {"run.json: not the run.json of a mnistlab run (not a JSON object)"});
 }
 
 TEST_F(BadResume, CheckpointProgressIsCheckedNotTrusted) {
@@ -481,12 +481,16 @@ TEST_F(BadResume, CheckpointProgressIsCheckedNotTrusted) {
       {[](auto& p, auto&) { p["epoch"] = 1e300; },
        "\"mnistlab.progress\".epoch is 1e+300; expected an integer from 0 to 100000"},
       {[](auto& p, auto&) { p["epoch"] = 7; },
-       "\"mnistlab.progress\".history is [[1,"},  // one row, where 7 are due
-      {[](auto& p, auto&) { p["history"][0][0] = 1e300; },
-       "\"mnistlab.progress\".history[0][0] is 1e+300; expected an integer from 1 to 1"},
-      {[](auto& p, auto&) { p["correct"] = 1000000; },
-       "\"mnistlab.progress\".correct is 1000000; expected 0 to 224"},
-      {[](auto& p, auto&) { p["loss_sum"] = "low"; }, "\"mnistlab.progress\".loss_sum is \"low\"; expected a number"},
+       "\"mnistlab.progress\".history is [{\"epoch\":1,"},  // one row, where 7 are due
+      {[](auto& p, auto&) { p["history"][0]["epoch"] = 1e300; },
+       "\"mnistlab.progress\".history[0].epoch is 1e+300; expected an integer from 1 to 1"},
+      {[](auto& p, auto&) { p["sums"][1] = 1000000; },
+       "\"mnistlab.progress\".sums[1] (acc) is 1000000.000000; expected at most 224.000000"},
+      {[](auto& p, auto&) { p["sums"][0] = "low"; }, "\"mnistlab.progress\".sums[0] is \"low\"; expected a number"},
+      {[](auto& p, auto&) { p["sums"] = {1.0}; },
+       "\"mnistlab.progress\".sums has 1 values; expected 2, one per metric of classification"},
+      {[](auto& p, auto&) { p["history"][0]["eval"] = {1.0}; },
+       "\"mnistlab.progress\".history of epoch 1 has 2 train and 1 evaluation metrics; expected 2 and 2"},
       {[](auto& p, auto&) { p["best_epoch"] = 2; },
        "\"mnistlab.progress\".best_epoch is 2; expected an integer from 1 to 1"},
   };

@@ -38,7 +38,7 @@ void expect_schedule(const std::string& name, const ScheduleOptions& options) {
 
 TEST(Schedule, StepMatchesStepLR) {
   ScheduleOptions o;
-  o.name = "step";
+  o.kind = ScheduleKind::Step;
   o.step_size = 2;
   o.gamma = 0.5f;
   expect_schedule("step", o);
@@ -46,14 +46,14 @@ TEST(Schedule, StepMatchesStepLR) {
 
 TEST(Schedule, CosineMatchesCosineAnnealingLR) {
   ScheduleOptions o;
-  o.name = "cosine";
+  o.kind = ScheduleKind::Cosine;
   o.min_lr = 0.001f;
   expect_schedule("cosine", o);
 }
 
 TEST(Schedule, OneCycleMatchesOneCycleLRWithBeta1) {
   ScheduleOptions o;
-  o.name = "onecycle";
+  o.kind = ScheduleKind::OneCycle;
   expect_schedule("onecycle", o);
 }
 
@@ -76,9 +76,9 @@ TEST(Schedule, WarmupRampsLinearlyThenHandsOver) {
 
 TEST(Schedule, BadOptionsAreErrors) {
   ScheduleOptions o;
-  o.name = "exponential";
-  EXPECT_THROW(check_schedule(o), Error);
-  o.name = "onecycle";
+  EXPECT_THROW(parse_schedule("exponential"), Error);
+  EXPECT_EQ(parse_schedule("onecycle"), ScheduleKind::OneCycle);
+  o.kind = ScheduleKind::OneCycle;
   o.warmup_epochs = 1;
   EXPECT_THROW(check_schedule(o), Error);
 }

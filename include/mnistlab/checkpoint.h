@@ -19,10 +19,11 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer&
 // Every value of the progress is checked (types, ranges, one history row per
 // epoch) before anything is loaded.
 TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer);
-// Whether the progress read from `path` belongs to a run of `epochs` epochs
-// over train_size images in batches of batch_size, and the optimizer's step
-// count to that progress; an Error naming the file, key and value otherwise.
+// Whether the progress read from `path` belongs to a run of the task with
+// `epochs` epochs over train_size images in batches of batch_size, and the
+// optimizer's step count to that progress; an Error naming the file, key and
+// value otherwise.
 void check_progress(const std::filesystem::path& path, const TrainProgress& progress, int64_t optimizer_steps,
-                    int epochs, size_t train_size, int batch_size);
+                    int epochs, size_t train_size, int batch_size, const Task& task);
 
 }  // namespace mnistlab

@@ -9,8 +9,17 @@
 
 namespace mnistlab {
 
+enum class NoiseKind {
+  Uniform,     // adds U[0, a)
+  Gaussian,    // adds N(0, sigma^2)
+  SaltPepper,  // sets a share p of the pixels to 0 or 1
+};
+const char* noise_name(NoiseKind kind);  // "uniform", "gaussian", "salt-pepper"
+// Throws Error naming the value and the choices.
+NoiseKind parse_noise(const std::string& name);
+
 struct NoiseOptions {
-  std::string kind = "uniform";  // uniform | gaussian | salt-pepper
+  NoiseKind kind = NoiseKind::Uniform;
   // uniform: a in U[0, a) (default 1); gaussian: sigma (default 0.1); salt-pepper: p (default 0.1)
   std::optional<float> amount;
   bool clip = false;  // clamp the result to [0, 1]

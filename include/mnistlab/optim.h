@@ -9,8 +9,13 @@
 
 namespace mnistlab {
 
+enum class OptimizerKind { Sgd, Adam, AdamW };
+const char* optimizer_name(OptimizerKind kind);  // "sgd", "adam", "adamw"
+// Throws Error naming the value and the choices.
+OptimizerKind parse_optimizer(const std::string& name);
+
 struct OptimizerOptions {
-  std::string name = "adam";  // sgd | adam | adamw
+  OptimizerKind kind = OptimizerKind::Adam;
   float lr = 1e-3f;
   float momentum = 0.f;      // sgd
   float dampening = 0.f;     // sgd

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "mnistlab/trainer.h"
 
 namespace mnistlab {
 
@@ -35,10 +34,6 @@ struct CurvesSpec {
 // DIR/curves.png. Returns "" or why the picture could not be drawn; the
 // run goes on either way.
 std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec);
-
-// Accuracy and loss panels, train against `eval_name` ("test" or "validation").
-CurvesSpec classification_curves(const std::vector<EpochMetrics>& history, const std::string& title,
-                                 const std::string& eval_name, int best_epoch);
 
 // Per-class accuracy and the confusion matrix (rows: true class, columns:
 // predicted) as text; counts[label * 10 + predicted].

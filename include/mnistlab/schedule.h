@@ -6,8 +6,18 @@
 
 namespace mnistlab {
 
+enum class ScheduleKind {
+  None,
+  Step,      // torch StepLR
+  Cosine,    // torch CosineAnnealingLR over every step
+  OneCycle,  // torch OneCycleLR
+};
+const char* schedule_name(ScheduleKind kind);  // "none", "step", "cosine", "onecycle"
+// Throws Error naming the value and the choices.
+ScheduleKind parse_schedule(const std::string& name);
+
 struct ScheduleOptions {
-  std::string name = "none";  // none | step | cosine | onecycle
+  ScheduleKind kind = ScheduleKind::None;
   int step_size = 5;          // step: epochs between decays (torch StepLR)
   float gamma = 0.1f;         // step: decay factor
   float min_lr = 0.f;         // cosine: eta_min (torch CosineAnnealingLR)

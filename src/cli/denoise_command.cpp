@@ -9,48 +9,21 @@
 
 #include "cli/commands.h"
 #include "cli/image_input.h"
-#include "cli/progress_bar.h"
-#include "cli/run_folder.h"
-#include "cli/stop_signal.h"
-#include "cli/text_files.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
-#include "cli/threads.h"
 #include "mnistlab/denoise.h"
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
+#include "train/threads.h"
 
 namespace mnistlab::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kSampleRows = 8;  // samples.png: fixed test images 0..7
-
-struct NoiseArgs {
-  std::string kind = "uniform";
-  float amount = -1;  // < 0: the kind's default
-  bool clip = false;
-  NoiseOptions options() const {
-    NoiseOptions o{kind, std::nullopt, clip};
-    if (amount >= 0) o.amount = amount;
-    return checked_noise(o);
-  }
-};
-
-void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
-  cmd->add_option("--noise", n.kind, "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)")
-      ->check(CLI::IsMember({"uniform", "gaussian", "salt-pepper"}))
-      ->capture_default_str();
-  cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)")
-      ->check(number_in(0, 1e9, true, "above 0"));  // the kind's own range is checked with it (checked_noise)
-  cmd->add_flag("--clip", n.clip, "Clamp noisy images to [0, 1] (the course did not)");
-}
-
-std::string data_dir_of(const TrainArgs& a) { return a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir; }
 
 // --- pairs ---------------------------------------------------------------
 
@@ -81,134 +54,6 @@ void run_pairs(const PairsArgs& a) {
   write_png_gray(a.out, image_grid(rows, test.rows, test.cols));
   std::printf("wrote %s: %zu pairs of the test set, noisy | clean, %d pairs per row\n", a.out.c_str(), count,
               a.per_row);
-}
-
-// --- denoise train -------------------------------------------------------
-
-std::string metrics_csv(const std::vector<DenoiseMetrics>& history) {
-  std::string csv = "epoch,train_loss,test_loss,test_psnr,test_ssim,seconds\n";
-  char row[256];
-  for (const DenoiseMetrics& m : history) {
-    std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.4f,%.6f,%.3f\n", m.epoch, m.train_loss, m.test_loss, m.test_psnr,
-                  m.test_ssim, m.seconds);
-    csv += row;
-  }
-  return csv;
-}
-
-// Rows "noisy | output | clean" for the first test images.
-void write_samples(Model& model, const Dataset& test, const DenoiseOptions& o, const fs::path& path) {
-  const size_t count = std::min<size_t>(kSampleRows, test.size()), pixels = test.image_size();
-  std::vector<float> noisy(count * pixels), clean(count * pixels), output(count * pixels);
-  for (size_t i = 0; i < count; ++i) {
-    noisy_test_image(test, i, o.noise, o.seed, noisy.data() + i * pixels);
-    for (size_t p = 0; p < pixels; ++p) clean[i * pixels + p] = float(test.pixels[i * pixels + p]) / 255.0f;
-  }
-  model.eval();
-  const Tensor& y = model.forward(noisy.data(), int(count));
-  std::copy(y.data, y.data + y.numel(), output.data());
-  model.train();
-  std::vector<std::vector<const float*>> rows;
-  for (size_t i = 0; i < count; ++i)
-    rows.push_back({noisy.data() + i * pixels, output.data() + i * pixels, clean.data() + i * pixels});
-  GridLayout layout;
-  layout.group_size = 3;
-  write_png_gray(path, image_grid(rows, test.rows, test.cols, layout));
-}
-
-void run_denoise_train(const TrainArgs& a, const NoiseArgs& noise, const std::string& loss) {
-  DenoiseOptions o;
-  o.epochs = a.epochs;
-  o.batch_size = a.batch_size;
-  o.seed = a.seed;
-  o.optimizer = optimizer_options(a);
-  o.noise = noise.options();
-  o.loss = loss;
-  o.stop = &stop_requested();
-
-  const ModelSource source = resolve_model(a.model);
-  // Held until the command ends: no other training writes here meanwhile.
-  const RunFolder claimed = claim_new_run_folder(
-      a.out, "runs/" + fs::path(a.model).stem().string() + "-" + a.dataset + "-" + noise.kind, a.overwrite);
-  const fs::path& out = claimed.dir;
-  Model model = parse_model(source.text, source.origin);
-  model.build(a.seed);
-  use_threads(model, a.threads);
-  auto optimizer = make_optimizer(o.optimizer, model.parameter_count());
-  const std::string data_dir = data_dir_of(a);
-  Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
-  if (a.train_limit > 0) train = train.head(a.train_limit);
-  if (a.test_limit > 0) test = test.head(a.test_limit);
-  check_denoiser(model, train);
-  model.reserve(std::max(a.batch_size, kSampleRows));
-
-  write_text(out / "model.txt", source.text);
-  write_text(out / "command.txt", command_line() + "\n");
-  write_text(out / "metrics.csv", metrics_csv({}));
-
-  const DenoiseEval baseline = evaluate_denoiser(nullptr, test, o, a.batch_size);
-  std::printf("model %s (%zu parameters), %s: %zu train / %zu test images, %s noise %g%s, %s loss, %s lr %g, "
-              "batch %d\n",
-              source.origin.c_str(), model.parameter_count(), data_dir.c_str(), train.size(), test.size(),
-              o.noise.kind.c_str(), noise_amount(o.noise), o.noise.clip ? " clipped" : "", loss.c_str(),
-              a.optimizer.c_str(), a.lr, a.batch_size);
-  std::printf("noisy test input itself: %s %.4f  PSNR %.2f dB  SSIM %.4f\n", loss.c_str(), baseline.loss,
-              baseline.psnr, baseline.ssim);
-  std::fflush(stdout);
-
-  install_stop_handlers();
-  ProgressBar bar(a.epochs);
-  double best_psnr = -1;
-  int best_epoch = 0;
-  std::vector<DenoiseMetrics> history;
-  bool warned = false;
-  const std::string title = fs::path(a.model).stem().string() + " on noisy " + a.dataset + " (" + o.noise.kind + ")";
-  fit_denoiser(
-      model, *optimizer, train, test, o,
-      [&](const DenoiseMetrics& m) {
-        bar.clear();
-        history.push_back(m);
-        const bool improved = m.test_psnr > best_psnr;
-        if (improved) best_psnr = m.test_psnr, best_epoch = m.epoch;
-        std::printf("epoch %3d  train_loss %.4f  test_loss %.4f  test_psnr %.2f dB  test_ssim %.4f  %.1fs%s\n",
-                    m.epoch, m.train_loss, m.test_loss, m.test_psnr, m.test_ssim, m.seconds, improved ? "  *best" : "");
-        std::fflush(stdout);
-        write_text(out / "metrics.csv", metrics_csv(history));
-        save_state_dict(model, out / "last.safetensors");
-        if (improved) save_state_dict(model, out / "best.safetensors", {{"mnistlab.epoch", std::to_string(m.epoch)}});
-        write_samples(model, test, o, out / "samples.png");
-        CurvesSpec spec;
-        spec.title = title;
-        spec.columns = {"epoch", "train_loss", "test_loss", "test_psnr", "test_ssim"};
-        for (const auto& h : history) spec.rows.push_back({double(h.epoch), h.train_loss, h.test_loss, h.test_psnr, h.test_ssim});
-        spec.panels = {{loss + " loss", {{"train", 1}, {"test", 2}}},
-                       {"test PSNR (dB)", {{"PSNR", 3}}},
-                       {"test SSIM", {{"SSIM", 4}}}};
-        spec.best_epoch = best_epoch;
-        const std::string problem = draw_curves(out, spec);
-        if (!problem.empty() && !warned) {
-          std::fprintf(stderr, "warning: curves.png not drawn: %s\n", problem.c_str());
-          warned = true;
-        }
-      },
-      [&](int epoch, size_t done, size_t total, double seconds) { bar.update(epoch, done, total, seconds); });
-  bar.clear();
-  std::ostringstream report;
-  report << "noisy test input: " << loss << " " << baseline.loss << "  PSNR " << baseline.psnr << " dB  SSIM "
-         << baseline.ssim << "\n";
-  if (!history.empty()) {
-    const DenoiseMetrics& last = history.back();
-    report << "after epoch " << last.epoch << ": " << loss << " " << last.test_loss << "  PSNR " << last.test_psnr
-           << " dB  SSIM " << last.test_ssim << "\n";
-  }
-  report << "best PSNR at epoch " << best_epoch << " (best.safetensors)\n";
-  write_text(out / "report.txt", report.str());
-  if (stop_requested().load()) {
-    std::printf("interrupted: weights of the last finished epoch in %s\n", (out / "last.safetensors").c_str());
-    throw ExitRequest{128 + stop_signal()};
-  }
-  std::printf("done: run folder %s: metrics.csv, curves.png, samples.png, report.txt, best/last.safetensors\n",
-              out.c_str());
 }
 
 // --- denoise apply -------------------------------------------------------
@@ -259,23 +104,25 @@ void add_denoise_command(CLI::App& app) {
   denoise->require_subcommand(1);
 
   auto args = std::make_shared<TrainArgs>();
-  args->model = "dae";
-  args->dataset = "fashion";
-  args->epochs = 20;
-  args->batch_size = 300;
-  auto noise = std::make_shared<NoiseArgs>();
-  auto loss = std::make_shared<std::string>("l1");
+  RunConfig& c = args->config;
+  c.task = TaskKind::Denoising;
+  c.model = "dae";
+  c.dataset = "fashion";
+  c.epochs = 20;
+  c.batch_size = 300;
   CLI::App* train = denoise->add_subcommand(
       "train", "Train on (noisy, clean) pairs: fresh noise each epoch, a fixed noisy test set");
-  train->footer("\nThe run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds), "
-                "samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, last.safetensors.\n\n"
+  train->footer("\nThe run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
+                "images_per_s), samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, "
+                "last.safetensors and resume.safetensors. Ctrl-C or SIGTERM stops after the current step and saves; "
+                "`mnistlab denoise train --resume DIR` continues. The run options are those of `mnistlab train`, "
+                "with the same names; the best epoch is the one with the best --early-stop-metric (default psnr).\n\n"
                 "As with `mnistlab train`, a folder that holds a run is never replaced silently (without --out: "
                 "the first free runs/MODEL-DATASET-NOISE, ...-2, ...; --out DIR that holds a run is refused unless "
                 "--overwrite), and a folder in use by a running training is refused.");
-  add_common_training_options(train, *args);
-  add_noise_options(train, *noise);
-  train->add_option("--loss", *loss, "l1 or mse")->check(CLI::IsMember({"l1", "mse"}))->capture_default_str();
-  train->callback([args, noise, loss]() { run_denoise_train(*args, *noise, *loss); });
+  add_run_options(train, *args);
+  add_denoise_options(train, *args);
+  train->callback([args]() { run_training(*args); });
 
   auto apply = std::make_shared<ApplyArgs>();
   CLI::App* cmd = denoise->add_subcommand("apply", "Denoise one grayscale PNG with saved weights");

@@ -11,7 +11,7 @@
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
-#include "cli/threads.h"
+#include "train/threads.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/threads.h"
+#include "train/threads.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 

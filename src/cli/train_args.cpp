@@ -1,161 +1,206 @@
 #include "cli/train_args.h"
 
-#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <map>
 
 #include "cli/commands.h"
+#include "cli/progress_bar.h"
+#include "cli/stop_signal.h"
 #include "cli/validators.h"
-#include "io/json_value.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab::cli {
+namespace {
 
-std::string default_data_dir(const std::string& dataset) {
-  return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
+template <class Enum>
+CLI::CheckedTransformer choices(const std::map<std::string, Enum>& names) {
+  return CLI::CheckedTransformer(names);
 }
 
-void add_common_training_options(CLI::App* cmd, TrainArgs& a) {
-  cmd->add_option("--model", a.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
-  cmd->add_option("--dataset", a.dataset, "mnist or fashion")
+// --early-stop-metric takes metrics.csv's names (test_acc, val_psnr) or the bare metric (acc, psnr).
+std::string bare_metric(std::string& s) {
+  for (const char* prefix : {"test_", "val_"})
+    if (s.rfind(prefix, 0) == 0) s = s.substr(std::string(prefix).size());
+  if (s != "loss" && s != "acc" && s != "psnr" && s != "ssim")
+    return "expected loss, acc (classification), psnr or ssim (denoising), optionally as test_X or val_X; got '" +
+           s + "'";
+  return "";
+}
+
+// "train_loss 0.1234  train_acc 98.00%  test_loss ...": a metric as people read it.
+std::string format_metrics(const std::string& split, const std::vector<std::string>& names,
+                           const std::vector<double>& values) {
+  std::string line;
+  char text[96];
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    const std::string& n = names[i];
+    if (n == "acc") std::snprintf(text, sizeof text, "  %s_acc %.2f%%", split.c_str(), 100 * values[i]);
+    else if (n == "psnr") std::snprintf(text, sizeof text, "  %s_psnr %.2f dB", split.c_str(), values[i]);
+    else std::snprintf(text, sizeof text, "  %s_%s %.4f", split.c_str(), n.c_str(), values[i]);
+    line += text;
+  }
+  return line;
+}
+
+}  // namespace
+
+NoiseOptions NoiseArgs::options() const {
+  NoiseOptions o{kind, std::nullopt, clip};
+  if (amount >= 0) o.amount = amount;
+  return checked_noise(o);
+}
+
+void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
+  cmd->add_option("--noise", n.kind, "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)")
+      ->transform(choices<NoiseKind>(
+          {{"uniform", NoiseKind::Uniform}, {"gaussian", NoiseKind::Gaussian}, {"salt-pepper", NoiseKind::SaltPepper}}))
+      ->default_str("uniform");
+  cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)")
+      ->check(number_in(0, 1e9, true, "above 0"));  // the kind's own range is checked with it (checked_noise)
+  cmd->add_flag("--clip", n.clip, "Clamp noisy images to [0, 1] (the course did not)");
+}
+
+void add_run_options(CLI::App* cmd, TrainArgs& a) {
+  RunConfig& c = a.config;
+  cmd->add_option("--model", c.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
+  cmd->add_option("--dataset", c.dataset, "mnist or fashion")
       ->check(CLI::IsMember({"mnist", "fashion"}))
       ->capture_default_str();
-  cmd->add_option("--data-dir", a.data_dir,
+  cmd->add_option("--data-dir", c.data_dir,
                   "Folder with the dataset's four IDX files (raw or .gz); default data/mnist or data/fashion-mnist");
-  cmd->add_option("--epochs", a.epochs, "Passes over the training set")
+  cmd->add_option("--epochs", c.epochs, "Passes over the training set")
       ->check(integer_in(1, 100000))
       ->capture_default_str();
-  cmd->add_option("--batch-size", a.batch_size, "Images per step")
-      ->check(integer_in(1, 65536))
-      ->capture_default_str();
-  cmd->add_option("--optimizer", a.optimizer, "sgd, adam or adamw")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-      ->capture_default_str();
-  cmd->add_option("--lr", a.lr, "Learning rate (onecycle: the peak)")
+  cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(integer_in(1, 65536))->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer.kind, "sgd, adam or adamw")
+      ->transform(choices<OptimizerKind>(
+          {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}, {"adamw", OptimizerKind::AdamW}}))
+      ->default_str("adam");
+  cmd->add_option("--lr", c.optimizer.lr, "Learning rate (onecycle: the peak)")
       ->check(number_in(0, 10, true, "> 0 (at most 10)"))
       ->capture_default_str();
-  cmd->add_option("--momentum", a.momentum, "SGD momentum")
+  cmd->add_option("--momentum", c.optimizer.momentum, "SGD momentum")
       ->check(number_in(0, 0.999999, false, "in [0, 1)"))
       ->capture_default_str();
-  cmd->add_flag("--nesterov", a.nesterov, "SGD with Nesterov momentum");
-  cmd->add_option("--weight-decay", a.weight_decay, "Weight decay (default: 0; AdamW 0.01)")
+  cmd->add_flag("--nesterov", c.optimizer.nesterov, "SGD with Nesterov momentum");
+  cmd->add_option("--weight-decay", c.optimizer.weight_decay, "Weight decay (default: 0; AdamW 0.01)")
       ->check(number_in(0, 1, false, "in [0, 1]"));
-  cmd->add_option("--seed", a.seed, "Seed for initialization, shuffling and the validation split")
-      ->check(integer_in(0, 2147483647))
-      ->capture_default_str();
-  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
-  cmd->add_option("--out", a.out,
-                  "Run folder (default runs/MODEL-DATASET, or the first of runs/MODEL-DATASET-2, -3, ... that "
-                  "holds no run yet); a folder that holds a run is refused");
-  cmd->add_flag("--overwrite", a.overwrite,
-                "Replace the run in the run folder (--out, or the default runs/MODEL-DATASET): its files are "
-                "removed first");
-  cmd->add_option("--train-limit", a.train_limit, "Use only the first N training images (0: all)")
-      ->check(integer_in(0, 1000000000));
-  cmd->add_option("--test-limit", a.test_limit, "Use only the first N test images (0: all)")
-      ->check(integer_in(0, 1000000000));
-}
-
-void add_train_options(CLI::App* cmd, TrainArgs& a) {
-  add_common_training_options(cmd, a);
-  cmd->add_option("--lr-schedule", a.lr_schedule,
+  cmd->add_option("--lr-schedule", c.schedule.kind,
                   "none; step (StepLR: x gamma every --step-size epochs); cosine (CosineAnnealingLR over all "
                   "steps); onecycle (OneCycleLR: peak --lr, momentum/beta1 cycled)")
-      ->check(CLI::IsMember({"none", "step", "cosine", "onecycle"}))
-      ->capture_default_str();
-  cmd->add_option("--step-size", a.step_size, "Epochs between decays of the step schedule")
+      ->transform(choices<ScheduleKind>({{"none", ScheduleKind::None},
+                                         {"step", ScheduleKind::Step},
+                                         {"cosine", ScheduleKind::Cosine},
+                                         {"onecycle", ScheduleKind::OneCycle}}))
+      ->default_str("none");
+  cmd->add_option("--step-size", c.schedule.step_size, "Epochs between decays of the step schedule")
       ->check(integer_in(1, 100000))
       ->capture_default_str();
-  cmd->add_option("--gamma", a.gamma, "Decay factor of the step schedule")
+  cmd->add_option("--gamma", c.schedule.gamma, "Decay factor of the step schedule")
       ->check(number_in(0, 1, true, "in (0, 1]"))
       ->capture_default_str();
-  cmd->add_option("--warmup-epochs", a.warmup_epochs,
+  cmd->add_option("--warmup-epochs", c.schedule.warmup_epochs,
                   "Linear warmup over this many epochs (may be fractional) before none/step/cosine")
       ->check(number_in(0, 1000, false, "in [0, 1000]"));
-  cmd->add_option("--early-stop-patience", a.early_stop_patience,
+  cmd->add_option("--early-stop-patience", c.early_stop_patience,
                   "Stop after N epochs without a better --early-stop-metric; 0: never")
       ->check(integer_in(0, 100000));
-  cmd->add_option("--early-stop-metric", a.early_stop_metric,
-                  "test_acc or test_loss (on the validation set when --val-split is given); also picks best.safetensors")
-      ->check(CLI::IsMember({"test_acc", "test_loss"}))
-      ->capture_default_str();
-  cmd->add_option("--val-split", a.val_split,
+  cmd->add_option("--early-stop-metric", c.early_stop_metric,
+                  "The metric that picks the best epoch (best.safetensors) and early stopping: loss, acc "
+                  "(classification), psnr or ssim (denoising), also as test_acc, val_psnr, ...; default acc or psnr")
+      ->transform(CLI::Validator(bare_metric, "METRIC"));
+  cmd->add_option("--val-split", c.val_split,
                   "Hold out this fraction of the training set to choose the epoch; the test set is then used once, "
                   "at the end")
       ->check(number_in(0, 0.9, true, "in (0, 0.9]"));
+  cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling, noise and the validation split")
+      ->check(integer_in(0, 2147483647))
+      ->capture_default_str();
+  cmd->add_option("--threads", c.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
+  cmd->add_option("--out", c.out,
+                  "Run folder (default runs/MODEL-DATASET..., or the first of -2, -3, ... that holds no run yet); a "
+                  "folder that holds a run is refused");
+  cmd->add_flag("--overwrite", a.overwrite, "Replace the run in the run folder: its files are removed first");
+  cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)")
+      ->check(integer_in(0, 1000000000));
+  cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)")
+      ->check(integer_in(0, 1000000000));
+  cmd->add_option("--resume", a.resume,
+                  "Continue the interrupted run in this folder, with its own settings (other options are ignored)");
+  cmd->add_option("--raise-sigterm-at-step", a.raise_sigterm_at, "tests: send SIGTERM to itself at step N")
+      ->group("");
 }
 
-OptimizerOptions optimizer_options(const TrainArgs& a) {
-  OptimizerOptions o;
-  o.name = a.optimizer;
-  o.lr = a.lr;
-  o.momentum = a.momentum;
-  o.nesterov = a.nesterov;
-  o.weight_decay = a.weight_decay;
-  return o;
+void add_denoise_options(CLI::App* cmd, TrainArgs& a) {
+  add_noise_options(cmd, a.noise);
+  cmd->add_option("--loss", a.config.loss, "l1 or mse")
+      ->transform(choices<LossKind>({{"l1", LossKind::L1}, {"mse", LossKind::Mse}}))
+      ->default_str("l1");
 }
 
-std::string to_json(const TrainArgs& a) {
-  const nlohmann::json j = {{"model", a.model},
-                            {"dataset", a.dataset},
-                            {"data_dir", a.data_dir},
-                            {"out", a.out},
-                            {"epochs", a.epochs},
-                            {"batch_size", a.batch_size},
-                            {"optimizer", a.optimizer},
-                            {"lr", a.lr},
-                            {"momentum", a.momentum},
-                            {"nesterov", a.nesterov},
-                            {"weight_decay", a.weight_decay},
-                            {"lr_schedule", a.lr_schedule},
-                            {"step_size", a.step_size},
-                            {"gamma", a.gamma},
-                            {"warmup_epochs", a.warmup_epochs},
-                            {"early_stop_patience", a.early_stop_patience},
-                            {"early_stop_metric", a.early_stop_metric},
-                            {"val_split", a.val_split},
-                            {"seed", a.seed},
-                            {"threads", a.threads},
-                            {"train_limit", a.train_limit},
-                            {"test_limit", a.test_limit}};
-  return j.dump(2) + "\n";
-}
+void run_training(const TrainArgs& args) {
+  const bool resuming = !args.resume.empty();
+  RunConfig config = args.config;
+  if (config.task == TaskKind::Denoising) config.noise = args.noise.options();
+  Run run = resuming ? Run::resume(args.resume, command_line()) : Run::create(config, command_line(), args.overwrite);
+  const RunConfig& c = run.config();
+  const std::string command = c.task == TaskKind::Denoising ? "mnistlab denoise train" : "mnistlab train";
 
-TrainArgs train_args_from_json(const std::string& text, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(origin + ": not the run.json of a mnistlab train run (" + e.what() + ")");
+  install_stop_handlers();
+  ProgressBar bar(c.epochs);
+  std::vector<std::string> train_names, eval_names;
+  std::string eval_name = "test";
+  RunCallbacks callbacks;
+  callbacks.on_start = [&](const RunStart& s) {
+    if (!s.note.empty()) std::printf("%s\n", s.note.c_str());
+    if (s.resumed)
+      std::printf("resuming %s at epoch %d, batch %lld\n", s.dir.c_str(), s.epoch + 1,
+                  static_cast<long long>(s.batch));
+    eval_name = s.eval_name;
+    std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
+                s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
+                optimizer_name(c.optimizer.kind), c.optimizer.lr,
+                c.schedule.kind == ScheduleKind::None ? "" : (std::string(" (") + schedule_name(c.schedule.kind) + ")").c_str(),
+                c.batch_size, s.threads);
+    if (!s.baseline.empty()) std::printf("%s\n", s.baseline.c_str());
+    std::fflush(stdout);
+  };
+  callbacks.on_step = [&](const StepInfo& s) {
+    bar.update(s.epoch, s.done, s.total, s.seconds);
+    if (args.raise_sigterm_at > 0 && s.step == args.raise_sigterm_at) raise(SIGTERM);
+  };
+  auto task = make_task(c);
+  for (const MetricInfo& m : task->train_metrics()) train_names.push_back(m.name);
+  for (const MetricInfo& m : task->eval_metrics()) eval_names.push_back(m.name);
+  callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
+    bar.clear();
+    std::printf("epoch %3d%s%s  %.1fs%s\n", m.epoch, format_metrics("train", train_names, m.train).c_str(),
+                format_metrics(eval_name, eval_names, m.eval).c_str(), m.seconds, improved ? "  *best" : "");
+    std::fflush(stdout);
+  };
+  callbacks.on_warning = [&](const std::string& text) { std::fprintf(stderr, "warning: %s\n", text.c_str()); };
+
+  const RunOutcome out = run.train(&stop_requested(), callbacks);
+  bar.clear();
+  if (out.outcome == TrainProgress::Outcome::Interrupted) {
+    const int sig = stop_signal();
+    std::printf("interrupted by %s at epoch %d, batch %lld: saved %s\ncontinue with: %s --resume %s\n",
+                sig == SIGINT ? "Ctrl-C" : "SIGTERM", out.epochs_done + 1, static_cast<long long>(out.batch),
+                out.resume_file.c_str(),
+                command.c_str(), run.dir().c_str());
+    std::fflush(stdout);
+    throw ExitRequest{128 + (sig ? sig : SIGTERM)};
   }
-  if (!j.is_object()) throw Error(origin + ": not the run.json of a mnistlab train run (not a JSON object)");
-  // The same limits as the options', so a resumed run is one the command could have started.
-  const auto field = [&](const char* key) { return JsonValue::member(j, key, origin); };
-  TrainArgs a;
-  a.model = field("model").string();
-  a.dataset = field("dataset").one_of({"mnist", "fashion"});
-  a.data_dir = field("data_dir").string();
-  a.out = field("out").string();
-  a.epochs = int(field("epochs").integer(1, 100000));
-  a.batch_size = int(field("batch_size").integer(1, 65536));
-  a.optimizer = field("optimizer").one_of({"sgd", "adam", "adamw"});
-  a.lr = float(field("lr").number(0, 10, true));
-  a.momentum = float(field("momentum").number(0, 1, false, true));
-  a.nesterov = field("nesterov").boolean();
-  const JsonValue weight_decay = field("weight_decay");
-  a.weight_decay = float(weight_decay.number(-1, 1));
-  if (a.weight_decay < 0 && a.weight_decay != -1)
-    weight_decay.bad("-1 (the optimizer's default) or a number in [0, 1]");
-  a.lr_schedule = field("lr_schedule").one_of({"none", "step", "cosine", "onecycle"});
-  a.step_size = int(field("step_size").integer(1, 100000));
-  a.gamma = float(field("gamma").number(0, 1, true));
-  a.warmup_epochs = field("warmup_epochs").number(0, 1000);
-  a.early_stop_patience = int(field("early_stop_patience").integer(0, 100000));
-  a.early_stop_metric = field("early_stop_metric").one_of({"test_acc", "test_loss"});
-  a.val_split = field("val_split").number(0, 0.9);
-  a.seed = uint64_t(field("seed").integer(0, 2147483647));
-  a.threads = int(field("threads").integer(0, 1024));
-  a.train_limit = size_t(field("train_limit").integer(0, 1000000000));
-  a.test_limit = size_t(field("test_limit").integer(0, 1000000000));
-  return a;
+  if (out.outcome == TrainProgress::Outcome::StoppedEarly)
+    std::printf("stopped early after epoch %d: no better %s_%s for %d epochs\n", out.epochs_done, eval_name.c_str(),
+                eval_names[early_stop_index(*task, c.early_stop_metric)].c_str(), c.early_stop_patience);
+  std::printf("done: epoch %d's weights (%s),%s%s; best %s epoch %d\n", out.reported_epoch, out.weights.c_str(),
+              format_metrics("test", out.metric_names, out.test).c_str(),
+              c.val_split > 0 ? " (the test set's only use)" : "", eval_name.c_str(), out.best_epoch);
+  std::printf("run folder %s: metrics.csv, curves.png, %s.png, report.txt, best.safetensors, last.safetensors\n",
+              run.dir().c_str(), c.task == TaskKind::Denoising ? "samples" : "misclassified");
 }
 
 }  // namespace mnistlab::cli

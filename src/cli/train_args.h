@@ -1,52 +1,40 @@
 #pragma once
-// The options of `mnistlab train`, kept in the run folder as run.json so
-// `--resume DIR` continues with exactly the same settings.
+// The run options `mnistlab train` and `mnistlab denoise train` share, with
+// the same names, written into a RunConfig (include/mnistlab/run.h); the
+// denoising options besides; and the one function both commands run.
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 
-#include "mnistlab/optim.h"
+#include "mnistlab/run.h"
 
 namespace mnistlab::cli {
 
-struct TrainArgs {
-  std::string model = "baseline";
-  std::string dataset = "mnist";
-  std::string data_dir;
-  std::string out;
-  int epochs = 15;
-  int batch_size = 64;
-  std::string optimizer = "adam";
-  float lr = 1e-3f;
-  float momentum = 0.f;
-  bool nesterov = false;
-  float weight_decay = -1;
-  std::string lr_schedule = "none";
-  int step_size = 5;
-  float gamma = 0.1f;
-  double warmup_epochs = 0;
-  int early_stop_patience = 0;
-  std::string early_stop_metric = "test_acc";
-  double val_split = 0;
-  uint64_t seed = 0;
-  int threads = 0;
-  size_t train_limit = 0, test_limit = 0;
-  bool overwrite = false;  // replace the run in the folder (not kept in run.json)
+// The noise options as typed: the amount's default depends on the kind.
+struct NoiseArgs {
+  NoiseKind kind = NoiseKind::Uniform;
+  float amount = -1;  // < 0: the kind's default
+  bool clip = false;
+  NoiseOptions options() const;  // checked (checked_noise)
 };
 
-// Registers the options on `cmd`, writing into `args`: those every training
-// command has (model, data, epochs, batch, optimizer, seed, threads, out,
-// limits), then those of classification (schedules, early stopping, ...).
-void add_common_training_options(CLI::App* cmd, TrainArgs& args);
-void add_train_options(CLI::App* cmd, TrainArgs& args);
+struct TrainArgs {
+  RunConfig config;
+  NoiseArgs noise;                // denoising
+  bool overwrite = false;         // replace the run in the folder (not kept in run.json)
+  std::string resume;             // run folder to continue
+  int64_t raise_sigterm_at = 0;   // tests: signal ourselves after this optimizer step
+};
 
-OptimizerOptions optimizer_options(const TrainArgs& args);
+// Every run option: model, data, epochs, batch, optimizer, schedule, early
+// stopping, validation split, seed, threads, out, limits, resume.
+void add_run_options(CLI::App* cmd, TrainArgs& args);
+// --noise, --noise-amount, --clip (pairs uses them too); --loss besides for training.
+void add_noise_options(CLI::App* cmd, NoiseArgs& noise);
+void add_denoise_options(CLI::App* cmd, TrainArgs& args);
 
-std::string to_json(const TrainArgs& args);
-// Throws Error naming the file, the key, the value and what was expected
-// when a field is missing, of the wrong type or out of the options' range.
-TrainArgs train_args_from_json(const std::string& text, const std::string& origin);
-
-std::string default_data_dir(const std::string& dataset);
+// Trains (or resumes) and prints as it goes; the exit status of an
+// interrupted run is 128 + the signal (ExitRequest).
+void run_training(const TrainArgs& args);
 
 }  // namespace mnistlab::cli

@@ -22,23 +22,36 @@ float unit(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
 
 }  // namespace
 
+const char* noise_name(NoiseKind kind) {
+  switch (kind) {
+    case NoiseKind::Uniform: return "uniform";
+    case NoiseKind::Gaussian: return "gaussian";
+    case NoiseKind::SaltPepper: return "salt-pepper";
+  }
+  return "?";
+}
+
+NoiseKind parse_noise(const std::string& name) {
+  for (NoiseKind k : {NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::SaltPepper})
+    if (name == noise_name(k)) return k;
+  throw Error("unknown noise '" + name + "'; expected uniform, gaussian or salt-pepper");
+}
+
 NoiseOptions checked_noise(NoiseOptions o) {
-  if (o.kind == "uniform") {
+  if (o.kind == NoiseKind::Uniform) {
     if (!o.amount) o.amount = 1.f;
     if (!(*o.amount > 0 && *o.amount <= 10))
       throw Error("uniform noise needs --noise-amount a in (0, 10] (U[0, a) is added), got " +
                   std::to_string(*o.amount));
-  } else if (o.kind == "gaussian") {
+  } else if (o.kind == NoiseKind::Gaussian) {
     if (!o.amount) o.amount = 0.1f;
     if (!(*o.amount > 0 && *o.amount <= 10))
       throw Error("gaussian noise needs --noise-amount sigma in (0, 10], got " + std::to_string(*o.amount));
-  } else if (o.kind == "salt-pepper") {
+  } else {
     if (!o.amount) o.amount = 0.1f;
     if (!(*o.amount > 0 && *o.amount <= 1))
       throw Error("salt-pepper noise needs --noise-amount p in (0, 1] (the share of pixels set to 0 or 1), got " +
                   std::to_string(*o.amount));
-  } else {
-    throw Error("unknown noise '" + o.kind + "'; expected uniform, gaussian or salt-pepper");
   }
   return o;
 }
@@ -54,9 +67,9 @@ void add_noise(const NoiseOptions& o, uint64_t seed, uint64_t first, const float
   for (long i = 0; i < n; ++i) {
     const uint64_t r1 = splitmix64(stream + 2 * (first + uint64_t(i)));
     float v = clean[i];
-    if (o.kind == "uniform") {
+    if (o.kind == NoiseKind::Uniform) {
       v += amount * unit(r1);
-    } else if (o.kind == "gaussian") {
+    } else if (o.kind == NoiseKind::Gaussian) {
       // Box-Muller; 1 - u keeps the logarithm finite.
       const float u1 = 1.f - unit(r1), u2 = unit(splitmix64(stream + 2 * (first + uint64_t(i)) + 1));
       v += amount * std::sqrt(-2.f * std::log(u1)) * std::cos(2.f * std::numbers::pi_v<float> * u2);

@@ -109,4 +109,12 @@ std::string JsonValue::one_of(const std::vector<std::string>& choices) const {
 
 bool JsonValue::is_array_of(size_t size) const { return value_ && value_->is_array() && value_->size() == size; }
 
+std::vector<double> JsonValue::numbers_or_nan(size_t max_size, double lo, double hi) const {
+  if (!value_ || !value_->is_array() || value_->size() > max_size)
+    bad("an array of at most " + std::to_string(max_size) + " numbers");
+  std::vector<double> out;
+  for (size_t i = 0; i < value_->size(); ++i) out.push_back(element(i).number_or_nan(lo, hi));
+  return out;
+}
+
 }  // namespace mnistlab

@@ -29,6 +29,8 @@ class JsonValue {
   std::string string() const;
   std::string one_of(const std::vector<std::string>& choices) const;
   bool is_array_of(size_t size) const;  // an array of exactly `size` elements
+  // An array of at most max_size numbers in [lo, hi] or null (NaN).
+  std::vector<double> numbers_or_nan(size_t max_size, double lo, double hi) const;
 
   [[noreturn]] void bad(const std::string& expected) const;
 

@@ -9,21 +9,34 @@ static void require(bool ok, const std::string& what) {
   if (!ok) throw Error(what);
 }
 
+const char* optimizer_name(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Sgd: return "sgd";
+    case OptimizerKind::Adam: return "adam";
+    case OptimizerKind::AdamW: return "adamw";
+  }
+  return "?";
+}
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  for (OptimizerKind k : {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW})
+    if (name == optimizer_name(k)) return k;
+  throw Error("unknown optimizer '" + name + "'; expected sgd, adam or adamw");
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options, size_t parameter_count) {
   OptimizerOptions o = options;
-  if (o.weight_decay < 0) o.weight_decay = o.name == "adamw" ? 1e-2f : 0.f;
+  if (o.weight_decay < 0) o.weight_decay = o.kind == OptimizerKind::AdamW ? 1e-2f : 0.f;
   require(std::isfinite(o.lr) && o.lr > 0, "learning rate must be > 0, got " + std::to_string(o.lr));
   require(o.momentum >= 0 && o.momentum < 1, "momentum must be in [0, 1), got " + std::to_string(o.momentum));
   require(std::isfinite(o.weight_decay), "weight decay must be finite");
-  if (o.name == "sgd") {
+  if (o.kind == OptimizerKind::Sgd) {
     require(!o.nesterov || (o.momentum > 0 && o.dampening == 0),
             "nesterov momentum requires a momentum > 0 and dampening 0");
     return std::make_unique<SGD>(o, parameter_count);
   }
   require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Adam betas must be in [0, 1)");
-  if (o.name == "adam") return std::make_unique<Adam>(o, parameter_count, false);
-  if (o.name == "adamw") return std::make_unique<Adam>(o, parameter_count, true);
-  throw Error("unknown optimizer '" + o.name + "'; expected sgd, adam or adamw");
+  return std::make_unique<Adam>(o, parameter_count, o.kind == OptimizerKind::AdamW);
 }
 
 }  // namespace mnistlab

@@ -24,14 +24,28 @@ double annealing_cos(double start, double end, double pct) {
 
 }  // namespace
 
+const char* schedule_name(ScheduleKind kind) {
+  switch (kind) {
+    case ScheduleKind::None: return "none";
+    case ScheduleKind::Step: return "step";
+    case ScheduleKind::Cosine: return "cosine";
+    case ScheduleKind::OneCycle: return "onecycle";
+  }
+  return "?";
+}
+
+ScheduleKind parse_schedule(const std::string& name) {
+  for (ScheduleKind k : {ScheduleKind::None, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle})
+    if (name == schedule_name(k)) return k;
+  throw Error("unknown learning-rate schedule '" + name + "'; expected none, step, cosine or onecycle");
+}
+
 void check_schedule(const ScheduleOptions& o) {
-  if (o.name != "none" && o.name != "step" && o.name != "cosine" && o.name != "onecycle")
-    throw Error("unknown learning-rate schedule '" + o.name + "'; expected none, step, cosine or onecycle");
   if (o.step_size < 1) throw Error("--step-size must be at least 1 epoch");
   if (!(o.gamma > 0 && o.gamma <= 1)) throw Error("--gamma must be in (0, 1]");
   if (!(o.pct_start > 0 && o.pct_start < 1)) throw Error("onecycle's pct_start must be in (0, 1)");
   if (!(o.warmup_epochs >= 0)) throw Error("--warmup-epochs must be >= 0");
-  if (o.name == "onecycle" && o.warmup_epochs > 0)
+  if (o.kind == ScheduleKind::OneCycle && o.warmup_epochs > 0)
     throw Error("--warmup-epochs does not combine with onecycle, which warms up by itself (pct_start)");
 }
 
@@ -45,12 +59,12 @@ LrSchedule::LrSchedule(const ScheduleOptions& o, float lr, int epochs, int64_t s
 ScheduleValue LrSchedule::at(int64_t step) const {
   double lr = lr_;
   float momentum = -1;
-  if (o_.name == "step") {
+  if (o_.kind == ScheduleKind::Step) {
     lr = lr_ * std::pow(double(o_.gamma), double(step / steps_per_epoch_ / o_.step_size));
-  } else if (o_.name == "cosine") {
+  } else if (o_.kind == ScheduleKind::Cosine) {
     const double t = double(std::min(step, total_steps_));
     lr = o_.min_lr + (lr_ - o_.min_lr) * (1.0 + std::cos(std::numbers::pi * t / double(total_steps_))) / 2.0;
-  } else if (o_.name == "onecycle") {
+  } else if (o_.kind == ScheduleKind::OneCycle) {
     const double initial = lr_ / o_.div_factor, final_lr = initial / o_.final_div_factor;
     const double rise_end = double(o_.pct_start) * double(total_steps_) - 1.0;
     const double t = double(std::min(step, total_steps_));

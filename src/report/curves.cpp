@@ -71,19 +71,6 @@ std::string script(const CurvesSpec& spec) {
 
 }  // namespace
 
-CurvesSpec classification_curves(const std::vector<EpochMetrics>& history, const std::string& title,
-                                 const std::string& eval_name, int best_epoch) {
-  CurvesSpec spec;
-  spec.title = title;
-  spec.columns = {"epoch", "train_loss", "train_acc", eval_name + "_loss", eval_name + "_acc"};
-  for (const EpochMetrics& m : history)
-    spec.rows.push_back({double(m.epoch), m.train_loss, m.train_acc, m.test_loss, m.test_acc});
-  spec.panels = {{"accuracy (%)", {{"train", 2, 100}, {eval_name, 4, 100}}},
-                 {"cross-entropy loss", {{"train", 1}, {eval_name, 3}}}};
-  spec.best_epoch = best_epoch;
-  return spec;
-}
-
 std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec) {
   if (spec.rows.empty()) return "no finished epoch to draw";
   {

@@ -16,23 +16,23 @@ const char* const kOptimizerPrefix = "optimizer.";
 nlohmann::json progress_json(const TrainProgress& p) {
   nlohmann::json history = nlohmann::json::array();
   for (const EpochMetrics& m : p.history)
-    history.push_back({m.epoch, m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds});
-  return {{"epoch", p.epoch},
-          {"batch", p.batch},
-          {"loss_sum", p.loss_sum},
-          {"correct", p.correct},
-          {"seconds", p.seconds},
-          {"best_epoch", p.best_epoch},
-          {"best_metric", p.best_metric},
+    history.push_back({{"epoch", m.epoch},
+                       {"train", m.train},
+                       {"eval", m.eval},
+                       {"seconds", m.seconds},
+                       {"images_per_second", m.images_per_second}});
+  return {{"epoch", p.epoch},          {"batch", p.batch},           {"sums", p.sums},
+          {"seconds", p.seconds},      {"best_epoch", p.best_epoch}, {"best_metric", p.best_metric},
           {"history", history}};
 }
 
 constexpr int kMaxEpochs = 100000;           // as `train --epochs`
 constexpr int64_t kMaxCount = 1000000000000;  // batches, steps, images: far beyond any run
+constexpr size_t kMaxMetrics = 16;
 
 // Every value checked: types, finite, integers in range, one history row per
-// finished epoch. Whether they fit the run (its epochs and batches) is
-// check_progress's. Losses and accuracies may be null: NaN, as JSON writes it.
+// finished epoch. Whether they fit the run (its task, epochs and batches) is
+// check_progress's. Metrics may be null: NaN, as JSON writes it.
 TrainProgress progress_from_json(const nlohmann::json& j, const std::string& origin) {
   const JsonValue root = JsonValue::document(j, "mnistlab.progress", origin);
   if (!j.is_object()) root.bad("a JSON object");
@@ -40,24 +40,21 @@ TrainProgress progress_from_json(const nlohmann::json& j, const std::string& ori
   TrainProgress p;
   p.epoch = int(field("epoch").integer(0, kMaxEpochs));
   p.batch = field("batch").integer(0, kMaxCount);
-  p.loss_sum = field("loss_sum").number_or_nan(0, DBL_MAX);
-  p.correct = field("correct").integer(0, kMaxCount);
+  p.sums = field("sums").numbers_or_nan(kMaxMetrics, 0, DBL_MAX);
   p.seconds = field("seconds").number(0, DBL_MAX);
   p.best_epoch = int(field("best_epoch").integer(p.epoch > 0 ? 1 : 0, p.epoch));
-  p.best_metric = field("best_metric").number_or_nan(0, DBL_MAX);
+  p.best_metric = field("best_metric").number_or_nan(-DBL_MAX, DBL_MAX);
   const JsonValue history = field("history");
   if (!history.is_array_of(size_t(p.epoch)))
     history.bad("one row per finished epoch (\"epoch\" is " + std::to_string(p.epoch) + ")");
   for (int e = 0; e < p.epoch; ++e) {
     const JsonValue row = history.element(size_t(e));
-    if (!row.is_array_of(6)) row.bad("[epoch, train_loss, train_acc, test_loss, test_acc, seconds]");
     EpochMetrics m;
-    m.epoch = int(row.element(0).integer(e + 1, e + 1));
-    m.train_loss = row.element(1).number_or_nan(0, DBL_MAX);
-    m.train_acc = row.element(2).number_or_nan(0, 1);
-    m.test_loss = row.element(3).number_or_nan(0, DBL_MAX);
-    m.test_acc = row.element(4).number_or_nan(0, 1);
-    m.seconds = row.element(5).number(0, DBL_MAX);
+    m.epoch = int(row.member("epoch").integer(e + 1, e + 1));
+    m.train = row.member("train").numbers_or_nan(kMaxMetrics, 0, DBL_MAX);
+    m.eval = row.member("eval").numbers_or_nan(kMaxMetrics, -DBL_MAX, DBL_MAX);
+    m.seconds = row.member("seconds").number(0, DBL_MAX);
+    m.images_per_second = row.member("images_per_second").number(0, DBL_MAX);
     p.history.push_back(m);
   }
   return p;
@@ -162,7 +159,7 @@ TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, O
 }
 
 void check_progress(const std::filesystem::path& path, const TrainProgress& progress, int64_t optimizer_steps,
-                    int epochs, size_t train_size, int batch_size) {
+                    int epochs, size_t train_size, int batch_size, const Task& task) {
   const std::string origin = path.string();
   const int64_t batches = int64_t((train_size + size_t(batch_size) - 1) / size_t(batch_size));
   const std::string run = std::to_string(epochs) + " epochs of " + std::to_string(batches) + " batches (" +
@@ -174,10 +171,22 @@ void check_progress(const std::filesystem::path& path, const TrainProgress& prog
     throw Error(origin + ": \"mnistlab.progress\".batch is " + std::to_string(progress.batch) + "; expected 0 to " +
                 std::to_string(batches) + ", for a run of " + run);
   const int64_t images = std::min(int64_t(train_size), progress.batch * batch_size);
-  if (progress.correct > images)
-    throw Error(origin + ": \"mnistlab.progress\".correct is " + std::to_string(progress.correct) + "; expected 0 to " +
-                std::to_string(images) + ", the images of the epoch's first " + std::to_string(progress.batch) +
-                " batches");
+  const std::vector<MetricInfo> train = task.train_metrics(), eval = task.eval_metrics();
+  if (progress.sums.size() != train.size())
+    throw Error(origin + ": \"mnistlab.progress\".sums has " + std::to_string(progress.sums.size()) +
+                " values; expected " + std::to_string(train.size()) + ", one per metric of " + task_name(task.kind()));
+  for (size_t i = 0; i < train.size(); ++i)
+    if (progress.sums[i] > train[i].max_per_sample * double(images))
+      throw Error(origin + ": \"mnistlab.progress\".sums[" + std::to_string(i) + "] (" + train[i].name + ") is " +
+                  std::to_string(progress.sums[i]) + "; expected at most " +
+                  std::to_string(train[i].max_per_sample * double(images)) + " for the epoch's first " +
+                  std::to_string(images) + " images");
+  for (const EpochMetrics& m : progress.history)
+    if (m.train.size() != train.size() || m.eval.size() != eval.size())
+      throw Error(origin + ": \"mnistlab.progress\".history of epoch " + std::to_string(m.epoch) + " has " +
+                  std::to_string(m.train.size()) + " train and " + std::to_string(m.eval.size()) +
+                  " evaluation metrics; expected " + std::to_string(train.size()) + " and " +
+                  std::to_string(eval.size()) + ", those of " + task_name(task.kind()));
   const int64_t expected_steps = int64_t(progress.epoch) * batches + progress.batch;
   if (optimizer_steps != expected_steps)
     throw Error(origin + ": metadata \"mnistlab.optimizer_steps\" is " + std::to_string(optimizer_steps) +

@@ -1,10 +1,10 @@
-#include "cli/threads.h"
+#include "train/threads.h"
 
 #include <omp.h>
 
 #include "kernels/cpu/gemm.h"
 
-namespace mnistlab::cli {
+namespace mnistlab {
 
 void use_threads(Model& model, int threads) {
   const int count = threads > 0 ? threads : omp_get_num_procs();
@@ -14,4 +14,4 @@ void use_threads(Model& model, int threads) {
   cpu::set_num_threads(count);
 }
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab

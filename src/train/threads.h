@@ -1,10 +1,10 @@
 #pragma once
 #include "mnistlab/model.h"
 
-namespace mnistlab::cli {
+namespace mnistlab {
 
 // --threads N (0: every CPU) for the model's backend and for the OpenMP
 // loops outside it (optimizer, loss, data).
 void use_threads(Model& model, int threads);
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab

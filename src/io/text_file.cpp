@@ -1,4 +1,4 @@
-#include "cli/text_files.h"
+#include "io/text_file.h"
 
 #include <cerrno>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include "io/temporary_file.h"
 #include "mnistlab/error.h"
 
-namespace mnistlab::cli {
+namespace mnistlab {
 
 namespace fs = std::filesystem;
 
@@ -31,4 +31,4 @@ void write_text(const fs::path& path, const std::string& text) {
   tmp.commit();
 }
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab

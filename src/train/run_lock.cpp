@@ -1,4 +1,4 @@
-#include "cli/run_folder.h"
+#include "train/run_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,10 +11,9 @@
 #include <cstring>
 #include <thread>
 
-#include "cli/commands.h"
 #include "mnistlab/error.h"
 
-namespace mnistlab::cli {
+namespace mnistlab {
 namespace {
 
 namespace fs = std::filesystem;
@@ -27,7 +26,7 @@ constexpr int kMaxDefaultNames = 1000;  // runs/NAME, runs/NAME-2, ... runs/NAME
 constexpr const char* kRunFiles[] = {
     "run.json",         "model.txt",          "command.txt", "metrics.csv", "report.txt", "best.safetensors",
     "last.safetensors", "resume.safetensors", "samples.png", "curves.png",  "curves.gp",  "curves.dat",
-    "curves.log"};
+    "curves.log",       "misclassified.png"};
 
 std::string system_error(int err) { return std::strerror(err); }
 
@@ -72,6 +71,7 @@ bool make_folder(const fs::path& dir) {
 }
 
 bool is_run_file(const std::string& name) {
+  if (name.rfind("events.out.tfevents.", 0) == 0) return true;  // TensorBoard's
   for (const char* file : kRunFiles)
     if (name == file) return true;
   return false;
@@ -137,7 +137,7 @@ RunLock& RunLock::operator=(RunLock&& other) noexcept {
 
 RunLock::~RunLock() { release(); }
 
-bool RunLock::try_lock(const fs::path& dir, std::string* holder) {
+bool RunLock::try_lock(const fs::path& dir, const std::string& command_line, std::string* holder) {
   release();
   bool created = make_folder(dir);
   const fs::path path = dir / kLockName;
@@ -169,7 +169,7 @@ bool RunLock::try_lock(const fs::path& dir, std::string* holder) {
     fd_ = fd;
     dir_ = dir;
     created_dir_ = created;
-    const std::string owner = std::to_string(getpid()) + "\n" + command_line() + "\n";
+    const std::string owner = std::to_string(getpid()) + "\n" + command_line + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, owner.data(), owner.size(), 0) != ssize_t(owner.size()))
       throw Error(path.string() + ": cannot write (" + system_error(errno) + ")");
     return true;
@@ -177,9 +177,9 @@ bool RunLock::try_lock(const fs::path& dir, std::string* holder) {
   throw Error(path.string() + ": cannot lock the run folder (the lock file keeps being replaced)");
 }
 
-void RunLock::lock(const fs::path& dir) {
+void RunLock::lock(const fs::path& dir, const std::string& command_line) {
   std::string holder;
-  if (!try_lock(dir, &holder)) throw in_use(dir, holder, "");
+  if (!try_lock(dir, command_line, &holder)) throw in_use(dir, holder, "");
 }
 
 void RunLock::release() {
@@ -191,11 +191,12 @@ void RunLock::release() {
   if (created_dir_) fs::remove(dir_, ec);  // only when empty: a run that failed before writing anything
 }
 
-RunFolder claim_new_run_folder(const std::string& out, const std::string& default_dir, bool overwrite) {
+RunFolder claim_new_run_folder(const std::string& out, const std::string& default_dir, bool overwrite,
+                               const std::string& command_line) {
   if (!out.empty() || overwrite) {
-    RunFolder run{out.empty() ? default_dir : out, {}};
+    RunFolder run{out.empty() ? default_dir : out, {}, {}};
     std::string holder;
-    if (!run.lock.try_lock(run.dir, &holder)) throw in_use(run.dir, holder, ", or choose another --out");
+    if (!run.lock.try_lock(run.dir, command_line, &holder)) throw in_use(run.dir, holder, ", or choose another --out");
     remove_leftover_temporaries(run.dir);
     if (overwrite) {
       remove_run_files(run.dir);
@@ -206,40 +207,39 @@ RunFolder claim_new_run_folder(const std::string& out, const std::string& defaul
   }
   std::string first_taken;
   for (int n = 1; n <= kMaxDefaultNames; ++n) {
-    RunFolder run{n == 1 ? default_dir : default_dir + "-" + std::to_string(n), {}};
+    RunFolder run{n == 1 ? default_dir : default_dir + "-" + std::to_string(n), {}, {}};
     std::string holder;
-    if (!run.lock.try_lock(run.dir, &holder)) {
+    if (!run.lock.try_lock(run.dir, command_line, &holder)) {
       if (n == 1) first_taken = "is in use by " + holder;
       continue;
     }
     remove_leftover_temporaries(run.dir);
     const std::string what = earlier_run(run.dir);
     if (what.empty()) {
-      if (n > 1)
-        std::printf("%s %s; this run writes to %s\n", default_dir.c_str(), first_taken.c_str(), run.dir.c_str());
+      if (n > 1) run.note = default_dir + " " + first_taken + "; this run writes to " + run.dir.string();
       return run;
     }
     if (n == 1)
       first_taken = "holds " + what +
-                    (what == "an interrupted run" ? " (continue it with `mnistlab train --resume " + default_dir + "`)"
+                    (what == "an interrupted run" ? " (continue it with --resume " + default_dir + ")"
                                                   : "");
   }
   throw Error(default_dir + ", " + default_dir + "-2, ... " + default_dir + "-" + std::to_string(kMaxDefaultNames) +
               " all hold runs; choose a folder with --out");
 }
 
-RunFolder claim_run_folder_to_resume(const fs::path& dir) {
+RunFolder claim_run_folder_to_resume(const fs::path& dir, const std::string& command_line) {
   const auto no_checkpoint = [&] {
     return Error((dir / "resume.safetensors").string() +
                  ": no such file; --resume takes the folder of a run that was interrupted");
   };
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw no_checkpoint();
-  RunFolder run{dir, {}};
-  run.lock.lock(dir);
+  RunFolder run{dir, {}, {}};
+  run.lock.lock(dir, command_line);
   if (!fs::exists(dir / "resume.safetensors", ec)) throw no_checkpoint();
   remove_leftover_temporaries(dir);
   return run;
 }
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab

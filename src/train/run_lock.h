@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-namespace mnistlab::cli {
+namespace mnistlab {
 
 // An exclusive lock on a run folder: flock() on DIR/run.lock, a file that
 // holds the owner's PID and command line. The kernel drops the lock when the
@@ -21,9 +21,10 @@ class RunLock {
 
   // Creates dir if need be and locks it. Returns false when another process
   // holds the lock; `holder` then gets its PID and command line.
-  bool try_lock(const std::filesystem::path& dir, std::string* holder = nullptr);
+  // run.lock gets our PID and command_line.
+  bool try_lock(const std::filesystem::path& dir, const std::string& command_line, std::string* holder = nullptr);
   // The same, but a folder in use is an Error naming the process.
-  void lock(const std::filesystem::path& dir);
+  void lock(const std::filesystem::path& dir, const std::string& command_line);
 
  private:
   void release();
@@ -35,6 +36,7 @@ class RunLock {
 struct RunFolder {
   std::filesystem::path dir;
   RunLock lock;
+  std::string note;  // why a default name other than the first was taken, or ""
 };
 
 // The folder a new run writes into, locked. With `out` given: that folder,
@@ -42,9 +44,10 @@ struct RunFolder {
 // `overwrite`: then that run's files are removed first. Without: the first
 // of default_dir, default_dir-2, default_dir-3, ... that is neither in use
 // nor holds a run (as TensorBoard's and Lightning's default run names do).
-RunFolder claim_new_run_folder(const std::string& out, const std::string& default_dir, bool overwrite);
+RunFolder claim_new_run_folder(const std::string& out, const std::string& default_dir, bool overwrite,
+                               const std::string& command_line);
 
 // The folder of an interrupted run, locked, for `train --resume`.
-RunFolder claim_run_folder_to_resume(const std::filesystem::path& dir);
+RunFolder claim_run_folder_to_resume(const std::filesystem::path& dir, const std::string& command_line);
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab

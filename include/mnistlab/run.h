@@ -1,0 +1,110 @@
+#pragma once
+// A training run and its folder, for every task: the settings (run.json),
+// the model file and command line, metrics.csv, curves.png, the task's
+// picture, report.txt, best/last/resume checkpoints, all written by one
+// component. The folder is locked while a run trains in it and never
+// silently replaced; an interrupted run resumes bit for bit.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mnistlab/noise.h"
+#include "mnistlab/optim.h"
+#include "mnistlab/schedule.h"
+#include "mnistlab/task.h"
+#include "mnistlab/trainer.h"
+
+namespace mnistlab {
+
+// Everything a run is made of, kept as run.json so a resume continues with
+// exactly the same settings.
+struct RunConfig {
+  TaskKind task = TaskKind::Classification;
+  std::string model = "baseline";  // preset name or model file, as given
+  std::string dataset = "mnist";   // mnist | fashion
+  std::string data_dir;            // "": data/mnist or data/fashion-mnist
+  std::string out;                 // the run folder
+  int epochs = 15;
+  int batch_size = 64;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  int early_stop_patience = 0;
+  std::string early_stop_metric;   // one of the task's metrics ("acc", "loss", "psnr", "ssim"); "": its default
+  double val_split = 0;            // share of the training set held out to choose the epoch
+  uint64_t seed = 0;
+  int threads = 0;                 // 0: every CPU
+  size_t train_limit = 0, test_limit = 0;  // 0: all
+  NoiseOptions noise;              // denoising
+  LossKind loss = LossKind::L1;    // denoising
+};
+
+std::string default_data_dir(const std::string& dataset);
+// The loop's options and the task a run of these settings trains with.
+TrainOptions train_options(const RunConfig& config, const std::atomic<bool>* stop);
+std::unique_ptr<Task> make_task(const RunConfig& config);
+std::string to_json(const RunConfig& config);
+// Throws Error naming the file, the key, the value and what was expected
+// when a field is missing, of the wrong type or out of the options' range.
+RunConfig run_config_from_json(const std::string& text, const std::string& origin);
+
+// What a command prints as the run goes.
+struct RunStart {
+  std::filesystem::path dir;
+  std::string model_origin;
+  size_t parameters = 0;
+  std::string data_dir, eval_name;  // eval_name: "test", or "val" with a validation split
+  size_t train = 0, eval = 0, test = 0;
+  int threads = 0;
+  bool resumed = false;
+  int epoch = 0;      // a resumed run's epochs done ...
+  int64_t batch = 0;  // ... and batches of the next
+  std::string baseline;  // denoising: the noisy input's own scores, one line
+  std::string note;      // why the folder is not the first default name, or ""
+};
+struct RunCallbacks {
+  std::function<void(const RunStart&)> on_start;
+  std::function<void(const StepInfo&)> on_step;
+  std::function<void(const EpochMetrics&, bool improved)> on_epoch;
+  std::function<void(const std::string&)> on_warning;
+};
+struct RunOutcome {
+  TrainProgress::Outcome outcome = TrainProgress::Outcome::Running;
+  int epochs_done = 0, best_epoch = 0;
+  int64_t batch = 0;                 // batches done of the next epoch (when interrupted)
+  int reported_epoch = 0;            // whose weights the report and best/last describe
+  std::string weights;               // "best.safetensors" or "last.safetensors"
+  std::vector<double> test;          // the task's eval_metrics() on the test set, with those weights
+  std::vector<std::string> metric_names;
+  std::filesystem::path resume_file;  // when interrupted
+};
+
+class Run {
+ public:
+  // A new run: the folder `config.out` (refused when it holds a run, unless
+  // `overwrite`), or without one the first free runs/NAME, runs/NAME-2, ...
+  // Locked until the Run is destroyed; command_line goes to command.txt and
+  // the lock file.
+  static Run create(RunConfig config, const std::string& command_line, bool overwrite);
+  // The interrupted run in `dir`, locked, with its own settings.
+  static Run resume(const std::filesystem::path& dir, const std::string& command_line);
+
+  Run(Run&&) noexcept;
+  Run& operator=(Run&&) noexcept;
+  ~Run();
+
+  const RunConfig& config() const;
+  const std::filesystem::path& dir() const;
+  // Trains until the end, early stopping or *stop (then the state is saved
+  // for --resume), writing the folder as it goes.
+  RunOutcome train(const std::atomic<bool>* stop, const RunCallbacks& callbacks);
+
+ private:
+  struct State;
+  explicit Run(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mnistlab

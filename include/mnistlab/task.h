@@ -1,0 +1,77 @@
+#pragma once
+// What a kind of training gives the one training loop (fit, trainer.h): how
+// a batch of the dataset becomes the model's input, loss and gradient, which
+// metrics it reports, its picture of an epoch and its part of the report.
+// Everything else (schedules, early stopping, validation split, resume,
+// checkpoints, curves, TensorBoard) belongs to the loop and the run folder,
+// so every task has all of it.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistlab/data.h"
+#include "mnistlab/model.h"
+#include "mnistlab/noise.h"
+#include "mnistlab/png.h"
+
+namespace mnistlab {
+
+enum class TaskKind { Classification, Denoising };
+const char* task_name(TaskKind kind);  // "classification", "denoising"
+
+// The loss of a denoiser (nn.L1Loss, nn.MSELoss); a classifier's is always
+// nn.CrossEntropyLoss.
+enum class LossKind { L1, Mse };
+const char* loss_name(LossKind kind);  // "l1", "mse"
+
+struct MetricInfo {
+  std::string name;  // "loss", "acc", "psnr", "ssim": metrics.csv's column is <split>_<name>
+  std::string tag;   // TensorBoard's group: "loss", "accuracy", "psnr", "ssim" (tag "accuracy/test")
+  bool higher_is_better = false;
+  double max_per_sample = std::numeric_limits<double>::infinity();  // accuracy, SSIM: 1
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual TaskKind kind() const = 0;
+  // Throws Error when the model does not fit the data, before a run writes anything.
+  virtual void check(const Model& model, const Dataset& data) const = 0;
+  // Loss first. Training's are means over the epoch's batches, evaluation's
+  // over the evaluation set.
+  virtual std::vector<MetricInfo> train_metrics() const = 0;
+  virtual std::vector<MetricInfo> eval_metrics() const = 0;
+  // Buffers for batches of up to batch_size; a training step allocates nothing after.
+  virtual void reserve(const Model& model, int batch_size) = 0;
+  // Forward, loss and backward of a batch from the loader (images in [0, 1],
+  // labels); `epoch` and `first` (the batch's first position in the epoch)
+  // fix whatever is random about it. Adds the batch's per-sample sums of
+  // train_metrics() into sums.
+  virtual void train_step(Model& model, const float* images, const int32_t* labels, int n, int epoch, size_t first,
+                          double* sums) = 0;
+  // Means of eval_metrics() over the dataset, in eval mode.
+  virtual std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) = 0;
+  // The picture of an epoch (denoising: "noisy | output | clean" of fixed
+  // test images; classification: misclassified test images with their
+  // labels), for the run folder and TensorBoard; width 0 when there is none.
+  virtual GrayImage picture(Model& model, const Dataset& test, int batch_size) = 0;
+  virtual std::string picture_name() const = 0;  // its file name and tag: "samples", "misclassified"
+  // The task's part of report.txt, for the final weights on the test set.
+  virtual std::string report(Model& model, const Dataset& test, int batch_size,
+                             const std::vector<std::string>& class_names) = 0;
+};
+
+// The classifier of 10 (or the dataset's) classes with cross-entropy.
+std::unique_ptr<Task> make_classification_task();
+
+struct DenoiseOptions {
+  NoiseOptions noise;  // checked (checked_noise)
+  LossKind loss = LossKind::L1;
+  uint64_t seed = 0;   // noise streams: the test set's is fixed, each epoch gets its own
+};
+// (noisy, clean) pairs made on the fly from a clean dataset.
+std::unique_ptr<Task> make_denoising_task(const DenoiseOptions& options);
+
+}  // namespace mnistlab

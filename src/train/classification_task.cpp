@@ -1,0 +1,130 @@
+// The classification task: cross-entropy on one score per class, accuracy,
+// and a picture of the test images the model gets wrong.
+#include <cstdio>
+
+#include "mnistlab/error.h"
+#include "mnistlab/image_grid.h"
+#include "mnistlab/loss.h"
+#include "mnistlab/report.h"
+#include "mnistlab/trainer.h"
+#include "report/label_strip.h"
+
+namespace mnistlab {
+namespace {
+
+constexpr int kNumClasses = 10;
+constexpr int kPictureImages = 32, kPicturePerRow = 8;
+
+class ClassificationTask final : public Task {
+ public:
+  TaskKind kind() const override { return TaskKind::Classification; }
+  void check(const Model& model, const Dataset& data) const override { check_classifier_fits(model, data); }
+  std::vector<MetricInfo> train_metrics() const override { return {loss(), accuracy()}; }
+  std::vector<MetricInfo> eval_metrics() const override { return {loss(), accuracy()}; }
+
+  void reserve(const Model& model, int batch_size) override {
+    dlogits_.resize(size_t(batch_size) * model.output_shape().numel());
+  }
+
+  void train_step(Model& model, const float* images, const int32_t* labels, int n, int, size_t,
+                  double* sums) override {
+    int right = 0;
+    const Tensor& logits = model.forward(images, n);
+    sums[0] += cross_entropy(logits, labels, dlogits_.data(), &right) * n;
+    sums[1] += right;
+    model.backward(dlogits_.data());
+  }
+
+  std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
+    const EvalResult r = mnistlab::evaluate(model, data, batch_size);
+    return {r.loss, r.acc};
+  }
+
+  // The first misclassified test images, each above "label>predicted".
+  GrayImage picture(Model& model, const Dataset& test, int batch_size) override {
+    std::vector<int> predicted;
+    mnistlab::evaluate(model, test, batch_size, nullptr, &predicted);
+    const size_t pixels = test.image_size();
+    std::vector<std::vector<float>> cells;
+    for (size_t i = 0; i < test.size() && cells.size() < kPictureImages; ++i) {
+      if (predicted[i] == test.labels[i]) continue;
+      std::vector<float> cell(pixels);
+      for (size_t p = 0; p < pixels; ++p) cell[p] = float(test.pixels[i * pixels + p]) / 255.0f;
+      append_label_strip(std::to_string(test.labels[i]) + ">" + std::to_string(predicted[i]), test.cols, cell);
+      cells.push_back(std::move(cell));
+    }
+    if (cells.empty()) return {};
+    std::vector<std::vector<const float*>> rows;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i % kPicturePerRow == 0) rows.emplace_back();
+      rows.back().push_back(cells[i].data());
+    }
+    GridLayout layout;
+    layout.group_size = 1;
+    return image_grid(rows, int(cells[0].size() / size_t(test.cols)), test.cols, layout);
+  }
+  std::string picture_name() const override { return "misclassified"; }
+
+  std::string report(Model& model, const Dataset& test, int batch_size,
+                     const std::vector<std::string>& class_names) override {
+    std::vector<int64_t> confusion;
+    const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion);
+    char line[128];
+    std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f\n\n", r.loss, r.acc);
+    return line + class_report(confusion, class_names);
+  }
+
+ private:
+  static MetricInfo loss() { return {"loss", "loss", false}; }
+  static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0}; }
+
+  std::vector<float> dlogits_;
+};
+
+}  // namespace
+
+void check_classifier_fits(const Model& model, const Dataset& data) {
+  const SampleShape in = model.input_shape();
+  if (in.c != 1 || in.h != data.rows || in.w != data.cols)
+    throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
+                std::to_string(data.cols) + " images");
+  if (model.output_shape().numel() != kNumClasses)
+    throw Error("a classifier for these datasets needs 10 outputs, the model has " + model.output_shape().str());
+}
+
+EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
+                    std::vector<int>* predicted) {
+  check_classifier_fits(model, data);
+  if (confusion) confusion->assign(kNumClasses * kNumClasses, 0);
+  if (predicted) predicted->clear();
+  if (data.size() == 0) return {};
+  const bool was_training = model.is_training();
+  model.eval();
+  BatchLoader loader(data, batch_size, false, 0);
+  std::vector<float> images(size_t(batch_size) * data.image_size());
+  std::vector<int32_t> labels(batch_size);
+  loader.start_epoch(0);
+  double loss_sum = 0;
+  long correct = 0;
+  for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
+    int right = 0;
+    const Tensor& logits = model.forward(images.data(), n);
+    loss_sum += cross_entropy(logits, labels.data(), nullptr, &right) * n;
+    correct += right;
+    if (!confusion && !predicted) continue;
+    for (int i = 0; i < n; ++i) {
+      const float* row = logits.sample(i);
+      int best = 0;
+      for (int k = 1; k < kNumClasses; ++k)
+        if (row[k] > row[best]) best = k;
+      if (confusion) ++(*confusion)[size_t(labels[i]) * kNumClasses + size_t(best)];
+      if (predicted) predicted->push_back(best);
+    }
+  }
+  model.train(was_training);
+  return {loss_sum / double(data.size()), double(correct) / double(data.size())};
+}
+
+std::unique_ptr<Task> make_classification_task() { return std::make_unique<ClassificationTask>(); }
+
+}  // namespace mnistlab

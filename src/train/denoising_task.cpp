@@ -1,0 +1,152 @@
+// The course's "Noisy Fashion-MNIST" task: the model gets a noisy image and
+// is scored against the clean one (L1 or MSE, PSNR, SSIM). Training noise is
+// fresh each epoch; the test set's is fixed, so epochs compare.
+#include <cstdio>
+#include <sstream>
+
+#include "mnistlab/denoise.h"
+#include "mnistlab/error.h"
+#include "mnistlab/image_grid.h"
+#include "mnistlab/image_metrics.h"
+#include "mnistlab/loss.h"
+
+namespace mnistlab {
+namespace {
+
+constexpr int kSampleRows = 8;  // the picture: fixed test images 0..7
+
+// Noise streams: the test set's is fixed; each training epoch gets its own.
+uint64_t test_stream(uint64_t seed) { return seed * 2654435761u + 0x7e57ull; }
+uint64_t epoch_stream(uint64_t seed, int epoch) { return (seed * 2654435761u) ^ (uint64_t(epoch + 1) << 32); }
+
+double loss_of(LossKind kind, const Tensor& output, const float* target, float* grad) {
+  return kind == LossKind::Mse ? mse_loss(output, target, grad) : l1_loss(output, target, grad);
+}
+
+class DenoisingTask final : public Task {
+ public:
+  explicit DenoisingTask(const DenoiseOptions& o) : o_(o) { o_.noise = checked_noise(o.noise); }
+
+  TaskKind kind() const override { return TaskKind::Denoising; }
+  void check(const Model& model, const Dataset& data) const override { check_denoiser(model, data); }
+  std::vector<MetricInfo> train_metrics() const override { return {loss()}; }
+  std::vector<MetricInfo> eval_metrics() const override {
+    return {loss(), {"psnr", "psnr", true}, {"ssim", "ssim", true, 1.0}};
+  }
+
+  void reserve(const Model& model, int batch_size) override {
+    const size_t values = size_t(batch_size) * model.input_shape().numel();
+    noisy_.resize(values);
+    grad_.resize(values);
+  }
+
+  void train_step(Model& model, const float* clean, const int32_t*, int n, int epoch, size_t first,
+                  double* sums) override {
+    const size_t pixels = model.input_shape().numel(), count = size_t(n) * pixels;
+    add_noise(o_.noise, epoch_stream(o_.seed, epoch), first * pixels, clean, count, noisy_.data());
+    const Tensor& out = model.forward(noisy_.data(), n);
+    sums[0] += loss_of(o_.loss, out, clean, grad_.data()) * n;
+    model.backward(grad_.data());
+  }
+
+  std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
+    const DenoiseEval e = evaluate_denoiser(&model, data, o_, batch_size);
+    return {e.loss, e.psnr, e.ssim};
+  }
+
+  GrayImage picture(Model& model, const Dataset& test, int) override {
+    const size_t count = std::min<size_t>(kSampleRows, test.size()), pixels = test.image_size();
+    if (count == 0) return {};
+    std::vector<float> noisy(count * pixels), clean(count * pixels), output(count * pixels);
+    for (size_t i = 0; i < count; ++i) {
+      noisy_test_image(test, i, o_.noise, o_.seed, noisy.data() + i * pixels);
+      for (size_t p = 0; p < pixels; ++p) clean[i * pixels + p] = float(test.pixels[i * pixels + p]) / 255.0f;
+    }
+    const bool was_training = model.is_training();
+    model.eval();
+    const Tensor& y = model.forward(noisy.data(), int(count));
+    std::copy(y.data, y.data + y.numel(), output.data());
+    model.train(was_training);
+    std::vector<std::vector<const float*>> rows;
+    for (size_t i = 0; i < count; ++i)
+      rows.push_back({noisy.data() + i * pixels, output.data() + i * pixels, clean.data() + i * pixels});
+    GridLayout layout;
+    layout.group_size = 3;
+    return image_grid(rows, test.rows, test.cols, layout);
+  }
+  std::string picture_name() const override { return "samples"; }
+
+  std::string report(Model& model, const Dataset& test, int batch_size, const std::vector<std::string>&) override {
+    const DenoiseEval input = evaluate_denoiser(nullptr, test, o_, batch_size);
+    const DenoiseEval output = evaluate_denoiser(&model, test, o_, batch_size);
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "noise: %s %g%s, test set fixed by seed %llu\n"
+                  "noisy test input itself: %s %.6f  PSNR %.2f dB  SSIM %.4f\n"
+                  "denoised:                %s %.6f  PSNR %.2f dB  SSIM %.4f\n",
+                  noise_name(o_.noise.kind), noise_amount(o_.noise), o_.noise.clip ? " clipped" : "",
+                  static_cast<unsigned long long>(o_.seed), loss_name(o_.loss), input.loss, input.psnr, input.ssim,
+                  loss_name(o_.loss), output.loss, output.psnr, output.ssim);
+    return text;
+  }
+
+ private:
+  MetricInfo loss() const { return {"loss", "loss", false}; }
+
+  DenoiseOptions o_;
+  std::vector<float> noisy_, grad_;
+};
+
+}  // namespace
+
+void check_denoiser(const Model& model, const Dataset& data) {
+  const SampleShape in = model.input_shape(), out = model.output_shape();
+  if (!(in == out))
+    throw Error("a denoiser must give back the shape it takes: the model takes " + in.str() + " and gives " +
+                out.str());
+  if (in.c != 1 || in.h != data.rows || in.w != data.cols)
+    throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
+                std::to_string(data.cols) + " images");
+}
+
+void noisy_test_image(const Dataset& clean, size_t i, const NoiseOptions& noise, uint64_t seed, float* out) {
+  const size_t pixels = clean.image_size();
+  std::vector<float> image(pixels);
+  for (size_t p = 0; p < pixels; ++p) image[p] = float(clean.pixels[i * pixels + p]) / 255.0f;
+  add_noise(noise, test_stream(seed), i * pixels, image.data(), pixels, out);
+}
+
+DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseOptions& o, int batch_size) {
+  if (clean.size() == 0) return {};
+  const size_t pixels = clean.image_size();
+  const bool was_training = model && model->is_training();
+  if (model) {
+    check_denoiser(*model, clean);
+    model->eval();
+  }
+  BatchLoader loader(clean, batch_size, false, 0);
+  std::vector<float> images(size_t(batch_size) * pixels), noisy(images.size());
+  std::vector<int32_t> labels(batch_size);
+  DenoiseEval r;
+  size_t first = 0;
+  for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
+    add_noise(o.noise, test_stream(o.seed), first * pixels, images.data(), size_t(n) * pixels, noisy.data());
+    const Tensor out =
+        model ? model->forward(noisy.data(), n) : Tensor{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
+    r.loss += loss_of(o.loss, out, images.data(), nullptr) * n;
+    for (int i = 0; i < n; ++i) {
+      r.psnr += psnr(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
+      r.ssim += ssim(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
+    }
+    first += size_t(n);
+  }
+  if (model) model->train(was_training);
+  const double count = double(clean.size());
+  return {r.loss / count, r.psnr / count, r.ssim / count};
+}
+
+std::unique_ptr<Task> make_denoising_task(const DenoiseOptions& options) {
+  return std::make_unique<DenoisingTask>(options);
+}
+
+}  // namespace mnistlab

@@ -1,0 +1,207 @@
+// A run: the folder (locked), the settings, the data, the task and the
+// model put together, then fit() with callbacks that keep the folder
+// current after every epoch, and the report at the end.
+#include "mnistlab/run.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "io/text_file.h"
+#include "mnistlab/checkpoint.h"
+#include "mnistlab/data.h"
+#include "mnistlab/denoise.h"
+#include "mnistlab/error.h"
+#include "mnistlab/model_file.h"
+#include "mnistlab/report.h"
+#include "mnistlab/safetensors.h"
+#include "train/run_files.h"
+#include "train/run_lock.h"
+#include "train/threads.h"
+
+namespace mnistlab {
+
+namespace fs = std::filesystem;
+
+struct Run::State {
+  RunConfig config;
+  RunFolder folder;
+  std::string model_text, model_origin, command_line;
+  bool resuming = false;
+  fs::path file(const char* name) const { return folder.dir / name; }
+};
+
+Run::Run(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Run::Run(Run&&) noexcept = default;
+Run& Run::operator=(Run&&) noexcept = default;
+Run::~Run() = default;
+
+const RunConfig& Run::config() const { return state_->config; }
+const fs::path& Run::dir() const { return state_->folder.dir; }
+
+namespace {
+
+std::string default_run_dir(const RunConfig& c) {
+  std::string name = "runs/" + fs::path(c.model).stem().string() + "-" + c.dataset;
+  if (c.task == TaskKind::Denoising) name += std::string("-") + noise_name(c.noise.kind);
+  return name;
+}
+
+}  // namespace
+
+std::unique_ptr<Task> make_task(const RunConfig& c) {
+  if (c.task == TaskKind::Classification) return make_classification_task();
+  return make_denoising_task({c.noise, c.loss, c.seed});
+}
+
+TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
+  TrainOptions o;
+  o.epochs = c.epochs;
+  o.batch_size = c.batch_size;
+  o.seed = c.seed;
+  o.optimizer = c.optimizer;
+  o.schedule = c.schedule;
+  o.early_stop_patience = c.early_stop_patience;
+  o.early_stop_metric = c.early_stop_metric;
+  o.stop = stop;
+  check_schedule(o.schedule);
+  return o;
+}
+
+Run Run::create(RunConfig config, const std::string& command_line, bool overwrite) {
+  auto s = std::make_unique<State>();
+  const ModelSource source = resolve_model(config.model);
+  s->model_text = source.text;
+  s->model_origin = source.origin;
+  if (config.task == TaskKind::Denoising) config.noise = checked_noise(config.noise);
+  s->folder = claim_new_run_folder(config.out, default_run_dir(config), overwrite, command_line);
+  config.out = s->folder.dir.string();
+  s->config = config;
+  s->command_line = command_line;
+  return Run(std::move(s));
+}
+
+Run Run::resume(const fs::path& dir, const std::string& command_line) {
+  auto s = std::make_unique<State>();
+  s->folder = claim_run_folder_to_resume(dir, command_line);
+  s->config = run_config_from_json(read_text(s->file("run.json")), s->file("run.json").string());
+  s->model_text = read_text(s->file("model.txt"));
+  s->model_origin = s->file("model.txt").string();
+  s->command_line = command_line;
+  s->resuming = true;
+  return Run(std::move(s));
+}
+
+RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbacks) {
+  State& s = *state_;
+  const RunConfig& c = s.config;
+  const std::string data_dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
+  Model model = parse_model(s.model_text, s.model_origin);
+  model.build(c.seed);
+  use_threads(model, c.threads);
+  const TrainOptions options = train_options(c, stop);
+  auto task = make_task(c);
+  early_stop_index(*task, c.early_stop_metric);  // an unknown metric fails before anything is written
+  auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
+
+  Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
+  if (c.train_limit > 0) train = train.head(c.train_limit);
+  if (c.test_limit > 0) test = test.head(c.test_limit);
+  Dataset val;
+  if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.seed);
+  const bool validating = c.val_split > 0;
+  const Dataset& eval_set = validating ? val : test;
+  const std::string eval_name = validating ? "val" : "test";
+  task->check(model, train);  // before the run folder holds anything
+
+  TrainProgress progress;
+  if (s.resuming) {
+    progress = load_checkpoint(s.file("resume.safetensors"), model, *optimizer);
+    check_progress(s.file("resume.safetensors"), progress, optimizer->steps(), c.epochs, train.size(), c.batch_size,
+                   *task);
+    std::ofstream(s.file("command.txt"), std::ios::app) << s.command_line << "\n";
+  } else {
+    write_text(s.file("model.txt"), s.model_text);
+    write_text(s.file("command.txt"), s.command_line + "\n");
+    write_text(s.file("run.json"), to_json(c));
+    write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
+  }
+
+  if (callbacks.on_start) {
+    RunStart start{s.folder.dir, s.model_origin, model.parameter_count(), data_dir, eval_name,
+                   train.size(), eval_set.size(), test.size(), model.backend_options().threads, s.resuming,
+                   progress.epoch, progress.batch, {}, s.folder.note};
+    if (c.task == TaskKind::Denoising) {
+      const DenoiseEval noisy = evaluate_denoiser(nullptr, test, {c.noise, c.loss, c.seed}, c.batch_size);
+      char line[160];
+      std::snprintf(line, sizeof line, "noisy test input itself: %s %.4f  PSNR %.2f dB  SSIM %.4f", loss_name(c.loss),
+                    noisy.loss, noisy.psnr, noisy.ssim);
+      start.baseline = line;
+    }
+    callbacks.on_start(start);
+  }
+
+  std::string title = fs::path(c.model).stem().string() + " on " + c.dataset;
+  if (c.task == TaskKind::Denoising) title += std::string(" with ") + noise_name(c.noise.kind) + " noise";
+  bool warned_about_curves = false;
+  const auto save_resume_state = [&] {
+    save_state_dict(model, s.file("last.safetensors"));
+    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress);
+  };
+  TrainCallbacks fit_callbacks;
+  fit_callbacks.on_step = callbacks.on_step;
+  fit_callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
+    write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, progress.history));
+    if (improved) save_state_dict(model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
+    save_resume_state();
+    const GrayImage picture = task->picture(model, test, c.batch_size);
+    const fs::path picture_file = s.folder.dir / (task->picture_name() + ".png");
+    if (picture.width > 0) write_png_gray(picture_file, picture);
+    const std::string problem =
+        draw_curves(s.folder.dir, run_curves(*task, eval_name, progress.history, title, progress.best_epoch));
+    if (!problem.empty() && !warned_about_curves && callbacks.on_warning) {
+      callbacks.on_warning("curves.png not drawn: " + problem);
+      warned_about_curves = true;
+    }
+    if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
+  };
+  fit(model, *optimizer, *task, train, eval_set, options, progress, fit_callbacks);
+
+  RunOutcome out;
+  out.outcome = progress.outcome;
+  out.epochs_done = progress.epoch;
+  out.batch = progress.batch;
+  out.best_epoch = progress.best_epoch;
+  for (const MetricInfo& m : task->eval_metrics()) out.metric_names.push_back(m.name);
+  if (progress.outcome == TrainProgress::Outcome::Interrupted) {
+    save_resume_state();
+    out.resume_file = s.file("resume.safetensors");
+    return out;
+  }
+
+  // The weights a user gets: the best epoch's when the epoch was chosen
+  // (early stopping, validation split), otherwise the last epoch's.
+  const bool choose_best = c.early_stop_patience > 0 || validating;
+  if (choose_best && progress.best_epoch > 0 && progress.best_epoch != progress.epoch)
+    load_state_dict(model, s.file("best.safetensors"));
+  out.reported_epoch = choose_best ? progress.best_epoch : progress.epoch;
+  out.weights = choose_best ? "best.safetensors" : "last.safetensors";
+  out.test = task->evaluate(model, test, c.batch_size);
+
+  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.early_stop_metric)].name;
+  std::ostringstream report;
+  report << "model " << s.model_origin << " (" << model.parameter_count() << " parameters), " << task_name(c.task)
+         << ", dataset " << c.dataset << " (" << data_dir << "): " << train.size() << " train / "
+         << (validating ? val.size() : 0) << " validation / " << test.size() << " test images\n";
+  report << "epochs: " << progress.epoch << " of " << c.epochs;
+  if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
+    report << " (stopped early: no better " << eval_name << "_" << metric << " for " << c.early_stop_patience
+           << " epochs)";
+  report << "\nbest epoch by " << eval_name << "_" << metric << ": " << progress.best_epoch << "\n";
+  report << "weights below: epoch " << out.reported_epoch << " (" << out.weights << ")\n";
+  report << task->report(model, test, c.batch_size, class_names(c.dataset));
+  write_text(s.file("report.txt"), report.str());
+  fs::remove(s.file("resume.safetensors"));
+  return out;
+}
+
+}  // namespace mnistlab

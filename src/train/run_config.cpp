@@ -1,0 +1,98 @@
+#include <nlohmann/json.hpp>
+
+#include "io/json_value.h"
+#include "mnistlab/error.h"
+#include "mnistlab/run.h"
+
+namespace mnistlab {
+
+std::string default_data_dir(const std::string& dataset) {
+  return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
+}
+
+std::string to_json(const RunConfig& c) {
+  nlohmann::json j = {{"task", task_name(c.task)},
+                      {"model", c.model},
+                      {"dataset", c.dataset},
+                      {"data_dir", c.data_dir},
+                      {"out", c.out},
+                      {"epochs", c.epochs},
+                      {"batch_size", c.batch_size},
+                      {"optimizer", optimizer_name(c.optimizer.kind)},
+                      {"lr", c.optimizer.lr},
+                      {"momentum", c.optimizer.momentum},
+                      {"nesterov", c.optimizer.nesterov},
+                      {"weight_decay", c.optimizer.weight_decay},
+                      {"lr_schedule", schedule_name(c.schedule.kind)},
+                      {"step_size", c.schedule.step_size},
+                      {"gamma", c.schedule.gamma},
+                      {"warmup_epochs", c.schedule.warmup_epochs},
+                      {"early_stop_patience", c.early_stop_patience},
+                      {"early_stop_metric", c.early_stop_metric},
+                      {"val_split", c.val_split},
+                      {"seed", c.seed},
+                      {"threads", c.threads},
+                      {"train_limit", c.train_limit},
+                      {"test_limit", c.test_limit}};
+  if (c.task == TaskKind::Denoising) {
+    j["noise"] = noise_name(c.noise.kind);
+    j["noise_amount"] = noise_amount(checked_noise(c.noise));
+    j["noise_clip"] = c.noise.clip;
+    j["loss"] = loss_name(c.loss);
+  }
+  return j.dump(2) + "\n";
+}
+
+RunConfig run_config_from_json(const std::string& text, const std::string& origin) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(origin + ": not the run.json of a mnistlab run (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(origin + ": not the run.json of a mnistlab run (not a JSON object)");
+  // The same limits as the options', so a resumed run is one the command could have started.
+  const auto field = [&](const char* key) { return JsonValue::member(j, key, origin); };
+  RunConfig c;
+  c.task = field("task").one_of({"classification", "denoising"}) == "denoising" ? TaskKind::Denoising
+                                                                                : TaskKind::Classification;
+  c.model = field("model").string();
+  c.dataset = field("dataset").one_of({"mnist", "fashion"});
+  c.data_dir = field("data_dir").string();
+  c.out = field("out").string();
+  c.epochs = int(field("epochs").integer(1, 100000));
+  c.batch_size = int(field("batch_size").integer(1, 65536));
+  c.optimizer.kind = parse_optimizer(field("optimizer").one_of({"sgd", "adam", "adamw"}));
+  c.optimizer.lr = float(field("lr").number(0, 10, true));
+  c.optimizer.momentum = float(field("momentum").number(0, 1, false, true));
+  c.optimizer.nesterov = field("nesterov").boolean();
+  const JsonValue weight_decay = field("weight_decay");
+  c.optimizer.weight_decay = float(weight_decay.number(-1, 1));
+  if (c.optimizer.weight_decay < 0 && c.optimizer.weight_decay != -1)
+    weight_decay.bad("-1 (the optimizer's default) or a number in [0, 1]");
+  c.schedule.kind = parse_schedule(field("lr_schedule").one_of({"none", "step", "cosine", "onecycle"}));
+  c.schedule.step_size = int(field("step_size").integer(1, 100000));
+  c.schedule.gamma = float(field("gamma").number(0, 1, true));
+  c.schedule.warmup_epochs = field("warmup_epochs").number(0, 1000);
+  c.early_stop_patience = int(field("early_stop_patience").integer(0, 100000));
+  c.early_stop_metric = field("early_stop_metric").one_of({"", "loss", "acc", "psnr", "ssim"});
+  c.val_split = field("val_split").number(0, 0.9);
+  c.seed = uint64_t(field("seed").integer(0, 2147483647));
+  c.threads = int(field("threads").integer(0, 1024));
+  c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
+  c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
+  if (c.task == TaskKind::Denoising) {
+    c.noise.kind = parse_noise(field("noise").one_of({"uniform", "gaussian", "salt-pepper"}));
+    c.noise.amount = float(field("noise_amount").number(0, 10, true));
+    c.noise.clip = field("noise_clip").boolean();
+    c.loss = field("loss").one_of({"l1", "mse"}) == "mse" ? LossKind::Mse : LossKind::L1;
+    try {
+      c.noise = checked_noise(c.noise);
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
+    }
+  }
+  return c;
+}
+
+}  // namespace mnistlab
