@@ -1,7 +1,9 @@
 #pragma once
-// 8-bit grayscale PNG files (libpng), for predict, denoise and image grids.
+// 8-bit grayscale PNG files (libpng), for predict, denoise, image grids and
+// TensorBoard images.
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace mnistlab {
@@ -18,5 +20,8 @@ struct GrayImage {
 GrayImage read_png_gray(const std::filesystem::path& path, int width = 0, int height = 0);
 // Written to a temporary file and renamed.
 void write_png_gray(const std::filesystem::path& path, const GrayImage& image);
+// The bytes of the PNG file write_png_gray would write (for TensorBoard's
+// image summaries, which carry the file inside the event).
+std::string encode_png_gray(const GrayImage& image);
 
 }  // namespace mnistlab

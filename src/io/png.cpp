@@ -78,6 +78,21 @@ std::vector<uint8_t> pixel_chunks(const std::filesystem::path& path, uint64_t si
   return kept;
 }
 
+// The libpng description of an 8-bit gray image, after checking that its
+// pixels match its size; `name` says whose image it is in the error.
+png_image gray_png_image(const std::string& name, const GrayImage& img) {
+  if (img.width < 1 || img.height < 1 || img.pixels.size() != size_t(img.width) * img.height)
+    throw Error(name + ": image of " + std::to_string(img.width) + "x" + std::to_string(img.height) + " with " +
+                std::to_string(img.pixels.size()) + " pixels");
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  image.width = png_uint_32(img.width);
+  image.height = png_uint_32(img.height);
+  image.format = PNG_FORMAT_GRAY;
+  return image;
+}
+
 }  // namespace
 
 GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
@@ -117,19 +132,25 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
 }
 
 void write_png_gray(const std::filesystem::path& path, const GrayImage& img) {
-  if (img.width < 1 || img.height < 1 || img.pixels.size() != size_t(img.width) * img.height)
-    throw Error(path.string() + ": image of " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                " with " + std::to_string(img.pixels.size()) + " pixels");
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  image.width = png_uint_32(img.width);
-  image.height = png_uint_32(img.height);
-  image.format = PNG_FORMAT_GRAY;
+  png_image image = gray_png_image(path.string(), img);
   TemporaryFile tmp(path);
   if (!png_image_write_to_file(&image, tmp.path().c_str(), 0, img.pixels.data(), 0, nullptr))
     throw Error(path.string() + ": cannot write the PNG (" + image.message + ")");
   tmp.commit();
+}
+
+std::string encode_png_gray(const GrayImage& img) {
+  png_image image = gray_png_image("PNG in memory", img);
+  // The first pass only sizes the buffer, the second fills it (libpng's idiom).
+  png_alloc_size_t size = 0;
+  std::string bytes;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (!png_image_write_to_memory(&image, pass ? bytes.data() : nullptr, &size, 0, img.pixels.data(), 0, nullptr))
+      throw Error("cannot encode a PNG of " + std::to_string(img.width) + "x" + std::to_string(img.height) + " (" +
+                  image.message + ")");
+    bytes.resize(size);
+  }
+  return bytes;
 }
 
 }  // namespace mnistlab

@@ -1,0 +1,65 @@
+#pragma once
+// A TensorBoard event file, as PyTorch's SummaryWriter writes it: TFRecords
+// (length, masked CRC-32C of the length, an Event message, masked CRC-32C of
+// the message), the first one {wall_time, file_version: "brain.Event:2"}.
+// Each record goes to the file whole in one write() (O_APPEND, no buffer in
+// between), so TensorBoard sees it at once and a killed run leaves at most a
+// partial last record, which reopen() cuts off.
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "mnistlab/png.h"
+
+namespace mnistlab {
+
+class EventFile {
+ public:
+  // Creates dir (and its parents) if needed, then
+  // dir/events.out.tfevents.<10-digit time>.<hostname>.<pid>.<n>, n counting
+  // the files this process made from 0, as SummaryWriter names them.
+  static EventFile create(const std::filesystem::path& dir);
+  // Appends to an existing event file after cutting it to `bytes`, what
+  // bytes() was when a checkpoint was taken: a resumed run then repeats no
+  // step, and a killed run's partial record is gone. `bytes` must end a
+  // whole record of the file (checked from the records' lengths).
+  static EventFile reopen(const std::filesystem::path& file, uint64_t bytes);
+
+  EventFile(EventFile&& other) noexcept;
+  EventFile& operator=(EventFile&& other) noexcept;
+  ~EventFile();
+
+  // simple_value, a float32 on the wire (as add_scalar writes it).
+  void scalar(const std::string& tag, int64_t step, double value);
+  // PNG-encoded, colorspace 1 (grayscale).
+  void image(const std::string& tag, int64_t step, const GrayImage& image);
+  // The text plugin's form: a scalar DT_STRING tensor, rendered as markdown.
+  // (add_text writes shape [1] under "<tag>/text_summary", which TensorBoard
+  // shows as a one-cell table; the tag here is used as given.)
+  void text(const std::string& tag, int64_t step, const std::string& markdown);
+  // 30 equal-width buckets from min to max, as tf.summary.histogram makes
+  // them (bucket = floor((v - min) / width), the last one closed); all values
+  // equal give one bucket. No values, or one not finite, is an Error.
+  void histogram(const std::string& tag, int64_t step, std::span<const float> values);
+
+  // Makes what was written durable (fdatasync): call it before a checkpoint
+  // records bytes(), so a crash cannot leave the file shorter than that.
+  void flush();
+  // The file's size after the last whole record.
+  uint64_t bytes() const { return bytes_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  EventFile(std::filesystem::path path, int fd, uint64_t bytes) : path_(std::move(path)), fd_(fd), bytes_(bytes) {}
+  void write_file_version();
+  // One serialized Event as one TFRecord, in one write().
+  void append(const std::string& event);
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace mnistlab
