@@ -4,9 +4,12 @@
 // passes then goes where `info`, `predict` and `train` take it: parameters
 // built, every layer's kernel planned (src/kernels/cpu/) for batch 2 with
 // gradients, one forward and one backward pass on one thread. Only networks
-// the summary calls small go on (up to 2M parameters and 64 MB of
+// the summary calls small go on (up to 2M parameters and 16 MB of
 // activations), so that a valid big one (vgg-bn) does not pass for a memory
 // finding; a summary whose numbers overflowed (negative) goes on too.
+// (At 64 MB a legal `conv 128 k=3 p=114` on a 4x4 map, 47 GMAC for one
+// step, took over the 10 s limit under the sanitizers: compute the model
+// file declares, not a defect.)
 #include <vector>
 
 #include "fuzz_common.h"
@@ -23,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s = summarize(parse_model(source.text, source.origin));
     format_summary(s);
   });
-  if (!parsed || s.total_params > 2'000'000 || s.forward_backward_mb > 64) return 0;
+  if (!parsed || s.total_params > 2'000'000 || s.forward_backward_mb > 16) return 0;
   fuzz::accepts("build, plan, forward and backward", [&] {
     Model model = parse_model(source.text, source.origin);
     model.build(0);
