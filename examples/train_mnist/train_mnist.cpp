@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     mnistlab::save_state_dict(model, out);
     std::printf("saved %s\n", out.c_str());
   } catch (const std::exception& e) {  // mnistlab::Error names the file and what is wrong with it
-    std::fprintf(stderr, "train_mnist: %s\n", e.what());
+    std::fprintf(stderr, "train_mnist: %s\nusage: train_mnist [DATA_DIR [EPOCHS [OUT [MODEL]]]]\n", e.what());
     return 1;
   }
 }
