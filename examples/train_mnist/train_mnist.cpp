@@ -1,0 +1,43 @@
+// Trains a network on MNIST with the installed mnistlab library and saves
+// its weights as a PyTorch state_dict (safetensors, keys "0.weight", ...).
+//
+//   train_mnist [DATA_DIR [EPOCHS [OUT [MODEL]]]]
+//
+// DATA_DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte,
+// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (raw or .gz); MODEL is
+// a preset ("baseline", "fast", ...) or the path of a model file.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <mnistlab/data.h>
+#include <mnistlab/model_file.h>
+#include <mnistlab/safetensors.h>
+#include <mnistlab/trainer.h>
+
+int main(int argc, char** argv) {
+  const std::string data_dir = argc > 1 ? argv[1] : "data/mnist";
+  const std::string epochs = argc > 2 ? argv[2] : "3";
+  const std::string out = argc > 3 ? argv[3] : "train_mnist.safetensors";
+  const std::string model_name = argc > 4 ? argv[4] : "baseline";
+  try {
+    const mnistlab::ModelSource source = mnistlab::resolve_model(model_name);
+    mnistlab::Model model = mnistlab::parse_model(source.text, source.origin);
+    model.build(/*seed=*/0);
+    const mnistlab::Dataset train = mnistlab::load_split(data_dir, /*train=*/true);
+    const mnistlab::Dataset test = mnistlab::load_split(data_dir, /*train=*/false);
+
+    mnistlab::TrainOptions options;  // Adam, lr 1e-3, batch 64: the course's recipe
+    options.epochs = std::stoi(epochs);
+    mnistlab::fit(model, train, test, options, [](const mnistlab::EpochMetrics& m) {
+      std::printf("epoch %d: train_loss %.4f train_acc %.4f test_loss %.4f test_acc %.4f (%.1f s)\n", m.epoch,
+                  m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds);
+      std::fflush(stdout);
+    });
+    mnistlab::save_state_dict(model, out);
+    std::printf("saved %s\n", out.c_str());
+  } catch (const std::exception& e) {  // mnistlab::Error names the file and what is wrong with it
+    std::fprintf(stderr, "train_mnist: %s\nusage: train_mnist [DATA_DIR [EPOCHS [OUT [MODEL]]]]\n", e.what());
+    return 1;
+  }
+}
