@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
 
     mnistlab::TrainOptions options;  // Adam, lr 1e-3, batch 64: the course's recipe
     options.epochs = std::stoi(epochs);
-    mnistlab::fit(model, train, test, options, [](const mnistlab::EpochMetrics& m) {
+    mnistlab::fit(model, train, test, options, [](const mnistlab::EpochMetrics& m) {  // {loss, accuracy} each
       std::printf("epoch %d: train_loss %.4f train_acc %.4f test_loss %.4f test_acc %.4f (%.1f s)\n", m.epoch,
-                  m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds);
+                  m.train[0], m.train[1], m.eval[0], m.eval[1], m.seconds);
       std::fflush(stdout);
     });
     mnistlab::save_state_dict(model, out);
