@@ -5,6 +5,8 @@
 // its metadata the optimizer's step count and the TrainProgress as JSON.
 // One file, written atomically, so weights and optimizer never disagree.
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "mnistlab/model.h"
 #include "mnistlab/optim.h"
@@ -12,8 +14,9 @@
 
 namespace mnistlab {
 
+// `extra` adds metadata entries (the run folder's event file and its size).
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer,
-                     const TrainProgress& progress);
+                     const TrainProgress& progress, const std::map<std::string, std::string>& extra = {});
 // Loads into model and optimizer (which must be built for the same network
 // and optimizer) and returns the progress; errors name the file and key.
 // Every value of the progress is checked (types, ranges, one history row per

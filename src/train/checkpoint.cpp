@@ -76,7 +76,7 @@ int64_t steps_from_metadata(const std::map<std::string, std::string>& metadata, 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer,
-                     const TrainProgress& progress) {
+                     const TrainProgress& progress, const std::map<std::string, std::string>& extra) {
   std::map<std::string, StoredTensor> tensors;
   for (const StateEntry& e : model.state_dict()) {
     StoredTensor t = f32_tensor(e.param->value, {e.param->shape.begin(), e.param->shape.end()});
@@ -92,10 +92,11 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer&
       offset += e.param->numel();
     }
   }
-  write_safetensors(path, tensors,
-                    {{"mnistlab.optimizer_steps", std::to_string(optimizer.steps())},
-                     {"mnistlab.model_training_steps", std::to_string(model.training_steps())},
-                     {"mnistlab.progress", progress_json(progress).dump()}});
+  std::map<std::string, std::string> metadata = extra;
+  metadata["mnistlab.optimizer_steps"] = std::to_string(optimizer.steps());
+  metadata["mnistlab.model_training_steps"] = std::to_string(model.training_steps());
+  metadata["mnistlab.progress"] = progress_json(progress).dump();
+  write_safetensors(path, tensors, metadata);
 }
 
 TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer) {

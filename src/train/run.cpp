@@ -4,6 +4,7 @@
 #include "mnistlab/run.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "io/text_file.h"
@@ -14,6 +15,7 @@
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
+#include "train/run_events.h"
 #include "train/run_files.h"
 #include "train/run_lock.h"
 #include "train/threads.h"
@@ -114,17 +116,23 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   task->check(model, train);  // before the run folder holds anything
 
   TrainProgress progress;
+  std::optional<RunEvents> events;
   if (s.resuming) {
-    progress = load_checkpoint(s.file("resume.safetensors"), model, *optimizer);
-    check_progress(s.file("resume.safetensors"), progress, optimizer->steps(), c.epochs, train.size(), c.batch_size,
-                   *task);
+    const fs::path checkpoint = s.file("resume.safetensors");
+    progress = load_checkpoint(checkpoint, model, *optimizer);
+    check_progress(checkpoint, progress, optimizer->steps(), c.epochs, train.size(), c.batch_size, *task);
+    events = RunEvents::resume(s.folder.dir, read_safetensors_metadata(checkpoint), checkpoint.string());
     std::ofstream(s.file("command.txt"), std::ios::app) << s.command_line << "\n";
   } else {
     write_text(s.file("model.txt"), s.model_text);
     write_text(s.file("command.txt"), s.command_line + "\n");
     write_text(s.file("run.json"), to_json(c));
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
+    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, to_json(c));
   }
+  // About 50 points of the training loss per epoch.
+  const int64_t batches = int64_t((train.size() + size_t(c.batch_size) - 1) / size_t(c.batch_size));
+  const int64_t log_every = std::max<int64_t>(1, batches / 50);
 
   if (callbacks.on_start) {
     RunStart start{s.folder.dir, s.model_origin, model.parameter_count(), data_dir, eval_name,
@@ -145,17 +153,21 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   bool warned_about_curves = false;
   const auto save_resume_state = [&] {
     save_state_dict(model, s.file("last.safetensors"));
-    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress);
+    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress, events->checkpoint_metadata());
   };
   TrainCallbacks fit_callbacks;
-  fit_callbacks.on_step = callbacks.on_step;
+  fit_callbacks.on_step = [&](const StepInfo& step) {
+    events->step(step, log_every);
+    if (callbacks.on_step) callbacks.on_step(step);
+  };
   fit_callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, progress.history));
     if (improved) save_state_dict(model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
-    save_resume_state();
     const GrayImage picture = task->picture(model, test, c.batch_size);
     const fs::path picture_file = s.folder.dir / (task->picture_name() + ".png");
     if (picture.width > 0) write_png_gray(picture_file, picture);
+    events->epoch(*task, eval_name, m, picture, task->picture_name(), model);
+    save_resume_state();  // after the epoch's events, so the checkpoint's event size includes them
     const std::string problem =
         draw_curves(s.folder.dir, run_curves(*task, eval_name, progress.history, title, progress.best_epoch));
     if (!problem.empty() && !warned_about_curves && callbacks.on_warning) {
