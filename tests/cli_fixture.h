@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "mnistlab/data.h"
 #include "mnistlab/rng.h"
@@ -39,6 +40,22 @@ inline CommandResult run(const std::string& args, bool with_stderr = true, const
 }
 
 // Class k is a bright 6x6 square at one of ten places; a little noise.
+// A run folder's metrics.csv: its rows of numbers, and the header line into *header.
+inline std::vector<std::vector<double>> metrics_rows(const fs::path& csv_path, std::string* header = nullptr) {
+  std::ifstream csv(csv_path);
+  std::string line;
+  std::getline(csv, line);
+  if (header) *header = line;
+  std::vector<std::vector<double>> rows;
+  while (std::getline(csv, line)) {
+    std::vector<double> row;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) row.push_back(std::stod(cell));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 inline Dataset synthetic(int count, uint64_t seed) {
   Dataset d;
   d.rows = d.cols = 28;

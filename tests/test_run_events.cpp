@@ -48,19 +48,14 @@ class RunEvents : public Cli {
   }
   // metrics.csv as column -> values by epoch.
   std::map<std::string, std::vector<double>> csv(const std::string& out) {
-    std::ifstream in(dir_ / out / "metrics.csv");
     std::string line;
-    std::getline(in, line);
+    const auto rows = metrics_rows(dir_ / out / "metrics.csv", &line);
     std::vector<std::string> names;
     std::stringstream header(line);
     for (std::string c; std::getline(header, c, ',');) names.push_back(c);
     std::map<std::string, std::vector<double>> columns;
-    while (std::getline(in, line)) {
-      std::stringstream row(line);
-      size_t i = 0;
-      for (std::string cell; std::getline(row, cell, ',') && i < names.size(); ++i)
-        columns[names[i]].push_back(std::stod(cell));
-    }
+    for (const auto& row : rows)
+      for (size_t i = 0; i < row.size() && i < names.size(); ++i) columns[names[i]].push_back(row[i]);
     return columns;
   }
   // Each per-epoch tag's value at every epoch equals its metrics.csv column.

@@ -35,18 +35,7 @@ class RunFolder : public Cli {
            " --threads 1 --batch-size 32 --out " + (dir_ / out).string() + " " + more;
   }
   std::vector<std::vector<double>> metrics(const std::string& out, std::string* header = nullptr) {
-    std::ifstream csv(dir_ / out / "metrics.csv");
-    std::string line;
-    std::getline(csv, line);
-    if (header) *header = line;
-    std::vector<std::vector<double>> rows;
-    while (std::getline(csv, line)) {
-      std::vector<double> row;
-      std::stringstream ss(line);
-      for (std::string cell; std::getline(ss, cell, ',');) row.push_back(std::stod(cell));
-      rows.push_back(row);
-    }
-    return rows;
+    return metrics_rows(dir_ / out / "metrics.csv", header);
   }
 };
 

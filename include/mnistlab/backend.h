@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "mnistlab/names.h"
+
 namespace mnistlab {
 
 // Instruction sets of the hand-written CPU kernels.
@@ -45,6 +47,7 @@ struct BackendOptions {
 // "AMD EPYC 9R45 (AuthenticAMD family 26 model 2), avx512, 2 threads; GEMM oneDNN 2.6.3 sgemm (JIT, avx512_core)"
 std::string describe_backend(const BackendOptions& options = {});
 
+inline constexpr Named<Isa> kIsaNames[] = {{"scalar", Isa::Scalar}, {"avx2", Isa::Avx2}, {"avx512", Isa::Avx512}};
 const char* isa_name(Isa isa);
 std::optional<Isa> parse_isa(const std::string& name);
 

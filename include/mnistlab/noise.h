@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "mnistlab/names.h"
+
 namespace mnistlab {
 
 enum class NoiseKind {
@@ -14,7 +16,9 @@ enum class NoiseKind {
   Gaussian,    // adds N(0, sigma^2)
   SaltPepper,  // sets a share p of the pixels to 0 or 1
 };
-const char* noise_name(NoiseKind kind);  // "uniform", "gaussian", "salt-pepper"
+inline constexpr Named<NoiseKind> kNoiseNames[] = {
+    {"uniform", NoiseKind::Uniform}, {"gaussian", NoiseKind::Gaussian}, {"salt-pepper", NoiseKind::SaltPepper}};
+const char* noise_name(NoiseKind kind);
 // Throws Error naming the value and the choices.
 NoiseKind parse_noise(const std::string& name);
 

@@ -7,10 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "mnistlab/names.h"
+
 namespace mnistlab {
 
 enum class OptimizerKind { Sgd, Adam, AdamW };
-const char* optimizer_name(OptimizerKind kind);  // "sgd", "adam", "adamw"
+inline constexpr Named<OptimizerKind> kOptimizerNames[] = {
+    {"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}, {"adamw", OptimizerKind::AdamW}};
+const char* optimizer_name(OptimizerKind kind);
 // Throws Error naming the value and the choices.
 OptimizerKind parse_optimizer(const std::string& name);
 

@@ -63,6 +63,9 @@ struct RunStart {
   int64_t batch = 0;  // ... and batches of the next
   std::string baseline;  // denoising: the noisy input's own scores, one line
   std::string note;      // why the folder is not the first default name, or ""
+  std::vector<std::string> train_metrics, eval_metrics;  // the task's, in EpochMetrics' order
+  std::string best_metric;  // the eval metric that picks the best epoch
+  std::string picture;      // the picture file's name
 };
 struct RunCallbacks {
   std::function<void(const RunStart&)> on_start;
@@ -77,7 +80,6 @@ struct RunOutcome {
   int reported_epoch = 0;            // whose weights the report and best/last describe
   std::string weights;               // "best.safetensors" or "last.safetensors"
   std::vector<double> test;          // the task's eval_metrics() on the test set, with those weights
-  std::vector<std::string> metric_names;
   std::filesystem::path resume_file;  // when interrupted
 };
 

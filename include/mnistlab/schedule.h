@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "mnistlab/names.h"
+
 namespace mnistlab {
 
 enum class ScheduleKind {
@@ -12,7 +14,11 @@ enum class ScheduleKind {
   Cosine,    // torch CosineAnnealingLR over every step
   OneCycle,  // torch OneCycleLR
 };
-const char* schedule_name(ScheduleKind kind);  // "none", "step", "cosine", "onecycle"
+inline constexpr Named<ScheduleKind> kScheduleNames[] = {{"none", ScheduleKind::None},
+                                                         {"step", ScheduleKind::Step},
+                                                         {"cosine", ScheduleKind::Cosine},
+                                                         {"onecycle", ScheduleKind::OneCycle}};
+const char* schedule_name(ScheduleKind kind);
 // Throws Error naming the value and the choices.
 ScheduleKind parse_schedule(const std::string& name);
 

@@ -13,18 +13,22 @@
 
 #include "mnistlab/data.h"
 #include "mnistlab/model.h"
+#include "mnistlab/names.h"
 #include "mnistlab/noise.h"
 #include "mnistlab/png.h"
 
 namespace mnistlab {
 
 enum class TaskKind { Classification, Denoising };
-const char* task_name(TaskKind kind);  // "classification", "denoising"
+inline constexpr Named<TaskKind> kTaskNames[] = {{"classification", TaskKind::Classification},
+                                                 {"denoising", TaskKind::Denoising}};
+const char* task_name(TaskKind kind);
 
 // The loss of a denoiser (nn.L1Loss, nn.MSELoss); a classifier's is always
 // nn.CrossEntropyLoss.
 enum class LossKind { L1, Mse };
-const char* loss_name(LossKind kind);  // "l1", "mse"
+inline constexpr Named<LossKind> kLossNames[] = {{"l1", LossKind::L1}, {"mse", LossKind::Mse}};
+const char* loss_name(LossKind kind);
 
 struct MetricInfo {
   std::string name;  // "loss", "acc", "psnr", "ssim": metrics.csv's column is <split>_<name>
@@ -56,8 +60,12 @@ class Task {
   // The picture of an epoch (denoising: "noisy | output | clean" of fixed
   // test images; classification: misclassified test images with their
   // labels), for the run folder and TensorBoard; width 0 when there is none.
+  // Called right after evaluate() on the same set, it may reuse that pass.
   virtual GrayImage picture(Model& model, const Dataset& test, int batch_size) = 0;
   virtual std::string picture_name() const = 0;  // its file name and tag: "samples", "misclassified"
+  // What the model has to beat before training, as one line (denoising: the
+  // noisy input's own scores on the test set); "" when there is nothing.
+  virtual std::string baseline(const Dataset&, int) { return ""; }
   // The task's part of report.txt, for the final weights on the test set.
   virtual std::string report(Model& model, const Dataset& test, int batch_size,
                              const std::vector<std::string>& class_names) = 0;

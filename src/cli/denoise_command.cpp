@@ -1,11 +1,7 @@
 // mnistlab pairs, mnistlab denoise train, mnistlab denoise apply: the
 // course's "Noisy Fashion-MNIST" and its denoising autoencoders.
-#include <omp.h>
-
+#include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/image_input.h"
@@ -15,15 +11,11 @@
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
 #include "mnistlab/model_file.h"
-#include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
 #include "train/threads.h"
 
 namespace mnistlab::cli {
 namespace {
-
-namespace fs = std::filesystem;
-
 
 // --- pairs ---------------------------------------------------------------
 

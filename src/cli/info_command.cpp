@@ -24,7 +24,7 @@ BackendOptions backend_options(const InfoArgs& a) {
   o.threads = a.threads;
   if (!a.isa.empty()) {
     o.max_isa = parse_isa(a.isa);
-    if (!o.max_isa) throw Error("--isa: expected scalar, avx2 or avx512, got '" + a.isa + "'");
+    if (!o.max_isa) throw Error("--isa: expected " + names_list(names(kIsaNames)) + ", got '" + a.isa + "'");
   }
   return o;
 }
@@ -58,7 +58,7 @@ void add_info_command(CLI::App& app) {
       "info", "Show what the kernels run on here: CPU, instruction set, threads, GEMM library and kernel; with "
               "--model, the route each convolution takes");
   cmd->add_option("--threads", args->threads, "Threads (0: every CPU)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--isa", args->isa, "Cap the hand-written kernels at scalar, avx2 or avx512");
+  cmd->add_option("--isa", args->isa, "Cap the hand-written kernels at " + names_list(names(kIsaNames)));
   cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file");
   cmd->add_option("--batch-size", args->batch_size, "Batch size the routes are planned for")
       ->check(CLI::PositiveNumber);

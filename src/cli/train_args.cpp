@@ -14,9 +14,12 @@
 namespace mnistlab::cli {
 namespace {
 
-template <class Enum>
-CLI::CheckedTransformer choices(const std::map<std::string, Enum>& names) {
-  return CLI::CheckedTransformer(names);
+// An enum option's values, from its name table (mnistlab/names.h).
+template <class E, std::size_t N>
+CLI::CheckedTransformer choices(const Named<E> (&table)[N]) {
+  std::map<std::string, E> values;
+  for (const Named<E>& n : table) values.emplace(n.name, n.value);
+  return CLI::CheckedTransformer(values);
 }
 
 // --early-stop-metric takes metrics.csv's names (test_acc, val_psnr) or the bare metric (acc, psnr).
@@ -54,8 +57,7 @@ NoiseOptions NoiseArgs::options() const {
 
 void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
   cmd->add_option("--noise", n.kind, "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)")
-      ->transform(choices<NoiseKind>(
-          {{"uniform", NoiseKind::Uniform}, {"gaussian", NoiseKind::Gaussian}, {"salt-pepper", NoiseKind::SaltPepper}}))
+      ->transform(choices(kNoiseNames))
       ->default_str("uniform");
   cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)")
       ->check(number_in(0, 1e9, true, "above 0"));  // the kind's own range is checked with it (checked_noise)
@@ -75,8 +77,7 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
       ->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(integer_in(1, 65536))->capture_default_str();
   cmd->add_option("--optimizer", c.optimizer.kind, "sgd, adam or adamw")
-      ->transform(choices<OptimizerKind>(
-          {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}, {"adamw", OptimizerKind::AdamW}}))
+      ->transform(choices(kOptimizerNames))
       ->default_str("adam");
   cmd->add_option("--lr", c.optimizer.lr, "Learning rate (onecycle: the peak)")
       ->check(number_in(0, 10, true, "> 0 (at most 10)"))
@@ -90,10 +91,7 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--lr-schedule", c.schedule.kind,
                   "none; step (StepLR: x gamma every --step-size epochs); cosine (CosineAnnealingLR over all "
                   "steps); onecycle (OneCycleLR: peak --lr, momentum/beta1 cycled)")
-      ->transform(choices<ScheduleKind>({{"none", ScheduleKind::None},
-                                         {"step", ScheduleKind::Step},
-                                         {"cosine", ScheduleKind::Cosine},
-                                         {"onecycle", ScheduleKind::OneCycle}}))
+      ->transform(choices(kScheduleNames))
       ->default_str("none");
   cmd->add_option("--step-size", c.schedule.step_size, "Epochs between decays of the step schedule")
       ->check(integer_in(1, 100000))
@@ -136,7 +134,7 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
 void add_denoise_options(CLI::App* cmd, TrainArgs& a) {
   add_noise_options(cmd, a.noise);
   cmd->add_option("--loss", a.config.loss, "l1 or mse")
-      ->transform(choices<LossKind>({{"l1", LossKind::L1}, {"mse", LossKind::Mse}}))
+      ->transform(choices(kLossNames))
       ->default_str("l1");
 }
 
@@ -150,15 +148,14 @@ void run_training(const TrainArgs& args) {
 
   install_stop_handlers();
   ProgressBar bar(c.epochs);
-  std::vector<std::string> train_names, eval_names;
-  std::string eval_name = "test";
+  RunStart started;
   RunCallbacks callbacks;
   callbacks.on_start = [&](const RunStart& s) {
     if (!s.note.empty()) std::printf("%s\n", s.note.c_str());
     if (s.resumed)
       std::printf("resuming %s at epoch %d, batch %lld\n", s.dir.c_str(), s.epoch + 1,
                   static_cast<long long>(s.batch));
-    eval_name = s.eval_name;
+    started = s;
     std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
                 s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
                 optimizer_name(c.optimizer.kind), c.optimizer.lr,
@@ -171,13 +168,10 @@ void run_training(const TrainArgs& args) {
     bar.update(s.epoch, s.done, s.total, s.seconds);
     if (args.raise_sigterm_at > 0 && s.step == args.raise_sigterm_at) raise(SIGTERM);
   };
-  auto task = make_task(c);
-  for (const MetricInfo& m : task->train_metrics()) train_names.push_back(m.name);
-  for (const MetricInfo& m : task->eval_metrics()) eval_names.push_back(m.name);
   callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
     bar.clear();
-    std::printf("epoch %3d%s%s  %.1fs%s\n", m.epoch, format_metrics("train", train_names, m.train).c_str(),
-                format_metrics(eval_name, eval_names, m.eval).c_str(), m.seconds, improved ? "  *best" : "");
+    std::printf("epoch %3d%s%s  %.1fs%s\n", m.epoch, format_metrics("train", started.train_metrics, m.train).c_str(),
+                format_metrics(started.eval_name, started.eval_metrics, m.eval).c_str(), m.seconds, improved ? "  *best" : "");
     std::fflush(stdout);
   };
   callbacks.on_warning = [&](const std::string& text) { std::fprintf(stderr, "warning: %s\n", text.c_str()); };
@@ -188,19 +182,18 @@ void run_training(const TrainArgs& args) {
     const int sig = stop_signal();
     std::printf("interrupted by %s at epoch %d, batch %lld: saved %s\ncontinue with: %s --resume %s\n",
                 sig == SIGINT ? "Ctrl-C" : "SIGTERM", out.epochs_done + 1, static_cast<long long>(out.batch),
-                out.resume_file.c_str(),
-                command.c_str(), run.dir().c_str());
+                out.resume_file.c_str(), command.c_str(), run.dir().c_str());
     std::fflush(stdout);
     throw ExitRequest{128 + (sig ? sig : SIGTERM)};
   }
   if (out.outcome == TrainProgress::Outcome::StoppedEarly)
-    std::printf("stopped early after epoch %d: no better %s_%s for %d epochs\n", out.epochs_done, eval_name.c_str(),
-                eval_names[early_stop_index(*task, c.early_stop_metric)].c_str(), c.early_stop_patience);
+    std::printf("stopped early after epoch %d: no better %s_%s for %d epochs\n", out.epochs_done,
+                started.eval_name.c_str(), started.best_metric.c_str(), c.early_stop_patience);
   std::printf("done: epoch %d's weights (%s),%s%s; best %s epoch %d\n", out.reported_epoch, out.weights.c_str(),
-              format_metrics("test", out.metric_names, out.test).c_str(),
-              c.val_split > 0 ? " (the test set's only use)" : "", eval_name.c_str(), out.best_epoch);
-  std::printf("run folder %s: metrics.csv, curves.png, %s.png, report.txt, best.safetensors, last.safetensors\n",
-              run.dir().c_str(), c.task == TaskKind::Denoising ? "samples" : "misclassified");
+              format_metrics("test", started.eval_metrics, out.test).c_str(),
+              c.val_split > 0 ? " (the test set's only use)" : "", started.eval_name.c_str(), out.best_epoch);
+  std::printf("run folder %s: metrics.csv, curves.png, %s, report.txt, best.safetensors, last.safetensors\n",
+              run.dir().c_str(), started.picture.c_str());
 }
 
 }  // namespace mnistlab::cli

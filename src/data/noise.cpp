@@ -22,20 +22,9 @@ float unit(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
 
 }  // namespace
 
-const char* noise_name(NoiseKind kind) {
-  switch (kind) {
-    case NoiseKind::Uniform: return "uniform";
-    case NoiseKind::Gaussian: return "gaussian";
-    case NoiseKind::SaltPepper: return "salt-pepper";
-  }
-  return "?";
-}
+const char* noise_name(NoiseKind kind) { return name_of(kNoiseNames, kind); }
 
-NoiseKind parse_noise(const std::string& name) {
-  for (NoiseKind k : {NoiseKind::Uniform, NoiseKind::Gaussian, NoiseKind::SaltPepper})
-    if (name == noise_name(k)) return k;
-  throw Error("unknown noise '" + name + "'; expected uniform, gaussian or salt-pepper");
-}
+NoiseKind parse_noise(const std::string& name) { return parse_named(kNoiseNames, name, "noise"); }
 
 NoiseOptions checked_noise(NoiseOptions o) {
   if (o.kind == NoiseKind::Uniform) {

@@ -9,20 +9,9 @@ static void require(bool ok, const std::string& what) {
   if (!ok) throw Error(what);
 }
 
-const char* optimizer_name(OptimizerKind kind) {
-  switch (kind) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Adam: return "adam";
-    case OptimizerKind::AdamW: return "adamw";
-  }
-  return "?";
-}
+const char* optimizer_name(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  for (OptimizerKind k : {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW})
-    if (name == optimizer_name(k)) return k;
-  throw Error("unknown optimizer '" + name + "'; expected sgd, adam or adamw");
-}
+OptimizerKind parse_optimizer(const std::string& name) { return parse_named(kOptimizerNames, name, "optimizer"); }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options, size_t parameter_count) {
   OptimizerOptions o = options;

@@ -24,20 +24,10 @@ double annealing_cos(double start, double end, double pct) {
 
 }  // namespace
 
-const char* schedule_name(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::None: return "none";
-    case ScheduleKind::Step: return "step";
-    case ScheduleKind::Cosine: return "cosine";
-    case ScheduleKind::OneCycle: return "onecycle";
-  }
-  return "?";
-}
+const char* schedule_name(ScheduleKind kind) { return name_of(kScheduleNames, kind); }
 
 ScheduleKind parse_schedule(const std::string& name) {
-  for (ScheduleKind k : {ScheduleKind::None, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle})
-    if (name == schedule_name(k)) return k;
-  throw Error("unknown learning-rate schedule '" + name + "'; expected none, step, cosine or onecycle");
+  return parse_named(kScheduleNames, name, "learning-rate schedule");
 }
 
 void check_schedule(const ScheduleOptions& o) {

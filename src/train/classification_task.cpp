@@ -36,14 +36,21 @@ class ClassificationTask final : public Task {
   }
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
-    const EvalResult r = mnistlab::evaluate(model, data, batch_size);
+    const EvalResult r = mnistlab::evaluate(model, data, batch_size, nullptr, &predicted_.classes);
+    predicted_.data = &data;
+    predicted_.steps = model.training_steps();
     return {r.loss, r.acc};
   }
 
   // The first misclassified test images, each above "label>predicted".
   GrayImage picture(Model& model, const Dataset& test, int batch_size) override {
-    std::vector<int> predicted;
-    mnistlab::evaluate(model, test, batch_size, nullptr, &predicted);
+    // The loop evaluates just before it asks for the picture: without a
+    // validation split that was this set with these weights, so no second
+    // pass (Task::picture's contract). Used once.
+    if (predicted_.data != &test || predicted_.steps != model.training_steps())
+      mnistlab::evaluate(model, test, batch_size, nullptr, &predicted_.classes);
+    predicted_.data = nullptr;
+    const std::vector<int>& predicted = predicted_.classes;
     const size_t pixels = test.image_size();
     std::vector<std::vector<float>> cells;
     for (size_t i = 0; i < test.size() && cells.size() < kPictureImages; ++i) {
@@ -79,6 +86,11 @@ class ClassificationTask final : public Task {
   static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0}; }
 
   std::vector<float> dlogits_;
+  struct {
+    const Dataset* data = nullptr;  // the set and the weights (by training steps) they belong to
+    uint64_t steps = 0;
+    std::vector<int> classes;
+  } predicted_;
 };
 
 }  // namespace

@@ -76,6 +76,14 @@ class DenoisingTask final : public Task {
   }
   std::string picture_name() const override { return "samples"; }
 
+  std::string baseline(const Dataset& test, int batch_size) override {
+    const DenoiseEval noisy = evaluate_denoiser(nullptr, test, o_, batch_size);
+    char line[160];
+    std::snprintf(line, sizeof line, "noisy test input itself: %s %.4f  PSNR %.2f dB  SSIM %.4f", loss_name(o_.loss),
+                  noisy.loss, noisy.psnr, noisy.ssim);
+    return line;
+  }
+
   std::string report(Model& model, const Dataset& test, int batch_size, const std::vector<std::string>&) override {
     const DenoiseEval input = evaluate_denoiser(nullptr, test, o_, batch_size);
     const DenoiseEval output = evaluate_denoiser(&model, test, o_, batch_size);

@@ -10,7 +10,6 @@
 #include "io/text_file.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/data.h"
-#include "mnistlab/denoise.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
@@ -102,7 +101,8 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   use_threads(model, c.threads);
   const TrainOptions options = train_options(c, stop);
   auto task = make_task(c);
-  early_stop_index(*task, c.early_stop_metric);  // an unknown metric fails before anything is written
+  // An unknown metric fails before anything is written.
+  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.early_stop_metric)].name;
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
   Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
@@ -135,16 +135,25 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   const int64_t log_every = std::max<int64_t>(1, batches / 50);
 
   if (callbacks.on_start) {
-    RunStart start{s.folder.dir, s.model_origin, model.parameter_count(), data_dir, eval_name,
-                   train.size(), eval_set.size(), test.size(), model.backend_options().threads, s.resuming,
-                   progress.epoch, progress.batch, {}, s.folder.note};
-    if (c.task == TaskKind::Denoising) {
-      const DenoiseEval noisy = evaluate_denoiser(nullptr, test, {c.noise, c.loss, c.seed}, c.batch_size);
-      char line[160];
-      std::snprintf(line, sizeof line, "noisy test input itself: %s %.4f  PSNR %.2f dB  SSIM %.4f", loss_name(c.loss),
-                    noisy.loss, noisy.psnr, noisy.ssim);
-      start.baseline = line;
-    }
+    RunStart start;
+    start.dir = s.folder.dir;
+    start.model_origin = s.model_origin;
+    start.parameters = model.parameter_count();
+    start.data_dir = data_dir;
+    start.eval_name = eval_name;
+    start.train = train.size();
+    start.eval = eval_set.size();
+    start.test = test.size();
+    start.threads = model.backend_options().threads;
+    start.resumed = s.resuming;
+    start.epoch = progress.epoch;
+    start.batch = progress.batch;
+    start.baseline = task->baseline(test, c.batch_size);
+    start.note = s.folder.note;
+    for (const MetricInfo& m : task->train_metrics()) start.train_metrics.push_back(m.name);
+    for (const MetricInfo& m : task->eval_metrics()) start.eval_metrics.push_back(m.name);
+    start.best_metric = metric;
+    start.picture = task->picture_name() + ".png";
     callbacks.on_start(start);
   }
 
@@ -183,7 +192,6 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   out.epochs_done = progress.epoch;
   out.batch = progress.batch;
   out.best_epoch = progress.best_epoch;
-  for (const MetricInfo& m : task->eval_metrics()) out.metric_names.push_back(m.name);
   if (progress.outcome == TrainProgress::Outcome::Interrupted) {
     save_resume_state();
     out.resume_file = s.file("resume.safetensors");
@@ -199,7 +207,6 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   out.weights = choose_best ? "best.safetensors" : "last.safetensors";
   out.test = task->evaluate(model, test, c.batch_size);
 
-  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.early_stop_metric)].name;
   std::ostringstream report;
   report << "model " << s.model_origin << " (" << model.parameter_count() << " parameters), " << task_name(c.task)
          << ", dataset " << c.dataset << " (" << data_dir << "): " << train.size() << " train / "

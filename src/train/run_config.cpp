@@ -54,15 +54,14 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   // The same limits as the options', so a resumed run is one the command could have started.
   const auto field = [&](const char* key) { return JsonValue::member(j, key, origin); };
   RunConfig c;
-  c.task = field("task").one_of({"classification", "denoising"}) == "denoising" ? TaskKind::Denoising
-                                                                                : TaskKind::Classification;
+  c.task = parse_named(kTaskNames, field("task").one_of(names(kTaskNames)), "task");
   c.model = field("model").string();
   c.dataset = field("dataset").one_of({"mnist", "fashion"});
   c.data_dir = field("data_dir").string();
   c.out = field("out").string();
   c.epochs = int(field("epochs").integer(1, 100000));
   c.batch_size = int(field("batch_size").integer(1, 65536));
-  c.optimizer.kind = parse_optimizer(field("optimizer").one_of({"sgd", "adam", "adamw"}));
+  c.optimizer.kind = parse_optimizer(field("optimizer").one_of(names(kOptimizerNames)));
   c.optimizer.lr = float(field("lr").number(0, 10, true));
   c.optimizer.momentum = float(field("momentum").number(0, 1, false, true));
   c.optimizer.nesterov = field("nesterov").boolean();
@@ -70,7 +69,7 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.optimizer.weight_decay = float(weight_decay.number(-1, 1));
   if (c.optimizer.weight_decay < 0 && c.optimizer.weight_decay != -1)
     weight_decay.bad("-1 (the optimizer's default) or a number in [0, 1]");
-  c.schedule.kind = parse_schedule(field("lr_schedule").one_of({"none", "step", "cosine", "onecycle"}));
+  c.schedule.kind = parse_schedule(field("lr_schedule").one_of(names(kScheduleNames)));
   c.schedule.step_size = int(field("step_size").integer(1, 100000));
   c.schedule.gamma = float(field("gamma").number(0, 1, true));
   c.schedule.warmup_epochs = field("warmup_epochs").number(0, 1000);
@@ -82,10 +81,10 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
   c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
   if (c.task == TaskKind::Denoising) {
-    c.noise.kind = parse_noise(field("noise").one_of({"uniform", "gaussian", "salt-pepper"}));
+    c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
     c.noise.amount = float(field("noise_amount").number(0, 10, true));
     c.noise.clip = field("noise_clip").boolean();
-    c.loss = field("loss").one_of({"l1", "mse"}) == "mse" ? LossKind::Mse : LossKind::L1;
+    c.loss = parse_named(kLossNames, field("loss").one_of(names(kLossNames)), "loss");
     try {
       c.noise = checked_noise(c.noise);
     } catch (const Error& e) {

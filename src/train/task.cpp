@@ -2,8 +2,8 @@
 
 namespace mnistlab {
 
-const char* task_name(TaskKind kind) { return kind == TaskKind::Classification ? "classification" : "denoising"; }
+const char* task_name(TaskKind kind) { return name_of(kTaskNames, kind); }
 
-const char* loss_name(LossKind kind) { return kind == LossKind::Mse ? "mse" : "l1"; }
+const char* loss_name(LossKind kind) { return name_of(kLossNames, kind); }
 
 }  // namespace mnistlab

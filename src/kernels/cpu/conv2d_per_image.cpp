@@ -47,10 +47,6 @@ constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of 
 // BackendOptions::image_column_floats per thread, larger maps in bands of
 // rows (a fuzzed `input 128 4 4` / `conv 128 k=3 p=114` wanted 600 MB).
 
-int rows_within(size_t floats, size_t per_row, int rows) {
-  return int(std::clamp<size_t>(floats / std::max<size_t>(1, per_row), 1, size_t(std::max(rows, 1))));
-}
-
 class PerImageConv2d final : public ConvKernel {
  public:
   PerImageConv2d(const CpuContext& ctx, const ConvShape& s, int max_batch, bool gradients)
@@ -79,9 +75,9 @@ class PerImageConv2d final : public ConvKernel {
       wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w, ctx.isa);
       winograd_dx_weight_.resize(wg_dx_.weight_floats());
     }
-    backward_rows_ = rows_within(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
-    band_rows_ = std::min(backward_rows_, rows_within(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
-    flipped_rows_ = rows_within(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
+    backward_rows_ = band_rows(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
+    band_rows_ = std::min(backward_rows_, band_rows(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
+    flipped_rows_ = band_rows(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
     packed_weight_.resize(size_t(s.cout) * g_.k());
     if (!g_.all_taps()) packed_grad_.resize(packed_weight_.size());
     bias_.resize(s.cout);
@@ -184,6 +180,7 @@ class PerImageConv2d final : public ConvKernel {
     const float* w = g_.all_taps() ? weight : packed(weight);
     float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
     const size_t per_thread = per_thread_floats(), grads = size_t(cout) * (k + 1);
+    const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
 #pragma omp parallel num_threads(threads)
     {
       float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread;
@@ -195,7 +192,6 @@ class PerImageConv2d final : public ConvKernel {
       for (int i = 0; i < n; ++i) {
         const float* dyi = dy + i * out_len;
         float* dxi = dx ? dx + i * in_len : nullptr;
-        const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
         if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
         for (int oh0 = 0; oh0 < g_.ho(); oh0 += backward_rows_) {
           const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();

@@ -29,8 +29,7 @@ class ConvTranspose2d final : public ConvKernel {
     packed_weight_.resize(size_t(s.cout) * g_.k());
     if (!g_.all_taps()) packed_grad_.resize(packed_weight_.size());
     team_ = std::max(1, std::min(ctx.threads, max_batch));
-    const size_t per_row = std::max<size_t>(1, size_t(g_.k()) * g_.wo());
-    rows_ = int(std::clamp<size_t>(ctx.options.image_column_floats / per_row, 1, size_t(std::max(g_.ho(), 1))));
+    rows_ = band_rows(ctx.options.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
   }
 
   std::string route() const override { return "per-image col2im forward, im2col backward"; }

@@ -91,19 +91,8 @@ Isa widest_isa() { return cpu_info().widest; }
 
 namespace mnistlab {
 
-const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::Scalar: return "scalar";
-    case Isa::Avx2: return "avx2";
-    case Isa::Avx512: return "avx512";
-  }
-  return "?";
-}
+const char* isa_name(Isa isa) { return name_of(kIsaNames, isa); }
 
-std::optional<Isa> parse_isa(const std::string& name) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
-    if (name == isa_name(isa)) return isa;
-  return std::nullopt;
-}
+std::optional<Isa> parse_isa(const std::string& name) { return find_named(kIsaNames, name); }
 
 }  // namespace mnistlab

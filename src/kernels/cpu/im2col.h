@@ -3,6 +3,7 @@
 // [C*T, HO*WO] for the T active kernel taps, row c*T + t, column oh*WO + ow.
 // With every tap active that is the order of a [Cout, Cin, KH, KW] weight
 // flattened to [Cout, K]. (Small maps of a whole batch: tap_groups.h.)
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct ConvGeometry {
   int k() const { return c * int(taps.size()); }
   bool all_taps() const { return int(taps.size()) == kh * kw; }
 };
+
+// Output rows per band so that a band's columns (per_row floats a row) stay
+// within `floats`: at least 1, at most `rows`.
+inline int band_rows(size_t floats, size_t per_row, int rows) {
+  return int(std::clamp<size_t>(floats / std::max<size_t>(per_row, 1), 1, size_t(std::max(rows, 1))));
+}
 
 // One image's columns for output rows [oh0, oh1) only: [C*T, (oh1-oh0)*WO],
 // single-threaded (callers split the batch among threads).
