@@ -189,7 +189,7 @@ void run_training(const TrainArgs& args) {
   if (out.outcome == TrainProgress::Outcome::StoppedEarly)
     std::printf("stopped early after epoch %d: no better %s_%s for %d epochs\n", out.epochs_done,
                 started.eval_name.c_str(), started.best_metric.c_str(), c.early_stop_patience);
-  std::printf("done: epoch %d's weights (%s),%s%s; best %s epoch %d\n", out.reported_epoch, out.weights.c_str(),
+  std::printf("done: epoch %d's weights (%s):%s%s; best %s epoch %d\n", out.reported_epoch, out.weights.c_str(),
               format_metrics("test", started.eval_metrics, out.test).c_str(),
               c.val_split > 0 ? " (the test set's only use)" : "", started.eval_name.c_str(), out.best_epoch);
   std::printf("run folder %s: metrics.csv, curves.png, %s, report.txt, best.safetensors, last.safetensors\n",
