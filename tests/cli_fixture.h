@@ -113,6 +113,20 @@ inline std::string read_file(const fs::path& path) {
   return text.str();
 }
 
+// A resumed run ends as the uninterrupted one did: the same weights to the
+// byte and the same first `columns` columns of metrics.csv (the rest are timings).
+inline void expect_same_run_end(const fs::path& resumed, const fs::path& straight, size_t epochs, size_t columns) {
+  const std::string a = read_file(resumed / "last.safetensors"), b = read_file(straight / "last.safetensors");
+  ASSERT_GT(a.size(), 1000u);
+  EXPECT_TRUE(a == b) << "resumed and uninterrupted runs end with different weights";
+  const auto ma = metrics_rows(resumed / "metrics.csv"), mb = metrics_rows(straight / "metrics.csv");
+  ASSERT_EQ(ma.size(), epochs);
+  ASSERT_EQ(mb.size(), epochs);
+  for (size_t e = 0; e < epochs; ++e)
+    for (size_t c = 0; c < columns; ++c) EXPECT_EQ(ma[e][c], mb[e][c]) << "epoch " << e + 1 << " column " << c;
+  EXPECT_FALSE(fs::exists(resumed / "resume.safetensors"));  // a finished run has nothing to resume
+}
+
 // Every file under dir (relative name -> contents): to show nothing changed.
 inline std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> files;

@@ -96,7 +96,7 @@ class RunEvents : public Cli {
 
 TEST_F(RunEvents, ClassificationScalarsEqualMetricsCsvAndPicturesDecode) {
   auto r = run("train --model baseline --data-dir " + (dir_ / "data").string() +
-               " --threads 1 --batch-size 40 --epochs 2 --out " + (dir_ / "c").string());
+               " --threads 1 --batch-size 40 --epochs 2 --log-every-steps 4 --out " + (dir_ / "c").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const json recs = records("c");
   expect_epoch_scalars_match(recs, csv("c"),
@@ -113,6 +113,12 @@ TEST_F(RunEvents, ClassificationScalarsEqualMetricsCsvAndPicturesDecode) {
     for (const json& v : r2.value("values", json::array())) tags.insert(v["tag"].get<std::string>());
   for (const char* tag : {"model", "command_line", "settings", "loss/train_step", "lr", "0.weight", "8.bias"})
     EXPECT_TRUE(tags.count(tag)) << tag;
+  // 400 images in batches of 40: 10 steps an epoch, 20 in all; every 4th is logged.
+  std::vector<int64_t> train_steps;
+  for (const json& r2 : recs)
+    for (const json& v : r2.value("values", json::array()))
+      if (v["tag"] == "loss/train_step") train_steps.push_back(r2["step"].get<int64_t>());
+  EXPECT_EQ(train_steps, (std::vector<int64_t>{4, 8, 12, 16, 20}));
 }
 
 TEST_F(RunEvents, DenoisingResumedAfterSigtermHasEveryStepOnce) {

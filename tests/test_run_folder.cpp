@@ -61,15 +61,7 @@ TEST_F(RunFolder, SigtermMidEpochThenResumeEndsWithTheSameWeights) {
   auto straight = run(train("b", recipe));
   ASSERT_EQ(straight.exit_code, 0) << straight.output;
 
-  const std::string a = read_file(dir_ / "a" / "last.safetensors"), b = read_file(dir_ / "b" / "last.safetensors");
-  ASSERT_GT(a.size(), 1000u);
-  EXPECT_TRUE(a == b) << "resumed and uninterrupted runs end with different weights";
-  const auto ma = metrics("a"), mb = metrics("b");
-  ASSERT_EQ(ma.size(), 3u);
-  ASSERT_EQ(mb.size(), 3u);
-  for (size_t e = 0; e < 3; ++e)
-    for (size_t c = 0; c < 5; ++c) EXPECT_EQ(ma[e][c], mb[e][c]) << "epoch " << e + 1 << " column " << c;
-  EXPECT_FALSE(fs::exists(dir_ / "a" / "resume.safetensors"));  // a finished run has nothing to resume
+  expect_same_run_end(dir_ / "a", dir_ / "b", 3, 5);
 }
 
 TEST_F(RunFolder, EarlyStoppingEndsWithTheBestEpochsWeights) {

@@ -104,9 +104,10 @@ void add_denoise_command(CLI::App& app) {
   c.batch_size = 300;
   CLI::App* train = denoise->add_subcommand(
       "train", "Train on (noisy, clean) pairs: fresh noise each epoch, a fixed noisy test set");
-  train->footer("\nThe run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
+  train->footer("The run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
                 "images_per_s), samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, "
-                "last.safetensors and resume.safetensors. Ctrl-C or SIGTERM stops after the current step and saves; "
+                "last.safetensors, resume.safetensors and a TensorBoard event file (`tensorboard --logdir runs`). "
+                "Ctrl-C or SIGTERM stops after the current step and saves; "
                 "`mnistlab denoise train --resume DIR` continues. The run options are those of `mnistlab train`, "
                 "with the same names; the best epoch is the one with the best --early-stop-metric (default psnr).\n\n"
                 "As with `mnistlab train`, a folder that holds a run is never replaced silently (without --out: "

@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
-#include <map>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
@@ -14,12 +14,21 @@
 namespace mnistlab::cli {
 namespace {
 
-// An enum option's values, from its name table (mnistlab/names.h).
+// An enum option's values, from its name table (mnistlab/names.h): the name
+// becomes the enum's number for CLI11 to store; a number itself is refused.
 template <class E, std::size_t N>
-CLI::CheckedTransformer choices(const Named<E> (&table)[N]) {
-  std::map<std::string, E> values;
-  for (const Named<E>& n : table) values.emplace(n.name, n.value);
-  return CLI::CheckedTransformer(values);
+CLI::Validator choices(const Named<E> (&table)[N]) {
+  const std::vector<std::string> list = names(table);
+  std::string shown;
+  for (const std::string& name : list) shown += (shown.empty() ? "{" : ",") + name;
+  return CLI::Validator(
+      [&table, list](std::string& s) -> std::string {
+        const std::optional<E> value = find_named(table, s);
+        if (!value) return "expected " + names_list(list) + "; got '" + s + "'";
+        s = std::to_string(static_cast<int>(*value));
+        return "";
+      },
+      shown + "}");
 }
 
 // --early-stop-metric takes metrics.csv's names (test_acc, val_psnr) or the bare metric (acc, psnr).
@@ -58,6 +67,7 @@ NoiseOptions NoiseArgs::options() const {
 void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
   cmd->add_option("--noise", n.kind, "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)")
       ->transform(choices(kNoiseNames))
+      ->type_name("NAME")
       ->default_str("uniform");
   cmd->add_option("--noise-amount", n.amount, "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)")
       ->check(number_in(0, 1e9, true, "above 0"));  // the kind's own range is checked with it (checked_noise)
@@ -78,6 +88,7 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--batch-size", c.batch_size, "Images per step")->check(integer_in(1, 65536))->capture_default_str();
   cmd->add_option("--optimizer", c.optimizer.kind, "sgd, adam or adamw")
       ->transform(choices(kOptimizerNames))
+      ->type_name("NAME")
       ->default_str("adam");
   cmd->add_option("--lr", c.optimizer.lr, "Learning rate (onecycle: the peak)")
       ->check(number_in(0, 10, true, "> 0 (at most 10)"))
@@ -92,6 +103,7 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
                   "none; step (StepLR: x gamma every --step-size epochs); cosine (CosineAnnealingLR over all "
                   "steps); onecycle (OneCycleLR: peak --lr, momentum/beta1 cycled)")
       ->transform(choices(kScheduleNames))
+      ->type_name("NAME")
       ->default_str("none");
   cmd->add_option("--step-size", c.schedule.step_size, "Epochs between decays of the step schedule")
       ->check(integer_in(1, 100000))
@@ -125,6 +137,10 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
       ->check(integer_in(0, 1000000000));
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)")
       ->check(integer_in(0, 1000000000));
+  cmd->add_option("--log-every-steps", c.log_every_steps,
+                  "Write the training loss and learning rate to the TensorBoard file every N steps (default: about "
+                  "50 points an epoch)")
+      ->check(integer_in(1, 1000000000));
   cmd->add_option("--resume", a.resume,
                   "Continue the interrupted run in this folder, with its own settings (other options are ignored)");
   cmd->add_option("--raise-sigterm-at-step", a.raise_sigterm_at, "tests: send SIGTERM to itself at step N")
@@ -135,6 +151,7 @@ void add_denoise_options(CLI::App* cmd, TrainArgs& a) {
   add_noise_options(cmd, a.noise);
   cmd->add_option("--loss", a.config.loss, "l1 or mse")
       ->transform(choices(kLossNames))
+      ->type_name("NAME")
       ->default_str("l1");
 }
 

@@ -10,8 +10,9 @@ void add_train_command(CLI::App& app) {
   args->config.task = TaskKind::Classification;
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
   cmd->footer(
-      "\nThe run folder gets metrics.csv, curves.png, misclassified.png, report.txt (per-class accuracy, confusion "
-      "matrix), best.safetensors and last.safetensors (PyTorch state_dict keys) and resume.safetensors. Ctrl-C or "
+      "The run folder gets metrics.csv, curves.png, misclassified.png, report.txt (per-class accuracy, confusion "
+      "matrix), best.safetensors and last.safetensors (PyTorch state_dict keys), resume.safetensors and a "
+      "TensorBoard event file (`tensorboard --logdir runs`). Ctrl-C or "
       "SIGTERM stops after the current step and saves; `mnistlab train --resume DIR` continues.\n\nA folder that "
       "holds a run is never replaced silently: without --out a new run goes to the first free runs/MODEL-DATASET, "
       "runs/MODEL-DATASET-2, ...; --out DIR that holds a run is refused (choose another, continue it with --resume, "

@@ -130,9 +130,9 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
     events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, to_json(c));
   }
-  // About 50 points of the training loss per epoch.
+  // By default about 50 points of the training loss per epoch.
   const int64_t batches = int64_t((train.size() + size_t(c.batch_size) - 1) / size_t(c.batch_size));
-  const int64_t log_every = std::max<int64_t>(1, batches / 50);
+  const int64_t log_every = c.log_every_steps > 0 ? c.log_every_steps : std::max<int64_t>(1, batches / 50);
 
   if (callbacks.on_start) {
     RunStart start;

@@ -33,7 +33,8 @@ std::string to_json(const RunConfig& c) {
                       {"seed", c.seed},
                       {"threads", c.threads},
                       {"train_limit", c.train_limit},
-                      {"test_limit", c.test_limit}};
+                      {"test_limit", c.test_limit},
+                      {"log_every_steps", c.log_every_steps}};
   if (c.task == TaskKind::Denoising) {
     j["noise"] = noise_name(c.noise.kind);
     j["noise_amount"] = noise_amount(checked_noise(c.noise));
@@ -80,6 +81,7 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.threads = int(field("threads").integer(0, 1024));
   c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
   c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
+  c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
     c.noise.amount = float(field("noise_amount").number(0, 10, true));
