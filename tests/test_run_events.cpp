@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -123,7 +124,8 @@ TEST_F(RunEvents, ClassificationScalarsEqualMetricsCsvAndPicturesDecode) {
 
 TEST_F(RunEvents, DenoisingResumedAfterSigtermHasEveryStepOnce) {
   const std::string recipe = "denoise train --model dae --data-dir " + (dir_ / "data").string() +
-                             " --threads 1 --batch-size 50 --epochs 3 --out " + (dir_ / "d").string();
+                             " --threads 1 --batch-size 50 --epochs 3 --lr-schedule step --step-size 1 --gamma 0.5"
+                             " --out " + (dir_ / "d").string();
   auto stopped = run(recipe + " --raise-sigterm-at-step 11");
   ASSERT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.output;
   // A run killed after its checkpoint would have logged more: append a copy
@@ -154,7 +156,12 @@ TEST_F(RunEvents, DenoisingResumedAfterSigtermHasEveryStepOnce) {
   for (const json& r : recs)
     for (const json& v : r.value("values", json::array())) {
       if (v["tag"] == "loss/train_step") ++train_steps[r["step"].get<int64_t>()];
-      if (v["tag"] == "lr") ++lr_steps[r["step"].get<int64_t>()];
+      if (v["tag"] == "lr") {
+        const int64_t step = r["step"].get<int64_t>();
+        ++lr_steps[step];
+        // StepLR(step_size=1, gamma=0.5) from 1e-3: halved at each epoch's start, steps 1-8, 9-16, 17-24.
+        EXPECT_NEAR(v["value"].get<double>(), 1e-3 * std::pow(0.5, (step - 1) / 8), 1e-9) << "lr at step " << step;
+      }
     }
   EXPECT_EQ(lr_steps.size(), 24u);
   for (const auto& [step, count] : lr_steps) EXPECT_EQ(count, 1) << "lr at step " << step;
