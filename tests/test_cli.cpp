@@ -14,7 +14,7 @@ TEST_F(Cli, HelpForTheCommandAndTrain) {
   EXPECT_EQ(train.exit_code, 0);
   for (const char* flag : {"--model", "--dataset", "--data-dir", "--epochs", "--batch-size", "--optimizer", "--lr",
                            "--momentum", "--weight-decay", "--seed", "--threads", "--out", "--train-limit",
-                           "--test-limit", "--overwrite"})
+                           "--test-limit", "--overwrite", "--augment", "--log-every-steps", "TensorBoard"})
     EXPECT_NE(train.output.find(flag), std::string::npos) << flag;
 }
 
@@ -68,7 +68,8 @@ TEST_F(Cli, UnknownModelAndDataset) {
 TEST_F(Cli, NonNumericAndOutOfRangeOptions) {
   write_dataset();
   for (const char* bad : {"--epochs ten", "--epochs 0", "--batch-size -5", "--lr abc", "--lr 0", "--momentum 1.5",
-                          "--threads 0", "--optimizer rmsprop", "--seed -1x"}) {
+                          "--threads 0", "--optimizer rmsprop", "--optimizer 1", "--seed -1x", "--augment crop=-1",
+                          "--augment rotate=5", "--augment hflip", "--log-every-steps 0"}) {
     auto r = run(std::string("train ") + bad + " " + data());
     EXPECT_NE(r.exit_code, 0) << bad;
     const std::string option = std::string(bad).substr(0, std::string(bad).find(' '));

@@ -30,7 +30,7 @@ class DenoiseRun : public Cli {
 }  // namespace
 
 TEST_F(DenoiseRun, SigtermMidEpochThenResumeEndsWithTheSameWeights) {
-  const std::string recipe = "--epochs 3 --lr 0.003 --lr-schedule cosine --warmup-epochs 0.5 --seed 3";
+  const std::string recipe = "--epochs 3 --lr 0.003 --lr-schedule cosine --warmup-epochs 0.5 --seed 3 --augment crop=1,hflip";
   // 400 images in batches of 50: 8 steps per epoch, so step 11 is inside epoch 2.
   auto stopped = run(train("a", recipe + " --raise-sigterm-at-step 11"));
   EXPECT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.output;

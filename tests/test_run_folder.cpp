@@ -42,7 +42,7 @@ class RunFolder : public Cli {
 }  // namespace
 
 TEST_F(RunFolder, SigtermMidEpochThenResumeEndsWithTheSameWeights) {
-  const std::string recipe = "--epochs 3 --lr 0.01 --lr-schedule onecycle --seed 5";
+  const std::string recipe = "--epochs 3 --lr 0.01 --lr-schedule onecycle --seed 5 --augment crop=2,degrees=10,erase=0.3";
   // 400 images in batches of 32: 13 steps per epoch, so step 20 is inside epoch 2.
   auto stopped = run(train("a", recipe + " --raise-sigterm-at-step 20"));
   EXPECT_EQ(stopped.exit_code, 128 + 15) << stopped.output;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "mnistlab/augment.h"
+
 namespace mnistlab {
 
 // Images as bytes (scaled to [0,1] only when a batch is made), labels 0..9.
@@ -48,11 +50,12 @@ Dataset load_split(const std::filesystem::path& dir, bool train);
 void write_idx_images(const std::filesystem::path& path, const IdxImages& images);
 void write_idx_labels(const std::filesystem::path& path, const std::vector<uint8_t>& labels);
 
-// Shuffled (seeded) mini-batches; the last partial batch is kept.
+// Shuffled (seeded) mini-batches, augmented when asked; the last partial
+// batch is kept.
 class BatchLoader {
  public:
-  BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint64_t seed);
-  BatchLoader(Dataset&&, int, bool, uint64_t) = delete;  // it keeps a reference
+  BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint64_t seed, const AugmentOptions& augment = {});
+  BatchLoader(Dataset&&, int, bool, uint64_t, const AugmentOptions& = {}) = delete;  // it keeps a reference
   // Start epoch `epoch` (0-based): the order depends only on (seed, epoch).
   void start_epoch(int epoch);
   // Fill images (count * rows * cols floats in [0,1], NCHW with C=1) and
@@ -62,13 +65,17 @@ class BatchLoader {
   void skip_batches(size_t count);
   size_t num_batches() const;
   int batch_size() const { return batch_size_; }
+  size_t image_size() const { return data_.image_size(); }
 
  private:
   const Dataset& data_;
   int batch_size_;
   bool shuffle_;
   uint64_t seed_;
+  AugmentOptions augment_;
+  std::vector<float> scratch_;
   std::vector<uint32_t> order_;
+  int epoch_ = 0;
   size_t cursor_ = 0;
 };
 

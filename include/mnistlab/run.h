@@ -37,12 +37,15 @@ struct RunConfig {
   uint64_t seed = 0;
   int threads = 0;                 // 0: every CPU
   size_t train_limit = 0, test_limit = 0;  // 0: all
+  AugmentOptions augment;          // of the training images
   int log_every_steps = 0;         // loss/train_step and lr in the event file; 0: about 50 points an epoch
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
 };
 
 std::string default_data_dir(const std::string& dataset);
+// Error for augmentation the dataset does not allow (a flipped digit is no digit).
+void check_augment(const RunConfig& config);
 // The loop's options and the task a run of these settings trains with.
 TrainOptions train_options(const RunConfig& config, const std::atomic<bool>* stop);
 std::unique_ptr<Task> make_task(const RunConfig& config);

@@ -21,7 +21,8 @@ struct TrainOptions {
   int epochs = 15;
   int batch_size = 64;
   int eval_batch_size = 0;  // 0: the training batch size (the arena is sized for one)
-  uint64_t seed = 0;        // shuffling (initialization is Model::build's seed)
+  uint64_t seed = 0;        // shuffling and augmentation (initialization is Model::build's seed)
+  AugmentOptions augment;   // of the training images
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   // Stop after this many epochs without improvement of early_stop_metric on

@@ -137,6 +137,21 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
       ->check(integer_in(0, 1000000000));
   cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)")
       ->check(integer_in(0, 1000000000));
+  cmd->add_option("--augment", a.augment,
+                  "Augment the training images, torchvision's transforms in its order: crop=P (RandomCrop(size, "
+                  "padding=P)), degrees=D, translate=T, scale=LO:HI, shear=S (RandomAffine; nearest, or bilinear), "
+                  "hflip (RandomHorizontalFlip, not for digits), erase=P (RandomErasing(p=P)); e.g. "
+                  "--augment crop=2,degrees=10,scale=0.9:1.1")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            try {
+              parse_augment(spec);
+            } catch (const Error& e) {
+              return e.what();
+            }
+            return "";
+          },
+          "SPEC"));
   cmd->add_option("--log-every-steps", c.log_every_steps,
                   "Write the training loss and learning rate to the TensorBoard file every N steps (default: about "
                   "50 points an epoch)")
@@ -159,6 +174,7 @@ void run_training(const TrainArgs& args) {
   const bool resuming = !args.resume.empty();
   RunConfig config = args.config;
   if (config.task == TaskKind::Denoising) config.noise = args.noise.options();
+  config.augment = parse_augment(args.augment);
   Run run = resuming ? Run::resume(args.resume, command_line()) : Run::create(config, command_line(), args.overwrite);
   const RunConfig& c = run.config();
   const std::string command = c.task == TaskKind::Denoising ? "mnistlab denoise train" : "mnistlab train";

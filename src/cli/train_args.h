@@ -23,6 +23,7 @@ struct TrainArgs {
   NoiseArgs noise;                // denoising
   bool overwrite = false;         // replace the run in the folder (not kept in run.json)
   std::string resume;             // run folder to continue
+  std::string augment;            // --augment's spec (parse_augment)
   int64_t raise_sigterm_at = 0;   // tests: signal ourselves after this optimizer step
 };
 

@@ -21,8 +21,9 @@ constexpr std::array<float, 256> kByteToUnit = [] {
 
 }  // namespace
 
-BatchLoader::BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint64_t seed)
-    : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {
+BatchLoader::BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint64_t seed,
+                         const AugmentOptions& augment)
+    : data_(data), batch_size_(batch_size), shuffle_(shuffle), seed_(seed), augment_(augment) {
   if (batch_size < 1) {
     throw Error("batch size " + std::to_string(batch_size) + " is not valid; expected 1 or more");
   }
@@ -36,12 +37,14 @@ BatchLoader::BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint
                 std::to_string(data.cols) + " = " + std::to_string(data.size() * data.image_size()));
   }
   order_.resize(data.size());
+  if (augment_.any()) scratch_.resize(data.image_size());
   start_epoch(0);
 }
 
 void BatchLoader::start_epoch(int epoch) {
   if (epoch < 0) throw Error("epoch " + std::to_string(epoch) + " is not valid; expected 0 or more");
   std::iota(order_.begin(), order_.end(), uint32_t(0));
+  epoch_ = epoch;
   cursor_ = 0;
   if (!shuffle_) return;
   seeded_shuffle(order_, seed_ * 1000003u + uint64_t(epoch));
@@ -55,7 +58,13 @@ int BatchLoader::next(float* images, int32_t* labels) {
     size_t index = order_[cursor_ + k];
     const uint8_t* src = data_.pixels.data() + index * pixels;
     float* dst = images + k * pixels;
-    for (size_t p = 0; p < pixels; ++p) dst[p] = kByteToUnit[src[p]];
+    if (augment_.any()) {
+      Rng rng(augment_stream(seed_, epoch_, cursor_ + k));
+      const AugmentDraw draw = draw_augment(augment_, data_.rows, data_.cols, rng);
+      augment_image(src, data_.rows, data_.cols, augment_, draw, dst, scratch_.data());
+    } else {
+      for (size_t p = 0; p < pixels; ++p) dst[p] = kByteToUnit[src[p]];
+    }
     labels[k] = int32_t(data_.labels[index]);
   }
   cursor_ += count;

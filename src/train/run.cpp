@@ -59,6 +59,7 @@ TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
   o.epochs = c.epochs;
   o.batch_size = c.batch_size;
   o.seed = c.seed;
+  o.augment = c.augment;
   o.optimizer = c.optimizer;
   o.schedule = c.schedule;
   o.early_stop_patience = c.early_stop_patience;
@@ -74,6 +75,7 @@ Run Run::create(RunConfig config, const std::string& command_line, bool overwrit
   s->model_text = source.text;
   s->model_origin = source.origin;
   if (config.task == TaskKind::Denoising) config.noise = checked_noise(config.noise);
+  check_augment(config);
   s->folder = claim_new_run_folder(config.out, default_run_dir(config), overwrite, command_line);
   config.out = s->folder.dir.string();
   s->config = config;

@@ -10,6 +10,12 @@ std::string default_data_dir(const std::string& dataset) {
   return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
 }
 
+void check_augment(const RunConfig& c) {
+  if (c.augment.hflip && c.dataset == "mnist")
+    throw Error("--augment hflip: digits are not left-right symmetric (a mirrored 2 is no digit), so MNIST is never "
+                "flipped; hflip is for datasets such as fashion");
+}
+
 std::string to_json(const RunConfig& c) {
   nlohmann::json j = {{"task", task_name(c.task)},
                       {"model", c.model},
@@ -34,6 +40,7 @@ std::string to_json(const RunConfig& c) {
                       {"threads", c.threads},
                       {"train_limit", c.train_limit},
                       {"test_limit", c.test_limit},
+                      {"augment", augment_spec(c.augment)},
                       {"log_every_steps", c.log_every_steps}};
   if (c.task == TaskKind::Denoising) {
     j["noise"] = noise_name(c.noise.kind);
@@ -82,6 +89,12 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
   c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
   c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
+  const JsonValue augment = field("augment");
+  try {
+    c.augment = parse_augment(augment.string());
+  } catch (const Error& e) {
+    augment.bad(std::string("an augmentation spec (") + e.what() + ")");
+  }
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
     c.noise.amount = float(field("noise_amount").number(0, 10, true));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "data/prefetch_loader.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -50,10 +51,9 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
   const int eval_batch = options.eval_batch_size > 0 ? options.eval_batch_size : batch;
   model.reserve(std::max(batch, eval_batch));
   task.reserve(model, batch);
-  BatchLoader loader(train, batch, true, options.seed);
+  BatchLoader loader(train, batch, true, options.seed, options.augment);
   const LrSchedule schedule(options.schedule, options.optimizer.lr, options.epochs, int64_t(loader.num_batches()));
-  std::vector<float> images(size_t(batch) * train.image_size());
-  std::vector<int32_t> labels(batch);
+  PrefetchLoader batches(loader);
   progress.sums.resize(task.train_metrics().size(), 0.0);
   // Dropout's masks follow the step count; after a resume it is the optimizer's.
   model.set_training_steps(uint64_t(optimizer.steps()));
@@ -66,18 +66,19 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
 
   for (int epoch = progress.epoch; epoch < options.epochs; ++epoch) {
     model.train();
-    loader.start_epoch(epoch);
-    loader.skip_batches(size_t(progress.batch));
+    batches.start_epoch(epoch, size_t(progress.batch));
     const auto start = std::chrono::steady_clock::now();
     const double seconds_before = progress.seconds;
     size_t done = std::min(train.size(), size_t(progress.batch) * size_t(batch));
     const size_t done_before = done;
-    for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
+    const float* images = nullptr;
+    const int32_t* labels = nullptr;
+    for (int n; (n = batches.next(&images, &labels)) > 0;) {
       const ScheduleValue rate = schedule.at(optimizer.steps());
       optimizer.set_lr(rate.lr);
       if (rate.momentum >= 0) optimizer.set_momentum(rate.momentum);
       const double loss_before = progress.sums[0];
-      task.train_step(model, images.data(), labels.data(), n, epoch, done, progress.sums.data());
+      task.train_step(model, images, labels, n, epoch, done, progress.sums.data());
       optimizer.step(model.parameters(), model.gradients());
       ++progress.batch;
       done += size_t(n);
