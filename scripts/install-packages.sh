@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(cmake g++ ninja-build libdnnl-dev zlib1g-dev libpng-dev libcli11-dev nlohmann-json3-dev
           googletest libgtest-dev python3-torch python3-numpy
+          python3-torchvision  # tests/reference/make_augment.py: torchvision's transforms as the reference
           gnuplot-nox fonts-dejavu-core  # gnuplot draws curves.png
           libprotobuf-dev protobuf-compiler libcrcutil-dev  # TensorBoard event files
           python3-protobuf python3-crc32c  # tests/reference/read_events.py reads them back
