@@ -35,6 +35,10 @@ std::string to_json(const RunConfig& c) {
                       {"train_limit", c.train_limit},
                       {"test_limit", c.test_limit},
                       {"log_every_steps", c.log_every_steps}};
+  if (c.task == TaskKind::Classification) {
+    j["label_smoothing"] = c.classification.label_smoothing;
+    j["tta"] = c.classification.tta_flip;
+  }
   if (c.task == TaskKind::Denoising) {
     j["noise"] = noise_name(c.noise.kind);
     j["noise_amount"] = noise_amount(checked_noise(c.noise));
@@ -82,6 +86,15 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
   c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
   c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
+  if (c.task == TaskKind::Classification) {
+    c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
+    c.classification.tta_flip = field("tta").boolean();
+    try {
+      if (c.classification.tta_flip) check_flip_tta(c.dataset);
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
+    }
+  }
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
     c.noise.amount = float(field("noise_amount").number(0, 10, true));
