@@ -5,13 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
 
 #include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/safetensors.h"
+#include "reference_file.h"
 
 using namespace mnistlab;
+using mnistlab::test::load_reference;
 
 namespace {
 
@@ -23,14 +24,6 @@ double relative_error(const float* got, const std::vector<float>& want) {
     scale = std::max(scale, std::fabs(double(want[i])));
   }
   return worst / std::max(scale, 1e-30);
-}
-
-std::map<std::string, StoredTensor> load_reference(const std::string& name) {
-  const std::filesystem::path path = std::filesystem::path(MNISTLAB_REFERENCE_DIR) / name;
-  if (!std::filesystem::exists(path))
-    throw std::runtime_error(path.string() + " is missing; run: /usr/bin/python3 tests/reference/make_reference.py --out " +
-                             MNISTLAB_REFERENCE_DIR);
-  return read_safetensors(path);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ struct RunConfig {
   size_t train_limit = 0, test_limit = 0;  // 0: all
   AugmentOptions augment;          // of the training images
   int log_every_steps = 0;         // loss/train_step and lr in the event file; 0: about 50 points an epoch
+  ClassificationOptions classification;  // classification: label smoothing, test-time flips
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
 };

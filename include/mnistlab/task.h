@@ -71,8 +71,22 @@ class Task {
                              const std::vector<std::string>& class_names) = 0;
 };
 
+struct ClassificationOptions {
+  // Training's loss is nn.CrossEntropyLoss(label_smoothing=eps), eps in
+  // [0, 1), and so is the train_loss it reports; evaluation's is always
+  // plain cross-entropy, so test losses compare across runs.
+  float label_smoothing = 0;
+  // Evaluation (metrics, picture, report) scores the mean of the softmax of
+  // each image and of its horizontal flip (check_flips_allowed).
+  bool tta_flip = false;
+};
 // The classifier of 10 (or the dataset's) classes with cross-entropy.
-std::unique_ptr<Task> make_classification_task();
+std::unique_ptr<Task> make_classification_task(const ClassificationOptions& options = {});
+
+// Throws Error naming `option` unless a horizontally flipped image of
+// `dataset` still shows its class: clothes do, digits do not.
+void check_flips_allowed(const std::string& dataset, const std::string& option);
+inline const char* const kTtaOption = "--tta (each image averaged with its horizontal flip)";
 
 struct DenoiseOptions {
   NoiseOptions noise;  // checked (checked_noise)

@@ -90,9 +90,11 @@ struct EvalResult {
 };
 // Mean cross-entropy and accuracy over the whole dataset, in eval mode.
 // confusion, when given, gets counts[label * 10 + predicted]; predicted, the
-// class of each sample in order.
+// class of each sample in order. With tta_flip the class probabilities are
+// the mean of the softmax of each image and of its horizontal flip, and the
+// loss is -log of that mean's label entry.
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion = nullptr,
-                    std::vector<int>* predicted = nullptr);
+                    std::vector<int>* predicted = nullptr, bool tta_flip = false);
 
 // A classifier from scratch with a fresh optimizer; on_epoch gets
 // {train loss, train accuracy} and {test loss, test accuracy}. Returns the history.

@@ -30,6 +30,7 @@ struct UseArgs {
   int batch_size = 1000;
   int threads = 0;
   int top = 3;
+  bool tta = false;
   std::string predictions;
   std::vector<std::string> images;
 };
@@ -45,12 +46,14 @@ Model load_trained(const UseArgs& a) {
 }
 
 void run_eval(const UseArgs& a) {
+  if (a.tta) check_flips_allowed(a.dataset, kTtaOption);
   Model model = load_trained(a);
   Dataset test = load_split(a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir, false);
   if (a.test_limit > 0) test = test.head(a.test_limit);
   model.reserve(a.batch_size, false);
   std::vector<int> predicted;
-  const EvalResult r = evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted);
+  const EvalResult r =
+      evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted, a.tta);
   std::printf("test_loss %.6f test_acc %.6f\n", r.loss, r.acc);
   if (a.predictions.empty()) return;
   std::ofstream csv(a.predictions);
@@ -108,6 +111,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")
       ->check(integer_in(1, 65536))
       ->capture_default_str();
+  cmd->add_flag("--tta", args->tta,
+                "Test-time flips: score the mean softmax of each image and its horizontal flip (as `train --tta`; "
+                "not for --dataset mnist)");
   cmd->callback([args]() { run_eval(*args); });
 }
 

@@ -2,6 +2,7 @@
 // folder (include/mnistlab/run.h).
 #include "cli/commands.h"
 #include "cli/train_args.h"
+#include "cli/validators.h"
 
 namespace mnistlab::cli {
 
@@ -19,6 +20,16 @@ void add_train_command(CLI::App& app) {
       "or add --overwrite). While a training runs, its folder is locked (DIR/run.lock holds its PID): a second "
       "training into it is refused.");
   add_run_options(cmd, *args);
+  // Classification only, so not among the run options `denoise train` shares.
+  ClassificationOptions& o = args->config.classification;
+  cmd->add_option("--label-smoothing", o.label_smoothing,
+                  "nn.CrossEntropyLoss's label_smoothing: train towards 1-EPS on the label plus EPS/10 on every "
+                  "class; train_loss is that smoothed loss, test_loss stays plain cross-entropy")
+      ->check(number_in(0, 0.999999, false, "in [0, 1)"))
+      ->capture_default_str();
+  cmd->add_flag("--tta", o.tta_flip,
+                "Test-time flips: evaluate on the mean softmax of each image and its horizontal flip (not for "
+                "--dataset mnist: digits are not flip-invariant)");
   cmd->callback([args]() { run_training(*args); });
 }
 

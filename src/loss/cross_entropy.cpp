@@ -1,29 +1,39 @@
-#include <cmath>
-
+#include "loss/log_softmax.h"
+#include "mnistlab/error.h"
 #include "mnistlab/loss.h"
 
 namespace mnistlab {
 
-double cross_entropy(const Tensor& logits, const int32_t* labels, float* grad, int* correct) {
+float checked_label_smoothing(float eps) {
+  // 1 would leave no trace of the label in the target.
+  if (!(eps >= 0 && eps < 1)) throw Error("label smoothing " + std::to_string(eps) + " is not in [0, 1)");
+  return eps;
+}
+
+double cross_entropy(const Tensor& logits, const int32_t* labels, float* grad, int* correct, float label_smoothing) {
   const int n = logits.n, k = int(logits.shape.numel());
+  // The target is (1 - eps) on the label and eps / K on every class
+  // (nn.CrossEntropyLoss's label_smoothing); eps = 0 gives plain
+  // cross-entropy bit for bit.
+  const double eps = checked_label_smoothing(label_smoothing), on_label = 1.0 - eps, on_each = eps / k;
   double total = 0.0;
   int right = 0;
 #pragma omp parallel for reduction(+ : total, right) schedule(static)
   for (int i = 0; i < n; ++i) {
     const float* z = logits.data + long(i) * k;
-    int best = 0;
-    for (int j = 1; j < k; ++j)
-      if (z[j] > z[best]) best = j;
+    const int best = argmax(z, k);
     right += best == labels[i];
-    // log-softmax shifted by the maximum, so exp never overflows.
-    double sum = 0.0;
-    for (int j = 0; j < k; ++j) sum += std::exp(double(z[j]) - z[best]);
-    const double log_sum = std::log(sum) + z[best];
-    total += log_sum - z[labels[i]];
+    const double log_sum = log_sum_exp(z, k, z[best]);
+    total += on_label * (log_sum - z[labels[i]]);
+    if (eps > 0) {
+      double z_sum = 0.0;
+      for (int j = 0; j < k; ++j) z_sum += z[j];
+      total += eps * (log_sum - z_sum / k);  // eps * mean_k(-log p_k)
+    }
     if (grad) {
       for (int j = 0; j < k; ++j) {
         const double p = std::exp(double(z[j]) - log_sum);
-        grad[long(i) * k + j] = float((p - (j == labels[i] ? 1.0 : 0.0)) / n);
+        grad[long(i) * k + j] = float((p - on_each - (j == labels[i] ? on_label : 0.0)) / n);
       }
     }
   }

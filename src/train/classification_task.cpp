@@ -1,5 +1,6 @@
-// The classification task: cross-entropy on one score per class, accuracy,
-// and a picture of the test images the model gets wrong.
+// The classification task: cross-entropy (label smoothing optional) on one
+// score per class, accuracy, and a picture of the test images the model gets
+// wrong; evaluation with or without test-time flips.
 #include <cstdio>
 
 #include "mnistlab/error.h"
@@ -7,7 +8,9 @@
 #include "mnistlab/loss.h"
 #include "mnistlab/report.h"
 #include "mnistlab/trainer.h"
+#include "loss/log_softmax.h"
 #include "report/label_strip.h"
+#include "train/class_log_probs.h"
 
 namespace mnistlab {
 namespace {
@@ -17,6 +20,9 @@ constexpr int kPictureImages = 32, kPicturePerRow = 8;
 
 class ClassificationTask final : public Task {
  public:
+  explicit ClassificationTask(const ClassificationOptions& o) : o_(o) {
+    o_.label_smoothing = checked_label_smoothing(o.label_smoothing);  // before a run writes anything
+  }
   TaskKind kind() const override { return TaskKind::Classification; }
   void check(const Model& model, const Dataset& data) const override { check_classifier_fits(model, data); }
   std::vector<MetricInfo> train_metrics() const override { return {loss(), accuracy()}; }
@@ -30,13 +36,13 @@ class ClassificationTask final : public Task {
                   double* sums) override {
     int right = 0;
     const Tensor& logits = model.forward(images, n);
-    sums[0] += cross_entropy(logits, labels, dlogits_.data(), &right) * n;
+    sums[0] += cross_entropy(logits, labels, dlogits_.data(), &right, o_.label_smoothing) * n;
     sums[1] += right;
     model.backward(dlogits_.data());
   }
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
-    const EvalResult r = mnistlab::evaluate(model, data, batch_size, nullptr, &predicted_.classes);
+    const EvalResult r = mnistlab::evaluate(model, data, batch_size, nullptr, &predicted_.classes, o_.tta_flip);
     predicted_.data = &data;
     predicted_.steps = model.training_steps();
     return {r.loss, r.acc};
@@ -48,7 +54,7 @@ class ClassificationTask final : public Task {
     // validation split that was this set with these weights, so no second
     // pass (Task::picture's contract). Used once.
     if (predicted_.data != &test || predicted_.steps != model.training_steps())
-      mnistlab::evaluate(model, test, batch_size, nullptr, &predicted_.classes);
+      mnistlab::evaluate(model, test, batch_size, nullptr, &predicted_.classes, o_.tta_flip);
     predicted_.data = nullptr;
     const std::vector<int>& predicted = predicted_.classes;
     const size_t pixels = test.image_size();
@@ -75,9 +81,10 @@ class ClassificationTask final : public Task {
   std::string report(Model& model, const Dataset& test, int batch_size,
                      const std::vector<std::string>& class_names) override {
     std::vector<int64_t> confusion;
-    const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion);
-    char line[128];
-    std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f\n\n", r.loss, r.acc);
+    const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta_flip);
+    char line[160];
+    std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f%s\n\n", r.loss, r.acc,
+                  o_.tta_flip ? " (softmax averaged with the horizontal flip's)" : "");
     return line + class_report(confusion, class_names);
   }
 
@@ -85,6 +92,7 @@ class ClassificationTask final : public Task {
   static MetricInfo loss() { return {"loss", "loss", false}; }
   static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0}; }
 
+  ClassificationOptions o_;
   std::vector<float> dlogits_;
   struct {
     const Dataset* data = nullptr;  // the set and the weights (by training steps) they belong to
@@ -104,8 +112,14 @@ void check_classifier_fits(const Model& model, const Dataset& data) {
     throw Error("a classifier for these datasets needs 10 outputs, the model has " + model.output_shape().str());
 }
 
+void check_flips_allowed(const std::string& dataset, const std::string& option) {
+  if (dataset == "mnist")
+    throw Error(option + ": a mirrored digit is not the same digit (MNIST is not flip-invariant); flips are for "
+                "datasets such as fashion");
+}
+
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
-                    std::vector<int>* predicted) {
+                    std::vector<int>* predicted, bool tta_flip) {
   check_classifier_fits(model, data);
   if (confusion) confusion->assign(kNumClasses * kNumClasses, 0);
   if (predicted) predicted->clear();
@@ -116,19 +130,16 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   std::vector<float> images(size_t(batch_size) * data.image_size());
   std::vector<int32_t> labels(batch_size);
   loader.start_epoch(0);
+  std::vector<double> log_p;
   double loss_sum = 0;
   long correct = 0;
   for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
-    int right = 0;
-    const Tensor& logits = model.forward(images.data(), n);
-    loss_sum += cross_entropy(logits, labels.data(), nullptr, &right) * n;
-    correct += right;
-    if (!confusion && !predicted) continue;
+    class_log_probs(model, images.data(), n, tta_flip, log_p);
     for (int i = 0; i < n; ++i) {
-      const float* row = logits.sample(i);
-      int best = 0;
-      for (int k = 1; k < kNumClasses; ++k)
-        if (row[k] > row[best]) best = k;
+      const double* row = log_p.data() + size_t(i) * kNumClasses;
+      const int best = argmax(row, kNumClasses);
+      loss_sum -= row[labels[i]];
+      correct += best == labels[i];
       if (confusion) ++(*confusion)[size_t(labels[i]) * kNumClasses + size_t(best)];
       if (predicted) predicted->push_back(best);
     }
@@ -137,6 +148,8 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   return {loss_sum / double(data.size()), double(correct) / double(data.size())};
 }
 
-std::unique_ptr<Task> make_classification_task() { return std::make_unique<ClassificationTask>(); }
+std::unique_ptr<Task> make_classification_task(const ClassificationOptions& options) {
+  return std::make_unique<ClassificationTask>(options);
+}
 
 }  // namespace mnistlab

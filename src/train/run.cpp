@@ -11,6 +11,7 @@
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
+#include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
@@ -50,7 +51,7 @@ std::string default_run_dir(const RunConfig& c) {
 }  // namespace
 
 std::unique_ptr<Task> make_task(const RunConfig& c) {
-  if (c.task == TaskKind::Classification) return make_classification_task();
+  if (c.task == TaskKind::Classification) return make_classification_task(c.classification);
   return make_denoising_task({c.noise, c.loss, c.seed});
 }
 
@@ -76,6 +77,10 @@ Run Run::create(RunConfig config, const std::string& command_line, bool overwrit
   s->model_origin = source.origin;
   if (config.task == TaskKind::Denoising) config.noise = checked_noise(config.noise);
   check_augment(config);
+  if (config.task == TaskKind::Classification) {  // before the folder is claimed
+    checked_label_smoothing(config.classification.label_smoothing);
+    if (config.classification.tta_flip) check_flips_allowed(config.dataset, kTtaOption);
+  }
   s->folder = claim_new_run_folder(config.out, default_run_dir(config), overwrite, command_line);
   config.out = s->folder.dir.string();
   s->config = config;

@@ -11,9 +11,7 @@ std::string default_data_dir(const std::string& dataset) {
 }
 
 void check_augment(const RunConfig& c) {
-  if (c.augment.hflip && c.dataset == "mnist")
-    throw Error("--augment hflip: digits are not left-right symmetric (a mirrored 2 is no digit), so MNIST is never "
-                "flipped; hflip is for datasets such as fashion");
+  if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
 }
 
 std::string to_json(const RunConfig& c) {
@@ -42,6 +40,10 @@ std::string to_json(const RunConfig& c) {
                       {"test_limit", c.test_limit},
                       {"augment", augment_spec(c.augment)},
                       {"log_every_steps", c.log_every_steps}};
+  if (c.task == TaskKind::Classification) {
+    j["label_smoothing"] = c.classification.label_smoothing;
+    j["tta"] = c.classification.tta_flip;
+  }
   if (c.task == TaskKind::Denoising) {
     j["noise"] = noise_name(c.noise.kind);
     j["noise_amount"] = noise_amount(checked_noise(c.noise));
@@ -94,6 +96,16 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
     c.augment = parse_augment(augment.string());
   } catch (const Error& e) {
     augment.bad(std::string("an augmentation spec (") + e.what() + ")");
+  }
+  if (c.task == TaskKind::Classification) {
+    c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
+    c.classification.tta_flip = field("tta").boolean();
+    try {
+      if (c.classification.tta_flip) check_flips_allowed(c.dataset, kTtaOption);
+      check_augment(c);
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
+    }
   }
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
