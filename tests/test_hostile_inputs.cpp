@@ -161,7 +161,7 @@ std::vector<Hostile> cases() {
   t.push_back({"IDX promising 36 PB", [](const fs::path& d) {
                  write_data_with_test_images(d / "data", idx_images_header(0x7fffffff, 4096, 4096));
                },
-               {"eval", "--weights", "{weights}", "--data-dir", "{dir}/data"}, {"t10k-images-idx3-ubyte", "above the limit of 268435456"}});
+               {"eval", "--weights", "{weights}", "--data-dir", "{dir}/data"}, {"t10k-images-idx3-ubyte", "above the limit of 2147483648"}});
   t.push_back({"empty test split", [](const fs::path& d) {
                  write_data_with_test_images(d / "data", idx_images_header(0, 28, 28));
                },

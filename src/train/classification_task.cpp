@@ -1,5 +1,6 @@
 // The classification task: cross-entropy on one score per class, accuracy,
 // and a picture of the test images the model gets wrong.
+#include <algorithm>
 #include <cstdio>
 
 #include "mnistlab/error.h"
@@ -12,8 +13,26 @@
 namespace mnistlab {
 namespace {
 
-constexpr int kNumClasses = 10;
 constexpr int kPictureImages = 32, kPicturePerRow = 8;
+
+// "label>predicted" under a misclassified image: the class names when they
+// fit under it, else the class numbers.
+std::string caption(const Dataset& data, int label, int predicted) {
+  const std::vector<std::string>& names = data.class_names;
+  if (size_t(std::max(label, predicted)) < names.size()) {
+    const std::string text = names[size_t(label)] + ">" + names[size_t(predicted)];
+    if (label_strip_fits(text, data.cols)) return text;
+  }
+  return std::to_string(label) + ">" + std::to_string(predicted);
+}
+
+// The report's row names: the dataset's class names, or the class numbers.
+std::vector<std::string> class_names_or_numbers(const Dataset& data, size_t classes) {
+  if (data.class_names.size() == classes) return data.class_names;
+  std::vector<std::string> numbers;
+  for (size_t c = 0; c < classes; ++c) numbers.push_back(std::to_string(c));
+  return numbers;
+}
 
 class ClassificationTask final : public Task {
  public:
@@ -57,7 +76,7 @@ class ClassificationTask final : public Task {
       if (predicted[i] == test.labels[i]) continue;
       std::vector<float> cell(pixels);
       for (size_t p = 0; p < pixels; ++p) cell[p] = float(test.pixels[i * pixels + p]) / 255.0f;
-      append_label_strip(std::to_string(test.labels[i]) + ">" + std::to_string(predicted[i]), test.cols, cell);
+      append_label_strip(caption(test, test.labels[i], predicted[i]), test.cols, cell);
       cells.push_back(std::move(cell));
     }
     if (cells.empty()) return {};
@@ -72,13 +91,12 @@ class ClassificationTask final : public Task {
   }
   std::string picture_name() const override { return "misclassified"; }
 
-  std::string report(Model& model, const Dataset& test, int batch_size,
-                     const std::vector<std::string>& class_names) override {
+  std::string report(Model& model, const Dataset& test, int batch_size) override {
     std::vector<int64_t> confusion;
     const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion);
     char line[128];
     std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f\n\n", r.loss, r.acc);
-    return line + class_report(confusion, class_names);
+    return line + class_report(confusion, class_names_or_numbers(test, model.output_shape().numel()));
   }
 
  private:
@@ -95,19 +113,11 @@ class ClassificationTask final : public Task {
 
 }  // namespace
 
-void check_classifier_fits(const Model& model, const Dataset& data) {
-  const SampleShape in = model.input_shape();
-  if (in.c != 1 || in.h != data.rows || in.w != data.cols)
-    throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
-                std::to_string(data.cols) + " images");
-  if (model.output_shape().numel() != kNumClasses)
-    throw Error("a classifier for these datasets needs 10 outputs, the model has " + model.output_shape().str());
-}
-
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
                     std::vector<int>* predicted) {
   check_classifier_fits(model, data);
-  if (confusion) confusion->assign(kNumClasses * kNumClasses, 0);
+  const size_t classes = model.output_shape().numel();
+  if (confusion) confusion->assign(classes * classes, 0);
   if (predicted) predicted->clear();
   if (data.size() == 0) return {};
   const bool was_training = model.is_training();
@@ -127,9 +137,9 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
     for (int i = 0; i < n; ++i) {
       const float* row = logits.sample(i);
       int best = 0;
-      for (int k = 1; k < kNumClasses; ++k)
+      for (int k = 1; k < int(classes); ++k)
         if (row[k] > row[best]) best = k;
-      if (confusion) ++(*confusion)[size_t(labels[i]) * kNumClasses + size_t(best)];
+      if (confusion) ++(*confusion)[size_t(labels[i]) * classes + size_t(best)];
       if (predicted) predicted->push_back(best);
     }
   }
