@@ -24,7 +24,8 @@ inline CLI::Option* add_dataset_option(CLI::App* cmd, std::string& dataset) {
 inline CLI::Option* add_class_names_option(CLI::App* cmd, std::string& file) {
   return cmd->add_option("--class-names", file,
                          "Text file with one class name per line, in label order (default: classes.txt in the "
-                         "dataset's folder; mnist and fashion have their own)");
+                         "dataset's folder; mnist and fashion have their own)")
+      ->type_name("FILE");
 }
 
 }  // namespace mnistlab::cli
