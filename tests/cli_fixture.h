@@ -72,6 +72,35 @@ inline Dataset synthetic(int count, uint64_t seed) {
   return d;
 }
 
+// `count` images of side x side, labels i % classes: class k is a bright 2x2
+// square at its own place (row-major in steps of 2), on a little noise.
+inline Dataset patterned(int count, int classes, int side, uint64_t seed) {
+  Dataset d;
+  d.rows = d.cols = side;
+  const size_t pixels = size_t(side) * size_t(side);
+  d.pixels.resize(size_t(count) * pixels);
+  d.labels.resize(size_t(count));
+  Rng rng(seed);
+  for (int i = 0; i < count; ++i) {
+    const int k = i % classes, top = k / (side / 2) * 2, left = k % (side / 2) * 2;
+    d.labels[size_t(i)] = uint8_t(k);
+    uint8_t* image = d.pixels.data() + size_t(i) * pixels;
+    for (size_t p = 0; p < pixels; ++p) image[p] = uint8_t(rng.uniform(0, 40));
+    for (int r = top; r < top + 2; ++r)
+      for (int c = left; c < left + 2; ++c) image[r * side + c] = 255;
+  }
+  return d;
+}
+
+// One split of `d` as an IDX pair named PREFIX-images-idx3-ubyte[SUFFIX] and
+// PREFIX-labels-idx1-ubyte[SUFFIX] in `dir`.
+inline void write_idx_split(const fs::path& dir, const Dataset& d, const std::string& prefix,
+                            const std::string& suffix = "") {
+  fs::create_directories(dir);
+  write_idx_images(dir / (prefix + "-images-idx3-ubyte" + suffix), IdxImages{int(d.size()), d.rows, d.cols, d.pixels});
+  write_idx_labels(dir / (prefix + "-labels-idx1-ubyte" + suffix), d.labels);
+}
+
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -82,9 +111,7 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   void write_split(const Dataset& d, const std::string& prefix, const std::string& suffix = "") {
-    IdxImages images{int(d.size()), d.rows, d.cols, d.pixels};
-    write_idx_images(dir_ / "data" / (prefix + "-images-idx3-ubyte" + suffix), images);
-    write_idx_labels(dir_ / "data" / (prefix + "-labels-idx1-ubyte" + suffix), d.labels);
+    write_idx_split(dir_ / "data", d, prefix, suffix);
   }
   void write_dataset() {
     write_split(synthetic(400, 1), "train", ".gz");

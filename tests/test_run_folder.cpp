@@ -428,7 +428,9 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
       {"seed", -1, "\"seed\" is -1"},
       {"threads", 1e12, "\"threads\" is 1000000000000.0"},
       {"val_split", 2, "\"val_split\" is 2; expected a number in [0, 0.9]"},
-      {"dataset", nullptr, "\"dataset\" is null; expected \"mnist\" or \"fashion\""},
+      {"dataset", nullptr, "\"dataset\" is null; expected a string"},
+      {"dataset", "", "\"dataset\" is \"\"; expected mnist, fashion or a dataset folder"},
+      {"class_names", 5, "\"class_names\" is 5; expected a string"},
       {"seed", nlohmann::json(nlohmann::json::value_t::discarded), "\"seed\" is missing"},
   };
   for (const Case& c : cases) {

@@ -92,7 +92,7 @@ TEST(TestTimeFlips, TheTaskEvaluatesAndReportsWithItsOption) {
   const std::vector<double> m = task->evaluate(r.model, r.data, 4);
   EXPECT_NEAR(m[0], r.want("tta_loss"), 1e-5 * r.want("tta_loss"));
   EXPECT_NEAR(m[1], r.want("tta_acc"), 1e-7);
-  EXPECT_NE(task->report(r.model, r.data, 4, {}).find("averaged with the horizontal flip"), std::string::npos);
+  EXPECT_NE(task->report(r.model, r.data, 4).find("averaged with the horizontal flip"), std::string::npos);
   EXPECT_NEAR(make_classification_task()->evaluate(r.model, r.data, 4)[0], r.want("plain_loss"),
               1e-5 * r.want("plain_loss"));
 }
@@ -100,6 +100,7 @@ TEST(TestTimeFlips, TheTaskEvaluatesAndReportsWithItsOption) {
 TEST_F(Cli, EvalWithTtaMatchesPyTorchAndRefusesMnist) {
   TtaReference r;
   write_split(r.data, "t10k");
+  write_split(r.data, "train");  // the class count comes from both splits' labels
   save_state_dict(r.model, dir_ / "tiny.safetensors");
   std::ofstream(dir_ / "tiny.model") << kTiny;
   const std::string eval = "eval --model " + (dir_ / "tiny.model").string() + " --weights " +

@@ -10,11 +10,19 @@
 
 namespace mnistlab {
 
-// Images as bytes (scaled to [0,1] only when a batch is made), labels 0..9.
+// Images as bytes (scaled to [0,1] only when a batch is made), labels
+// 0..num_classes-1.
 struct Dataset {
   int rows = 0, cols = 0;
   std::vector<uint8_t> pixels;  // size() * rows * cols
   std::vector<uint8_t> labels;
+  // Max label + 1 over the folder's train and test labels (the loaders set
+  // it); 0: not known, the labels alone say. classes_source says where it
+  // comes from, for errors: "labels 0..46 in DIR/emnist-balanced-train-labels-idx1-ubyte.gz".
+  int num_classes = 0;
+  std::string classes_source;
+  // One per class in label order (torchvision's Dataset.classes); empty: the class numbers.
+  std::vector<std::string> class_names;
   size_t size() const { return labels.size(); }
   size_t image_size() const { return size_t(rows) * cols; }
   // The first `limit` samples (all when limit is 0 or >= size()).
@@ -36,14 +44,44 @@ std::vector<uint8_t> read_idx_labels(const std::filesystem::path& path);
 // seeded permutation; returns {rest, validation}.
 std::pair<Dataset, Dataset> split_validation(const Dataset& train, double fraction, uint64_t seed);
 
-// Images and labels of one split; checks the counts agree and labels < 10.
+// Images and labels of one split; checks the counts agree. num_classes:
+// its max label + 1.
 Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels);
 
-// A folder with the four files under their original names, each raw or .gz:
-// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-// t10k-labels-idx1-ubyte. A missing folder or file is an error that names
-// it and says how to get the data (scripts/setup.sh).
+// The four IDX files of a dataset folder, found by name, each raw or .gz (the
+// raw one when both are there): *train-images-idx3-ubyte,
+// *train-labels-idx1-ubyte, *t10k-images-idx3-ubyte or *test-images-idx3-ubyte,
+// *t10k-labels-idx1-ubyte or *test-labels-idx1-ubyte, where * is any prefix
+// (MNIST's own names, EMNIST's emnist-balanced-train-images-idx3-ubyte.gz,
+// ...). A missing folder, or a pattern that matches no file or more than one,
+// is an error naming the folder, the pattern and the candidates.
+struct DatasetFiles {
+  std::filesystem::path train_images, train_labels, test_images, test_labels;
+};
+DatasetFiles find_dataset_files(const std::filesystem::path& dir);
+
+// One split of the folder's dataset (find_dataset_files), of any image size;
+// num_classes counts the labels of both splits, so a test set that lacks the
+// last class still has it.
 Dataset load_split(const std::filesystem::path& dir, bool train);
+
+// What a command's --dataset names: "mnist" and "fashion" are the built-in
+// datasets in data/mnist and data/fashion-mnist (or `data_dir`, when given);
+// anything else is the path of a dataset folder, and data_dir must be empty.
+bool is_builtin_dataset(const std::string& dataset);
+std::filesystem::path dataset_dir(const std::string& dataset, const std::string& data_dir);
+// For run folders and titles: "mnist", "fashion", or the folder's own name.
+std::string dataset_name(const std::string& dataset);
+
+// The names of a dataset's `classes` classes, in label order: from
+// `names_file` when given, else from DIR/classes.txt when there is one (one
+// name per line), else the built-in names of mnist (digits) and fashion
+// (torchvision's FashionMNIST.classes) when there are 10 classes, else none
+// (the class numbers stand for them). A file whose line count is not
+// `classes` is an error naming it, its line count and the class count, with
+// `classes_source` (where the count comes from).
+std::vector<std::string> class_names(const std::string& dataset, const std::filesystem::path& dir,
+                                     const std::string& names_file, int classes, const std::string& classes_source);
 
 // Write an IDX file (raw, or gzip when the name ends in .gz); for tests
 // and tools that make small datasets.

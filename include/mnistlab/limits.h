@@ -18,7 +18,10 @@ constexpr int64_t kSampleFloats = int64_t(1) << 26;  // one sample's tensor at a
 constexpr int64_t kParameters = int64_t(1) << 28;    // a model's parameters and buffers (1 GiB)
 
 // Data files
-constexpr int64_t kIdxPayloadBytes = int64_t(1) << 28;  // one IDX file's data (MNIST's training images: 47 MB)
+// One IDX file's data: MNIST's training images are 47 MB, EMNIST ByClass's
+// 547 MB (697,932 images of 28x28). The buffer grows with the bytes that
+// arrive, never from the header's promise alone.
+constexpr int64_t kIdxPayloadBytes = int64_t(1) << 31;  // 2 GiB
 constexpr int64_t kImageSide = 4096;                    // IDX and PNG images
 constexpr int64_t kPngFileBytes = int64_t(1) << 26;     // 64 MiB: a 4096x4096 16-bit gray PNG stored uncompressed is 32
 
@@ -28,5 +31,7 @@ constexpr int64_t kSafetensorsFileBytes = int64_t(1) << 32;    // 4 GiB
 
 // Text files of a run folder (run.json, command.txt)
 constexpr int64_t kRunTextBytes = int64_t(1) << 20;
+// A dataset's class names (classes.txt, --class-names): one per line, at most 256 classes
+constexpr int64_t kClassNamesBytes = int64_t(1) << 20;
 
 }  // namespace mnistlab::limits

@@ -9,9 +9,6 @@
 
 namespace mnistlab {
 
-// "mnist": the digits; "fashion": T-shirt/top, Trouser, Pullover, ...
-const std::vector<std::string>& class_names(const std::string& dataset);
-
 // A figure of per-epoch curves: panels side by side, each with its series.
 struct CurveSeries {
   std::string title;  // legend entry
@@ -36,7 +33,7 @@ struct CurvesSpec {
 std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec);
 
 // Per-class accuracy and the confusion matrix (rows: true class, columns:
-// predicted) as text; counts[label * 10 + predicted].
+// predicted) as text; counts[label * names.size() + predicted].
 std::string class_report(const std::vector<int64_t>& counts, const std::vector<std::string>& names);
 
 }  // namespace mnistlab

@@ -24,8 +24,9 @@ namespace mnistlab {
 struct RunConfig {
   TaskKind task = TaskKind::Classification;
   std::string model = "baseline";  // preset name or model file, as given
-  std::string dataset = "mnist";   // mnist | fashion
-  std::string data_dir;            // "": data/mnist or data/fashion-mnist
+  std::string dataset = "mnist";   // mnist | fashion | a dataset folder, as given (dataset_dir, data.h)
+  std::string data_dir;            // mnist and fashion: "": data/mnist or data/fashion-mnist
+  std::string class_names;         // a names file; "": the folder's classes.txt or the built-in names
   std::string out;                 // the run folder
   int epochs = 15;
   int batch_size = 64;
@@ -44,7 +45,6 @@ struct RunConfig {
   LossKind loss = LossKind::L1;    // denoising
 };
 
-std::string default_data_dir(const std::string& dataset);
 // Error for augmentation the dataset does not allow (a flipped digit is no digit).
 void check_augment(const RunConfig& config);
 // The loop's options and the task a run of these settings trains with.

@@ -66,9 +66,9 @@ class Task {
   // What the model has to beat before training, as one line (denoising: the
   // noisy input's own scores on the test set); "" when there is nothing.
   virtual std::string baseline(const Dataset&, int) { return ""; }
-  // The task's part of report.txt, for the final weights on the test set.
-  virtual std::string report(Model& model, const Dataset& test, int batch_size,
-                             const std::vector<std::string>& class_names) = 0;
+  // The task's part of report.txt, for the final weights on the test set
+  // (a classifier's names its classes by test.class_names).
+  virtual std::string report(Model& model, const Dataset& test, int batch_size) = 0;
 };
 
 struct ClassificationOptions {
@@ -80,7 +80,7 @@ struct ClassificationOptions {
   // each image and of its horizontal flip (check_flips_allowed).
   bool tta_flip = false;
 };
-// The classifier of 10 (or the dataset's) classes with cross-entropy.
+// The classifier of the dataset's classes with cross-entropy.
 std::unique_ptr<Task> make_classification_task(const ClassificationOptions& options = {});
 
 // Throws Error naming `option` unless a horizontally flipped image of

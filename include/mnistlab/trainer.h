@@ -82,17 +82,19 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
 // --- Classification ----------------------------------------------------
 
 // Throws Error when the model's input is not the dataset's image size or
-// its output is not one score per class (before a run writes anything).
+// its output is not one score per class (Dataset::num_classes; for a
+// dataset made in memory, at least one per label), before a run writes
+// anything; the message says which line of the model file to change.
 void check_classifier_fits(const Model& model, const Dataset& data);
 
 struct EvalResult {
   double loss = 0, acc = 0;
 };
 // Mean cross-entropy and accuracy over the whole dataset, in eval mode.
-// confusion, when given, gets counts[label * 10 + predicted]; predicted, the
-// class of each sample in order. With tta_flip the class probabilities are
-// the mean of the softmax of each image and of its horizontal flip, and the
-// loss is -log of that mean's label entry.
+// confusion, when given, gets counts[label * K + predicted] for the model's
+// K outputs; predicted, the class of each sample in order. With tta_flip the
+// class probabilities are the mean of the softmax of each image and of its
+// horizontal flip, and the loss is -log of that mean's label entry.
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion = nullptr,
                     std::vector<int>* predicted = nullptr, bool tta_flip = false);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/dataset_option.h"
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
@@ -30,7 +31,7 @@ void run_pairs(const PairsArgs& a) {
   DenoiseOptions o;
   o.noise = a.noise.options();
   o.seed = a.seed;
-  const Dataset test = load_split(a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir, false);
+  const Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
   const size_t count = std::min(size_t(a.count), test.size()), pixels = test.image_size();
   std::vector<float> noisy(count * pixels), clean(count * pixels);
   for (size_t i = 0; i < count; ++i) {
@@ -79,10 +80,8 @@ void run_denoise_apply(const ApplyArgs& a) {
 void add_pairs_command(CLI::App& app) {
   auto a = std::make_shared<PairsArgs>();
   CLI::App* cmd = app.add_subcommand("pairs", "Draw Noisy Fashion-MNIST pairs (noisy | clean) from the test set");
-  cmd->add_option("--dataset", a->dataset, "mnist or fashion")
-      ->check(CLI::IsMember({"mnist", "fashion"}))
-      ->capture_default_str();
-  cmd->add_option("--data-dir", a->data_dir, "Folder with the dataset's IDX files");
+  add_dataset_option(cmd, a->dataset);
+  cmd->add_option("--data-dir", a->data_dir, "Folder with mnist's or fashion's IDX files");
   add_noise_options(cmd, a->noise);
   cmd->add_option("--count", a->count, "Pairs to draw")->check(integer_in(1, 1000))->capture_default_str();
   cmd->add_option("--per-row", a->per_row, "Pairs per row")->check(integer_in(1, 50))->capture_default_str();

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "cli/commands.h"
+#include "cli/dataset_option.h"
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
@@ -25,7 +26,7 @@ struct UseArgs {
   std::string model = "baseline";
   std::string weights;
   std::string dataset = "mnist";
-  std::string data_dir;
+  std::string data_dir, class_names;
   size_t test_limit = 0;
   int batch_size = 1000;
   int threads = 0;
@@ -35,20 +36,26 @@ struct UseArgs {
   std::vector<std::string> images;
 };
 
-Model load_trained(const UseArgs& a) {
+// The model and its origin ("models/baseline.model", or the file given).
+std::pair<Model, std::string> load_trained(const UseArgs& a) {
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(0);
   use_threads(model, a.threads);
   load_state_dict(model, a.weights);
   model.eval();
-  return model;
+  return {std::move(model), source.origin};
 }
 
 void run_eval(const UseArgs& a) {
   if (a.tta) check_flips_allowed(a.dataset, kTtaOption);
-  Model model = load_trained(a);
-  Dataset test = load_split(a.data_dir.empty() ? default_data_dir(a.dataset) : a.data_dir, false);
+  auto [model, origin] = load_trained(a);
+  Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
+  try {
+    check_classifier_fits(model, test);
+  } catch (const Error& e) {
+    throw Error(origin + ": " + e.what());
+  }
   if (a.test_limit > 0) test = test.head(a.test_limit);
   model.reserve(a.batch_size, false);
   std::vector<int> predicted;
@@ -63,9 +70,10 @@ void run_eval(const UseArgs& a) {
 }
 
 void run_predict(const UseArgs& a) {
-  Model model = load_trained(a);
-  const auto& names = class_names(a.dataset);
+  auto [model, origin] = load_trained(a);
   const size_t k = model.output_shape().numel();
+  const std::vector<std::string> names = class_names(a.dataset, dataset_dir(a.dataset, a.data_dir), a.class_names,
+                                                     int(k), "the outputs of " + origin);
   for (const std::string& path : a.images) {
     const std::vector<float> x = png_as_input(path, model.input_shape());
     const Tensor& logits = model.forward(x.data(), 1);
@@ -91,9 +99,9 @@ void add_model_options(CLI::App* cmd, UseArgs& a) {
   cmd->add_option("--model", a.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
   cmd->add_option("--weights", a.weights, "safetensors file with the model's state_dict (best.safetensors, ...)")
       ->required();
-  cmd->add_option("--dataset", a.dataset, "mnist or fashion")
-      ->check(CLI::IsMember({"mnist", "fashion"}))
-      ->capture_default_str();
+  add_dataset_option(cmd, a.dataset);
+  cmd->add_option("--data-dir", a.data_dir, "Folder with mnist's or fashion's IDX files (default data/mnist or "
+                                            "data/fashion-mnist)");
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
 }
 
@@ -103,8 +111,6 @@ void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<UseArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Test loss and accuracy of saved weights; prints `test_loss X test_acc Y`");
   add_model_options(cmd, *args);
-  cmd->add_option("--data-dir", args->data_dir, "Folder with the dataset's IDX files (default data/mnist or "
-                                                "data/fashion-mnist)");
   cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
       ->check(integer_in(0, 1000000000));
   cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class to this CSV");
@@ -120,9 +126,10 @@ void add_eval_command(CLI::App& app) {
 void add_predict_command(CLI::App& app) {
   auto args = std::make_shared<UseArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "predict", "Classify grayscale PNG images of the model's input size (28x28; light object on dark ground, as in "
+      "predict", "Classify grayscale PNG images of the model's input size (such as 28x28; light object on dark ground, as in "
                  "MNIST); other sizes are an error, not resized");
   add_model_options(cmd, *args);
+  add_class_names_option(cmd, args->class_names);
   cmd->add_option("--top", args->top, "How many classes to print per image")
       ->check(integer_in(1, 10))
       ->capture_default_str();

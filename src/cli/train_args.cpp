@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/dataset_option.h"
 #include "cli/progress_bar.h"
 #include "cli/stop_signal.h"
 #include "cli/validators.h"
@@ -77,11 +78,11 @@ void add_noise_options(CLI::App* cmd, NoiseArgs& n) {
 void add_run_options(CLI::App* cmd, TrainArgs& a) {
   RunConfig& c = a.config;
   cmd->add_option("--model", c.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
-  cmd->add_option("--dataset", c.dataset, "mnist or fashion")
-      ->check(CLI::IsMember({"mnist", "fashion"}))
-      ->capture_default_str();
+  add_dataset_option(cmd, c.dataset);
   cmd->add_option("--data-dir", c.data_dir,
-                  "Folder with the dataset's four IDX files (raw or .gz); default data/mnist or data/fashion-mnist");
+                  "Folder with mnist's or fashion's four IDX files (raw or .gz); default data/mnist or "
+                  "data/fashion-mnist");
+  if (c.task == TaskKind::Classification) add_class_names_option(cmd, c.class_names);
   cmd->add_option("--epochs", c.epochs, "Passes over the training set")
       ->check(integer_in(1, 100000))
       ->capture_default_str();

@@ -9,7 +9,7 @@ namespace mnistlab::cli {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   args->config.task = TaskKind::Classification;
-  CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST or Fashion-MNIST");
+  CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or another MNIST-family dataset");
   cmd->footer(
       "The run folder gets metrics.csv, curves.png, misclassified.png, report.txt (per-class accuracy, confusion "
       "matrix), best.safetensors and last.safetensors (PyTorch state_dict keys), resume.safetensors and a "

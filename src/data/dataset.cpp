@@ -1,5 +1,5 @@
-// Datasets: an images file and a labels file that agree, found in a folder
-// under the original MNIST names (raw or .gz).
+// Datasets: an images file and a labels file that agree (the folder's files
+// are found by dataset_files.cpp), their classes, a validation split.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -12,21 +12,19 @@
 namespace mnistlab {
 namespace {
 
-namespace fs = std::filesystem;
+// A dataset with `from`'s image size and classes, and no samples.
+Dataset empty_like(const Dataset& from) {
+  Dataset d;
+  d.rows = from.rows;
+  d.cols = from.cols;
+  d.num_classes = from.num_classes;
+  d.classes_source = from.classes_source;
+  d.class_names = from.class_names;
+  return d;
+}
 
-constexpr int kNumClasses = 10;
-const char* const kHowToGetData =
-    "run scripts/setup.sh to download MNIST and Fashion-MNIST into data/";
-
-// The original name first, then the same name with .gz (as torchvision and
-// the Debian package ship them).
-fs::path find_idx_file(const fs::path& dir, const std::string& name) {
-  std::error_code ec;
-  fs::path raw = dir / name;
-  if (fs::exists(raw, ec)) return raw;
-  fs::path gz = dir / (name + ".gz");
-  if (fs::exists(gz, ec)) return gz;
-  throw Error(raw.string() + ": no such file, nor " + gz.string() + "; " + kHowToGetData);
+std::string classes_source(int num_classes, const std::filesystem::path& labels) {
+  return "labels 0.." + std::to_string(num_classes - 1) + " in " + labels.string();
 }
 
 }  // namespace
@@ -45,9 +43,7 @@ std::pair<Dataset, Dataset> split_validation(const Dataset& train, double fracti
   std::sort(order.begin(), order.begin() + long(val_count));
   std::sort(order.begin() + long(val_count), order.end());
   auto take = [&](size_t from, size_t to) {
-    Dataset d;
-    d.rows = train.rows;
-    d.cols = train.cols;
+    Dataset d = empty_like(train);
     for (size_t k = from; k < to; ++k) {
       const size_t i = order[k];
       d.pixels.insert(d.pixels.end(), train.pixels.begin() + long(i * train.image_size()),
@@ -61,9 +57,7 @@ std::pair<Dataset, Dataset> split_validation(const Dataset& train, double fracti
 
 Dataset Dataset::head(size_t limit) const {
   size_t n = (limit == 0 || limit >= size()) ? size() : limit;
-  Dataset out;
-  out.rows = rows;
-  out.cols = cols;
+  Dataset out = empty_like(*this);
   out.pixels.assign(pixels.begin(), pixels.begin() + std::ptrdiff_t(n * image_size()));
   out.labels.assign(labels.begin(), labels.begin() + std::ptrdiff_t(n));
   return out;
@@ -78,31 +72,30 @@ Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem
     throw Error("images (" + std::to_string(img.count) + " in " + images.string() + ") and labels (" +
                 std::to_string(lab.size()) + " in " + labels.string() + ") differ in count");
   }
-  for (size_t i = 0; i < lab.size(); ++i) {
-    if (lab[i] >= kNumClasses) {
-      throw Error("label " + std::to_string(lab[i]) + " at index " + std::to_string(i) + " in " +
-                  labels.string() + " is out of range 0.." + std::to_string(kNumClasses - 1));
-    }
-  }
   Dataset data;
   data.rows = img.rows;
   data.cols = img.cols;
   data.pixels = std::move(img.pixels);
   data.labels = std::move(lab);
+  data.num_classes = *std::max_element(data.labels.begin(), data.labels.end()) + 1;
+  data.classes_source = classes_source(data.num_classes, labels);
   return data;
 }
 
 Dataset load_split(const std::filesystem::path& dir, bool train) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) throw Error(dir.string() + ": no such folder; " + kHowToGetData);
-  if (!fs::is_directory(dir, ec)) {
-    throw Error(dir.string() + ": is not a folder; expected a folder holding the MNIST IDX files "
-                "(train-images-idx3-ubyte, ...)");
+  const DatasetFiles files = find_dataset_files(dir);
+  Dataset data = train ? load_idx_pair(files.train_images, files.train_labels)
+                       : load_idx_pair(files.test_images, files.test_labels);
+  // The other split's labels may hold a class this one lacks; on a tie the
+  // training labels are the ones named.
+  const std::filesystem::path& other = train ? files.test_labels : files.train_labels;
+  const std::vector<uint8_t> labels = read_idx_labels(other);
+  const int other_classes = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  if (other_classes > data.num_classes || (!train && other_classes == data.num_classes)) {
+    data.num_classes = other_classes;
+    data.classes_source = classes_source(other_classes, other);
   }
-  std::string prefix = train ? "train" : "t10k";
-  fs::path images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
-  fs::path labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
-  return load_idx_pair(images, labels);
+  return data;
 }
 
 }  // namespace mnistlab

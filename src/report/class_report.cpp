@@ -4,14 +4,6 @@
 
 namespace mnistlab {
 
-const std::vector<std::string>& class_names(const std::string& dataset) {
-  // torchvision.datasets.FashionMNIST.classes
-  static const std::vector<std::string> fashion = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  static const std::vector<std::string> digits = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-  return dataset == "fashion" ? fashion : digits;
-}
-
 std::string class_report(const std::vector<int64_t>& counts, const std::vector<std::string>& names) {
   const size_t k = names.size();
   std::string out = "per-class accuracy (test set)\n";

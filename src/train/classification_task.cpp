@@ -1,6 +1,7 @@
 // The classification task: cross-entropy (label smoothing optional) on one
 // score per class, accuracy, and a picture of the test images the model gets
 // wrong; evaluation with or without test-time flips.
+#include <algorithm>
 #include <cstdio>
 
 #include "mnistlab/error.h"
@@ -15,8 +16,26 @@
 namespace mnistlab {
 namespace {
 
-constexpr int kNumClasses = 10;
 constexpr int kPictureImages = 32, kPicturePerRow = 8;
+
+// "label>predicted" under a misclassified image: the class names when they
+// fit under it, else the class numbers.
+std::string caption(const Dataset& data, int label, int predicted) {
+  const std::vector<std::string>& names = data.class_names;
+  if (size_t(std::max(label, predicted)) < names.size()) {
+    const std::string text = names[size_t(label)] + ">" + names[size_t(predicted)];
+    if (label_strip_fits(text, data.cols)) return text;
+  }
+  return std::to_string(label) + ">" + std::to_string(predicted);
+}
+
+// The report's row names: the dataset's class names, or the class numbers.
+std::vector<std::string> class_names_or_numbers(const Dataset& data, size_t classes) {
+  if (data.class_names.size() == classes) return data.class_names;
+  std::vector<std::string> numbers;
+  for (size_t c = 0; c < classes; ++c) numbers.push_back(std::to_string(c));
+  return numbers;
+}
 
 class ClassificationTask final : public Task {
  public:
@@ -63,7 +82,7 @@ class ClassificationTask final : public Task {
       if (predicted[i] == test.labels[i]) continue;
       std::vector<float> cell(pixels);
       for (size_t p = 0; p < pixels; ++p) cell[p] = float(test.pixels[i * pixels + p]) / 255.0f;
-      append_label_strip(std::to_string(test.labels[i]) + ">" + std::to_string(predicted[i]), test.cols, cell);
+      append_label_strip(caption(test, test.labels[i], predicted[i]), test.cols, cell);
       cells.push_back(std::move(cell));
     }
     if (cells.empty()) return {};
@@ -78,14 +97,13 @@ class ClassificationTask final : public Task {
   }
   std::string picture_name() const override { return "misclassified"; }
 
-  std::string report(Model& model, const Dataset& test, int batch_size,
-                     const std::vector<std::string>& class_names) override {
+  std::string report(Model& model, const Dataset& test, int batch_size) override {
     std::vector<int64_t> confusion;
     const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta_flip);
     char line[160];
     std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f%s\n\n", r.loss, r.acc,
                   o_.tta_flip ? " (softmax averaged with the horizontal flip's)" : "");
-    return line + class_report(confusion, class_names);
+    return line + class_report(confusion, class_names_or_numbers(test, model.output_shape().numel()));
   }
 
  private:
@@ -103,15 +121,6 @@ class ClassificationTask final : public Task {
 
 }  // namespace
 
-void check_classifier_fits(const Model& model, const Dataset& data) {
-  const SampleShape in = model.input_shape();
-  if (in.c != 1 || in.h != data.rows || in.w != data.cols)
-    throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
-                std::to_string(data.cols) + " images");
-  if (model.output_shape().numel() != kNumClasses)
-    throw Error("a classifier for these datasets needs 10 outputs, the model has " + model.output_shape().str());
-}
-
 void check_flips_allowed(const std::string& dataset, const std::string& option) {
   if (dataset == "mnist")
     throw Error(option + ": a mirrored digit is not the same digit (MNIST is not flip-invariant); flips are for "
@@ -121,7 +130,8 @@ void check_flips_allowed(const std::string& dataset, const std::string& option) 
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
                     std::vector<int>* predicted, bool tta_flip) {
   check_classifier_fits(model, data);
-  if (confusion) confusion->assign(kNumClasses * kNumClasses, 0);
+  const size_t classes = model.output_shape().numel();
+  if (confusion) confusion->assign(classes * classes, 0);
   if (predicted) predicted->clear();
   if (data.size() == 0) return {};
   const bool was_training = model.is_training();
@@ -136,11 +146,11 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
     class_log_probs(model, images.data(), n, tta_flip, log_p);
     for (int i = 0; i < n; ++i) {
-      const double* row = log_p.data() + size_t(i) * kNumClasses;
-      const int best = argmax(row, kNumClasses);
+      const double* row = log_p.data() + size_t(i) * classes;
+      const int best = argmax(row, int(classes));
       loss_sum -= row[labels[i]];
       correct += best == labels[i];
-      if (confusion) ++(*confusion)[size_t(labels[i]) * kNumClasses + size_t(best)];
+      if (confusion) ++(*confusion)[size_t(labels[i]) * classes + size_t(best)];
       if (predicted) predicted->push_back(best);
     }
   }

@@ -84,7 +84,7 @@ class DenoisingTask final : public Task {
     return line;
   }
 
-  std::string report(Model& model, const Dataset& test, int batch_size, const std::vector<std::string>&) override {
+  std::string report(Model& model, const Dataset& test, int batch_size) override {
     const DenoiseEval input = evaluate_denoiser(nullptr, test, o_, batch_size);
     const DenoiseEval output = evaluate_denoiser(&model, test, o_, batch_size);
     char text[512];
@@ -106,16 +106,6 @@ class DenoisingTask final : public Task {
 };
 
 }  // namespace
-
-void check_denoiser(const Model& model, const Dataset& data) {
-  const SampleShape in = model.input_shape(), out = model.output_shape();
-  if (!(in == out))
-    throw Error("a denoiser must give back the shape it takes: the model takes " + in.str() + " and gives " +
-                out.str());
-  if (in.c != 1 || in.h != data.rows || in.w != data.cols)
-    throw Error("the model takes inputs " + in.str() + " but the dataset has 1x" + std::to_string(data.rows) + "x" +
-                std::to_string(data.cols) + " images");
-}
 
 void noisy_test_image(const Dataset& clean, size_t i, const NoiseOptions& noise, uint64_t seed, float* out) {
   const size_t pixels = clean.image_size();

@@ -43,7 +43,7 @@ const fs::path& Run::dir() const { return state_->folder.dir; }
 namespace {
 
 std::string default_run_dir(const RunConfig& c) {
-  std::string name = "runs/" + fs::path(c.model).stem().string() + "-" + c.dataset;
+  std::string name = "runs/" + fs::path(c.model).stem().string() + "-" + dataset_name(c.dataset);
   if (c.task == TaskKind::Denoising) name += std::string("-") + noise_name(c.noise.kind);
   return name;
 }
@@ -102,7 +102,7 @@ Run Run::resume(const fs::path& dir, const std::string& command_line) {
 RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbacks) {
   State& s = *state_;
   const RunConfig& c = s.config;
-  const std::string data_dir = c.data_dir.empty() ? default_data_dir(c.dataset) : c.data_dir;
+  const std::string data_dir = dataset_dir(c.dataset, c.data_dir).string();
   Model model = parse_model(s.model_text, s.model_origin);
   model.build(c.seed);
   use_threads(model, c.threads);
@@ -113,6 +113,9 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
   Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
+  if (c.task == TaskKind::Classification)
+    train.class_names = test.class_names =
+        class_names(c.dataset, data_dir, c.class_names, train.num_classes, train.classes_source);
   if (c.train_limit > 0) train = train.head(c.train_limit);
   if (c.test_limit > 0) test = test.head(c.test_limit);
   Dataset val;
@@ -120,7 +123,11 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   const bool validating = c.val_split > 0;
   const Dataset& eval_set = validating ? val : test;
   const std::string eval_name = validating ? "val" : "test";
-  task->check(model, train);  // before the run folder holds anything
+  try {
+    task->check(model, train);  // before the run folder holds anything
+  } catch (const Error& e) {
+    throw Error(s.model_origin + ": " + e.what());
+  }
 
   TrainProgress progress;
   std::optional<RunEvents> events;
@@ -164,7 +171,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     callbacks.on_start(start);
   }
 
-  std::string title = fs::path(c.model).stem().string() + " on " + c.dataset;
+  std::string title = fs::path(c.model).stem().string() + " on " + dataset_name(c.dataset);
   if (c.task == TaskKind::Denoising) title += std::string(" with ") + noise_name(c.noise.kind) + " noise";
   bool warned_about_curves = false;
   const auto save_resume_state = [&] {
@@ -216,7 +223,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
 
   std::ostringstream report;
   report << "model " << s.model_origin << " (" << model.parameter_count() << " parameters), " << task_name(c.task)
-         << ", dataset " << c.dataset << " (" << data_dir << "): " << train.size() << " train / "
+         << ", dataset " << dataset_name(c.dataset) << " (" << data_dir << "): " << train.size() << " train / "
          << (validating ? val.size() : 0) << " validation / " << test.size() << " test images\n";
   report << "epochs: " << progress.epoch << " of " << c.epochs;
   if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
@@ -224,7 +231,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
            << " epochs)";
   report << "\nbest epoch by " << eval_name << "_" << metric << ": " << progress.best_epoch << "\n";
   report << "weights below: epoch " << out.reported_epoch << " (" << out.weights << ")\n";
-  report << task->report(model, test, c.batch_size, class_names(c.dataset));
+  report << task->report(model, test, c.batch_size);
   write_text(s.file("report.txt"), report.str());
   fs::remove(s.file("resume.safetensors"));
   return out;

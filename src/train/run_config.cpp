@@ -6,10 +6,6 @@
 
 namespace mnistlab {
 
-std::string default_data_dir(const std::string& dataset) {
-  return dataset == "fashion" ? "data/fashion-mnist" : "data/mnist";
-}
-
 void check_augment(const RunConfig& c) {
   if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
 }
@@ -19,6 +15,7 @@ std::string to_json(const RunConfig& c) {
                       {"model", c.model},
                       {"dataset", c.dataset},
                       {"data_dir", c.data_dir},
+                      {"class_names", c.class_names},
                       {"out", c.out},
                       {"epochs", c.epochs},
                       {"batch_size", c.batch_size},
@@ -66,8 +63,11 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   RunConfig c;
   c.task = parse_named(kTaskNames, field("task").one_of(names(kTaskNames)), "task");
   c.model = field("model").string();
-  c.dataset = field("dataset").one_of({"mnist", "fashion"});
+  const JsonValue dataset = field("dataset");
+  c.dataset = dataset.string();
+  if (c.dataset.empty()) dataset.bad("mnist, fashion or a dataset folder");
   c.data_dir = field("data_dir").string();
+  if (j.contains("class_names")) c.class_names = field("class_names").string();  // since issue 16
   c.out = field("out").string();
   c.epochs = int(field("epochs").integer(1, 100000));
   c.batch_size = int(field("batch_size").integer(1, 65536));
