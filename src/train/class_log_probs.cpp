@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "loss/log_softmax.h"
+#include "mnistlab/augment.h"
 
 namespace mnistlab {
 namespace {
@@ -26,17 +27,13 @@ double log_mean_exp(double a, double b) {
 
 }  // namespace
 
-void flip_horizontal(float* images, int count, int rows, int cols) {
-  for (long r = 0; r < long(count) * rows; ++r) std::reverse(images + r * cols, images + (r + 1) * cols);
-}
-
 void class_log_probs(Model& model, float* images, int n, bool tta_flip, std::vector<double>& out) {
   const size_t k = model.output_shape().numel();
   out.resize(size_t(n) * k);
   log_softmax(model.forward(images, n), out.data());
   if (!tta_flip) return;
   const SampleShape in = model.input_shape();
-  flip_horizontal(images, n * in.c, in.h, in.w);
+  horizontal_flip(images, n * in.c * in.h, in.w);  // every row of every plane, as augmentation's flip
   std::vector<double> flipped(out.size());
   log_softmax(model.forward(images, n), flipped.data());
   for (size_t i = 0; i < out.size(); ++i) out[i] = log_mean_exp(out[i], flipped[i]);

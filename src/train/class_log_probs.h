@@ -7,9 +7,6 @@
 
 namespace mnistlab {
 
-// Mirrors each of `count` rows x cols images left to right, in place.
-void flip_horizontal(float* images, int count, int rows, int cols);
-
 // The model's log_softmax for n images, [n, K] into out; with tta_flip the
 // log of the mean of the softmax of each image and of its horizontal flip,
 // and `images` is left flipped.
