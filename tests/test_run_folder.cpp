@@ -432,6 +432,10 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
       {"dataset", "", "\"dataset\" is \"\"; expected mnist, fashion or a dataset folder"},
       {"class_names", 5, "\"class_names\" is 5; expected a string"},
       {"seed", nlohmann::json(nlohmann::json::value_t::discarded), "\"seed\" is missing"},
+      {"augment", "rotate=3", "\"augment\" is \"rotate=3\"; expected an augmentation spec ('rotate=3' in"},
+      {"augment", "hflip", "--augment hflip (RandomHorizontalFlip): a mirrored digit is not the same digit"},
+      {"log_every_steps", -1, "\"log_every_steps\" is -1; expected an integer from 0 to"},
+      {"label_smoothing", 1, "\"label_smoothing\" is 1; expected a number in [0, 1)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.key + " = " + c.value.dump());
@@ -444,6 +448,19 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
                   "of 1 epochs of 13 batches"});
   expect_refused([&](const fs::path& dir) { std::ofstream(dir / "run.json") << "[1, 2]"; },
                  {"run.json: not the run.json of a mnistlab run (not a JSON object)"});
+}
+
+// A run interrupted before a key existed resumes with its default, which is
+// how that run was started.
+TEST_F(BadResume, RunJsonWithoutTheKeysThatCameLaterResumes) {
+  fs::copy(dir_ / "base", dir_ / "old");
+  for (const char* key : {"log_every_steps", "augment", "label_smoothing", "tta", "class_names"})
+    edit_run_json(dir_ / "old", key, nlohmann::json(nlohmann::json::value_t::discarded));
+  auto resumed = run("train --resume " + (dir_ / "old").string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto straight = run(train("straight", "--epochs 3"));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  expect_same_run_end(dir_ / "old", dir_ / "straight", 3, 5);
 }
 
 TEST_F(BadResume, CheckpointProgressIsCheckedNotTrusted) {

@@ -45,7 +45,7 @@ struct RunConfig {
   LossKind loss = LossKind::L1;    // denoising
 };
 
-// Error for augmentation the dataset does not allow (a flipped digit is no digit).
+// Error for augmentation a classifier of the dataset must not see (a mirrored digit is no digit).
 void check_augment(const RunConfig& config);
 // The loop's options and the task a run of these settings trains with.
 TrainOptions train_options(const RunConfig& config, const std::atomic<bool>* stop);

@@ -7,7 +7,9 @@
 namespace mnistlab {
 
 void check_augment(const RunConfig& c) {
-  if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
+  // A denoiser may see mirrored digits: only a class depends on handedness.
+  if (c.task == TaskKind::Classification && c.augment.hflip)
+    check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
 }
 
 std::string to_json(const RunConfig& c) {
@@ -67,7 +69,7 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.dataset = dataset.string();
   if (c.dataset.empty()) dataset.bad("mnist, fashion or a dataset folder");
   c.data_dir = field("data_dir").string();
-  if (j.contains("class_names")) c.class_names = field("class_names").string();  // since issue 16
+  if (j.contains("class_names")) c.class_names = field("class_names").string();  // came later (below)
   c.out = field("out").string();
   c.epochs = int(field("epochs").integer(1, 100000));
   c.batch_size = int(field("batch_size").integer(1, 65536));
@@ -90,16 +92,22 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   c.threads = int(field("threads").integer(0, 1024));
   c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
   c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
-  c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
-  const JsonValue augment = field("augment");
-  try {
-    c.augment = parse_augment(augment.string());
-  } catch (const Error& e) {
-    augment.bad(std::string("an augmentation spec (") + e.what() + ")");
+  // Keys that came later may be absent: a run interrupted before they came
+  // resumes with their defaults, which is how it was started.
+  const auto later = [&](const char* key) { return j.contains(key); };
+  if (later("log_every_steps")) c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
+  if (later("augment")) {
+    const JsonValue augment = field("augment");
+    try {
+      c.augment = parse_augment(augment.string());
+    } catch (const Error& e) {
+      augment.bad(std::string("an augmentation spec (") + e.what() + ")");
+    }
   }
   if (c.task == TaskKind::Classification) {
-    c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
-    c.classification.tta_flip = field("tta").boolean();
+    if (later("label_smoothing"))
+      c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
+    if (later("tta")) c.classification.tta_flip = field("tta").boolean();
     try {
       if (c.classification.tta_flip) check_flips_allowed(c.dataset, kTtaOption);
       check_augment(c);
