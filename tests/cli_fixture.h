@@ -118,6 +118,10 @@ class Cli : public ::testing::Test {
     write_split(synthetic(100, 2), "t10k");
   }
   std::string data() const { return "--data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "run").string(); }
+  // metrics.csv of the run folder dir_/out (metrics_rows).
+  std::vector<std::vector<double>> metrics(const std::string& out, std::string* header = nullptr) const {
+    return metrics_rows(dir_ / out / "metrics.csv", header);
+  }
   fs::path dir_;
 };
 

@@ -22,9 +22,6 @@ class DenoiseRun : public Cli {
            " --threads 1 --batch-size 50 --noise gaussian --noise-amount 0.3 --out " + (dir_ / out).string() + " " +
            more;
   }
-  std::vector<std::vector<double>> metrics(const std::string& out, std::string* header = nullptr) {
-    return metrics_rows(dir_ / out / "metrics.csv", header);
-  }
 };
 
 }  // namespace

@@ -26,15 +26,20 @@ class RunEvents : public Cli {
     Cli::SetUp();
     write_dataset();
   }
-  // The records of the run folder's one event file.
-  json records(const std::string& out) {
+  // The run folder's one event file ("" when there is none or more than one).
+  fs::path event_file(const std::string& out) {
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir_ / out))
       if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) files.push_back(e.path());
     EXPECT_EQ(files.size(), 1u);
-    if (files.empty()) return json::array();
+    return files.size() == 1 ? files[0] : fs::path();
+  }
+  // The records of the run folder's one event file.
+  json records(const std::string& out) {
+    const fs::path file = event_file(out);
+    if (file.empty()) return json::array();
     const std::string command = std::string("/usr/bin/python3 ") + MNISTLAB_READ_EVENTS + " --proto " +
-                                MNISTLAB_EVENTS_PROTO + " --protoc " + MNISTLAB_PROTOC + " '" + files[0].string() +
+                                MNISTLAB_EVENTS_PROTO + " --protoc " + MNISTLAB_PROTOC + " '" + file.string() +
                                 "' 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     std::string output;
@@ -78,18 +83,23 @@ class RunEvents : public Cli {
       }
     }
   }
-  void expect_picture(const json& recs, const std::string& tag, const fs::path& png, size_t epochs) {
-    const GrayImage file = read_png_gray(png);
-    size_t found = 0;
+  // (step, value) of every value tagged `tag`, in file order.
+  static std::vector<std::pair<int64_t, json>> tagged(const json& recs, const std::string& tag) {
+    std::vector<std::pair<int64_t, json>> found;
     for (const json& r : recs)
       for (const json& v : r.value("values", json::array()))
-        if (v["tag"] == tag) {
-          ++found;
-          EXPECT_EQ(v["kind"], "image");
-          EXPECT_EQ(v["png"]["width"], file.width);
-          EXPECT_EQ(v["png"]["height"], file.height);
-        }
-    EXPECT_EQ(found, epochs);
+        if (v["tag"] == tag) found.emplace_back(r["step"].get<int64_t>(), v);
+    return found;
+  }
+  void expect_picture(const json& recs, const std::string& tag, const fs::path& png, size_t epochs) {
+    const GrayImage file = read_png_gray(png);
+    const auto found = tagged(recs, tag);
+    for (const auto& [step, v] : found) {
+      EXPECT_EQ(v["kind"], "image");
+      EXPECT_EQ(v["png"]["width"], file.width);
+      EXPECT_EQ(v["png"]["height"], file.height);
+    }
+    EXPECT_EQ(found.size(), epochs);
   }
 };
 
@@ -116,9 +126,7 @@ TEST_F(RunEvents, ClassificationScalarsEqualMetricsCsvAndPicturesDecode) {
     EXPECT_TRUE(tags.count(tag)) << tag;
   // 400 images in batches of 40: 10 steps an epoch, 20 in all; every 4th is logged.
   std::vector<int64_t> train_steps;
-  for (const json& r2 : recs)
-    for (const json& v : r2.value("values", json::array()))
-      if (v["tag"] == "loss/train_step") train_steps.push_back(r2["step"].get<int64_t>());
+  for (const auto& [step, v] : tagged(recs, "loss/train_step")) train_steps.push_back(step);
   EXPECT_EQ(train_steps, (std::vector<int64_t>{4, 8, 12, 16, 20}));
 }
 
@@ -135,9 +143,7 @@ TEST_F(RunEvents, DenoisingResumedAfterSigtermHasEveryStepOnce) {
     const json before = records("d");
     ASSERT_FALSE(before.empty());
     const auto last = before.back();
-    fs::path file;
-    for (const auto& e : fs::directory_iterator(dir_ / "d"))
-      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) file = e.path();
+    const fs::path file = event_file("d");
     const std::string bytes = read_file(file);
     const std::string record = bytes.substr(last["offset"].get<size_t>(), last["end"].get<size_t>() - last["offset"].get<size_t>());
     std::ofstream(file, std::ios::app | std::ios::binary) << record << record.substr(0, record.size() / 2);
@@ -153,16 +159,12 @@ TEST_F(RunEvents, DenoisingResumedAfterSigtermHasEveryStepOnce) {
   expect_picture(recs, "samples", dir_ / "d" / "samples.png", 3);
   // 400 images in batches of 50: 8 steps an epoch, logged every step; 24 in all, each once.
   std::map<int64_t, int> train_steps, lr_steps;
-  for (const json& r : recs)
-    for (const json& v : r.value("values", json::array())) {
-      if (v["tag"] == "loss/train_step") ++train_steps[r["step"].get<int64_t>()];
-      if (v["tag"] == "lr") {
-        const int64_t step = r["step"].get<int64_t>();
-        ++lr_steps[step];
-        // StepLR(step_size=1, gamma=0.5) from 1e-3: halved at each epoch's start, steps 1-8, 9-16, 17-24.
-        EXPECT_NEAR(v["value"].get<double>(), 1e-3 * std::pow(0.5, (step - 1) / 8), 1e-9) << "lr at step " << step;
-      }
-    }
+  for (const auto& [step, v] : tagged(recs, "loss/train_step")) ++train_steps[step];
+  for (const auto& [step, v] : tagged(recs, "lr")) {
+    ++lr_steps[step];
+    // StepLR(step_size=1, gamma=0.5) from 1e-3: halved at each epoch's start, steps 1-8, 9-16, 17-24.
+    EXPECT_NEAR(v["value"].get<double>(), 1e-3 * std::pow(0.5, (step - 1) / 8), 1e-9) << "lr at step " << step;
+  }
   EXPECT_EQ(lr_steps.size(), 24u);
   for (const auto& [step, count] : lr_steps) EXPECT_EQ(count, 1) << "lr at step " << step;
   ASSERT_EQ(train_steps.size(), 24u);

@@ -34,9 +34,6 @@ class RunFolder : public Cli {
     return "train --model " + (dir_ / "net.model").string() + " --data-dir " + (dir_ / "data").string() +
            " --threads 1 --batch-size 32 --out " + (dir_ / out).string() + " " + more;
   }
-  std::vector<std::vector<double>> metrics(const std::string& out, std::string* header = nullptr) {
-    return metrics_rows(dir_ / out / "metrics.csv", header);
-  }
 };
 
 }  // namespace

@@ -45,8 +45,11 @@ struct RunConfig {
   LossKind loss = LossKind::L1;    // denoising
 };
 
-// Error for augmentation a classifier of the dataset must not see (a mirrored digit is no digit).
-void check_augment(const RunConfig& config);
+// The checks that span settings, the same for a new run and a resumed one:
+// the noise's amount for its kind (made explicit), label smoothing, and
+// flips (--tta, --augment hflip) only for a classifier of a dataset whose
+// classes survive a mirror. Returns the settings or throws Error.
+RunConfig checked_run_config(RunConfig config);
 // The loop's options and the task a run of these settings trains with.
 TrainOptions train_options(const RunConfig& config, const std::atomic<bool>* stop);
 std::unique_ptr<Task> make_task(const RunConfig& config);

@@ -75,12 +75,7 @@ Run Run::create(RunConfig config, const std::string& command_line, bool overwrit
   const ModelSource source = resolve_model(config.model);
   s->model_text = source.text;
   s->model_origin = source.origin;
-  if (config.task == TaskKind::Denoising) config.noise = checked_noise(config.noise);
-  check_augment(config);
-  if (config.task == TaskKind::Classification) {  // before the folder is claimed
-    checked_label_smoothing(config.classification.label_smoothing);
-    if (config.classification.tta_flip) check_flips_allowed(config.dataset, kTtaOption);
-  }
+  config = checked_run_config(std::move(config));  // before the folder is claimed
   s->folder = claim_new_run_folder(config.out, default_run_dir(config), overwrite, command_line);
   config.out = s->folder.dir.string();
   s->config = config;
@@ -140,9 +135,10 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   } else {
     write_text(s.file("model.txt"), s.model_text);
     write_text(s.file("command.txt"), s.command_line + "\n");
-    write_text(s.file("run.json"), to_json(c));
+    const std::string settings = to_json(c);
+    write_text(s.file("run.json"), settings);
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
-    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, to_json(c));
+    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, settings);
   }
   // By default about 50 points of the training loss per epoch.
   const int64_t batches = int64_t((train.size() + size_t(c.batch_size) - 1) / size_t(c.batch_size));

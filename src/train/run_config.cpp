@@ -2,14 +2,20 @@
 
 #include "io/json_value.h"
 #include "mnistlab/error.h"
+#include "mnistlab/loss.h"
 #include "mnistlab/run.h"
 
 namespace mnistlab {
 
-void check_augment(const RunConfig& c) {
+RunConfig checked_run_config(RunConfig c) {
+  if (c.task == TaskKind::Denoising) c.noise = checked_noise(c.noise);
   // A denoiser may see mirrored digits: only a class depends on handedness.
-  if (c.task == TaskKind::Classification && c.augment.hflip)
-    check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
+  if (c.task == TaskKind::Classification) {
+    checked_label_smoothing(c.classification.label_smoothing);
+    if (c.classification.tta_flip) check_flips_allowed(c.dataset, kTtaOption);
+    if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
+  }
+  return c;
 }
 
 std::string to_json(const RunConfig& c) {
@@ -108,25 +114,18 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
     if (later("label_smoothing"))
       c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
     if (later("tta")) c.classification.tta_flip = field("tta").boolean();
-    try {
-      if (c.classification.tta_flip) check_flips_allowed(c.dataset, kTtaOption);
-      check_augment(c);
-    } catch (const Error& e) {
-      throw Error(origin + ": " + e.what());
-    }
   }
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
     c.noise.amount = float(field("noise_amount").number(0, 10, true));
     c.noise.clip = field("noise_clip").boolean();
     c.loss = parse_named(kLossNames, field("loss").one_of(names(kLossNames)), "loss");
-    try {
-      c.noise = checked_noise(c.noise);
-    } catch (const Error& e) {
-      throw Error(origin + ": " + e.what());
-    }
   }
-  return c;
+  try {
+    return checked_run_config(c);
+  } catch (const Error& e) {
+    throw Error(origin + ": " + e.what());
+  }
 }
 
 }  // namespace mnistlab
