@@ -12,6 +12,7 @@
 #include "loss/log_softmax.h"
 #include "report/label_strip.h"
 #include "train/class_log_probs.h"
+#include "train/last_evaluation.h"
 
 namespace mnistlab {
 namespace {
@@ -61,21 +62,20 @@ class ClassificationTask final : public Task {
   }
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
-    const EvalResult r = mnistlab::evaluate(model, data, batch_size, nullptr, &predicted_.classes, o_.tta_flip);
-    predicted_.data = &data;
-    predicted_.steps = model.training_steps();
-    return {r.loss, r.acc};
+    Evaluation e;
+    e.result = mnistlab::evaluate(model, data, batch_size, nullptr, &e.classes, o_.tta_flip);
+    const std::vector<double> metrics = {e.result.loss, e.result.acc};
+    last_.keep(data, model, std::move(e));
+    return metrics;
   }
 
   // The first misclassified test images, each above "label>predicted".
   GrayImage picture(Model& model, const Dataset& test, int batch_size) override {
-    // The loop evaluates just before it asks for the picture: without a
-    // validation split that was this set with these weights, so no second
-    // pass (Task::picture's contract). Used once.
-    if (predicted_.data != &test || predicted_.steps != model.training_steps())
-      mnistlab::evaluate(model, test, batch_size, nullptr, &predicted_.classes, o_.tta_flip);
-    predicted_.data = nullptr;
-    const std::vector<int>& predicted = predicted_.classes;
+    // Without a validation split the loop has just evaluated this set with
+    // these weights: no second pass.
+    std::vector<int> predicted;
+    if (std::optional<Evaluation> e = last_.take(test, model)) predicted = std::move(e->classes);
+    else mnistlab::evaluate(model, test, batch_size, nullptr, &predicted, o_.tta_flip);
     const size_t pixels = test.image_size();
     std::vector<std::vector<float>> cells;
     for (size_t i = 0; i < test.size() && cells.size() < kPictureImages; ++i) {
@@ -98,25 +98,34 @@ class ClassificationTask final : public Task {
   std::string picture_name() const override { return "misclassified"; }
 
   std::string report(Model& model, const Dataset& test, int batch_size) override {
+    // The run's final evaluation of this set, when it came just before.
+    const size_t classes = model.output_shape().numel();
     std::vector<int64_t> confusion;
-    const EvalResult r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta_flip);
+    EvalResult r;
+    if (std::optional<Evaluation> e = last_.take(test, model)) {
+      r = e->result;
+      confusion.assign(classes * classes, 0);
+      for (size_t i = 0; i < test.size(); ++i) ++confusion[size_t(test.labels[i]) * classes + size_t(e->classes[i])];
+    } else {
+      r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta_flip);
+    }
     char line[160];
     std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f%s\n\n", r.loss, r.acc,
                   o_.tta_flip ? " (softmax averaged with the horizontal flip's)" : "");
-    return line + class_report(confusion, class_names_or_numbers(test, model.output_shape().numel()));
+    return line + class_report(confusion, class_names_or_numbers(test, classes));
   }
 
  private:
   static MetricInfo loss() { return {"loss", "loss", false}; }
   static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0}; }
 
+  struct Evaluation {
+    EvalResult result;
+    std::vector<int> classes;  // predicted, sample by sample
+  };
   ClassificationOptions o_;
   std::vector<float> dlogits_;
-  struct {
-    const Dataset* data = nullptr;  // the set and the weights (by training steps) they belong to
-    uint64_t steps = 0;
-    std::vector<int> classes;
-  } predicted_;
+  LastEvaluation<Evaluation> last_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "mnistlab/image_grid.h"
 #include "mnistlab/image_metrics.h"
 #include "mnistlab/loss.h"
+#include "train/last_evaluation.h"
 
 namespace mnistlab {
 namespace {
@@ -51,6 +52,7 @@ class DenoisingTask final : public Task {
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
     const DenoiseEval e = evaluate_denoiser(&model, data, o_, batch_size);
+    last_.keep(data, model, e);
     return {e.loss, e.psnr, e.ssim};
   }
 
@@ -86,7 +88,9 @@ class DenoisingTask final : public Task {
 
   std::string report(Model& model, const Dataset& test, int batch_size) override {
     const DenoiseEval input = evaluate_denoiser(nullptr, test, o_, batch_size);
-    const DenoiseEval output = evaluate_denoiser(&model, test, o_, batch_size);
+    // The run's final evaluation of this set, when it came just before.
+    const std::optional<DenoiseEval> last = last_.take(test, model);
+    const DenoiseEval output = last ? *last : evaluate_denoiser(&model, test, o_, batch_size);
     char text[512];
     std::snprintf(text, sizeof text,
                   "noise: %s %g%s, test set fixed by seed %llu\n"
@@ -103,6 +107,7 @@ class DenoisingTask final : public Task {
 
   DenoiseOptions o_;
   std::vector<float> noisy_, grad_;
+  LastEvaluation<DenoiseEval> last_;
 };
 
 }  // namespace
