@@ -27,16 +27,20 @@ struct CommandResult {
   std::string output;  // stdout, and stderr unless left out
 };
 
-// Runs the command in `cwd` when given (where its default runs/ folder goes).
-inline CommandResult run(const std::string& args, bool with_stderr = true, const fs::path& cwd = {}) {
-  const std::string command = (cwd.empty() ? "" : "cd '" + cwd.string() + "' && ") + std::string(MNISTLAB_CLI) + " " +
-                              args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs a shell command line; its exit status (-1 when killed) and what it printed.
+inline CommandResult run_shell(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
   while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// Runs the mnistlab command in `cwd` when given (where its default runs/ folder goes).
+inline CommandResult run(const std::string& args, bool with_stderr = true, const fs::path& cwd = {}) {
+  return run_shell((cwd.empty() ? "" : "cd '" + cwd.string() + "' && ") + std::string(MNISTLAB_CLI) + " " + args +
+                   (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 // Class k is a bright 6x6 square at one of ten places; a little noise.

@@ -41,14 +41,10 @@ class RunEvents : public Cli {
     const std::string command = std::string("/usr/bin/python3 ") + MNISTLAB_READ_EVENTS + " --proto " +
                                 MNISTLAB_EVENTS_PROTO + " --protoc " + MNISTLAB_PROTOC + " '" + file.string() +
                                 "' 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    const int status = pclose(pipe);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
-    const json j = json::parse(output, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << output;
+    const CommandResult read = run_shell(command);
+    EXPECT_EQ(read.exit_code, 0) << read.output;
+    const json j = json::parse(read.output, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << read.output;
     EXPECT_EQ(j.value("partial_tail", -1), 0);
     return j.is_discarded() ? json::array() : j["records"];
   }

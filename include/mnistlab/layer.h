@@ -12,6 +12,11 @@ namespace mnistlab {
 
 class Backend;  // src/kernels/backend.h: where a layer's arithmetic runs
 
+struct LayerOption {
+  std::string name;  // PyTorch's argument name
+  double value;
+};
+
 enum class ParamKind { Parameter, Buffer };  // Buffer: state_dict entry the optimizer leaves alone
 
 struct Param {
@@ -44,6 +49,11 @@ class Layer {
   virtual ~Layer() = default;
   // PyTorch class name, used in summaries and messages ("Conv2d").
   virtual std::string type() const = 0;
+  // The constructor arguments that shape the arithmetic, under PyTorch's
+  // names ("kernel_size", "stride", "padding", "output_padding", "eps",
+  // "p"), for writers of other formats (ONNX). Sizes that the parameters'
+  // shapes already give (channels, features) are not repeated.
+  virtual std::vector<LayerOption> options() const { return {}; }
   // Check the input shape, declare parameters, return the output shape.
   // Throws mnistlab::Error saying what does not fit.
   virtual SampleShape configure(const SampleShape& in) = 0;

@@ -73,6 +73,7 @@ class Model {
   const std::string& output_name(size_t i) const { return names_[i + 1]; }
   // Names the input, so a join can read the image itself (before any add).
   Model& name_input(const std::string& name);
+  const std::string& input_name() const { return names_[0]; }
 
   // Trainable parameters as one flat array, with their gradients beside
   // (null until the model is reserved with gradients).

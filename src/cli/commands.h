@@ -24,5 +24,6 @@ void add_predict_command(CLI::App& app);
 void add_pairs_command(CLI::App& app);
 void add_denoise_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace mnistlab::cli

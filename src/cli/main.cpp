@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   mnistlab::cli::add_pairs_command(app);
   mnistlab::cli::add_denoise_command(app);
   mnistlab::cli::add_info_command(app);
+  mnistlab::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,6 +14,7 @@ class BatchNorm2dLayer final : public Layer {
  public:
   BatchNorm2dLayer(float eps, float momentum) : eps_(eps), momentum_(momentum) {}
   std::string type() const override { return "BatchNorm2d"; }
+  std::vector<LayerOption> options() const override { return {{"eps", eps_}, {"momentum", momentum_}}; }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 4) throw Error("BatchNorm2d needs an image input [C, H, W], got " + in.str());

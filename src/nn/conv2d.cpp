@@ -12,6 +12,9 @@ class Conv2dLayer final : public Layer {
  public:
   explicit Conv2dLayer(const Conv2dOptions& o) : o_(o) {}
   std::string type() const override { return "Conv2d"; }
+  std::vector<LayerOption> options() const override {
+    return {{"kernel_size", double(o_.kernel_size)}, {"stride", double(o_.stride)}, {"padding", double(o_.padding)}};
+  }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 4) throw Error("Conv2d needs an image input [C, H, W], got " + in.str());

@@ -16,6 +16,12 @@ class ConvTranspose2dLayer final : public Layer {
  public:
   explicit ConvTranspose2dLayer(const ConvTranspose2dOptions& o) : o_(o) {}
   std::string type() const override { return "ConvTranspose2d"; }
+  std::vector<LayerOption> options() const override {
+    return {{"kernel_size", double(o_.kernel_size)},
+            {"stride", double(o_.stride)},
+            {"padding", double(o_.padding)},
+            {"output_padding", double(o_.output_padding)}};
+  }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 4) throw Error("ConvTranspose2d needs an image input [C, H, W], got " + in.str());

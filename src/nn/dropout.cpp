@@ -14,6 +14,7 @@ class DropoutLayer final : public Layer {
  public:
   DropoutLayer(float p, uint64_t seed) : p_(p), seed_(seed) {}
   std::string type() const override { return "Dropout"; }
+  std::vector<LayerOption> options() const override { return {{"p", p_}}; }
 
   SampleShape configure(const SampleShape& in) override {
     if (!(p_ >= 0.f && p_ <= 1.f)) throw Error("Dropout needs 0 <= p <= 1, got " + std::to_string(p_));

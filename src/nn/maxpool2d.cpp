@@ -12,6 +12,9 @@ class MaxPool2dLayer final : public Layer {
  public:
   MaxPool2dLayer(int k, int stride, int pad) : k_(k), stride_(stride > 0 ? stride : k), pad_(pad) {}
   std::string type() const override { return "MaxPool2d"; }
+  std::vector<LayerOption> options() const override {
+    return {{"kernel_size", double(k_)}, {"stride", double(stride_)}, {"padding", double(pad_)}};
+  }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 4) throw Error("MaxPool2d needs an image input [C, H, W], got " + in.str());

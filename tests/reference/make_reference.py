@@ -27,11 +27,8 @@ independent reader and compared with the tensors in memory.
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
-import tempfile
 
 import numpy as np
 import torch
@@ -39,16 +36,12 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from networks import DaeUnet, baseline  # noqa: E402  (shared with bench/)
+from safetensors_io import read_safetensors, safetensors_bytes, write_atomic  # noqa: E402
 
 SEED = 0
 BATCH = 8
 NUM_CLASSES = 10
 EXPECTED_PARAMS = 6_444_170
-
-DTYPES = {  # numpy dtype -> safetensors dtype
-    np.dtype("<f4"): "F32",
-    np.dtype("<i8"): "I64",
-}
 
 
 def make_tensors():
@@ -122,82 +115,6 @@ def make_bn_tensors():
     out["loss"] = loss.detach().reshape(1)
     # np.array keeps 0-dim tensors 0-dim (num_batches_tracked); ascontiguousarray would make them [1].
     return {k: np.array(v.detach().cpu().numpy(), order="C", copy=True) for k, v in out.items()}
-
-
-def safetensors_bytes(tensors, metadata):
-    """Serialise {name: numpy array} in the safetensors format."""
-    header = {}
-    chunks = []
-    offset = 0
-    for name in sorted(tensors):
-        arr = tensors[name]
-        dt = arr.dtype.newbyteorder("<")
-        if dt not in DTYPES:
-            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
-        data = np.ascontiguousarray(arr, dtype=dt).tobytes()
-        header[name] = {
-            "dtype": DTYPES[dt],
-            "shape": list(arr.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        chunks.append(data)
-        offset += len(data)
-    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(chunks)
-
-
-def write_atomic(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".baseline.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def read_safetensors(path):
-    """Independent reader: parse the file back with struct/json/frombuffer."""
-    np_types = {"F32": "<f4", "I64": "<i8"}
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack_from("<Q", blob, 0)
-    assert n % 8 == 0, "header length not a multiple of 8"
-    assert 8 + n <= len(blob), "header runs past end of file"
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    data = memoryview(blob)[8 + n:]
-    out = {}
-    end_max = 0
-    spans = []
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        dt = np.dtype(np_types[info["dtype"]])
-        count = int(np.prod(info["shape"], dtype=np.int64))
-        assert end - begin == count * dt.itemsize, f"{name}: size mismatch"
-        assert 0 <= begin <= end <= len(data), f"{name}: offsets out of range"
-        out[name] = np.frombuffer(data[begin:end], dtype=dt).reshape(info["shape"])
-        spans.append((begin, end, name))
-        end_max = max(end_max, end)
-    assert end_max == len(data), "trailing bytes after the last tensor"
-    spans.sort()
-    pos = 0
-    for begin, end, name in spans:  # contiguous, no overlap, sorted by name
-        assert begin == pos, f"{name}: gap or overlap at {begin}"
-        pos = end
-    assert [s[2] for s in spans] == sorted(header), "data not in name order"
-    return out, meta
 
 
 def check(path, tensors):

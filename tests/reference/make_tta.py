@@ -31,7 +31,7 @@ from torch import nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import safetensors_bytes, write_atomic  # noqa: E402
+from safetensors_io import safetensors_bytes, write_atomic  # noqa: E402
 
 COUNT = 12
 TINY = "input 1 28 28 / conv 3 k=3 p=1 / relu / flatten / linear 10"  # the model file, line by line

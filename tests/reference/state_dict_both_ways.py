@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_reference import read_safetensors, safetensors_bytes, write_atomic  # noqa: E402
+from safetensors_io import read_safetensors, safetensors_bytes, write_atomic  # noqa: E402
 
 MODEL_FILE = """input 1 28 28
 conv 6 k=3 s=2 p=1
