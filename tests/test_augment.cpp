@@ -69,6 +69,37 @@ TEST(Augment, AffineByHand) {
   EXPECT_NEAR(out[0], expected, 1e-5);
 }
 
+TEST(Augment, ElasticByHand) {
+  const int rows = 4, cols = 6;
+  const auto in = ramp(rows, cols);
+  const size_t n = in.size();
+  std::vector<float> out(n), dx(n, 0.0f), dy(n, 0.0f), tmp(n);
+  elastic(in.data(), rows, cols, dx.data(), dy.data(), out.data());
+  EXPECT_EQ(out, in) << "no displacement must leave the image as it is";
+  // A displacement of 2 / cols in grid units is one pixel: each output
+  // pixel samples its right neighbour, the last column falls outside.
+  std::fill(dx.begin(), dx.end(), 2.0f / cols);
+  elastic(in.data(), rows, cols, dx.data(), dy.data(), out.data());
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x)
+      EXPECT_NEAR(out[size_t(y * cols + x)], x + 1 < cols ? in[size_t(y * cols + x + 1)] : 0.0f, 1e-5) << y << "," << x;
+  // Half a pixel down: the mean of a pixel and the one below it; the last
+  // row sees half a pixel inside, scaled once more by that half (the mask).
+  std::fill(dx.begin(), dx.end(), 0.0f);
+  std::fill(dy.begin(), dy.end(), 1.0f / rows);
+  elastic(in.data(), rows, cols, dx.data(), dy.data(), out.data());
+  EXPECT_NEAR(out[1], (in[1] + in[cols + 1]) / 2, 1e-5);
+  EXPECT_NEAR(out[size_t((rows - 1) * cols + 1)], 0.5 * 0.5 * in[size_t((rows - 1) * cols + 1)], 1e-5);
+  // Blurring a constant field leaves it constant (the kernel sums to 1,
+  // reflection keeps the border's values): c * alpha / rows, c * alpha / cols.
+  const std::vector<float> noise(n, 0.5f);
+  elastic_displacement(noise.data(), noise.data(), rows, cols, 12.0, 1.5, dx.data(), dy.data(), tmp.data());
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_NEAR(dx[i], 0.5 * 12.0 / rows, 1e-6);
+    EXPECT_NEAR(dy[i], 0.5 * 12.0 / cols, 1e-6);
+  }
+}
+
 TEST(Augment, FlipMirrorsEachRowAndEraseZerosTheRectangle) {
   const int rows = 3, cols = 5;
   auto image = ramp(rows, cols);
@@ -90,7 +121,7 @@ TEST(Augment, EachTransformEqualsTorchvisions) {
   ASSERT_TRUE(file) << path << " is missing; run: /usr/bin/python3 tests/reference/make_augment.py --out "
                     << MNISTLAB_REFERENCE_DIR;
   const auto ref = nlohmann::json::parse(file);
-  ASSERT_GE(ref["cases"].size(), 30u);
+  ASSERT_GE(ref["cases"].size(), 40u);
   for (const auto& c : ref["cases"]) {
     const int rows = c["rows"], cols = c["cols"];
     const std::string kind = c["kind"];
@@ -111,6 +142,19 @@ TEST(Augment, EachTransformEqualsTorchvisions) {
       d.shear_x = p["shear_x"];
       nearest = p["interpolation"] == "nearest";
       affine(in.data(), rows, cols, d, nearest ? Interpolation::Nearest : Interpolation::Bilinear, out.data());
+    } else if (kind == "elastic") {
+      // torch.rand(...) * 2 - 1 in float32, as get_params computes it.
+      std::vector<float> noise_x, noise_y, dx(in.size()), dy(in.size()), tmp(in.size());
+      for (float u : p["uniform_x"].get<std::vector<float>>()) noise_x.push_back(u * 2.0f - 1.0f);
+      for (float u : p["uniform_y"].get<std::vector<float>>()) noise_y.push_back(u * 2.0f - 1.0f);
+      elastic_displacement(noise_x.data(), noise_y.data(), rows, cols, p["alpha"], p["sigma"], dx.data(), dy.data(),
+                           tmp.data());
+      const std::vector<float> want_dx = p["dx"].get<std::vector<float>>(), want_dy = p["dy"].get<std::vector<float>>();
+      for (size_t i = 0; i < in.size(); ++i) {
+        ASSERT_NEAR(dx[i], want_dx[i], 1e-6) << "x displacement at " << i;
+        ASSERT_NEAR(dy[i], want_dy[i], 1e-6) << "y displacement at " << i;
+      }
+      elastic(in.data(), rows, cols, dx.data(), dy.data(), out.data());
     } else if (kind == "hflip") {
       out = in;
       horizontal_flip(out.data(), rows, cols);
@@ -194,6 +238,11 @@ TEST(Augment, SpecReadsBackAndBadItemsAreNamed) {
   EXPECT_EQ(o.erase, 0.25);
   EXPECT_EQ(augment_spec(o), "crop=2,degrees=10,scale=0.9:1.1,bilinear,hflip,erase=0.25");
   EXPECT_EQ(augment_spec(parse_augment(augment_spec(o))), augment_spec(o));
+  const AugmentOptions warp = parse_augment("elastic=50");
+  EXPECT_EQ(warp.elastic_alpha, 50);
+  EXPECT_EQ(warp.elastic_sigma, 5);  // torchvision's default
+  EXPECT_EQ(augment_spec(warp), "elastic=50:5");
+  EXPECT_EQ(augment_spec(parse_augment("erase=0.5,elastic=34:4,crop=1")), "crop=1,elastic=34:4,erase=0.5");
   EXPECT_FALSE(parse_augment("").any());
   EXPECT_FALSE(parse_augment("none").any());
   for (const auto& [spec, message] : std::vector<std::pair<std::string, std::string>>{
@@ -203,6 +252,8 @@ TEST(Augment, SpecReadsBackAndBadItemsAreNamed) {
            {"scale=1.2:0.9", "expected LO <= HI"},
            {"scale=1.2", "expected scale=LO:HI"},
            {"erase=nan", "expected a number from 0 to 1"},
+           {"elastic=-3", "expected a number from 0 to 1000"},
+           {"elastic=50:x", "'elastic=50:x' in 'elastic=50:x': expected a number from 0 to 64"},
            {"hflip=1", "'hflip=1'"}}) {
     try {
       parse_augment(spec);
@@ -240,7 +291,7 @@ std::vector<std::vector<float>> epoch_batches(BatchLoader& loader, int epoch, si
 
 TEST(Augment, LoaderStreamsDependOnSeedEpochAndPositionOnly) {
   const Dataset d = numbered(50);
-  const AugmentOptions o = parse_augment("crop=2,degrees=20,erase=0.5");
+  const AugmentOptions o = parse_augment("crop=2,degrees=20,elastic=6:1,erase=0.5");
   BatchLoader a(d, 8, true, 3, o), b(d, 8, true, 3, o), other_seed(d, 8, true, 4, o), plain(d, 8, true, 3);
   const auto first = epoch_batches(a, 1);
   EXPECT_EQ(first, epoch_batches(b, 1));

@@ -141,7 +141,8 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--augment", a.augment,
                   "Augment the training images, torchvision's transforms in its order: crop=P (RandomCrop(size, "
                   "padding=P)), degrees=D, translate=T, scale=LO:HI, shear=S (RandomAffine; nearest, or bilinear), "
-                  "hflip (RandomHorizontalFlip, not for digits), erase=P (RandomErasing(p=P)); e.g. "
+                  "elastic=ALPHA[:SIGMA] (ElasticTransform(alpha, sigma=5), bilinear), hflip (RandomHorizontalFlip, "
+                  "not for digits), erase=P (RandomErasing(p=P)); e.g. "
                   "--augment crop=2,degrees=10,scale=0.9:1.1")
       ->check(CLI::Validator(
           [](std::string& spec) -> std::string {

@@ -1,5 +1,5 @@
-// torchvision's RandomCrop, RandomAffine, RandomHorizontalFlip and
-// RandomErasing (torchvision 0.14, transforms.py and functional.py), on one
+// torchvision's RandomCrop, RandomAffine, ElasticTransform,
+// RandomHorizontalFlip and RandomErasing (torchvision 0.14, transforms.py and functional.py), on one
 // float image. Parameters are drawn as their get_params() draw them.
 #include "mnistlab/augment.h"
 
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <vector>
 
 namespace mnistlab {
 namespace {
@@ -40,13 +41,73 @@ float pixel_or_zero(const float* in, int rows, int cols, int y, int x) {
   return (y >= 0 && y < rows && x >= 0 && x < cols) ? in[y * cols + x] : 0.0f;
 }
 
+// grid_sample(mode="bilinear", padding_mode="zeros") at pixel coordinates
+// (u, v), then torchvision's fill: it also samples an image of ones and
+// blends with the fill by that mask (_apply_grid_transform), so with fill 0
+// a border pixel is scaled by its inside weight a second time.
+float bilinear_or_zero(const float* in, int rows, int cols, double u, double v) {
+  const double x0 = std::floor(u), y0 = std::floor(v), fx = u - x0, fy = v - y0;
+  const int ix = int(x0), iy = int(y0);
+  const double w[4] = {(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx};
+  const int dy[4] = {0, 0, 1, 1}, dx[4] = {0, 1, 0, 1};
+  double sum = 0, inside = 0;
+  for (int k = 0; k < 4; ++k) {
+    const int py = iy + dy[k], px = ix + dx[k];
+    if (py < 0 || py >= rows || px < 0 || px >= cols) continue;
+    sum += w[k] * in[py * cols + px];
+    inside += w[k];
+  }
+  return float(sum * inside);
+}
+
+// torch.nn.functional.pad(mode="reflect"): the edge pixel is not repeated.
+int reflect(int i, int n) {
+  if (n == 1) return 0;
+  const int period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+// _get_gaussian_kernel1d: exp(-x^2 / (2 sigma^2)) at integer offsets, normalized.
+std::vector<double> gaussian_kernel(double sigma) {
+  int size = int(8 * sigma + 1);
+  if (size % 2 == 0) ++size;
+  std::vector<double> k(size_t(size), 0.0);
+  double sum = 0;
+  for (int i = 0; i < size; ++i) {
+    const double x = i - (size - 1) / 2.0;
+    sum += k[size_t(i)] = std::exp(-0.5 * (x / sigma) * (x / sigma));
+  }
+  for (double& v : k) v /= sum;
+  return k;
+}
+
+// gaussian_blur with reflect padding, separably (the 2-D kernel is the outer
+// product of the 1-D one), scaled by `scale`; in and out may not alias tmp.
+void blur(const float* in, int rows, int cols, const std::vector<double>& k, double scale, float* out, float* tmp) {
+  const int half = int(k.size() / 2);
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      double sum = 0;
+      for (int j = -half; j <= half; ++j) sum += k[size_t(j + half)] * in[y * cols + reflect(x + j, cols)];
+      tmp[y * cols + x] = float(sum);
+    }
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      double sum = 0;
+      for (int j = -half; j <= half; ++j) sum += k[size_t(j + half)] * tmp[reflect(y + j, rows) * cols + x];
+      out[y * cols + x] = float(sum * scale);
+    }
+}
+
 }  // namespace
 
 bool AugmentOptions::affine() const {
   return degrees != 0 || translate != 0 || scale_min != 1 || scale_max != 1 || shear != 0;
 }
 
-bool AugmentOptions::any() const { return crop_padding > 0 || affine() || hflip || erase > 0; }
+bool AugmentOptions::any() const { return crop_padding > 0 || affine() || elastic() || hflip || erase > 0; }
 
 AugmentDraw draw_augment(const AugmentOptions& o, int rows, int cols, Rng& rng) {
   AugmentDraw d;
@@ -62,6 +123,7 @@ AugmentDraw draw_augment(const AugmentOptions& o, int rows, int cols, Rng& rng) 
     d.scale = uniform(rng, o.scale_min, o.scale_max);
     d.shear_x = uniform(rng, -o.shear, o.shear);
   }
+  if (o.elastic()) d.elastic_stream = rng.next();
   if (o.hflip) d.flip = uniform(rng, 0, 1) < 0.5;
   if (o.erase > 0 && uniform(rng, 0, 1) < o.erase) {
     const double area = double(rows) * cols, log_lo = std::log(0.3), log_hi = std::log(3.3);
@@ -98,29 +160,32 @@ void affine(const float* in, int rows, int cols, const AugmentDraw& draw, Interp
       const double X = x + 0.5 - cx;
       const double u = m[0] * X + m[1] * Y + m[2] + cx - 0.5;
       const double v = m[3] * X + m[4] * Y + m[5] + cy - 0.5;
-      float value;
-      if (interpolation == Interpolation::Nearest) {
-        value = pixel_or_zero(in, rows, cols, int(std::nearbyint(v)), int(std::nearbyint(u)));
-      } else {
-        const double x0 = std::floor(u), y0 = std::floor(v), fx = u - x0, fy = v - y0;
-        const int ix = int(x0), iy = int(y0);
-        const double w[4] = {(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx};
-        const int dy[4] = {0, 0, 1, 1}, dx[4] = {0, 1, 0, 1};
-        double sum = 0, inside = 0;
-        for (int k = 0; k < 4; ++k) {
-          const int py = iy + dy[k], px = ix + dx[k];
-          if (py < 0 || py >= rows || px < 0 || px >= cols) continue;
-          sum += w[k] * in[py * cols + px];
-          inside += w[k];
-        }
-        // torchvision fills by also sampling an image of ones and blending
-        // with the fill by that mask (_apply_grid_transform): with fill 0 a
-        // border pixel is scaled by its inside weight a second time.
-        value = float(sum * inside);
-      }
-      out[y * cols + x] = value;
+      out[y * cols + x] = interpolation == Interpolation::Nearest
+                              ? pixel_or_zero(in, rows, cols, int(std::nearbyint(v)), int(std::nearbyint(u)))
+                              : bilinear_or_zero(in, rows, cols, u, v);
     }
   }
+}
+
+void elastic_displacement(const float* noise_x, const float* noise_y, int rows, int cols, double alpha, double sigma,
+                          float* dx, float* dy, float* tmp) {
+  // sigma 0: no blur, as get_params skips it.
+  const std::vector<double> k = sigma > 0 ? gaussian_kernel(sigma) : std::vector<double>{1.0};
+  // torchvision 0.14 scales x by alpha / size[0] (the height) and y by
+  // alpha / size[1] (the width); the same on square images, copied as it is.
+  blur(noise_x, rows, cols, k, alpha / rows, dx, tmp);
+  blur(noise_y, rows, cols, k, alpha / cols, dy, tmp);
+}
+
+void elastic(const float* in, int rows, int cols, const float* dx, const float* dy, float* out) {
+  // The identity grid puts pixel x at (2x + 1 - W) / W; grid_sample
+  // (align_corners=False) maps g back to ((g + 1) W - 1) / 2, so a
+  // displacement d moves the sample by d * W / 2 pixels.
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      const size_t p = size_t(y) * cols + x;
+      out[p] = bilinear_or_zero(in, rows, cols, x + dx[p] * cols * 0.5, y + dy[p] * rows * 0.5);
+    }
 }
 
 void horizontal_flip(float* image, int rows, int cols) {
@@ -145,9 +210,20 @@ void augment_image(const uint8_t* src, int rows, int cols, const AugmentOptions&
     affine(dst, rows, cols, d, o.interpolation, scratch);
     std::memcpy(dst, scratch, pixels * sizeof(float));
   }
+  if (o.elastic()) {
+    float *noise_x = scratch + pixels, *noise_y = noise_x + pixels, *tmp = noise_y + pixels;
+    Rng rng(d.elastic_stream);
+    for (size_t p = 0; p < pixels; ++p) noise_x[p] = float(uniform(rng, -1, 1));  // torch.rand(...) * 2 - 1
+    for (size_t p = 0; p < pixels; ++p) noise_y[p] = float(uniform(rng, -1, 1));
+    elastic_displacement(noise_x, noise_y, rows, cols, o.elastic_alpha, o.elastic_sigma, noise_x, noise_y, tmp);
+    elastic(dst, rows, cols, noise_x, noise_y, scratch);
+    std::memcpy(dst, scratch, pixels * sizeof(float));
+  }
   if (d.flip) horizontal_flip(dst, rows, cols);
   if (d.erase_height > 0) erase(dst, cols, d.erase_top, d.erase_left, d.erase_height, d.erase_width);
 }
+
+size_t augment_scratch_floats(int rows, int cols) { return 4 * size_t(rows) * size_t(cols); }
 
 uint64_t augment_stream(uint64_t seed, int epoch, uint64_t position) {
   // splitmix64 over the three, so neighbouring positions get unrelated streams.

@@ -1,5 +1,5 @@
 // The --augment spec: "crop=2,degrees=10,translate=0.1,scale=0.9:1.1,
-// shear=5,bilinear,hflip,erase=0.5", also run.json's "augment".
+// shear=5,bilinear,elastic=50:5,hflip,erase=0.5", also run.json's "augment".
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -12,7 +12,7 @@ namespace {
 
 const char* const kSpecHelp =
     "expected comma-separated items: crop=PADDING, degrees=D, translate=T, scale=LO:HI, shear=S, nearest or "
-    "bilinear, hflip, erase=P";
+    "bilinear, elastic=ALPHA[:SIGMA], hflip, erase=P";
 
 [[noreturn]] void bad(const std::string& spec, const std::string& item, const std::string& expected) {
   throw Error("'" + item + "' in '" + spec + "': " + expected);
@@ -63,6 +63,10 @@ AugmentOptions parse_augment(const std::string& spec) {
       o.shear = number(spec, item, value, 0, 80);  // tan(90 degrees) is infinite
     } else if ((key == "nearest" || key == "bilinear") && !has_value) {
       o.interpolation = key == "bilinear" ? Interpolation::Bilinear : Interpolation::Nearest;
+    } else if (key == "elastic" && has_value) {
+      const size_t colon = value.find(':');
+      o.elastic_alpha = number(spec, item, value.substr(0, colon), 0, 1000);
+      if (colon != std::string::npos) o.elastic_sigma = number(spec, item, value.substr(colon + 1), 0, 64);
     } else if (key == "hflip" && !has_value) {
       o.hflip = true;
     } else if (key == "erase" && has_value) {
@@ -83,6 +87,7 @@ std::string augment_spec(const AugmentOptions& o) {
   if (o.scale_min != 1 || o.scale_max != 1) add("scale=" + shortest(o.scale_min) + ":" + shortest(o.scale_max));
   if (o.shear != 0) add("shear=" + shortest(o.shear));
   if (o.affine() && o.interpolation == Interpolation::Bilinear) add("bilinear");
+  if (o.elastic()) add("elastic=" + shortest(o.elastic_alpha) + ":" + shortest(o.elastic_sigma));
   if (o.hflip) add("hflip");
   if (o.erase > 0) add("erase=" + shortest(o.erase));
   return spec;

@@ -37,7 +37,7 @@ BatchLoader::BatchLoader(const Dataset& data, int batch_size, bool shuffle, uint
                 std::to_string(data.cols) + " = " + std::to_string(data.size() * data.image_size()));
   }
   order_.resize(data.size());
-  if (augment_.any()) scratch_.resize(data.image_size());
+  if (augment_.any()) scratch_.resize(augment_scratch_floats(data.rows, data.cols));
   start_epoch(0);
 }
 

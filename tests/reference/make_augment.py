@@ -3,7 +3,8 @@
 the reference for mnistlab's augmentation (tests/test_augment.cpp):
 RandomCrop's pad-then-crop, RandomAffine's affine (the tensor path:
 affine_grid + grid_sample, nearest and bilinear, zero fill),
-RandomHorizontalFlip's hflip and RandomErasing's erase.
+ElasticTransform (its own get_params on given uniform noise, then
+elastic_transform), RandomHorizontalFlip's hflip and RandomErasing's erase.
 
 Run by ctest as the fixture test ``make_augment``; by hand:
 
@@ -19,7 +20,21 @@ import os
 
 import torch
 import torchvision.transforms.functional as F
-from torchvision.transforms import InterpolationMode
+from torchvision.transforms import ElasticTransform, InterpolationMode
+
+
+def elastic_params(uniform_x, uniform_y, alpha, sigma, size):
+    """ElasticTransform.get_params itself, its two torch.rand calls answered
+    with the given uniform noise (the C++ side gets the same numbers)."""
+    answers = [uniform_x.reshape(1, 1, *size), uniform_y.reshape(1, 1, *size)]
+    real_rand = torch.rand
+    torch.rand = lambda *args, **kwargs: answers.pop(0)
+    try:
+        displacement = ElasticTransform.get_params([alpha, alpha], [sigma, sigma], list(size))
+    finally:
+        torch.rand = real_rand
+    assert not answers, "get_params drew another number of fields"
+    return displacement
 
 
 def main():
@@ -46,6 +61,16 @@ def main():
                                        interpolation=InterpolationMode(mode), fill=[0.0])
                 case("affine", {"angle": angle, "translate_x": tx, "translate_y": ty, "scale": scale,
                                 "shear_x": shear, "interpolation": mode}, transformed)
+        # Kernels int(8 sigma + 1) must leave the reflect padding under the image size.
+        for alpha, sigma in ([(8.0, 1.5), (30.0, 1.0), (20.0, 0.0)] if rows < 28 else [(50.0, 5.0), (34.0, 4.0)]):
+            uniform_x = torch.rand((rows, cols), generator=gen)
+            uniform_y = torch.rand((rows, cols), generator=gen)
+            displacement = elastic_params(uniform_x, uniform_y, alpha, sigma, (rows, cols))
+            transformed = F.elastic_transform(image, displacement, InterpolationMode.BILINEAR, fill=0)
+            case("elastic", {"alpha": alpha, "sigma": sigma, "uniform_x": uniform_x.flatten().tolist(),
+                             "uniform_y": uniform_y.flatten().tolist(),
+                             "dx": displacement[0, :, :, 0].flatten().tolist(),
+                             "dy": displacement[0, :, :, 1].flatten().tolist()}, transformed)
         case("hflip", {}, F.hflip(image))
         for top, left, height, width in [(1, 2, 5, 3), (0, 0, rows - 1, cols - 1)]:
             case("erase", {"top": top, "left": left, "height": height, "width": width},
