@@ -164,7 +164,7 @@ def run_json(**changes):
             "nesterov": False, "weight_decay": -1.0, "lr_schedule": "none", "step_size": 5, "gamma": 0.1,
             "warmup_epochs": 0.0, "early_stop_patience": 0, "early_stop_metric": "",
             "val_split": 0.0, "seed": 0, "threads": 1, "train_limit": 0, "test_limit": 0, "log_every_steps": 0,
-            "augment": "", "label_smoothing": 0.0, "tta": False}
+            "augment": "", "label_smoothing": 0.0, "tta": False, "tta_crops": 0}
     args.update(changes)
     return json.dumps(args, indent=2).encode()
 
@@ -209,6 +209,7 @@ def run_folder():
     write("run_folder", "finished", run_json(epochs=1) + SEPARATOR + checkpoint())
     write("run_folder", "augment-smoothing", run_json(augment="crop=1,degrees=5,erase=0.5", label_smoothing=0.1,
                                                       log_every_steps=2) + SEPARATOR + checkpoint())
+    write("run_folder", "elastic-tta-crops", run_json(augment="elastic=20:2", tta_crops=1) + SEPARATOR + checkpoint())
     args = json.loads(run_json())
     del args["test_limit"]
     write("run_folder", "missing-field", json.dumps(args).encode() + SEPARATOR + checkpoint())

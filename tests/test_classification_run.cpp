@@ -59,7 +59,8 @@ TEST_F(ClassificationRun, SmoothingAndFlipsAreRecordedAndSurviveAResume) {
   ASSERT_EQ(straight.exit_code, 0) << straight.output;
   // train_loss is the smoothed loss: a resume without smoothing would differ there.
   expect_same_run_end(dir_ / "a", dir_ / "b", 2, 5);
-  EXPECT_NE(read_file(dir_ / "b" / "report.txt").find("averaged with the horizontal flip"), std::string::npos);
+  EXPECT_NE(read_file(dir_ / "b" / "report.txt").find("averaged over the image and its horizontal flip"),
+            std::string::npos);
 
   // Without the options the same recipe trains another way and says so in run.json.
   auto plain = run(train("c", "--dataset fashion --epochs 2 --lr 0.01 --seed 4"));
@@ -68,6 +69,23 @@ TEST_F(ClassificationRun, SmoothingAndFlipsAreRecordedAndSurviveAResume) {
   EXPECT_EQ(plain_settings.at("label_smoothing"), 0.0);
   EXPECT_EQ(plain_settings.at("tta"), false);
   EXPECT_NE(metrics_rows(dir_ / "c" / "metrics.csv")[0][1], metrics_rows(dir_ / "b" / "metrics.csv")[0][1]);
+}
+
+TEST_F(ClassificationRun, TestTimeCropsAreForDigitsTooAndRecorded) {
+  // --dataset mnist; step 17 is inside epoch 2 (13 steps per epoch).
+  auto stopped = run(train("t", "--epochs 2 --lr 0.01 --tta-crops 1 --raise-sigterm-at-step 17"));
+  ASSERT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.output;
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ / "t" / "run.json")).at("tta_crops"), 1);
+  expect_resume_refused("t", "tta_crops", 9, "\"tta_crops\" is 9; expected an integer from 0 to 8");
+  auto resumed = run("train --resume " + (dir_ / "t").string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(read_file(dir_ / "t" / "report.txt").find("(softmax averaged over FiveCrop with padding 1)"),
+            std::string::npos);
+  for (const char* bad : {"--tta-crops 9", "--tta-crops -1", "--tta-crops x"}) {
+    auto refused = run(train("u", bad));
+    EXPECT_NE(refused.exit_code, 0) << bad;
+    EXPECT_NE(refused.output.find("--tta-crops"), std::string::npos) << bad << ": " << refused.output;
+  }
 }
 
 TEST_F(ClassificationRun, OptionsAreRefusedWhereTheyMakeNoSense) {
@@ -82,7 +100,7 @@ TEST_F(ClassificationRun, OptionsAreRefusedWhereTheyMakeNoSense) {
     EXPECT_NE(r.output.find("--label-smoothing"), std::string::npos) << bad << ": " << r.output;
   }
   // Denoising has no classes to smooth and scores no flips.
-  for (const char* option : {"--label-smoothing 0.1", "--tta"}) {
+  for (const char* option : {"--label-smoothing 0.1", "--tta", "--tta-crops 2"}) {
     auto r = run("denoise train --data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "d").string() + " " +
                  option);
     EXPECT_NE(r.exit_code, 0) << option;

@@ -451,7 +451,7 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
 // how that run was started.
 TEST_F(BadResume, RunJsonWithoutTheKeysThatCameLaterResumes) {
   fs::copy(dir_ / "base", dir_ / "old");
-  for (const char* key : {"log_every_steps", "augment", "label_smoothing", "tta", "class_names"})
+  for (const char* key : {"log_every_steps", "augment", "label_smoothing", "tta", "tta_crops", "class_names"})
     edit_run_json(dir_ / "old", key, nlohmann::json(nlohmann::json::value_t::discarded));
   auto resumed = run("train --resume " + (dir_ / "old").string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;

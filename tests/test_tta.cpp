@@ -1,7 +1,8 @@
-// Test-time flips: the flip is left-right, and evaluate() with tta_flip (the
-// task, report and `mnistlab eval --tta` go through it) matches PyTorch's mean
-// of softmax(x) and softmax(torch.flip(x, [-1])) on the same weights
-// (tests/reference/make_tta.py).
+// Test-time augmentation: the flip is left-right, and evaluate() with flips
+// (the task, report and `mnistlab eval --tta` go through it) matches
+// PyTorch's mean of softmax(x) and softmax(torch.flip(x, [-1])) on the same
+// weights, and with crops torchvision's FiveCrop and TenCrop of the padded
+// image (tests/reference/make_tta.py).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -53,7 +54,7 @@ TEST(TestTimeFlips, EvaluateMatchesPyTorch) {
   std::vector<int64_t> confusion;
   std::vector<int> predicted;
   // Batches of 5 over 12 images: the last batch is partial.
-  const EvalResult tta = evaluate(r.model, r.data, 5, &confusion, &predicted, true);
+  const EvalResult tta = evaluate(r.model, r.data, 5, &confusion, &predicted, {true, 0});
   EXPECT_NEAR(tta.loss, r.want("tta_loss"), 1e-5 * r.want("tta_loss")) << "test-time flip loss differs";
   EXPECT_NEAR(tta.acc, r.want("tta_acc"), 1e-7) << "test-time flip accuracy differs";
   const EvalResult plain = evaluate(r.model, r.data, 5);
@@ -66,7 +67,7 @@ TEST(TestTimeFlips, EvaluateMatchesPyTorch) {
   std::vector<float> images(r.data.pixels.begin(), r.data.pixels.end());
   for (float& x : images) x /= 255.0f;
   std::vector<double> log_p;
-  class_log_probs(r.model, images.data(), int(r.data.size()), true, log_p);
+  class_log_probs(r.model, images.data(), int(r.data.size()), {true, 0}, log_p);
   double worst = 0;
   for (size_t i = 0; i < r.data.size(); ++i) {
     int best = 0;
@@ -85,14 +86,37 @@ TEST(TestTimeFlips, EvaluateMatchesPyTorch) {
               std::fabs(tta.loss - r.want("tta_loss")));
 }
 
+// torchvision's FiveCrop of the image padded by 2 and TenCrop padded by 1.
+TEST(TestTimeCrops, FiveCropAndTenCropMatchTorchvision) {
+  TtaReference r;
+  r.model.reserve(5, false);
+  for (const auto& [name, tta] : std::vector<std::pair<std::string, TestTimeAugmentation>>{{"five2", {false, 2}},
+                                                                                          {"ten1", {true, 1}}}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(tta.views(), name == "five2" ? 5 : 10);
+    const EvalResult e = evaluate(r.model, r.data, 5, nullptr, nullptr, tta);
+    EXPECT_NEAR(e.loss, r.want((name + "_loss").c_str()), 1e-5 * r.want((name + "_loss").c_str()));
+    EXPECT_NEAR(e.acc, r.want((name + "_acc").c_str()), 1e-7);
+    std::vector<float> images(r.data.pixels.begin(), r.data.pixels.end());
+    for (float& x : images) x /= 255.0f;
+    std::vector<double> log_p;
+    class_log_probs(r.model, images.data(), int(r.data.size()), tta, log_p);
+    const std::vector<float> probs = r.ref.at(name + "_probs").to_floats();
+    for (size_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(std::exp(log_p[i]), probs[i], 1e-6) << i;
+  }
+  // The crops change what is scored: not the plain evaluation again.
+  EXPECT_NE(r.want("five2_loss"), r.want("plain_loss"));
+}
+
 TEST(TestTimeFlips, TheTaskEvaluatesAndReportsWithItsOption) {
   TtaReference r;
   r.model.reserve(4, false);
-  auto task = make_classification_task({0.f, true});
+  auto task = make_classification_task({0.f, {true, 0}});
   const std::vector<double> m = task->evaluate(r.model, r.data, 4);
   EXPECT_NEAR(m[0], r.want("tta_loss"), 1e-5 * r.want("tta_loss"));
   EXPECT_NEAR(m[1], r.want("tta_acc"), 1e-7);
-  EXPECT_NE(task->report(r.model, r.data, 4).find("averaged with the horizontal flip"), std::string::npos);
+  EXPECT_NE(task->report(r.model, r.data, 4).find("averaged over the image and its horizontal flip"),
+            std::string::npos);
   EXPECT_NEAR(make_classification_task()->evaluate(r.model, r.data, 4)[0], r.want("plain_loss"),
               1e-5 * r.want("plain_loss"));
 }

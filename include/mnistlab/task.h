@@ -71,14 +71,28 @@ class Task {
   virtual std::string report(Model& model, const Dataset& test, int batch_size) = 0;
 };
 
+// Test-time augmentation: evaluation scores the mean softmax over views of
+// each image. flip: the image and its horizontal flip. crops = P:
+// torchvision's FiveCrop of the image padded by P pixels with zeros (as
+// RandomCrop(size, padding=P) pads), the centre crop being the image itself
+// and the four corners it shifted by P rows and P columns; with flip too,
+// TenCrop (the five and their flips).
+struct TestTimeAugmentation {
+  bool flip = false;
+  int crops = 0;
+  int views() const { return (flip ? 2 : 1) * (crops > 0 ? 5 : 1); }
+  // "the image and its horizontal flip", "FiveCrop with padding 2", "TenCrop with padding 2", "" for none.
+  std::string describe() const;
+};
+
 struct ClassificationOptions {
   // Training's loss is nn.CrossEntropyLoss(label_smoothing=eps), eps in
   // [0, 1), and so is the train_loss it reports; evaluation's is always
   // plain cross-entropy, so test losses compare across runs.
   float label_smoothing = 0;
-  // Evaluation (metrics, picture, report) scores the mean of the softmax of
-  // each image and of its horizontal flip (check_flips_allowed).
-  bool tta_flip = false;
+  // Evaluation (metrics, picture, report) scores the mean softmax of these
+  // views (flips: check_flips_allowed).
+  TestTimeAugmentation tta;
 };
 // The classifier of the dataset's classes with cross-entropy.
 std::unique_ptr<Task> make_classification_task(const ClassificationOptions& options = {});
@@ -87,6 +101,8 @@ std::unique_ptr<Task> make_classification_task(const ClassificationOptions& opti
 // `dataset` still shows its class: clothes do, digits do not.
 void check_flips_allowed(const std::string& dataset, const std::string& option);
 inline const char* const kTtaOption = "--tta (each image averaged with its horizontal flip)";
+// The most --tta-crops pads: FiveCrop's corners move the image by that many pixels.
+inline constexpr int kMaxTtaCrops = 8;
 
 struct DenoiseOptions {
   NoiseOptions noise;  // checked (checked_noise)

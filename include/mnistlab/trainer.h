@@ -92,11 +92,12 @@ struct EvalResult {
 };
 // Mean cross-entropy and accuracy over the whole dataset, in eval mode.
 // confusion, when given, gets counts[label * K + predicted] for the model's
-// K outputs; predicted, the class of each sample in order. With tta_flip the
-// class probabilities are the mean of the softmax of each image and of its
-// horizontal flip, and the loss is -log of that mean's label entry.
+// K outputs; predicted, the class of each sample in order. With test-time
+// augmentation the class probabilities are the mean of the softmax of the
+// image's views (TestTimeAugmentation), and the loss is -log of that mean's
+// label entry.
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion = nullptr,
-                    std::vector<int>* predicted = nullptr, bool tta_flip = false);
+                    std::vector<int>* predicted = nullptr, const TestTimeAugmentation& tta = {});
 
 // A classifier from scratch with a fresh optimizer; on_epoch gets
 // {train loss, train accuracy} and {test loss, test accuracy}. Returns the history.

@@ -31,7 +31,7 @@ struct UseArgs {
   int batch_size = 1000;
   int threads = 0;
   int top = 3;
-  bool tta = false;
+  TestTimeAugmentation tta;
   std::string predictions;
   std::vector<std::string> images;
 };
@@ -48,7 +48,7 @@ std::pair<Model, std::string> load_trained(const UseArgs& a) {
 }
 
 void run_eval(const UseArgs& a) {
-  if (a.tta) check_flips_allowed(a.dataset, kTtaOption);
+  if (a.tta.flip) check_flips_allowed(a.dataset, kTtaOption);
   auto [model, origin] = load_trained(a);
   Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
   try {
@@ -117,9 +117,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")
       ->check(integer_in(1, 65536))
       ->capture_default_str();
-  cmd->add_flag("--tta", args->tta,
-                "Test-time flips: score the mean softmax of each image and its horizontal flip (as `train --tta`; "
-                "not for --dataset mnist)");
+  add_tta_options(cmd, args->tta);
   cmd->callback([args]() { run_eval(*args); });
 }
 

@@ -164,6 +164,18 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
       ->group("");
 }
 
+void add_tta_options(CLI::App* cmd, TestTimeAugmentation& tta) {
+  cmd->add_flag("--tta", tta.flip,
+                "Test-time flips: evaluate on the mean softmax of each image and its horizontal flip (not for "
+                "--dataset mnist: digits are not flip-invariant)");
+  cmd->add_option("--tta-crops", tta.crops,
+                  "Test-time crops: evaluate on the mean softmax of torchvision's FiveCrop of each image padded by P "
+                  "pixels (the image and its four shifts by P rows and P columns; with --tta, TenCrop); for digits "
+                  "too")
+      ->type_name("P")
+      ->check(integer_in(0, kMaxTtaCrops));
+}
+
 void add_denoise_options(CLI::App* cmd, TrainArgs& a) {
   add_noise_options(cmd, a.noise);
   cmd->add_option("--loss", a.config.loss, "l1 or mse")

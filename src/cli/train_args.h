@@ -33,6 +33,8 @@ void add_run_options(CLI::App* cmd, TrainArgs& args);
 // --noise, --noise-amount, --clip (pairs uses them too); --loss besides for training.
 void add_noise_options(CLI::App* cmd, NoiseArgs& noise);
 void add_denoise_options(CLI::App* cmd, TrainArgs& args);
+// --tta and --tta-crops, for a classifier's evaluation (train and eval).
+void add_tta_options(CLI::App* cmd, TestTimeAugmentation& tta);
 
 // Trains (or resumes) and prints as it goes; the exit status of an
 // interrupted run is 128 + the signal (ExitRequest).

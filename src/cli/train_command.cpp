@@ -27,9 +27,7 @@ void add_train_command(CLI::App& app) {
                   "class; train_loss is that smoothed loss, test_loss stays plain cross-entropy")
       ->check(number_in(0, 0.999999, false, "in [0, 1)"))
       ->capture_default_str();
-  cmd->add_flag("--tta", o.tta_flip,
-                "Test-time flips: evaluate on the mean softmax of each image and its horizontal flip (not for "
-                "--dataset mnist: digits are not flip-invariant)");
+  add_tta_options(cmd, o.tta);
   cmd->callback([args]() { run_training(*args); });
 }
 

@@ -18,25 +18,65 @@ void log_softmax(const Tensor& logits, double* out) {
   }
 }
 
-// log((e^a + e^b) / 2) without leaving log space, so a class both views
-// find unlikely keeps its tiny probability instead of underflowing to 0.
-double log_mean_exp(double a, double b) {
-  const double top = std::max(a, b);
-  return top + std::log((std::exp(a - top) + std::exp(b - top)) / 2);
+// torchvision's five_crop of the image padded by p (zeros): the corners, top
+// left to bottom right, then the centre (crop_top = round(2p / 2) = p), as
+// shifts of the view against the image.
+constexpr int kFiveCrop[5][2] = {{0, 0}, {0, 2}, {2, 0}, {2, 2}, {1, 1}};  // in units of p: top, left
+
+// view(y, x) = padded(y + top, x + left) = image(y + top - p, x + left - p), zero outside.
+void crop_view(const float* images, int planes, int rows, int cols, int p, int top, int left, float* view) {
+  for (int plane = 0; plane < planes; ++plane) {
+    const float* in = images + size_t(plane) * rows * cols;
+    float* out = view + size_t(plane) * rows * cols;
+    for (int y = 0; y < rows; ++y) {
+      const int sy = y + top - p;
+      for (int x = 0; x < cols; ++x) {
+        const int sx = x + left - p;
+        out[y * cols + x] = (sy >= 0 && sy < rows && sx >= 0 && sx < cols) ? in[sy * cols + sx] : 0.0f;
+      }
+    }
+  }
 }
 
 }  // namespace
 
-void class_log_probs(Model& model, float* images, int n, bool tta_flip, std::vector<double>& out) {
+std::string TestTimeAugmentation::describe() const {
+  if (crops > 0) return std::string(flip ? "TenCrop" : "FiveCrop") + " with padding " + std::to_string(crops);
+  return flip ? "the image and its horizontal flip" : "";
+}
+
+void class_log_probs(Model& model, float* images, int n, const TestTimeAugmentation& tta, std::vector<double>& out) {
   const size_t k = model.output_shape().numel();
   out.resize(size_t(n) * k);
-  log_softmax(model.forward(images, n), out.data());
-  if (!tta_flip) return;
+  if (tta.views() == 1) {
+    log_softmax(model.forward(images, n), out.data());
+    return;
+  }
   const SampleShape in = model.input_shape();
-  horizontal_flip(images, n * in.c * in.h, in.w);  // every row of every plane, as augmentation's flip
-  std::vector<double> flipped(out.size());
-  log_softmax(model.forward(images, n), flipped.data());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = log_mean_exp(out[i], flipped[i]);
+  const int planes = n * in.c;
+  std::vector<float> view(tta.crops > 0 ? size_t(n) * in.numel() : 0);
+  std::vector<double> view_log_p(out.size());
+  // log of the sum over views of the softmax, one view at a time in log
+  // space, so a class every view finds unlikely keeps its tiny probability.
+  std::fill(out.begin(), out.end(), -INFINITY);
+  for (int flipped = 0; flipped < (tta.flip ? 2 : 1); ++flipped) {
+    if (flipped) horizontal_flip(images, planes * in.h, in.w);  // every row of every plane
+    for (int c = 0; c < (tta.crops > 0 ? 5 : 1); ++c) {
+      const float* batch = images;
+      if (tta.crops > 0) {
+        crop_view(images, planes, in.h, in.w, tta.crops, kFiveCrop[c][0] * tta.crops, kFiveCrop[c][1] * tta.crops,
+                  view.data());
+        batch = view.data();
+      }
+      log_softmax(model.forward(batch, n), view_log_p.data());
+      for (size_t i = 0; i < out.size(); ++i) {
+        const double top = std::max(out[i], view_log_p[i]);
+        out[i] = top + std::log(std::exp(out[i] - top) + std::exp(view_log_p[i] - top));
+      }
+    }
+  }
+  const double log_views = std::log(double(tta.views()));
+  for (double& v : out) v -= log_views;
 }
 
 }  // namespace mnistlab

@@ -63,7 +63,7 @@ class ClassificationTask final : public Task {
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
     Evaluation e;
-    e.result = mnistlab::evaluate(model, data, batch_size, nullptr, &e.classes, o_.tta_flip);
+    e.result = mnistlab::evaluate(model, data, batch_size, nullptr, &e.classes, o_.tta);
     const std::vector<double> metrics = {e.result.loss, e.result.acc};
     last_.keep(data, model, std::move(e));
     return metrics;
@@ -75,7 +75,7 @@ class ClassificationTask final : public Task {
     // these weights: no second pass.
     std::vector<int> predicted;
     if (std::optional<Evaluation> e = last_.take(test, model)) predicted = std::move(e->classes);
-    else mnistlab::evaluate(model, test, batch_size, nullptr, &predicted, o_.tta_flip);
+    else mnistlab::evaluate(model, test, batch_size, nullptr, &predicted, o_.tta);
     const size_t pixels = test.image_size();
     std::vector<std::vector<float>> cells;
     for (size_t i = 0; i < test.size() && cells.size() < kPictureImages; ++i) {
@@ -107,11 +107,11 @@ class ClassificationTask final : public Task {
       confusion.assign(classes * classes, 0);
       for (size_t i = 0; i < test.size(); ++i) ++confusion[size_t(test.labels[i]) * classes + size_t(e->classes[i])];
     } else {
-      r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta_flip);
+      r = mnistlab::evaluate(model, test, batch_size, &confusion, nullptr, o_.tta);
     }
     char line[160];
-    std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f%s\n\n", r.loss, r.acc,
-                  o_.tta_flip ? " (softmax averaged with the horizontal flip's)" : "");
+    const std::string views = o_.tta.views() > 1 ? " (softmax averaged over " + o_.tta.describe() + ")" : "";
+    std::snprintf(line, sizeof line, "test_loss %.6f test_acc %.6f%s\n\n", r.loss, r.acc, views.c_str());
     return line + class_report(confusion, class_names_or_numbers(test, classes));
   }
 
@@ -137,7 +137,7 @@ void check_flips_allowed(const std::string& dataset, const std::string& option) 
 }
 
 EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vector<int64_t>* confusion,
-                    std::vector<int>* predicted, bool tta_flip) {
+                    std::vector<int>* predicted, const TestTimeAugmentation& tta) {
   check_classifier_fits(model, data);
   const size_t classes = model.output_shape().numel();
   if (confusion) confusion->assign(classes * classes, 0);
@@ -153,7 +153,7 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   double loss_sum = 0;
   long correct = 0;
   for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
-    class_log_probs(model, images.data(), n, tta_flip, log_p);
+    class_log_probs(model, images.data(), n, tta, log_p);
     for (int i = 0; i < n; ++i) {
       const double* row = log_p.data() + size_t(i) * classes;
       const int best = argmax(row, int(classes));

@@ -12,7 +12,10 @@ RunConfig checked_run_config(RunConfig c) {
   // A denoiser may see mirrored digits: only a class depends on handedness.
   if (c.task == TaskKind::Classification) {
     checked_label_smoothing(c.classification.label_smoothing);
-    if (c.classification.tta_flip) check_flips_allowed(c.dataset, kTtaOption);
+    if (c.classification.tta.flip) check_flips_allowed(c.dataset, kTtaOption);
+    if (c.classification.tta.crops < 0 || c.classification.tta.crops > kMaxTtaCrops)
+      throw Error("--tta-crops " + std::to_string(c.classification.tta.crops) + ": expected 0 to " +
+                  std::to_string(kMaxTtaCrops) + " pixels of padding");
     if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
   }
   return c;
@@ -47,7 +50,8 @@ std::string to_json(const RunConfig& c) {
                       {"log_every_steps", c.log_every_steps}};
   if (c.task == TaskKind::Classification) {
     j["label_smoothing"] = c.classification.label_smoothing;
-    j["tta"] = c.classification.tta_flip;
+    j["tta"] = c.classification.tta.flip;
+    j["tta_crops"] = c.classification.tta.crops;
   }
   if (c.task == TaskKind::Denoising) {
     j["noise"] = noise_name(c.noise.kind);
@@ -113,7 +117,8 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   if (c.task == TaskKind::Classification) {
     if (later("label_smoothing"))
       c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
-    if (later("tta")) c.classification.tta_flip = field("tta").boolean();
+    if (later("tta")) c.classification.tta.flip = field("tta").boolean();
+    if (later("tta_crops")) c.classification.tta.crops = int(field("tta_crops").integer(0, kMaxTtaCrops));
   }
   if (c.task == TaskKind::Denoising) {
     c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));

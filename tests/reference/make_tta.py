@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Test-time flips with PyTorch: the mean of the softmax of each image and of
-its horizontal flip (torch.flip(x, [-1]), the width axis), on a tiny network,
-the reference for mnistlab's evaluate(..., tta_flip) (tests/test_tta.cpp).
+"""Test-time augmentation with PyTorch: the mean of the softmax of each image
+and of its horizontal flip (torch.flip(x, [-1]), the width axis), and of
+torchvision's FiveCrop and TenCrop of the image zero-padded by P, on a tiny
+network: the reference for mnistlab's evaluate(..., tta) (tests/test_tta.cpp).
 
 Run by ctest as the fixture test ``make_tta``; by hand:
 
@@ -15,6 +16,8 @@ writes ``<out>/tta.safetensors`` holding
     probs       F32 [N,10]      mean of softmax(image) and softmax(flipped image)
     tta_loss, tta_acc           -log probs[label] and argmax accuracy, means over N
     plain_loss, plain_acc       the same without flips (nn.CrossEntropyLoss)
+    five2_probs, five2_loss, five2_acc   FiveCrop(28) of F.pad(image, 2), mean softmax of the five
+    ten1_probs, ten1_loss, ten1_acc      TenCrop(28) of F.pad(image, 1): the five and their flips
 
 The labels are the flipped-and-averaged argmax for the first images and
 random for the rest, and with and without flips the argmax differs on some
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+import torchvision.transforms.functional as TF
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import safetensors_bytes, write_atomic  # noqa: E402
@@ -61,6 +65,14 @@ def main():
     labels[:COUNT // 2] = probs[:COUNT // 2].argmax(1)
     assert (plain.argmax(1) != probs.argmax(1)).any(), "flips change no answer; choose another seed"
 
+    crops = {}
+    with torch.no_grad():
+        for name, padding, crop in [("five2", 2, TF.five_crop), ("ten1", 1, TF.ten_crop)]:
+            views = crop(F.pad(x, [padding] * 4), [28, 28])
+            mean = sum(F.softmax(model(v).double(), dim=1) for v in views) / len(views)
+            crops[name + "_probs"] = mean.float()
+            crops[name + "_loss"] = -mean[torch.arange(COUNT), labels].log().mean().float().reshape(1)
+            crops[name + "_acc"] = (mean.argmax(1) == labels).double().mean().float().reshape(1)
     tta_loss = -probs[torch.arange(COUNT), labels].log().mean()
     plain_loss = F.cross_entropy(torch.log(plain), labels)
     out = {k: v.detach() for k, v in model.state_dict().items()}
@@ -71,10 +83,11 @@ def main():
         "plain_loss": plain_loss.float().reshape(1),
         "plain_acc": (plain.argmax(1) == labels).double().mean().float().reshape(1),
     })
+    out.update(crops)
     tensors = {k: np.array(v.cpu().numpy(), order="C", copy=True) for k, v in out.items()}
     path = os.path.join(args.out, "tta.safetensors")
     write_atomic(path, safetensors_bytes(tensors, {
-        "about": "mnistlab PyTorch reference: test-time horizontal flips on " + TINY,
+        "about": "mnistlab PyTorch reference: test-time flips and crops on " + TINY,
         "torch_version": torch.__version__}))
     print(f"wrote {path}: tta loss {tta_loss.item():.6f} acc {tensors['tta_acc'][0]:.4f}, "
           f"plain loss {plain_loss.item():.6f} acc {tensors['plain_acc'][0]:.4f}")
