@@ -108,6 +108,30 @@ TEST(TestTimeCrops, FiveCropAndTenCropMatchTorchvision) {
   EXPECT_NE(r.want("five2_loss"), r.want("plain_loss"));
 }
 
+// The same crops on 12x20 images: rows and columns are not interchangeable there.
+TEST(TestTimeCrops, NonSquareImagesMatchTorchvision) {
+  const std::map<std::string, StoredTensor> ref = load_reference("tta.safetensors");
+  Model model = parse_model("input 1 12 20\nconv 2 k=3 p=1\nrelu\nflatten\nlinear 10\n", "wide");  // WIDE
+  model.build(1);
+  std::map<std::string, StoredTensor> weights;
+  for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at("wide." + e.key);
+  load_state_dict(model, weights, "tta.safetensors");
+  const std::vector<float> pixels = ref.at("wide_pixels").to_floats();
+  const int count = int(pixels.size() / (12 * 20));
+  model.reserve(count, false);
+  for (const auto& [name, tta] : std::vector<std::pair<std::string, TestTimeAugmentation>>{{"five3", {false, 3}},
+                                                                                          {"ten2", {true, 2}}}) {
+    SCOPED_TRACE(name);
+    std::vector<float> images(pixels);
+    for (float& x : images) x /= 255.0f;
+    std::vector<double> log_p;
+    class_log_probs(model, images.data(), count, tta, log_p);
+    const std::vector<float> probs = ref.at("wide_" + name + "_probs").to_floats();
+    ASSERT_EQ(log_p.size(), probs.size());
+    for (size_t i = 0; i < probs.size(); ++i) EXPECT_NEAR(std::exp(log_p[i]), probs[i], 1e-6) << i;
+  }
+}
+
 TEST(TestTimeFlips, TheTaskEvaluatesAndReportsWithItsOption) {
   TtaReference r;
   r.model.reserve(4, false);
@@ -121,7 +145,7 @@ TEST(TestTimeFlips, TheTaskEvaluatesAndReportsWithItsOption) {
               1e-5 * r.want("plain_loss"));
 }
 
-TEST_F(Cli, EvalWithTtaMatchesPyTorchAndRefusesMnist) {
+TEST_F(Cli, EvalWithTtaAndCropsMatchesPyTorchAndRefusesFlipsForMnist) {
   TtaReference r;
   write_split(r.data, "t10k");
   write_split(r.data, "train");  // the class count comes from both splits' labels
@@ -136,6 +160,16 @@ TEST_F(Cli, EvalWithTtaMatchesPyTorchAndRefusesMnist) {
   ASSERT_EQ(std::sscanf(ok.output.c_str(), "test_loss %lf test_acc %lf", &loss, &acc), 2) << ok.output;
   EXPECT_NEAR(loss, r.want("tta_loss"), 1e-5 * r.want("tta_loss"));
   EXPECT_NEAR(acc, r.want("tta_acc"), 1e-6);
+
+  // Crops are for digits too: FiveCrop with padding 2, and TenCrop with padding 1.
+  for (const auto& [options, name] : std::vector<std::pair<std::string, std::string>>{
+           {" --dataset mnist --tta-crops 2", "five2"}, {" --dataset fashion --tta --tta-crops 1", "ten1"}}) {
+    auto cropped = run(eval + options);
+    ASSERT_EQ(cropped.exit_code, 0) << options << ": " << cropped.output;
+    ASSERT_EQ(std::sscanf(cropped.output.c_str(), "test_loss %lf test_acc %lf", &loss, &acc), 2) << cropped.output;
+    EXPECT_NEAR(loss, r.want((name + "_loss").c_str()), 1e-5 * r.want((name + "_loss").c_str())) << options;
+    EXPECT_NEAR(acc, r.want((name + "_acc").c_str()), 1e-6) << options;
+  }
 
   auto refused = run(eval + " --dataset mnist --tta");
   EXPECT_EQ(refused.exit_code, 1) << refused.output;

@@ -18,6 +18,15 @@ void log_softmax(const Tensor& logits, double* out) {
   }
 }
 
+// log(e^a + e^b); a class that a view finds impossible (-inf, from an
+// overflowing logit) adds nothing instead of making -inf - -inf = NaN.
+double log_add_exp(double a, double b) {
+  if (b == -INFINITY) return a;
+  if (a == -INFINITY) return b;
+  const double top = std::max(a, b);
+  return top + std::log(std::exp(a - top) + std::exp(b - top));
+}
+
 // torchvision's five_crop of the image padded by p (zeros): the corners, top
 // left to bottom right, then the centre (crop_top = round(2p / 2) = p), as
 // shifts of the view against the image.
@@ -69,10 +78,7 @@ void class_log_probs(Model& model, float* images, int n, const TestTimeAugmentat
         batch = view.data();
       }
       log_softmax(model.forward(batch, n), view_log_p.data());
-      for (size_t i = 0; i < out.size(); ++i) {
-        const double top = std::max(out[i], view_log_p[i]);
-        out[i] = top + std::log(std::exp(out[i] - top) + std::exp(view_log_p[i] - top));
-      }
+      for (size_t i = 0; i < out.size(); ++i) out[i] = log_add_exp(out[i], view_log_p[i]);
     }
   }
   const double log_views = std::log(double(tta.views()));

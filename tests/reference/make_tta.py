@@ -18,6 +18,8 @@ writes ``<out>/tta.safetensors`` holding
     plain_loss, plain_acc       the same without flips (nn.CrossEntropyLoss)
     five2_probs, five2_loss, five2_acc   FiveCrop(28) of F.pad(image, 2), mean softmax of the five
     ten1_probs, ten1_loss, ten1_acc      TenCrop(28) of F.pad(image, 1): the five and their flips
+    wide.*, wide_pixels, wide_five3_probs, wide_ten2_probs
+                the same crops (padding 3 and 2) on 12x20 images and a network for them (WIDE)
 
 The labels are the flipped-and-averaged argmax for the first images and
 random for the rest, and with and without flips the argmax differs on some
@@ -39,10 +41,32 @@ from safetensors_io import safetensors_bytes, write_atomic  # noqa: E402
 
 COUNT = 12
 TINY = "input 1 28 28 / conv 3 k=3 p=1 / relu / flatten / linear 10"  # the model file, line by line
+WIDE = "input 1 12 20 / conv 2 k=3 p=1 / relu / flatten / linear 10"
 
 
 def tiny():
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 28 * 28, 10))
+
+
+def wide_crops():
+    """FiveCrop and TenCrop on images wider than tall (12x20, two channels
+    after the first layer), so rows and columns cannot be mixed up unseen:
+    the network's tensors as "wide.<key>", its images and mean probabilities."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 12 * 20, 10))
+    model = model.float().eval()
+    with torch.no_grad():
+        model[3].weight.mul_(20)
+    pixels = torch.randint(0, 256, (COUNT, 12, 20)).float()
+    x = (pixels / 255).unsqueeze(1)
+    out = {"wide." + k: v.detach() for k, v in model.state_dict().items()}
+    out["wide_pixels"] = pixels
+    with torch.no_grad():
+        for name, padding, crop in [("five3", 3, TF.five_crop), ("ten2", 2, TF.ten_crop)]:
+            views = crop(F.pad(x, [padding] * 4), [12, 20])
+            out["wide_" + name + "_probs"] = (sum(F.softmax(model(v).double(), dim=1) for v in views) /
+                                              len(views)).float()
+    return out
 
 
 def main():
@@ -73,6 +97,7 @@ def main():
             crops[name + "_probs"] = mean.float()
             crops[name + "_loss"] = -mean[torch.arange(COUNT), labels].log().mean().float().reshape(1)
             crops[name + "_acc"] = (mean.argmax(1) == labels).double().mean().float().reshape(1)
+    wide = wide_crops()
     tta_loss = -probs[torch.arange(COUNT), labels].log().mean()
     plain_loss = F.cross_entropy(torch.log(plain), labels)
     out = {k: v.detach() for k, v in model.state_dict().items()}
@@ -84,6 +109,7 @@ def main():
         "plain_acc": (plain.argmax(1) == labels).double().mean().float().reshape(1),
     })
     out.update(crops)
+    out.update(wide)
     tensors = {k: np.array(v.cpu().numpy(), order="C", copy=True) for k, v in out.items()}
     path = os.path.join(args.out, "tta.safetensors")
     write_atomic(path, safetensors_bytes(tensors, {
