@@ -32,21 +32,6 @@ double log_add_exp(double a, double b) {
 // shifts of the view against the image.
 constexpr int kFiveCrop[5][2] = {{0, 0}, {0, 2}, {2, 0}, {2, 2}, {1, 1}};  // in units of p: top, left
 
-// view(y, x) = padded(y + top, x + left) = image(y + top - p, x + left - p), zero outside.
-void crop_view(const float* images, int planes, int rows, int cols, int p, int top, int left, float* view) {
-  for (int plane = 0; plane < planes; ++plane) {
-    const float* in = images + size_t(plane) * rows * cols;
-    float* out = view + size_t(plane) * rows * cols;
-    for (int y = 0; y < rows; ++y) {
-      const int sy = y + top - p;
-      for (int x = 0; x < cols; ++x) {
-        const int sx = x + left - p;
-        out[y * cols + x] = (sy >= 0 && sy < rows && sx >= 0 && sx < cols) ? in[sy * cols + sx] : 0.0f;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 std::string TestTimeAugmentation::describe() const {
@@ -72,9 +57,11 @@ void class_log_probs(Model& model, float* images, int n, const TestTimeAugmentat
     if (flipped) horizontal_flip(images, planes * in.h, in.w);  // every row of every plane
     for (int c = 0; c < (tta.crops > 0 ? 5 : 1); ++c) {
       const float* batch = images;
-      if (tta.crops > 0) {
-        crop_view(images, planes, in.h, in.w, tta.crops, kFiveCrop[c][0] * tta.crops, kFiveCrop[c][1] * tta.crops,
-                  view.data());
+      if (tta.crops > 0) {  // the crop augmentation's, at FiveCrop's fixed places, plane by plane
+        const size_t plane = size_t(in.h) * in.w;
+        for (int i = 0; i < planes; ++i)
+          random_crop(images + i * plane, in.h, in.w, tta.crops, kFiveCrop[c][0] * tta.crops,
+                      kFiveCrop[c][1] * tta.crops, view.data() + i * plane);
         batch = view.data();
       }
       log_softmax(model.forward(batch, n), view_log_p.data());

@@ -48,6 +48,12 @@ def tiny():
     return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 28 * 28, 10))
 
 
+def crop_probs(model, x, padding, crop):
+    """Mean softmax over torchvision's five_crop or ten_crop of x zero-padded by padding, at x's size."""
+    views = crop(F.pad(x, [padding] * 4), list(x.shape[-2:]))
+    return sum(F.softmax(model(v).double(), dim=1) for v in views) / len(views)
+
+
 def wide_crops():
     """FiveCrop and TenCrop on images wider than tall (12x20, two channels
     after the first layer), so rows and columns cannot be mixed up unseen:
@@ -63,9 +69,7 @@ def wide_crops():
     out["wide_pixels"] = pixels
     with torch.no_grad():
         for name, padding, crop in [("five3", 3, TF.five_crop), ("ten2", 2, TF.ten_crop)]:
-            views = crop(F.pad(x, [padding] * 4), [12, 20])
-            out["wide_" + name + "_probs"] = (sum(F.softmax(model(v).double(), dim=1) for v in views) /
-                                              len(views)).float()
+            out["wide_" + name + "_probs"] = crop_probs(model, x, padding, crop).float()
     return out
 
 
@@ -92,8 +96,7 @@ def main():
     crops = {}
     with torch.no_grad():
         for name, padding, crop in [("five2", 2, TF.five_crop), ("ten1", 1, TF.ten_crop)]:
-            views = crop(F.pad(x, [padding] * 4), [28, 28])
-            mean = sum(F.softmax(model(v).double(), dim=1) for v in views) / len(views)
+            mean = crop_probs(model, x, padding, crop)
             crops[name + "_probs"] = mean.float()
             crops[name + "_loss"] = -mean[torch.arange(COUNT), labels].log().mean().float().reshape(1)
             crops[name + "_acc"] = (mean.argmax(1) == labels).double().mean().float().reshape(1)
