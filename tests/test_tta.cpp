@@ -19,17 +19,24 @@ using namespace mnistlab::test;
 namespace {
 
 const char* kTiny = "input 1 28 28\nconv 3 k=3 p=1\nrelu\nflatten\nlinear 10\n";  // make_tta.py's TINY
+const char* kWide = "input 1 12 20\nconv 2 k=3 p=1\nrelu\nflatten\nlinear 10\n";  // make_tta.py's WIDE
+
+// One of make_tta.py's networks, with the weights stored under prefix + its state_dict keys.
+Model reference_network(const std::map<std::string, StoredTensor>& ref, const char* text, const std::string& prefix) {
+  Model model = parse_model(text, "reference");
+  model.build(1);
+  std::map<std::string, StoredTensor> weights;
+  for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at(prefix + e.key);
+  load_state_dict(model, weights, "tta.safetensors");
+  return model;
+}
 
 // make_tta.py's network with its weights, and its images as a dataset.
 struct TtaReference {
   std::map<std::string, StoredTensor> ref = load_reference("tta.safetensors");
-  Model model = parse_model(kTiny, "tiny");
+  Model model = reference_network(ref, kTiny, "");
   Dataset data;
   TtaReference() {
-    model.build(1);
-    std::map<std::string, StoredTensor> weights;
-    for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at(e.key);
-    load_state_dict(model, weights, "tta.safetensors");
     const std::vector<float> pixels = ref.at("pixels").to_floats(), labels = ref.at("labels").to_floats();
     data.rows = data.cols = 28;
     data.pixels.assign(pixels.begin(), pixels.end());  // byte values, exactly
@@ -111,11 +118,7 @@ TEST(TestTimeCrops, FiveCropAndTenCropMatchTorchvision) {
 // The same crops on 12x20 images: rows and columns are not interchangeable there.
 TEST(TestTimeCrops, NonSquareImagesMatchTorchvision) {
   const std::map<std::string, StoredTensor> ref = load_reference("tta.safetensors");
-  Model model = parse_model("input 1 12 20\nconv 2 k=3 p=1\nrelu\nflatten\nlinear 10\n", "wide");  // WIDE
-  model.build(1);
-  std::map<std::string, StoredTensor> weights;
-  for (const StateEntry& e : model.state_dict()) weights[e.key] = ref.at("wide." + e.key);
-  load_state_dict(model, weights, "tta.safetensors");
+  Model model = reference_network(ref, kWide, "wide.");
   const std::vector<float> pixels = ref.at("wide_pixels").to_floats();
   const int count = int(pixels.size() / (12 * 20));
   model.reserve(count, false);
