@@ -7,6 +7,9 @@
 // and the largest difference between the two outputs, for the course
 // networks' layer shapes (forward, then the input gradient's: channels
 // swapped), then shapes that place the channel threshold and large layers.
+// Then the same for the weight gradient of a batch (--weight-gradient-images
+// images): im2col + SGEMM as backward runs it against Winograd's products
+// and its final transform, for the presets' layer shapes.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -80,6 +83,54 @@ void compare(int cin, int cout, int size, int images, size_t block_floats, const
   }
 }
 
+// The weight gradient summed over `images` images: im2col bands + SGEMM
+// (conv2d_per_image.cpp's backward) against winograd_weight_products per
+// image and winograd_weight_gradient once.
+void compare_weight_gradient(int cin, int cout, int size, int images, size_t block_floats,
+                             const std::vector<cpu::Isa>& isas) {
+  Rng rng(2);
+  const size_t plane = size_t(size) * size;
+  std::vector<float> x(size_t(images) * cin * plane), dy(size_t(images) * cout * plane);
+  for (float& v : x) v = rng.uniform(-1.f, 1.f);
+  for (float& v : dy) v = rng.uniform(-1.f, 1.f);
+  const cpu::ConvGeometry g(cin, size, size, 3, 3, 1, 1);
+  const int band_rows = std::clamp(int((size_t(1) << 22) / (size_t(g.k()) * size)), 1, size);
+  std::vector<float> col(size_t(g.k()) * band_rows * size), dw_gemm(size_t(cout) * g.k()), dw_wino(dw_gemm.size());
+  const auto batch_gemm = [&] {
+    std::fill(dw_gemm.begin(), dw_gemm.end(), 0.f);
+    for (int i = 0; i < images; ++i)
+      for (int oh0 = 0; oh0 < size; oh0 += band_rows) {
+        const int oh1 = std::min(size, oh0 + band_rows), cols = (oh1 - oh0) * size;
+        cpu::im2col_band(g, x.data() + size_t(i) * cin * plane, oh0, oh1, col.data());
+        cpu::gemm(1, false, true, cout, g.k(), cols, 1.f, dy.data() + size_t(i) * cout * plane + oh0 * size,
+                  int(plane), col.data(), cols, 1.f, dw_gemm.data(), g.k());
+      }
+  };
+  const double us_gemm = microseconds_per_image(1, [&](int) { batch_gemm(); }) / images;
+  const double flop = 2.0 * cout * cin * 9 * plane;
+  for (cpu::Isa isa : isas) {
+    const cpu::Winograd3x3 w(cin, cout, size, size, isa, block_floats);
+    std::vector<float> mgrad(w.weight_floats()), work(w.workspace_floats());
+    const double us_wino = microseconds_per_image(1, [&](int) {
+      std::fill(mgrad.begin(), mgrad.end(), 0.f);
+      for (int i = 0; i < images; ++i)
+        cpu::winograd_weight_products(w, x.data() + size_t(i) * cin * plane, dy.data() + size_t(i) * cout * plane,
+                                      mgrad.data(), work.data());
+      cpu::winograd_weight_gradient(w, mgrad.data(), dw_wino.data());
+    }) / images;
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < dw_gemm.size(); ++i) {
+      diff = std::max(diff, double(std::fabs(dw_gemm[i] - dw_wino[i])));
+      scale = std::max(scale, double(std::fabs(dw_gemm[i])));
+    }
+    std::printf("%4d -> %-4d %2dx%-2d | im2col+gemm %8.1f us %6.1f GFLOP/s | winograd %-6s block %3d %8.1f us"
+                " %6.1f GFLOP/s | %.2fx | max diff %.2g of %.3g\n",
+                cin, cout, size, size, us_gemm, flop / us_gemm / 1e3, cpu::isa_name(isa), w.block, us_wino,
+                flop / us_wino / 1e3, us_gemm / us_wino, diff, scale);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +143,9 @@ int main(int argc, char** argv) {
   app.add_option("--isa", isa_option, "Winograd product kernel: scalar, avx2, avx512 or all (those this CPU runs)");
   app.add_option("--shapes", shapes_option, "course (the course networks' Winograd layers) or all")
       ->check(CLI::IsMember({"course", "all"}));
+  int gradient_images = 64;
+  app.add_option("--weight-gradient-images", gradient_images, "images per weight gradient (0: skip that table)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   std::vector<cpu::Isa> isas;
   if (isa_option == "all") {
@@ -117,5 +171,11 @@ int main(int argc, char** argv) {
   for (const auto& s : course) compare(s[0], s[1], s[2], images, block_floats, isas);
   if (shapes_option == "all")
     for (const auto& s : others) compare(s[0], s[1], s[2], images, block_floats, isas);
+  if (gradient_images == 0) return 0;
+  std::printf("weight gradient of %d images, per image:\n", gradient_images);
+  // baseline and vgg-bn's layers, then best-fashion's and best-mnist's.
+  const int gradient_shapes[][3] = {{32, 32, 28}, {32, 32, 14}, {64, 64, 7},   {48, 48, 28},
+                                    {48, 96, 14}, {96, 96, 14}, {96, 192, 7}, {192, 192, 7}};
+  for (const auto& s : gradient_shapes) compare_weight_gradient(s[0], s[1], s[2], gradient_images, block_floats, isas);
   return 0;
 }

@@ -1,8 +1,8 @@
 // Winograd F(2x2, 3x3) against the definition of a 3x3 convolution with
 // padding 1, summed in double by the loops below, with the product kernel of
 // every instruction set this CPU runs (so an AVX-512 machine tests the AVX2
-// and scalar routes too); then through Conv2d, whose backward (the im2col
-// route) must agree with its Winograd forward.
+// and scalar routes too), the weight gradient likewise; then through Conv2d,
+// whose Winograd routes must agree with its im2col ones.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,6 +91,50 @@ TEST(Winograd, MatchesTheDirectConvolutionForEveryIsa) {
   }
 }
 
+// The weight gradient of two images, dW[co][ci][ki][kj] = sum dy[co][i][j] *
+// x[ci][i+ki-1][j+kj-1], summed in double, through the products of every
+// ISA's input transform on every shape.
+void check_weight_gradient(cpu::Isa isa, const Shape& s) {
+  Rng rng(9);
+  const int images = 2;
+  const size_t in_len = size_t(s.cin) * s.h * s.w, out_len = size_t(s.cout) * s.h * s.w;
+  std::vector<float> x(images * in_len), dy(images * out_len);
+  for (float& v : x) v = rng.uniform(-1.f, 1.f);
+  for (float& v : dy) v = rng.uniform(-1.f, 1.f);
+  const cpu::Winograd3x3 g(s.cin, s.cout, s.h, s.w, isa, s.block_floats);
+  std::vector<float> mgrad(g.weight_floats(), 0.f), work(g.workspace_floats(), std::nanf(""));
+  std::vector<float> dw(size_t(s.cout) * s.cin * 9, std::nanf(""));
+  for (int i = 0; i < images; ++i)
+    cpu::winograd_weight_products(g, x.data() + i * in_len, dy.data() + i * out_len, mgrad.data(), work.data());
+  cpu::winograd_weight_gradient(g, mgrad.data(), dw.data());
+  for (int co = 0; co < s.cout; ++co)
+    for (int ci = 0; ci < s.cin; ++ci)
+      for (int ki = 0; ki < 3; ++ki)
+        for (int kj = 0; kj < 3; ++kj) {
+          double want = 0;
+          for (int n = 0; n < images; ++n)
+            for (int i = 0; i < s.h; ++i)
+              for (int j = 0; j < s.w; ++j) {
+                const int r = i + ki - 1, c = j + kj - 1;
+                if (r < 0 || r >= s.h || c < 0 || c >= s.w) continue;
+                want += double(dy[n * out_len + (size_t(co) * s.h + i) * s.w + j]) *
+                        x[n * in_len + (size_t(ci) * s.h + r) * s.w + c];
+              }
+          const size_t at = ((size_t(co) * s.cin + ci) * 3 + ki) * 3 + kj;
+          const double tolerance = 1e-5 * (images * s.h * s.w + 1);  // rounding grows with the terms summed
+          ASSERT_NEAR(dw[at], want, tolerance) << "isa " << cpu::isa_name(isa) << " shape " << s.cin << "->"
+                                               << s.cout << " " << s.h << "x" << s.w << " weight " << at;
+        }
+}
+
+TEST(Winograd, WeightGradientMatchesTheDirectSumForEveryIsa) {
+  for (cpu::Isa isa : kIsas) {
+    if (!cpu::runs(isa)) continue;
+    SCOPED_TRACE(std::string("isa ") + cpu::isa_name(isa));
+    for (const Shape& s : kShapes) check_weight_gradient(isa, s);
+  }
+}
+
 // Blocks are whole rows of tiles padded to the ISA's column granularity.
 TEST(Winograd, BlocksAreWholeTileRowsInTheIsasColumns) {
   for (cpu::Isa isa : kIsas) {
@@ -126,10 +170,10 @@ TEST(Winograd, NoBiasMeansZeroBias) {
 }
 
 // Through the layer: the same outputs and gradients with and without the
-// Winograd routes (forward, and the input gradient of the second Conv2d,
-// which reaches the first one's weight gradient), and a gradient check,
-// whose finite differences run the Winograd forward while the analytic
-// input gradient comes from Winograd too and the weight gradient from im2col.
+// Winograd routes (forward, weight gradients, and the input gradient of the
+// second Conv2d, which reaches the first one's weight gradient), and a
+// gradient check, whose finite differences run the Winograd forward while
+// the analytic gradients come from Winograd too.
 TEST(Winograd, Conv2dTakesItAndAgreesWithIm2col) {
   const std::string text = "input 8 9 8\nconv 9 k=3 p=1\nrelu\nconv 8 k=3 p=1\nflatten\nlinear 3\n";
   BackendOptions backend;

@@ -17,7 +17,10 @@
 // below 8 input channels the transforms cost more than they save. The input
 // gradient of such a layer (below) is the same convolution with channels
 // swapped, so it takes Winograd too when the layer has 8 or more output
-// channels.
+// channels. Its weight gradient takes Winograd when both channel counts are
+// 8 or more and the layer is large enough (winograd_weight_products): 16
+// products per tile and channel pair instead of 36, the transforms costing
+// less than the GEMM they save.
 //
 // Backward, input gradient: for stride 1 it is itself a convolution of dy
 // with the kernel flipped and in/out channels swapped, padding k-1-p; that
@@ -42,6 +45,11 @@ namespace mnistlab::cpu {
 namespace {
 
 constexpr int kWinogradMinChannels = 8;           // input channels (forward) or output channels (input gradient)
+// The weight gradient's 16 GEMMs per image have K = the image's tiles: on a
+// 7x7 map (16 tiles) with 64 channels or fewer they run slower than im2col's
+// one GEMM (bench/conv3x3: 0.74x at 64-64 7x7, 0.90x at 32-32 14x14; 1.08x
+// to 1.40x from Cin * Cout * tiles = 200,704 up).
+constexpr size_t kWinogradMinWeightProducts = size_t(1) << 17;
 constexpr size_t kBandFloats = size_t(1) << 16;  // 256 KiB of columns: half of a typical L2
 // Backward unfolds whole images (one GEMM each) up to
 // BackendOptions::image_column_floats per thread, larger maps in bands of
@@ -75,6 +83,10 @@ class PerImageConv2d final : public ConvKernel {
       wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w, ctx.isa);
       winograd_dx_weight_.resize(wg_dx_.weight_floats());
     }
+    winograd_dw_ = gradients && winograd_ && s.cout >= min_channels &&
+                   (o.conv == ConvAlgorithm::Winograd ||
+                    size_t(s.cin) * s.cout * wg_.tiles_h * wg_.tiles_w >= kWinogradMinWeightProducts);
+    if (winograd_dw_) winograd_grad_.resize(wg_.weight_floats());
     backward_rows_ = band_rows(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
     band_rows_ = std::min(backward_rows_, band_rows(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
     flipped_rows_ = band_rows(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
@@ -91,7 +103,9 @@ class PerImageConv2d final : public ConvKernel {
     if (!gradients_) return r;
     r += ", ";
     r += winograd_dx_ ? std::string("winograd/") + isa_name(ctx_.isa) : transposed_dx_ ? "flipped im2col" : "col2im";
-    return r + " input gradient";
+    r += " input gradient, ";
+    r += winograd_dw_ ? std::string("winograd/") + isa_name(ctx_.isa) : "im2col";
+    return r + " weight gradient";
   }
 
   size_t workspace_floats() const override { return size_t(team_) * per_thread_floats(); }
@@ -112,6 +126,13 @@ class PerImageConv2d final : public ConvKernel {
   size_t hw_in() const { return size_t(g_.h) * g_.w; }
   // One band of backward's columns: backward_rows_ output rows.
   size_t col_floats() const { return size_t(g_.k()) * backward_rows_ * g_.wo(); }
+  // Backward's first region per thread: the weight gradient's columns or Winograd workspace.
+  size_t dw_route_floats() const { return winograd_dw_ ? wg_.workspace_floats() : col_floats(); }
+  // The thread's share of the weight gradient (im2col's [Cout][Cin * taps]
+  // or Winograd's 16 products [16][Cout][Cin]), then of the bias gradient.
+  size_t grad_floats() const {
+    return (winograd_dw_ ? wg_.weight_floats() : size_t(s_.cout) * g_.k()) + size_t(s_.cout);
+  }
   // Per thread: a band of columns, its input-gradient route, and the
   // thread's share of the weight and bias gradients.
   size_t per_thread_floats() const {
@@ -120,7 +141,7 @@ class PerImageConv2d final : public ConvKernel {
     const size_t dx_route = winograd_dx_     ? wg_dx_.workspace_floats()
                             : transposed_dx_ ? size_t(flipped_.k()) * flipped_rows_ * g_.w
                                              : col_floats();
-    const size_t backward = col_floats() + dx_route + size_t(s_.cout) * (g_.k() + 1);
+    const size_t backward = dw_route_floats() + dx_route + grad_floats();
     return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
   }
   int team(int n) const {
@@ -179,25 +200,28 @@ class PerImageConv2d final : public ConvKernel {
     if (dx && winograd_dx_) winograd_weight(wg_dx_, flipped_weight_.data(), winograd_dx_weight_.data());
     const float* w = g_.all_taps() ? weight : packed(weight);
     float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
-    const size_t per_thread = per_thread_floats(), grads = size_t(cout) * (k + 1);
+    const size_t per_thread = per_thread_floats(), grads = grad_floats(), dw_len = grads - cout;
     const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
 #pragma omp parallel num_threads(threads)
     {
       float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread;
-      float* route = col + col_floats();
+      float* route = col + dw_route_floats();
       float* dw = m.workspace + (size_t(omp_get_thread_num()) + 1) * per_thread - grads;
-      float* db = dw + size_t(cout) * k;
+      float* db = dw + dw_len;
       std::fill(dw, dw + grads, 0.f);
 #pragma omp for schedule(static)
       for (int i = 0; i < n; ++i) {
         const float* dyi = dy + i * out_len;
         float* dxi = dx ? dx + i * in_len : nullptr;
         if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
-        for (int oh0 = 0; oh0 < g_.ho(); oh0 += backward_rows_) {
+        if (winograd_dw_) winograd_weight_products(wg_, x + i * in_len, dyi, dw, col);
+        for (int oh0 = 0; oh0 < g_.ho() && (textbook_dx || !winograd_dw_); oh0 += backward_rows_) {
           const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
           const float* dy_band = dyi + oh0 * g_.wo();
-          im2col_band(g_, x + i * in_len, oh0, oh1, col);
-          gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
+          if (!winograd_dw_) {
+            im2col_band(g_, x + i * in_len, oh0, oh1, col);
+            gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
+          }
           if (!textbook_dx) continue;
           gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
           col2im_band(g_, route, oh0, oh1, dxi);
@@ -216,8 +240,13 @@ class PerImageConv2d final : public ConvKernel {
       }
     }
     const float* parts = m.workspace + per_thread - grads;
-    sum_parts(parts, threads, per_thread, size_t(cout) * k, weight_grad);
-    if (dbias) sum_parts(parts + size_t(cout) * k, threads, per_thread, cout, dbias);
+    if (winograd_dw_) {
+      sum_parts(parts, threads, per_thread, dw_len, winograd_grad_.data());
+      winograd_weight_gradient(wg_, winograd_grad_.data(), weight_grad);
+    } else {
+      sum_parts(parts, threads, per_thread, dw_len, weight_grad);
+    }
+    if (dbias) sum_parts(parts + dw_len, threads, per_thread, cout, dbias);
     if (!g_.all_taps()) unpack_taps(g_, packed_grad_.data(), size_t(cout) * g_.c, dweight);
   }
 
@@ -241,10 +270,11 @@ class PerImageConv2d final : public ConvKernel {
   ConvShape s_;
   bool gradients_;
   ConvGeometry g_{}, flipped_{};
-  bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false;
+  bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false, winograd_dw_ = false;
   Winograd3x3 wg_{}, wg_dx_{};
   std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
   std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
+  std::vector<float> winograd_grad_;       // the weight gradient's products summed over threads, [16][Cout][Cin]
   int band_rows_ = 1;                      // output rows per im2col + GEMM in the image-by-image forward
   int backward_rows_ = 1;                  // output rows per band in backward
   int flipped_rows_ = 1;                   // input rows per band of the flipped route's input gradient

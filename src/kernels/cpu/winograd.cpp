@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/winograd_products.h"
 #include "kernels/cpu/winograd_transforms.h"
 #include "mnistlab/error.h"
@@ -132,6 +133,36 @@ void output_transform(const Winograd3x3& g, const float* m, int ty0, int ty1, co
   }
 }
 
+// T = A dy A^T with A = [1 0; 1 1; 1 -1; 0 -1] for the 2x2 tiles of dy in
+// tile rows [ty0, ty1) (zeros past the edges of odd maps), laid out as the
+// forward's M: T[4i+j][co][t], planes step floats apart.
+void output_gradient_transform(const Winograd3x3& g, const float* dy, int ty0, int ty1, float* t) {
+  const size_t step = g.m_step();
+  const int tw = g.tiles_w;
+  for (int co = 0; co < g.cout; ++co) {
+    const float* plane = dy + size_t(co) * g.h * g.w;
+    float* out = t + size_t(co) * g.block;
+    for (int ty = ty0; ty < ty1; ++ty) {
+      const float* row0 = plane + size_t(2 * ty) * g.w;
+      const float* row1 = 2 * ty + 1 < g.h ? row0 + g.w : nullptr;
+      float* o = out + size_t(ty - ty0) * tw;
+      for (int tx = 0; tx < tw; ++tx) {
+        const int c0 = 2 * tx;
+        const bool c1 = c0 + 1 < g.w;
+        const float p = row0[c0], q = c1 ? row0[c0 + 1] : 0.f;
+        const float r = row1 ? row1[c0] : 0.f, s = row1 && c1 ? row1[c0 + 1] : 0.f;
+        const float a[4] = {p, p + q, p - q, -q}, b[4] = {r, r + s, r - s, -s};
+        for (int j = 0; j < 4; ++j) {
+          o[j * step + tx] = a[j];
+          o[(4 + j) * step + tx] = a[j] + b[j];
+          o[(8 + j) * step + tx] = a[j] - b[j];
+          o[(12 + j) * step + tx] = -b[j];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Winograd3x3::Winograd3x3(int cin_, int cout_, int h_, int w_, Isa isa_, size_t block_floats)
@@ -202,6 +233,50 @@ void winograd_conv3x3(const Winograd3x3& g, const float* u, const float* x, cons
     else
       output_transform(g, m, ty0, ty1, bias, relu, rest, y);
   }
+}
+
+void winograd_weight_products(const Winograd3x3& g, const float* x, const float* dy, float* mgrad, float* work) {
+  float* v = work;
+  float* t = v + 16 * g.v_step();
+  float* rest = t + 16 * g.m_step();
+  const WinogradTransform wt{g.cin, g.cout, g.h, g.w, g.tiles_w, g.block, g.v_step(), g.m_step()};
+  for (int ty0 = 0; ty0 < g.tiles_h; ty0 += g.block_rows) {
+    const int ty1 = std::min(g.tiles_h, ty0 + g.block_rows), tiles = (ty1 - ty0) * g.tiles_w;
+    const int cols = round_up(tiles, g.tile_cols);
+    if (g.isa == Isa::Avx512)
+      winograd_input_avx512(wt, x, ty0, ty1, cols, v);
+    else
+      input_transform(g, x, ty0, ty1, cols, v, rest);
+    output_gradient_transform(g, dy, ty0, ty1, t);
+    for (int xi = 0; xi < 16; ++xi)
+      gemm(1, false, true, g.cout, g.cin, tiles, 1.f, t + xi * g.m_step(), g.block, v + xi * g.v_step(), g.block, 1.f,
+           mgrad + size_t(xi) * g.cout * g.cin, g.cin);
+  }
+}
+
+// G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] on both sides of each 4x4 M.
+void winograd_weight_gradient(const Winograd3x3& g, const float* mgrad, float* dweight) {
+  const size_t plane = size_t(g.cout) * g.cin;
+  for (int co = 0; co < g.cout; ++co)
+    for (int ci = 0; ci < g.cin; ++ci) {
+      const size_t at = size_t(co) * g.cin + ci;
+      float m[4][4];
+      for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = mgrad[xi * plane + at];
+      float t[3][4];  // G^T M
+      for (int j = 0; j < 4; ++j) {
+        const float half_sum = 0.5f * (m[1][j] + m[2][j]);
+        t[0][j] = m[0][j] + half_sum;
+        t[1][j] = 0.5f * (m[1][j] - m[2][j]);
+        t[2][j] = half_sum + m[3][j];
+      }
+      float* k = dweight + at * 9;
+      for (int i = 0; i < 3; ++i) {
+        const float half_sum = 0.5f * (t[i][1] + t[i][2]);
+        k[3 * i] = t[i][0] + half_sum;
+        k[3 * i + 1] = 0.5f * (t[i][1] - t[i][2]);
+        k[3 * i + 2] = half_sum + t[i][3];
+      }
+    }
 }
 
 }  // namespace mnistlab::cpu

@@ -33,7 +33,7 @@ struct Winograd3x3 {
   // the V and M of one block together stay within it (at least one row of
   // tiles per block).
   Winograd3x3(int cin, int cout, int h, int w, Isa isa = widest_isa(), size_t block_floats = size_t(1) << 18);
-  size_t weight_floats() const { return size_t(16) * cin * cout; }
+  size_t weight_floats() const { return size_t(16) * cin * cout; }  // U, and the weight gradient's products
   // Floats from one of the 16 planes of V (or M) to the next. A multiple of
   // 4 KiB would put the 16 streams the transforms read or write at once in
   // the same L1 set, so one cache line is added.
@@ -51,5 +51,20 @@ void winograd_weight(const Winograd3x3& g, const float* weight, float* u);
 // ReLU if relu. Single-threaded; work holds workspace_floats().
 void winograd_conv3x3(const Winograd3x3& g, const float* u, const float* x, const float* bias, bool relu,
                       float* y, float* work);
+
+// The weight gradient by the same algorithm read backwards: the forward
+// computes y = A^T [(G g G^T) . (B^T d B)] A exactly, so the gradient of
+// sum(dy * y) with respect to g is dW = G^T [(A dy A^T) . (B^T d B)] G for
+// each 2x2 tile of dy and the 4x4 tile d of input under it. The products
+// are summed over tiles and images first, 16 GEMMs with K = tiles, and G^T
+// . G is applied once at the end: 16 multiplies per tile and channel pair
+// instead of the 36 of im2col's GEMM.
+//
+// One image: adds to mgrad[16][Cout][Cin] the products of its tiles.
+// Single-threaded; work holds workspace_floats() (V takes the Cin rows, the
+// transformed dy the Cout rows).
+void winograd_weight_products(const Winograd3x3& g, const float* x, const float* dy, float* mgrad, float* work);
+// dweight[Cout][Cin][3][3] = G^T M G from the summed mgrad[16][Cout][Cin].
+void winograd_weight_gradient(const Winograd3x3& g, const float* mgrad, float* dweight);
 
 }  // namespace mnistlab::cpu
