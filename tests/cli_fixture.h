@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -54,7 +55,9 @@ inline std::vector<std::vector<double>> metrics_rows(const fs::path& csv_path, s
   while (std::getline(csv, line)) {
     std::vector<double> row;
     std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) row.push_back(std::stod(cell));
+    // An empty cell (an epoch without evaluation) reads as NaN.
+    for (std::string cell; std::getline(ss, cell, ',');)
+      row.push_back(cell.empty() ? std::numeric_limits<double>::quiet_NaN() : std::stod(cell));
     rows.push_back(row);
   }
   return rows;

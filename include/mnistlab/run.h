@@ -35,6 +35,7 @@ struct RunConfig {
   int early_stop_patience = 0;
   std::string early_stop_metric;   // one of the task's metrics ("acc", "loss", "psnr", "ssim"); "": its default
   double val_split = 0;            // share of the training set held out to choose the epoch
+  int eval_every = 1;              // evaluate after every Nth epoch and the last
   uint64_t seed = 0;
   int threads = 0;                 // 0: every CPU
   size_t train_limit = 0, test_limit = 0;  // 0: all

@@ -1,6 +1,6 @@
 #pragma once
 // The one training loop, for every task (task.h): epochs of shuffled
-// mini-batches, evaluation after each, learning-rate schedule, early
+// mini-batches, evaluation after each (or every Nth), learning-rate schedule, early
 // stopping on any of the task's metrics, and a state that resumes bit for
 // bit (same seed, same thread count) from any step.
 #include <atomic>
@@ -31,6 +31,9 @@ struct TrainOptions {
   // One of the task's eval_metrics() ("loss", "acc", "psnr", "ssim"); empty:
   // the first that is not the loss (accuracy, PSNR).
   std::string early_stop_metric;
+  // Evaluate after every Nth epoch and after the last (patience still counts
+  // epochs); the other epochs have empty EpochMetrics::eval.
+  int eval_every = 1;
   // When set (by a signal handler), stop after the current step.
   const std::atomic<bool>* stop = nullptr;
 };
@@ -38,7 +41,7 @@ struct TrainOptions {
 struct EpochMetrics {
   int epoch = 0;              // 1-based
   std::vector<double> train;  // the task's train_metrics(), loss first
-  std::vector<double> eval;   // its eval_metrics() on the evaluation set (test, or validation)
+  std::vector<double> eval;   // its eval_metrics() on the evaluation set (test, or validation); empty: not evaluated
   double seconds = 0;         // wall time of the training phase
   double images_per_second = 0;
 };

@@ -126,6 +126,11 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
                   "Hold out this fraction of the training set to choose the epoch; the test set is then used once, "
                   "at the end")
       ->check(number_in(0, 0.9, true, "in (0, 0.9]"));
+  cmd->add_option("--eval-every", c.eval_every,
+                  "Evaluate (test or validation set) after every Nth epoch and after the last; the epochs between "
+                  "train without it (shorter long runs; early stopping and the best epoch see evaluated epochs only)")
+      ->check(integer_in(1, 100000))
+      ->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed for initialization, shuffling, noise and the validation split")
       ->check(integer_in(0, 2147483647))
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -47,6 +48,8 @@ std::string script(const CurvesSpec& spec) {
   s += "set multiplot layout 1," + std::to_string(spec.panels.size()) + " title " + quoted(spec.title) +
        " font \",13\"\n";
   s += "set grid\nset xlabel \"epoch\"\nset key top center horizontal outside\n";
+  // Epochs without evaluation: the line joins the evaluated ones.
+  s += "set datafile missing \"nan\"\n";
   s += "set xrange [0.5:" + std::to_string(epochs) + ".5]\n";
   if (epochs <= 25) s += "set xtics 1\n";
   if (spec.best_epoch > 0) {
@@ -79,7 +82,13 @@ std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec
     for (const auto& c : spec.columns) dat << ' ' << c;
     dat << '\n';
     for (const auto& row : spec.rows) {
-      for (size_t i = 0; i < row.size(); ++i) dat << (i ? " " : "") << row[i];
+      for (size_t i = 0; i < row.size(); ++i) {
+        dat << (i ? " " : "");
+        if (std::isnan(row[i]))
+          dat << "nan";
+        else
+          dat << row[i];
+      }
       dat << '\n';
     }
     std::ofstream gp(dir / "curves.gp");

@@ -42,7 +42,7 @@ TrainProgress progress_from_json(const nlohmann::json& j, const std::string& ori
   p.batch = field("batch").integer(0, kMaxCount);
   p.sums = field("sums").numbers_or_nan(kMaxMetrics, 0, DBL_MAX);
   p.seconds = field("seconds").number(0, DBL_MAX);
-  p.best_epoch = int(field("best_epoch").integer(p.epoch > 0 ? 1 : 0, p.epoch));
+  p.best_epoch = int(field("best_epoch").integer(0, p.epoch));  // 0 until an epoch is evaluated (--eval-every)
   p.best_metric = field("best_metric").number_or_nan(-DBL_MAX, DBL_MAX);
   const JsonValue history = field("history");
   if (!history.is_array_of(size_t(p.epoch)))
@@ -183,11 +183,11 @@ void check_progress(const std::filesystem::path& path, const TrainProgress& prog
                   std::to_string(train[i].max_per_sample * double(images)) + " for the epoch's first " +
                   std::to_string(images) + " images");
   for (const EpochMetrics& m : progress.history)
-    if (m.train.size() != train.size() || m.eval.size() != eval.size())
+    if (m.train.size() != train.size() || (m.eval.size() != eval.size() && !m.eval.empty()))
       throw Error(origin + ": \"mnistlab.progress\".history of epoch " + std::to_string(m.epoch) + " has " +
                   std::to_string(m.train.size()) + " train and " + std::to_string(m.eval.size()) +
                   " evaluation metrics; expected " + std::to_string(train.size()) + " and " +
-                  std::to_string(eval.size()) + ", those of " + task_name(task.kind()));
+                  std::to_string(eval.size()) + " (or 0: not evaluated), those of " + task_name(task.kind()));
   const int64_t expected_steps = int64_t(progress.epoch) * batches + progress.batch;
   if (optimizer_steps != expected_steps)
     throw Error(origin + ": metadata \"mnistlab.optimizer_steps\" is " + std::to_string(optimizer_steps) +

@@ -65,6 +65,7 @@ TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
   o.schedule = c.schedule;
   o.early_stop_patience = c.early_stop_patience;
   o.early_stop_metric = c.early_stop_metric;
+  o.eval_every = c.eval_every;
   o.stop = stop;
   check_schedule(o.schedule);
   return o;
@@ -182,7 +183,8 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   fit_callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, progress.history));
     if (improved) save_state_dict(model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
-    const GrayImage picture = task->picture(model, test, c.batch_size);
+    // The picture comes from the evaluation: an epoch without one keeps the last.
+    const GrayImage picture = m.eval.empty() ? GrayImage{} : task->picture(model, test, c.batch_size);
     const fs::path picture_file = s.folder.dir / (task->picture_name() + ".png");
     if (picture.width > 0) write_png_gray(picture_file, picture);
     events->epoch(*task, eval_name, m, picture, task->picture_name(), model);

@@ -42,6 +42,7 @@ std::string to_json(const RunConfig& c) {
                       {"early_stop_patience", c.early_stop_patience},
                       {"early_stop_metric", c.early_stop_metric},
                       {"val_split", c.val_split},
+                      {"eval_every", c.eval_every},
                       {"seed", c.seed},
                       {"threads", c.threads},
                       {"train_limit", c.train_limit},
@@ -106,6 +107,7 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   // resumes with their defaults, which is how it was started.
   const auto later = [&](const char* key) { return j.contains(key); };
   if (later("log_every_steps")) c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
+  if (later("eval_every")) c.eval_every = int(field("eval_every").integer(1, 100000));
   if (later("augment")) {
     const JsonValue augment = field("augment");
     try {

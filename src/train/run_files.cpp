@@ -1,6 +1,7 @@
 #include "train/run_files.h"
 
 #include <cstdio>
+#include <limits>
 
 namespace mnistlab {
 
@@ -20,11 +21,15 @@ std::string metrics_csv(const Task& task, const std::string& eval_name, const st
   char value[64];
   for (const EpochMetrics& m : history) {
     csv += std::to_string(m.epoch);
-    for (const auto* values : {&m.train, &m.eval})
-      for (double v : *values) {
-        std::snprintf(value, sizeof value, ",%.6f", v);
-        csv += value;
-      }
+    for (double v : m.train) {
+      std::snprintf(value, sizeof value, ",%.6f", v);
+      csv += value;
+    }
+    // An epoch without evaluation (--eval-every) leaves its fields empty.
+    for (size_t i = 0; i < task.eval_metrics().size(); ++i) {
+      if (i < m.eval.size()) std::snprintf(value, sizeof value, ",%.6f", m.eval[i]);
+      csv += i < m.eval.size() ? value : ",";
+    }
     std::snprintf(value, sizeof value, ",%.3f,%.1f\n", m.seconds, m.images_per_second);
     csv += value;
   }
@@ -42,6 +47,7 @@ CurvesSpec run_curves(const Task& task, const std::string& eval_name, const std:
     std::vector<double> row = {double(m.epoch)};
     row.insert(row.end(), m.train.begin(), m.train.end());
     row.insert(row.end(), m.eval.begin(), m.eval.end());
+    row.resize(1 + train.size() + eval.size(), std::numeric_limits<double>::quiet_NaN());  // not evaluated
     spec.rows.push_back(row);
   }
   // Accuracy first, as the course's figure had it; the loss panel after.

@@ -12,10 +12,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Records the finished epoch; says whether it is the best so far.
+// Records the finished epoch; says whether it is the best so far (an epoch
+// without evaluation never is).
 bool close_epoch(TrainProgress& p, const EpochMetrics& m, size_t metric_index, bool higher_is_better) {
-  const double metric = m.eval[metric_index];
-  const bool improved = p.best_epoch == 0 || (higher_is_better ? metric > p.best_metric : metric < p.best_metric);
+  const double metric = m.eval.empty() ? 0 : m.eval[metric_index];
+  const bool improved = !m.eval.empty() && (p.best_epoch == 0 ||
+                                            (higher_is_better ? metric > p.best_metric : metric < p.best_metric));
   if (improved) {
     p.best_epoch = m.epoch;
     p.best_metric = metric;
@@ -45,6 +47,7 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
          const TrainOptions& options, TrainProgress& progress, const TrainCallbacks& callbacks) {
   task.check(model, train);
   if (train.size() == 0) throw Error("the training set is empty");
+  if (options.eval_every < 1) throw Error("eval_every is " + std::to_string(options.eval_every) + "; expected 1 or more");
   const size_t metric_index = early_stop_index(task, options.early_stop_metric);
   const bool higher_is_better = task.eval_metrics()[metric_index].higher_is_better;
   const int batch = options.batch_size;
@@ -94,10 +97,12 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
     const double this_session = seconds_since(start);
     m.images_per_second = this_session > 0 ? double(done - done_before) / this_session : 0;
     for (double sum : progress.sums) m.train.push_back(sum / double(train.size()));
-    m.eval = task.evaluate(model, eval_set, eval_batch);
+    const bool evaluate = m.epoch % options.eval_every == 0 || m.epoch == options.epochs;
+    if (evaluate) m.eval = task.evaluate(model, eval_set, eval_batch);
     const bool improved = close_epoch(progress, m, metric_index, higher_is_better);
     if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
-    if (options.early_stop_patience > 0 && progress.epoch - progress.best_epoch >= options.early_stop_patience) {
+    if (evaluate && options.early_stop_patience > 0 &&
+        progress.epoch - progress.best_epoch >= options.early_stop_patience) {
       progress.outcome = TrainProgress::Outcome::StoppedEarly;
       return;
     }
