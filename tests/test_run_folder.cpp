@@ -463,6 +463,7 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
       {"seed", -1, "\"seed\" is -1"},
       {"threads", 1e12, "\"threads\" is 1000000000000.0"},
       {"val_split", 2, "\"val_split\" is 2; expected a number in [0, 0.9]"},
+      {"eval_every", 0, "\"eval_every\" is 0; expected an integer from 1 to 100000"},
       {"dataset", nullptr, "\"dataset\" is null; expected a string"},
       {"dataset", "", "\"dataset\" is \"\"; expected mnist, fashion or a dataset folder"},
       {"class_names", 5, "\"class_names\" is 5; expected a string"},
@@ -489,7 +490,8 @@ TEST_F(BadResume, RunJsonValuesAreCheckedNotTrusted) {
 // how that run was started.
 TEST_F(BadResume, RunJsonWithoutTheKeysThatCameLaterResumes) {
   fs::copy(dir_ / "base", dir_ / "old");
-  for (const char* key : {"log_every_steps", "augment", "label_smoothing", "tta", "tta_crops", "class_names"})
+  for (const char* key : {"log_every_steps", "augment", "label_smoothing", "tta", "tta_crops", "class_names",
+                          "eval_every"})
     edit_run_json(dir_ / "old", key, nlohmann::json(nlohmann::json::value_t::discarded));
   auto resumed = run("train --resume " + (dir_ / "old").string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
