@@ -257,7 +257,10 @@ void winograd_weight_products(const Winograd3x3& g, const float* x, const float*
   float* rest = t + 16 * g.m_step();
   for_each_block(g, [&](int ty0, int ty1, int tiles, int cols) {
     input_block(g, x, ty0, ty1, cols, v, rest);
-    output_gradient_transform(g, dy, ty0, ty1, t);
+    if (g.isa == Isa::Avx512)
+      winograd_output_gradient_avx512(transform_of(g), dy, ty0, ty1, t);
+    else
+      output_gradient_transform(g, dy, ty0, ty1, t);
     for (int xi = 0; xi < 16; ++xi)
       gemm(1, false, true, g.cout, g.cin, tiles, 1.f, t + xi * g.m_step(), g.block, v + xi * g.v_step(), g.block, 1.f,
            mgrad + size_t(xi) * g.cout * g.cin, g.cin);

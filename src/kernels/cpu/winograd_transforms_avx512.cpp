@@ -167,4 +167,49 @@ void winograd_output_avx512(const WinogradTransform& g, const float* m, int ty0,
   }
 }
 
+// T = A dy A^T for chunks of 16 tiles of a row, as winograd.cpp's
+// output_gradient_transform: the two columns of each tile's two dy rows
+// split into even and odd lanes by permutes, zeros past the image's edges.
+void winograd_output_gradient_avx512(const WinogradTransform& g, const float* dy, int ty0, int ty1, float* t) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int tw = g.tiles_w;
+  const std::size_t step = g.m_step;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int co = 0; co < g.cout; ++co) {
+    const float* plane = dy + std::size_t(co) * g.h * g.w;
+    for (int ty = ty0; ty < ty1; ++ty) {
+      float* trow = t + std::size_t(co) * g.ld + std::size_t(ty - ty0) * tw;
+      for (int tx0 = 0; tx0 < tw; tx0 += kLanes) {
+        const int c = 2 * tx0;
+        const __mmask16 k0 = lanes(0, g.w - c), k1 = lanes(0, g.w - c - kLanes);
+        __m512 pq[2][2];  // [row][even, odd columns]
+        for (int i = 0; i < 2; ++i) {
+          const int r = 2 * ty + i;
+          if (r >= g.h) {
+            pq[i][0] = pq[i][1] = zero;
+            continue;
+          }
+          const float* row = plane + std::size_t(r) * g.w + c;
+          const __m512 lo = _mm512_maskz_loadu_ps(k0, row);
+          const __m512 hi = g.w - c > kLanes ? _mm512_maskz_loadu_ps(k1, row + kLanes) : zero;
+          pq[i][0] = _mm512_permutex2var_ps(lo, even, hi);
+          pq[i][1] = _mm512_permutex2var_ps(lo, odd, hi);
+        }
+        const __m512 p = pq[0][0], q = pq[0][1], r = pq[1][0], s = pq[1][1];
+        const __m512 a[4] = {p, _mm512_add_ps(p, q), _mm512_sub_ps(p, q), _mm512_sub_ps(zero, q)};
+        const __m512 b[4] = {r, _mm512_add_ps(r, s), _mm512_sub_ps(r, s), _mm512_sub_ps(zero, s)};
+        const __mmask16 k = lanes(0, tw - tx0);
+        float* out = trow + tx0;
+        for (int j = 0; j < 4; ++j) {
+          _mm512_mask_storeu_ps(out + j * step, k, a[j]);
+          _mm512_mask_storeu_ps(out + (4 + j) * step, k, _mm512_add_ps(a[j], b[j]));
+          _mm512_mask_storeu_ps(out + (8 + j) * step, k, _mm512_sub_ps(a[j], b[j]));
+          _mm512_mask_storeu_ps(out + (12 + j) * step, k, _mm512_sub_ps(zero, b[j]));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace mnistlab::cpu
