@@ -19,6 +19,7 @@ std::string metrics_csv(const Task& task, const std::string& eval_name, const st
   for (const std::string& c : metric_columns(task, eval_name)) csv += (csv.empty() ? "" : ",") + c;
   csv += "\n";
   char value[64];
+  const size_t eval_count = task.eval_metrics().size();
   for (const EpochMetrics& m : history) {
     csv += std::to_string(m.epoch);
     for (double v : m.train) {
@@ -26,9 +27,13 @@ std::string metrics_csv(const Task& task, const std::string& eval_name, const st
       csv += value;
     }
     // An epoch without evaluation (--eval-every) leaves its fields empty.
-    for (size_t i = 0; i < task.eval_metrics().size(); ++i) {
-      if (i < m.eval.size()) std::snprintf(value, sizeof value, ",%.6f", m.eval[i]);
-      csv += i < m.eval.size() ? value : ",";
+    for (size_t i = 0; i < eval_count; ++i) {
+      if (i < m.eval.size()) {
+        std::snprintf(value, sizeof value, ",%.6f", m.eval[i]);
+        csv += value;
+      } else {
+        csv += ",";
+      }
     }
     std::snprintf(value, sizeof value, ",%.3f,%.1f\n", m.seconds, m.images_per_second);
     csv += value;

@@ -15,12 +15,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // Records the finished epoch; says whether it is the best so far (an epoch
 // without evaluation never is).
 bool close_epoch(TrainProgress& p, const EpochMetrics& m, size_t metric_index, bool higher_is_better) {
-  const double metric = m.eval.empty() ? 0 : m.eval[metric_index];
-  const bool improved = !m.eval.empty() && (p.best_epoch == 0 ||
-                                            (higher_is_better ? metric > p.best_metric : metric < p.best_metric));
-  if (improved) {
-    p.best_epoch = m.epoch;
-    p.best_metric = metric;
+  bool improved = false;
+  if (!m.eval.empty()) {
+    const double metric = m.eval[metric_index];
+    improved = p.best_epoch == 0 || (higher_is_better ? metric > p.best_metric : metric < p.best_metric);
+    if (improved) {
+      p.best_epoch = m.epoch;
+      p.best_metric = metric;
+    }
   }
   p.history.push_back(m);
   p.epoch = m.epoch;
@@ -97,11 +99,11 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
     const double this_session = seconds_since(start);
     m.images_per_second = this_session > 0 ? double(done - done_before) / this_session : 0;
     for (double sum : progress.sums) m.train.push_back(sum / double(train.size()));
-    const bool evaluate = m.epoch % options.eval_every == 0 || m.epoch == options.epochs;
-    if (evaluate) m.eval = task.evaluate(model, eval_set, eval_batch);
+    const bool evaluated = m.epoch % options.eval_every == 0 || m.epoch == options.epochs;
+    if (evaluated) m.eval = task.evaluate(model, eval_set, eval_batch);
     const bool improved = close_epoch(progress, m, metric_index, higher_is_better);
     if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
-    if (evaluate && options.early_stop_patience > 0 &&
+    if (evaluated && options.early_stop_patience > 0 &&
         progress.epoch - progress.best_epoch >= options.early_stop_patience) {
       progress.outcome = TrainProgress::Outcome::StoppedEarly;
       return;

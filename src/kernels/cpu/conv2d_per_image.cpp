@@ -202,6 +202,8 @@ class PerImageConv2d final : public ConvKernel {
     float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
     const size_t per_thread = per_thread_floats(), grads = grad_floats(), dw_len = grads - cout;
     const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
+    // Bands of output rows serve im2col's weight gradient and the textbook input gradient.
+    const bool im2col_dw = !winograd_dw_, bands = im2col_dw || textbook_dx;
 #pragma omp parallel num_threads(threads)
     {
       float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread;
@@ -215,16 +217,17 @@ class PerImageConv2d final : public ConvKernel {
         float* dxi = dx ? dx + i * in_len : nullptr;
         if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
         if (winograd_dw_) winograd_weight_products(wg_, x + i * in_len, dyi, dw, col);
-        for (int oh0 = 0; oh0 < g_.ho() && (textbook_dx || !winograd_dw_); oh0 += backward_rows_) {
+        for (int oh0 = 0; bands && oh0 < g_.ho(); oh0 += backward_rows_) {
           const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
           const float* dy_band = dyi + oh0 * g_.wo();
-          if (!winograd_dw_) {
+          if (im2col_dw) {
             im2col_band(g_, x + i * in_len, oh0, oh1, col);
             gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
           }
-          if (!textbook_dx) continue;
-          gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
-          col2im_band(g_, route, oh0, oh1, dxi);
+          if (textbook_dx) {
+            gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
+            col2im_band(g_, route, oh0, oh1, dxi);
+          }
         }
         if (dbias) sum_cols(1, dyi, cout, hw, db, true);
         if (dx && winograd_dx_) {
