@@ -31,7 +31,10 @@ struct OptimizerOptions {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  virtual void step(float* params, const float* grads) = 0;
+  // Returns false when a gradient is not finite (NaN, +-inf): the step is
+  // taken all the same (the check rides on its one pass over the
+  // gradients), so the weights are no longer worth keeping.
+  virtual bool step(float* params, const float* grads) = 0;
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
   // What OneCycleLR cycles: SGD's momentum, Adam's beta1.

@@ -79,6 +79,10 @@ struct TrainCallbacks {
 size_t early_stop_index(const Task& task, const std::string& name);
 
 // Trains from `progress` until options.epochs, early stopping or options.stop.
+// Throws Error naming the epoch and batch at the first loss or gradient that
+// is not finite, and before on_epoch (or an interruption) would hand over
+// weights or buffers that are not: callbacks only ever see finite ones. The
+// model is left as the failing step made it.
 void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, const Dataset& eval_set,
          const TrainOptions& options, TrainProgress& progress, const TrainCallbacks& callbacks);
 

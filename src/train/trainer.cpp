@@ -1,6 +1,8 @@
 #include "mnistlab/trainer.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 
 #include "data/prefetch_loader.h"
 #include "mnistlab/error.h"
@@ -30,6 +32,30 @@ bool close_epoch(TrainProgress& p, const EpochMetrics& m, size_t metric_index, b
   std::fill(p.sums.begin(), p.sums.end(), 0.0);
   p.seconds = 0;
   return improved;
+}
+
+std::string number(double x) {
+  if (std::isnan(x)) return "NaN";  // printf's "-nan" would suggest a sign that means nothing
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+
+// Where training stopped and why; the run folder keeps the last finished
+// epoch, and a --resume would replay these very steps, so a new run it is.
+[[noreturn]] void diverged(int epoch, int64_t batch, int64_t batches, float lr, const std::string& what) {
+  char where[160];
+  std::snprintf(where, sizeof where, "training diverged at epoch %d, batch %lld of %lld (learning rate %g): ", epoch,
+                static_cast<long long>(batch), static_cast<long long>(batches), double(lr));
+  throw Error(where + what + "; lower --lr and start a new run");
+}
+
+// The key of the first weight or buffer that is not finite, or "".
+std::string non_finite_state(Model& model) {
+  for (const StateEntry& e : model.state_dict())
+    for (size_t i = 0, n = e.param->numel(); i < n; ++i)
+      if (!std::isfinite(e.param->value[i])) return e.key;
+  return "";
 }
 
 }  // namespace
@@ -63,6 +89,13 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
   // Dropout's masks follow the step count; after a resume it is the optimizer's.
   model.set_training_steps(uint64_t(optimizer.steps()));
   progress.outcome = TrainProgress::Outcome::Running;
+  const int64_t batches_per_epoch = int64_t(loader.num_batches());
+  // Per step the loss and the gradients are checked; the weights only
+  // before anything can save them (a finite step can still overflow one).
+  const auto check_state = [&](int epoch) {
+    const std::string key = non_finite_state(model);
+    if (!key.empty()) diverged(epoch + 1, progress.batch, batches_per_epoch, optimizer.lr(), key + " is not finite");
+  };
   const auto interrupted = [&] {
     if (!options.stop || !options.stop->load()) return false;
     progress.outcome = TrainProgress::Outcome::Interrupted;
@@ -84,15 +117,23 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       if (rate.momentum >= 0) optimizer.set_momentum(rate.momentum);
       const double loss_before = progress.sums[0];
       task.train_step(model, images, labels, n, epoch, done, progress.sums.data());
-      optimizer.step(model.parameters(), model.gradients());
+      const double loss = (progress.sums[0] - loss_before) / n;
+      if (!std::isfinite(loss))
+        diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr, "the loss is " + number(loss));
+      if (!optimizer.step(model.parameters(), model.gradients()))
+        diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr,
+                 "the loss is " + number(loss) + " but a gradient is not finite");
       ++progress.batch;
       done += size_t(n);
       progress.seconds = seconds_before + seconds_since(start);
       if (callbacks.on_step)
-        callbacks.on_step({epoch + 1, done, train.size(), progress.seconds, optimizer.steps(),
-                           (progress.sums[0] - loss_before) / n, rate.lr});
-      if (interrupted()) return;
+        callbacks.on_step({epoch + 1, done, train.size(), progress.seconds, optimizer.steps(), loss, rate.lr});
+      if (interrupted()) {
+        check_state(epoch);
+        return;
+      }
     }
+    check_state(epoch);
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.seconds = progress.seconds;
