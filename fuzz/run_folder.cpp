@@ -17,6 +17,7 @@
 #include "fuzz_common.h"
 #include "io/text_file.h"
 #include "mnistlab/checkpoint.h"
+#include "mnistlab/limits.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/run.h"
 #include "mnistlab/trainer.h"
@@ -66,8 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // comes from tiny_dataset instead of load_split (the IDX reader has its
     // own harness), and at most two more epochs are trained.
     const RunFolder claimed = claim_run_folder_to_resume(dir, "fuzz_run_folder");
-    RunConfig c = run_config_from_json(read_text(dir / "run.json"), (dir / "run.json").string());
-    Model model = parse_model(read_text(dir / "model.txt"), (dir / "model.txt").string());
+    RunConfig c = run_config_from_json(read_text(dir / "run.json", "run.json", limits::kRunTextBytes),
+                                       (dir / "run.json").string());
+    Model model = parse_model(read_text(dir / "model.txt", "model.txt", limits::kRunTextBytes), (dir / "model.txt").string());
     model.build(c.seed);
     use_threads(model, c.threads);
     static const std::atomic<bool> never_stop{false};

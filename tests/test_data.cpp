@@ -150,7 +150,8 @@ TEST(IdxFile, RawRoundTrip) {
   EXPECT_EQ(back.cols, 4);
   EXPECT_EQ(back.pixels, img.pixels);
   EXPECT_EQ(mnistlab::read_idx_labels(dir / "lab"), labels);
-  EXPECT_FALSE(fs::exists(dir / "img.partial"));
+  // No temporary file left beside them.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2);
 }
 
 TEST(IdxFile, GzipRoundTrip) {

@@ -243,6 +243,66 @@ TEST_F(EventFileTest, ReopenDropsWhatCameAfterTheCheckpointAndAPartialRecord) {
   EXPECT_EQ(fs::file_size(path), resumed.bytes());
 }
 
+// A record before the checkpoint's size whose data CRC fails is cut off with
+// what follows, as a torn one is: appending after it would leave a file
+// whose readers stop at the bad record (the audit's resume kept it).
+TEST_F(EventFileTest, ReopenCutsARecordWithABadDataCrcAndWhatFollows) {
+  fs::path path;
+  uint64_t ends[4] = {};
+  {
+    EventFile file = EventFile::create(dir_);
+    path = file.path();
+    ends[0] = file.bytes();
+    for (int step = 0; step < 3; ++step) {
+      file.scalar("loss", step, 1.0 / (step + 1));
+      ends[step + 1] = file.bytes();
+    }
+    file.flush();
+  }
+  {  // One flipped byte in the data of step 1's record (its 12-byte header left whole).
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(std::streamoff(ends[1] + 14));
+    const char c = char(f.get());
+    f.seekp(std::streamoff(ends[1] + 14));
+    f.put(char(c ^ 0x20));
+  }
+  EventFile resumed = EventFile::reopen(path, ends[3]);
+  EXPECT_EQ(resumed.bytes(), ends[1]);
+  EXPECT_EQ(fs::file_size(path), ends[1]);
+  for (int step = 1; step < 3; ++step) resumed.scalar("loss", step, 1.0 / (step + 1));
+  const json events = decoded(path);
+  ASSERT_EQ(events["records"].size(), 1u + 3u) << events.dump();
+  EXPECT_EQ(events["partial_tail"], 0);
+  for (int step = 0; step < 3; ++step) EXPECT_EQ(events["records"][step + 1]["step"], step);
+}
+
+// The file is cut and appended in place: never through a link.
+TEST_F(EventFileTest, ReopenRefusesALinkAndLeavesItsTargetAlone) {
+  fs::path path;
+  uint64_t bytes = 0;
+  {
+    EventFile file = EventFile::create(dir_);
+    path = file.path();
+    file.scalar("loss", 0, 1.0);
+    bytes = file.bytes();
+  }
+  const fs::path target = dir_ / "elsewhere";
+  fs::rename(path, target);
+  fs::create_symlink(target, path);
+  const uint64_t size = fs::file_size(target);
+  try {
+    EventFile::reopen(path, 0);
+    FAIL() << "reopened through a symbolic link";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is a symbolic link"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fs::file_size(target), size);
+  fs::remove(path);
+  fs::create_hard_link(target, path);
+  EXPECT_THROW(EventFile::reopen(path, bytes), Error);
+  EXPECT_EQ(fs::file_size(target), size);
+}
+
 TEST_F(EventFileTest, ReopenRefusesASizeThatIsNotTheEndOfARecord) {
   fs::path path;
   uint64_t end = 0;

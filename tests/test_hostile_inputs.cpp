@@ -122,7 +122,7 @@ std::vector<Hostile> cases() {
                  while (s.size() < (2u << 20)) s += "relu\n";
                  return s;
                }()),
-               summary, {"m.model", "the limit is 1048576"}});
+               summary, {"m.model", "above the limit of 1048576"}});
   t.push_back({"10000 layers", model(std::string("input 1 28 28\n") + [] {
                  std::string s;
                  for (int i = 0; i < 10000; ++i) s += "relu\n";
@@ -236,7 +236,7 @@ std::vector<Hostile> cases() {
                {"train", "--data-dir", "{data}", "--epochs", "1", "--out", "{dir}/file"},
                {"file: is a file, not a folder"}});
   t.push_back({"picture onto a folder", [](const fs::path& d) { fs::create_directories(d / "taken"); },
-               {"pairs", "--data-dir", "{data}", "--count", "2", "--out", "{dir}/taken"}, {"taken: cannot write"}});
+               {"pairs", "--data-dir", "{data}", "--count", "2", "--out", "{dir}/taken"}, {"taken: is a folder"}});
   return t;
 }
 

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/dataset_option.h"
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
+#include "io/temporary_file.h"
 #include "train/threads.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
@@ -58,15 +60,20 @@ void run_eval(const UseArgs& a) {
   }
   if (a.test_limit > 0) test = test.head(a.test_limit);
   model.reserve(a.batch_size, false);
+  // Opened before the evaluation: a folder that cannot take the file fails
+  // at once, with the reason, not after the results are printed.
+  std::optional<TemporaryFile> csv;
+  if (!a.predictions.empty()) csv.emplace(a.predictions);
   std::vector<int> predicted;
   const EvalResult r =
       evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted, a.tta);
   std::printf("test_loss %.6f test_acc %.6f\n", r.loss, r.acc);
   if (a.predictions.empty()) return;
-  std::ofstream csv(a.predictions);
-  csv << "index,label,predicted\n";
-  for (size_t i = 0; i < predicted.size(); ++i) csv << i << ',' << int(test.labels[i]) << ',' << predicted[i] << '\n';
-  if (!csv) throw Error(a.predictions + ": cannot write");
+  std::string text = "index,label,predicted\n";
+  for (size_t i = 0; i < predicted.size(); ++i)
+    text += std::to_string(i) + ',' + std::to_string(int(test.labels[i])) + ',' + std::to_string(predicted[i]) + '\n';
+  csv->write(text);
+  csv->commit();
 }
 
 void run_predict(const UseArgs& a) {

@@ -25,15 +25,11 @@ inline CLI::Validator integer_in(long lo, long hi) {
 inline CLI::Validator number_in(double lo, double hi, bool open_low, const std::string& want) {
   return CLI::Validator(
       [=](std::string& s) -> std::string {
+        // from_chars, as integer_in: no leading space, no hexadecimal (stod took " 5" and 0x10).
         double v = 0;
-        try {
-          size_t used = 0;
-          v = std::stod(s, &used);
-          if (used != s.size()) throw std::invalid_argument(s);
-        } catch (const std::exception&) {
-          return "expected a number " + want + ", got '" + s + "'";
-        }
-        if (!std::isfinite(v) || (open_low ? v <= lo : v < lo) || v > hi)
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) || (open_low ? v <= lo : v < lo) ||
+            v > hi)
           return "expected a number " + want + ", got '" + s + "'";
         return "";
       },

@@ -3,7 +3,6 @@
 // fashion.
 #include <algorithm>
 
-#include "io/input_file.h"
 #include "io/text_file.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
@@ -26,8 +25,7 @@ std::string trimmed(const std::string& s) {
 }
 
 std::vector<std::string> read_names(const fs::path& file, int classes, const std::string& classes_source) {
-  check_input_file(file, "a class names file (one name per line)", limits::kClassNamesBytes);
-  const std::string text = read_text(file);
+  const std::string text = read_text(file, "a class names file (one name per line)", limits::kClassNamesBytes);
   std::vector<std::string> names;
   for (size_t at = 0; at < text.size();) {
     const size_t end = std::min(text.find('\n', at), text.size());

@@ -1,12 +1,14 @@
 // Writing IDX files: gzip when the name ends in .gz, raw otherwise. The file
 // is written beside its final name and renamed into place, so a reader never
 // sees half a file.
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "io/temporary_file.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 
@@ -23,21 +25,23 @@ void put_u32(std::vector<uint8_t>& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(v >> shift));
 }
 
+// zlib writes into a TemporaryFile (never through a link or into a device),
+// renamed over the target when the stream is closed whole.
 class IdxWriter {
  public:
-  explicit IdxWriter(const fs::path& path) : path_(path), partial_(path) {
-    partial_ += ".partial";
+  explicit IdxWriter(const fs::path& path) : path_(path), tmp_(path) {
     // "T" asks zlib for a plain (transparent) file instead of gzip.
     const char* mode = path.extension() == ".gz" ? "wb" : "wbT";
+    const int fd = ::dup(tmp_.fd());
     errno = 0;
-    file_ = gzopen(partial_.c_str(), mode);
-    if (!file_) fail(std::string("cannot write: ") + (errno ? std::strerror(errno) : "out of memory"));
+    file_ = fd >= 0 ? gzdopen(fd, mode) : nullptr;
+    if (!file_) {
+      if (fd >= 0) ::close(fd);
+      fail(std::string("cannot write: ") + (errno ? std::strerror(errno) : "out of memory"));
+    }
   }
   ~IdxWriter() {
-    if (!file_) return;
-    gzclose(file_);  // only reached when an error was thrown
-    std::error_code ec;
-    fs::remove(partial_, ec);
+    if (file_) gzclose(file_);  // only reached when an error was thrown
   }
   IdxWriter(const IdxWriter&) = delete;
   IdxWriter& operator=(const IdxWriter&) = delete;
@@ -57,22 +61,15 @@ class IdxWriter {
   }
 
   void finish() {
-    int rc = gzclose(file_);
+    const int rc = gzclose(file_);
     file_ = nullptr;
-    std::error_code ec;
-    if (rc != Z_OK) {
-      fs::remove(partial_, ec);
-      fail("cannot write: closing the file failed (zlib error " + std::to_string(rc) + ")");
-    }
-    fs::rename(partial_, path_, ec);
-    if (ec) {
-      fs::remove(partial_, ec);
-      fail("cannot write: renaming " + partial_.string() + " into place failed: " + ec.message());
-    }
+    if (rc != Z_OK) fail("cannot write: closing the file failed (zlib error " + std::to_string(rc) + ")");
+    tmp_.commit();
   }
 
  private:
-  fs::path path_, partial_;
+  fs::path path_;
+  TemporaryFile tmp_;
   gzFile file_ = nullptr;
 };
 

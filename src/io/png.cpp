@@ -93,6 +93,26 @@ png_image gray_png_image(const std::string& name, const GrayImage& img) {
   return image;
 }
 
+GrayImage gray_from_palette(png_image& image, const std::string& name) {
+  image.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> rgb(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, rgb.data(), 0, nullptr))
+    throw Error(name + ": cannot decode the PNG (" + image.message + ")");
+  GrayImage out;
+  out.width = int(image.width);
+  out.height = int(image.height);
+  out.pixels.resize(rgb.size() / 3);
+  for (size_t i = 0; i < out.pixels.size(); ++i) {
+    const uint8_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+    if (r != g || g != b)
+      throw Error(name + ": is a color palette PNG (pixel " + std::to_string(i) + " is rgb(" + std::to_string(r) +
+                  "," + std::to_string(g) + "," + std::to_string(b) +
+                  ")); expected a grayscale PNG (convert it, e.g. with ImageMagick: convert IN -colorspace Gray OUT.png)");
+    out.pixels[i] = r;
+  }
+  return out;
+}
+
 }  // namespace
 
 GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
@@ -107,7 +127,10 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
   // The file's own format, before any conversion we ask for.
   const bool color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
   const bool alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-  if (color || alpha) {
+  // A palette image reports colour whatever its entries are: it is decoded
+  // as RGB below and taken when every pixel is grey.
+  const bool palette = (image.format & PNG_FORMAT_FLAG_COLORMAP) != 0;
+  if ((color && !palette) || alpha) {
     png_image_free(&image);
     throw Error(name + ": is a " + std::string(color ? "color" : "gray+alpha") +
                 " PNG; expected a grayscale PNG without alpha (convert it, e.g. with ImageMagick: "
@@ -121,10 +144,11 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
                                  " (mnistlab does not resize: scale it first)"
                            : "at most " + std::to_string(limits::kImageSide) + " pixels a side"));
   }
-  image.format = PNG_FORMAT_GRAY;
+  if (palette) return gray_from_palette(image, name);
   GrayImage out;
   out.width = int(image.width);
   out.height = int(image.height);
+  image.format = PNG_FORMAT_GRAY;
   out.pixels.resize(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr))
     throw Error(name + ": cannot decode the PNG (" + image.message + ")");
@@ -132,10 +156,8 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
 }
 
 void write_png_gray(const std::filesystem::path& path, const GrayImage& img) {
-  png_image image = gray_png_image(path.string(), img);
-  TemporaryFile tmp(path);
-  if (!png_image_write_to_file(&image, tmp.path().c_str(), 0, img.pixels.data(), 0, nullptr))
-    throw Error(path.string() + ": cannot write the PNG (" + image.message + ")");
+  TemporaryFile tmp(path);  // refuses a link, a device or a FIFO before the encoding's work
+  tmp.write(encode_png_gray(img));
   tmp.commit();
 }
 

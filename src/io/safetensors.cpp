@@ -191,22 +191,10 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   TemporaryFile tmp(path);
-  errno = 0;
-  {
-    std::ofstream out(tmp.path(), std::ios::binary | std::ios::trunc);
-    const uint64_t len = text.size();
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out.write(text.data(), std::streamsize(text.size()));
-    for (const auto& [key, t] : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), std::streamsize(t.bytes.size()));
-    out.flush();
-    if (!out) throw_cannot_write(path);
-  }
-  // fsync before rename: a crash leaves either the old file or the new one.
-  const int fd = ::open(tmp.path().c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  const uint64_t len = text.size();
+  tmp.write(std::string_view(reinterpret_cast<const char*>(&len), 8));
+  tmp.write(text);
+  for (const auto& [key, t] : tensors) tmp.write(std::string_view(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size()));
   tmp.commit();
 }
 

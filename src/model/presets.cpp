@@ -1,7 +1,6 @@
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "io/text_file.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
 #include "mnistlab/model_file.h"
@@ -21,17 +20,8 @@ ModelSource resolve_model(const std::string& name_or_path) {
   for (const auto& [name, text] : preset_table())
     if (name == name_or_path) return {std::string(text), "models/" + std::string(name) + ".model"};
   std::error_code ec;
-  if (std::filesystem::is_regular_file(name_or_path, ec)) {
-    const auto size = std::filesystem::file_size(name_or_path, ec);
-    if (!ec && int64_t(size) > limits::kModelFileBytes)
-      throw Error(name_or_path + ": the model file has " + std::to_string(size) + " bytes; the limit is " +
-                  std::to_string(limits::kModelFileBytes));
-    std::ifstream in(name_or_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) throw Error(name_or_path + ": cannot read the model file");
-    return {text.str(), name_or_path};
-  }
+  if (std::filesystem::exists(name_or_path, ec))
+    return {read_text(name_or_path, "a model file", limits::kModelFileBytes), name_or_path};
   std::string known;
   for (const auto& name : preset_names()) known += (known.empty() ? "" : ", ") + name;
   throw Error("unknown model '" + name_or_path + "': not a preset (" + known + ") and not a model file");

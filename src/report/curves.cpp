@@ -2,33 +2,51 @@
 // the script stays in the run folder, so a user can restyle the figure and
 // run `gnuplot curves.gp` again.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <cerrno>
+#include <sstream>
 
+#include "io/temporary_file.h"
+#include "io/text_file.h"
 #include "mnistlab/report.h"
 
 namespace mnistlab {
 namespace {
 
-// Runs `gnuplot curves.gp` in dir; returns its exit status (127: not found).
-int run_gnuplot(const std::filesystem::path& dir) {
+// Runs `gnuplot curves.gp` in dir with the figure going to `png` (its
+// standard output) and messages to `log`; returns its exit status (127: not
+// found). gnuplot opens its output by name, so it is given "/dev/stdout":
+// the file behind that is our temporary file, never a link in the folder.
+int run_gnuplot(const std::filesystem::path& dir, int png, int log) {
   const pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
     // Only async-signal-safe calls between fork and exec (the parent has threads).
     if (chdir(dir.c_str()) != 0) _exit(126);
-    const int log = open("curves.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (log >= 0) dup2(log, STDERR_FILENO);
-    execlp("gnuplot", "gnuplot", "curves.gp", static_cast<char*>(nullptr));
+    if (dup2(png, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0) _exit(126);
+    execlp("gnuplot", "gnuplot", "-e", "output=\"/dev/stdout\"", "curves.gp", static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
-  if (waitpid(pid, &status, 0) < 0) return -1;
+  pid_t waited;
+  do waited = waitpid(pid, &status, 0);
+  while (waited < 0 && errno == EINTR);  // a stop signal arrived while gnuplot drew
+  if (waited < 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool ends_with_png_end(int fd) {
+  static const unsigned char kIend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  struct stat st {};
+  unsigned char tail[12];
+  return ::fstat(fd, &st) == 0 && st.st_size >= 12 && ::pread(fd, tail, 12, st.st_size - 12) == 12 &&
+         std::memcmp(tail, kIend, 12) == 0;
 }
 
 std::string quoted(const std::string& s) {
@@ -44,7 +62,8 @@ std::string script(const CurvesSpec& spec) {
   const size_t epochs = spec.rows.size();
   std::string s;
   s += "set terminal pngcairo size " + std::to_string(640 * spec.panels.size()) + ",520 font \"DejaVu Sans,11\"\n";
-  s += "set output \"curves.png\"\n";
+  // `gnuplot curves.gp` draws curves.png; mnistlab sets `output` itself.
+  s += "if (!exists(\"output\")) output = \"curves.png\"\nset output output\n";
   s += "set multiplot layout 1," + std::to_string(spec.panels.size()) + " title " + quoted(spec.title) +
        " font \",13\"\n";
   s += "set grid\nset xlabel \"epoch\"\nset key top center horizontal outside\n";
@@ -76,28 +95,37 @@ std::string script(const CurvesSpec& spec) {
 
 std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec) {
   if (spec.rows.empty()) return "no finished epoch to draw";
-  {
-    std::ofstream dat(dir / "curves.dat");
-    dat << "#";
-    for (const auto& c : spec.columns) dat << ' ' << c;
-    dat << '\n';
-    for (const auto& row : spec.rows) {
-      for (size_t i = 0; i < row.size(); ++i) {
-        dat << (i ? " " : "");
-        if (std::isnan(row[i]))
-          dat << "nan";
-        else
-          dat << row[i];
-      }
-      dat << '\n';
+  std::ostringstream dat;
+  dat << "#";
+  for (const auto& c : spec.columns) dat << ' ' << c;
+  dat << '\n';
+  for (const auto& row : spec.rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      dat << (i ? " " : "");
+      if (std::isnan(row[i]))
+        dat << "nan";
+      else
+        dat << row[i];
     }
-    std::ofstream gp(dir / "curves.gp");
-    gp << script(spec);
-    if (!dat || !gp) return "cannot write " + (dir / "curves.gp").string();
+    dat << '\n';
   }
-  const int status = run_gnuplot(dir);
+  write_text(dir / "curves.dat", dat.str());
+  write_text(dir / "curves.gp", script(spec));
+  // curves.png is renamed into place only when whole: a full disk or a
+  // killed gnuplot leaves the last good figure.
+  TemporaryFile png(dir / "curves.png"), log(dir / "curves.log");
+  const int status = run_gnuplot(dir, png.fd(), log.fd());
   if (status == 127) return "gnuplot not found (Debian package gnuplot-nox; scripts/install-packages.sh installs it)";
-  if (status != 0) return "gnuplot failed (exit " + std::to_string(status) + "); see " + (dir / "curves.log").string();
+  if (status != 0) {
+    log.commit();
+    return "gnuplot failed (exit " + std::to_string(status) + "); see " + (dir / "curves.log").string();
+  }
+  // gnuplot may exit 0 after a failed write (a full disk): a PNG ends with its IEND chunk.
+  if (!ends_with_png_end(png.fd())) {
+    log.commit();
+    return "gnuplot left an incomplete PNG (is the disk full?); curves.png keeps the last figure";
+  }
+  png.commit();
   std::error_code ec;
   std::filesystem::remove(dir / "curves.log", ec);
   return "";

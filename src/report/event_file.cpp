@@ -105,10 +105,14 @@ void fill_histogram(tb::HistogramProto& histo, std::span<const float> values, co
   }
 }
 
-// Walks the records' headers from the start of the file: `end` must be where
-// one of them ends.
-void check_record_end(int fd, const std::filesystem::path& path, uint64_t end) {
+// Walks the records from the start of the file: `end` must be where one of
+// them ends. Returns where the records whose data checksums hold end: a
+// record with a bad data CRC is cut off with all after it, as a torn last
+// record is, since no reader can trust what follows it.
+uint64_t check_record_end(int fd, const std::filesystem::path& path, uint64_t end) {
   uint64_t at = 0;
+  std::string data;
+  uint64_t good_end = end;
   while (at < end) {
     unsigned char header[12];
     const bool whole_header = end - at >= 16 && ::pread(fd, header, 12, off_t(at)) == 12;
@@ -119,8 +123,14 @@ void check_record_end(int fd, const std::filesystem::path& path, uint64_t end) {
     if (!whole_header || length > end - at - 16)
       throw Error(path.string() + ": byte " + std::to_string(end) + " falls inside the record at byte " +
                   std::to_string(at) + "; expected the size the event file had at a checkpoint");
+    data.resize(size_t(length) + 4);
+    const bool read = ::pread(fd, data.data(), data.size(), off_t(at + 12)) == ssize_t(data.size());
+    const auto* crc = reinterpret_cast<const unsigned char*>(data.data()) + length;
+    if (good_end == end && (!read || little_endian(crc, 4) != masked_crc32c(data.data(), size_t(length))))
+      good_end = at;
     at += 16 + length;
   }
+  return good_end;
 }
 
 }  // namespace
@@ -138,7 +148,7 @@ EventFile EventFile::create(const std::filesystem::path& dir) {
   std::snprintf(name, sizeof name, "events.out.tfevents.%010lld.%s.%d.%d", (long long)seconds_since_epoch(), host,
                 int(::getpid()), files_made++);
   const std::filesystem::path path = dir / name;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) throw_cannot_write(path);
   EventFile file(path, fd, 0);
   file.write_file_version();
@@ -146,16 +156,23 @@ EventFile EventFile::create(const std::filesystem::path& dir) {
 }
 
 EventFile EventFile::reopen(const std::filesystem::path& path, uint64_t bytes) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  // Never through a link, and only a file of its own: it is cut back in
+  // place, which would cut whatever a link or a second hard link reaches.
+  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP)
+    throw Error(path.string() + ": is a symbolic link; a run's event file must be a file of the run folder");
   if (fd < 0)
     throw Error(path.string() + ": cannot open the event file to append (" + std::strerror(errno) + ")");
   EventFile file(path, fd, 0);  // closes fd if a check below throws
   struct stat st;
   if (::fstat(fd, &st) != 0) throw_cannot_write(path);
+  if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+    throw Error(path.string() + ": is " + (S_ISREG(st.st_mode) ? "a file with other hard links" : "not a regular file") +
+                "; a run's event file must be a file of its own in the run folder");
   if (uint64_t(st.st_size) < bytes)
     throw Error(path.string() + ": " + std::to_string(st.st_size) + " bytes, fewer than the " +
                 std::to_string(bytes) + " a checkpoint recorded; expected the event file of the same run");
-  check_record_end(fd, path, bytes);
+  bytes = check_record_end(fd, path, bytes);
   if (::ftruncate(fd, off_t(bytes)) != 0) throw_cannot_write(path);
   file.bytes_ = bytes;
   if (bytes == 0) file.write_file_version();

@@ -24,7 +24,9 @@ class EventFile {
   // Appends to an existing event file after cutting it to `bytes`, what
   // bytes() was when a checkpoint was taken: a resumed run then repeats no
   // step, and a killed run's partial record is gone. `bytes` must end a
-  // whole record of the file (checked from the records' lengths).
+  // whole record of the file (checked from the records' lengths). A record
+  // before it whose data CRC fails is cut off with everything after it.
+  // The file must be a regular file of its own (no link, one hard link).
   static EventFile reopen(const std::filesystem::path& file, uint64_t bytes);
 
   EventFile(EventFile&& other) noexcept;

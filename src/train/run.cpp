@@ -3,7 +3,6 @@
 // current after every epoch, and the report at the end.
 #include "mnistlab/run.h"
 
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -11,12 +10,14 @@
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
+#include "mnistlab/limits.h"
 #include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
 #include "train/run_events.h"
 #include "train/run_files.h"
+#include "train/run_identity.h"
 #include "train/run_lock.h"
 #include "train/threads.h"
 
@@ -28,6 +29,7 @@ struct Run::State {
   RunConfig config;
   RunFolder folder;
   std::string model_text, model_origin, command_line;
+  std::string settings;  // run.json's text
   bool resuming = false;
   fs::path file(const char* name) const { return folder.dir / name; }
 };
@@ -87,8 +89,9 @@ Run Run::create(RunConfig config, const std::string& command_line, bool overwrit
 Run Run::resume(const fs::path& dir, const std::string& command_line) {
   auto s = std::make_unique<State>();
   s->folder = claim_run_folder_to_resume(dir, command_line);
-  s->config = run_config_from_json(read_text(s->file("run.json")), s->file("run.json").string());
-  s->model_text = read_text(s->file("model.txt"));
+  s->settings = read_text(s->file("run.json"), "a run's settings (run.json)", limits::kRunTextBytes);
+  s->config = run_config_from_json(s->settings, s->file("run.json").string());
+  s->model_text = read_text(s->file("model.txt"), "a run's model file (model.txt)", limits::kRunTextBytes);
   s->model_origin = s->file("model.txt").string();
   s->command_line = command_line;
   s->resuming = true;
@@ -129,17 +132,20 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   std::optional<RunEvents> events;
   if (s.resuming) {
     const fs::path checkpoint = s.file("resume.safetensors");
+    const auto metadata = read_safetensors_metadata(checkpoint);
+    check_run_identity(metadata, checkpoint.string(), s.settings, s.model_text, s.folder.dir.string());
     progress = load_checkpoint(checkpoint, model, *optimizer);
     check_progress(checkpoint, progress, optimizer->steps(), c.epochs, train.size(), c.batch_size, *task);
-    events = RunEvents::resume(s.folder.dir, read_safetensors_metadata(checkpoint), checkpoint.string());
-    std::ofstream(s.file("command.txt"), std::ios::app) << s.command_line << "\n";
+    events = RunEvents::resume(s.folder.dir, metadata, checkpoint.string());
+    const std::string commands = read_text(s.file("command.txt"), "a run's commands (command.txt)", limits::kRunTextBytes);
+    write_text(s.file("command.txt"), commands + s.command_line + "\n");
   } else {
     write_text(s.file("model.txt"), s.model_text);
     write_text(s.file("command.txt"), s.command_line + "\n");
-    const std::string settings = to_json(c);
-    write_text(s.file("run.json"), settings);
+    s.settings = to_json(c);
+    write_text(s.file("run.json"), s.settings);
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
-    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, settings);
+    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, s.settings);
   }
   // By default about 50 points of the training loss per epoch.
   const int64_t batches = int64_t((train.size() + size_t(c.batch_size) - 1) / size_t(c.batch_size));
@@ -173,7 +179,9 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   bool warned_about_curves = false;
   const auto save_resume_state = [&] {
     save_state_dict(model, s.file("last.safetensors"));
-    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress, events->checkpoint_metadata());
+    auto metadata = events->checkpoint_metadata();
+    metadata.merge(run_identity(s.settings, s.model_text));
+    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress, metadata);
   };
   TrainCallbacks fit_callbacks;
   fit_callbacks.on_step = [&](const StepInfo& step) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "mnistlab/error.h"
 
@@ -54,6 +55,20 @@ Error in_use(const fs::path& dir, const std::string& holder, const std::string& 
                more);
 }
 
+// "" for a regular file with no other hard link, else what it is.
+std::string not_own_file(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return "unreadable (" + system_error(errno) + ")";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_nlink != 1) return "a file with another hard link";
+  return "";
+}
+
+Error not_own_lock_file(const fs::path& path, const std::string& what) {
+  return Error(path.string() + ": is " + what + "; run.lock must be mnistlab's own file in the run folder (it is "
+               "truncated and written): remove it and run again");
+}
+
 bool same_file(int fd, const fs::path& path) {
   struct stat opened {}, named {};
   return ::fstat(fd, &opened) == 0 && ::stat(path.c_str(), &named) == 0 && opened.st_dev == named.st_dev &&
@@ -93,11 +108,24 @@ void remove_leftover_temporaries(const fs::path& dir) {
     if (is_leftover_temporary(entry.path().filename().string())) fs::remove(entry.path(), ec);
 }
 
+// Every file of the old run, event files included, checked first so that a
+// removal that cannot be made fails before any file is gone.
 void remove_run_files(const fs::path& dir) {
-  for (const char* name : kRunFiles) {
-    std::error_code ec;
-    fs::remove(dir / name, ec);
-    if (ec) throw Error((dir / name).string() + ": cannot remove it to --overwrite the run (" + ec.message() + ")");
+  std::vector<fs::path> doomed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (is_run_file(entry.path().filename().string())) doomed.push_back(entry.path());
+  if (ec) throw Error(dir.string() + ": cannot list the run folder to --overwrite it (" + ec.message() + ")");
+  if (!doomed.empty() && ::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw Error(dir.string() + ": cannot remove the old run's files to --overwrite it (" + system_error(errno) +
+                "); nothing was removed");
+  for (const fs::path& file : doomed)
+    if (fs::is_directory(fs::symlink_status(file, ec)))
+      throw Error(file.string() + ": is a folder where a file of a run belongs; move it away to --overwrite the "
+                  "run (nothing was removed)");
+  for (const fs::path& file : doomed) {
+    fs::remove(file, ec);
+    if (ec) throw Error(file.string() + ": cannot remove it to --overwrite the run (" + ec.message() + ")");
   }
 }
 
@@ -147,12 +175,18 @@ bool RunLock::try_lock(const fs::path& dir, const std::string& command_line, std
     return err;
   };
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Never through a link: run.lock is truncated and written in place.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT) {  // removed by a run that created it and failed at once
       created = make_folder(dir) || created;
       continue;
     }
+    if (fd < 0 && errno == ELOOP) throw not_own_lock_file(path, "a symbolic link");
     if (fd < 0) throw Error(dir.string() + ": cannot write in the run folder (" + system_error(undo(errno)) + ")");
+    if (const std::string what = not_own_file(fd); !what.empty()) {
+      ::close(fd);
+      throw not_own_lock_file(path, what);
+    }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       if (err == EWOULDBLOCK && holder) *holder = read_holder(fd);
