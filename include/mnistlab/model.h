@@ -51,6 +51,15 @@ class Model {
   // Bytes of the arena the last reserve sized: activations, their gradients
   // and the kernels' workspace.
   size_t arena_bytes() const { return arena_.size() * sizeof(float); }
+  // Bytes of the arena reserve(max_batch, gradients) would size on a model
+  // not reserved yet, found without allocating, so a caller can refuse a
+  // batch before memory runs out. It plans the layers' kernels for that
+  // batch and then back for the arena there is: not between a forward and
+  // its backward.
+  size_t arena_bytes_for(int max_batch, bool gradients);
+  // The batch the arena holds now (0: not reserved yet), and whether with gradients.
+  int capacity() const { return capacity_; }
+  bool has_gradients() const { return has_gradients_; }
 
   void train(bool on = true) { training_ = on; }
   void eval() { training_ = false; }
@@ -94,6 +103,9 @@ class Model {
   int64_t parameter_total_ = 0;  // parameters and buffers of the layers added so far
   uint64_t training_steps_ = 0;
 
+  struct Layout;
+  // Plans the layers for the batch and places everything in the arena.
+  Layout layout(int max_batch, bool gradients);
   void plan_epilogues(bool gradients);
   size_t share_buffers(const std::vector<size_t>& root, int max_batch, std::vector<size_t>& act_at) const;
   void allocate_gradients();

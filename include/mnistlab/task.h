@@ -49,13 +49,18 @@ class Task {
   virtual std::vector<MetricInfo> eval_metrics() const = 0;
   // Buffers for batches of up to batch_size; a training step allocates nothing after.
   virtual void reserve(const Model& model, int batch_size) = 0;
+  // The floats reserve(model, batch_size) allocates, counted before a run starts.
+  virtual size_t batch_floats(const Model& model, int batch_size) const = 0;
   // Forward, loss and backward of a batch from the loader (images in [0, 1],
   // labels); `epoch` and `first` (the batch's first position in the epoch)
   // fix whatever is random about it. Adds the batch's per-sample sums of
   // train_metrics() into sums.
   virtual void train_step(Model& model, const float* images, const int32_t* labels, int n, int epoch, size_t first,
                           double* sums) = 0;
-  // Means of eval_metrics() over the dataset, in eval mode.
+  // Means of eval_metrics() over the dataset, in eval mode. This and the
+  // passes below run batch_size images at a time or fewer
+  // (evaluation_batch): fewer move the outputs no more than any other
+  // batch size does (a GEMM's last bits).
   virtual std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) = 0;
   // The picture of an epoch (denoising: "noisy | output | clean" of fixed
   // test images; classification: misclassified test images with their

@@ -59,7 +59,6 @@ void run_eval(const UseArgs& a) {
     throw Error(origin + ": " + e.what());
   }
   if (a.test_limit > 0) test = test.head(a.test_limit);
-  model.reserve(a.batch_size, false);
   // Opened before the evaluation: a folder that cannot take the file fails
   // at once, with the reason, not after the results are printed.
   std::optional<TemporaryFile> csv;
@@ -121,7 +120,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
       ->check(integer_in(0, 1000000000));
   cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class to this CSV");
-  cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")
+  cmd->add_option("--batch-size", args->batch_size,
+                  "Images per forward pass; fewer where their activations would pass 256 MiB (same results)")
       ->check(integer_in(1, 65536))
       ->capture_default_str();
   add_tta_options(cmd, args->tta);

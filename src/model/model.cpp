@@ -185,54 +185,82 @@ size_t Model::share_buffers(const std::vector<size_t>& root, int max_batch, std:
   return free_after.size() * largest;
 }
 
+// Where reserve puts everything, in floats from the arena's start:
+// activation i at act_at[root[i]] (a view or a folded layer shares the
+// activation before it), its gradient at grad_at[i], layer i's saved floats
+// at saved_at[i], a join source's gradient share at skip_at[j]; the
+// workspace after `total`.
+struct Model::Layout {
+  std::vector<size_t> root, act_at, grad_at, saved_at, skip_at;
+  size_t total = 0, workspace = 0;
+};
+
+Model::Layout Model::layout(int max_batch, bool gradients) {
+  if (!backend_) backend_ = make_backend(backend_options_);
+  const size_t L = layers_.size();
+  for (auto& layer : layers_) layer->plan(*backend_, max_batch, gradients);
+  plan_epilogues(gradients);
+  Layout p;
+  // Activation i aliases activation i-1 when layer i-1 is a view, or (eval
+  // only, so only without gradients) a layer folded into the one before.
+  p.root.resize(L + 1);
+  for (size_t i = 0; i <= L; ++i)
+    p.root[i] = i > 0 && (layers_[i - 1]->is_view() || (!gradients && folded_[i - 1])) ? p.root[i - 1] : i;
+  p.act_at.assign(L + 1, 0);
+  p.grad_at.assign(L + 1, 0);
+  p.saved_at.assign(L, 0);
+  p.skip_at.assign(L + 1, 0);
+  size_t& total = p.total;
+  if (gradients) {
+    // Training keeps every activation: backward reads them all.
+    for (size_t i = 1; i <= L; ++i) {
+      if (p.root[i] != i) continue;
+      const size_t count = size_t(max_batch) * shapes_[i].numel();
+      p.act_at[i] = total;
+      total += count;
+      p.grad_at[i] = total;
+      total += count;
+    }
+  } else {
+    total = share_buffers(p.root, max_batch, p.act_at);
+  }
+  // The input's gradient (used only by layers after a view of the input).
+  const size_t grad_scale = gradients ? 1 : 0;
+  p.grad_at[0] = total;
+  total += size_t(max_batch) * input_.numel() * grad_scale;
+  for (size_t i = 0; i < L; ++i) {
+    const size_t j = join_source_[i];
+    if (!joins_[i] || p.skip_at[j] || !gradients) continue;
+    p.skip_at[j] = total;
+    total += size_t(max_batch) * shapes_[j].numel();
+  }
+  for (size_t i = 0; i < L; ++i) {
+    p.saved_at[i] = total;
+    total += layers_[i]->saved_floats(max_batch);
+    p.workspace = std::max(p.workspace, layers_[i]->workspace_floats(max_batch));
+  }
+  return p;
+}
+
+size_t Model::arena_bytes_for(int max_batch, bool gradients) {
+  if (!built_) throw Error("Model::arena_bytes_for before Model::build");
+  if (capacity_ && max_batch == capacity_ && gradients == has_gradients_) return arena_bytes();
+  const Layout p = layout(max_batch, gradients);
+  // The kernels and epilogues go back to the plan the arena was sized for.
+  if (capacity_) layout(capacity_, has_gradients_);
+  return (p.total + p.workspace) * sizeof(float);
+}
+
 void Model::reserve(int max_batch, bool gradients) {
   if (!built_) throw Error("Model::reserve before Model::build");
   gradients = gradients || has_gradients_;  // never take away what a caller reserved
   if (max_batch <= capacity_ && gradients == has_gradients_) return;
   max_batch = std::max(max_batch, capacity_);
-  if (!backend_) backend_ = make_backend(backend_options_);
   if (gradients) allocate_gradients();
   const size_t L = layers_.size();
-  for (auto& layer : layers_) layer->plan(*backend_, max_batch, gradients);
-  plan_epilogues(gradients);
-  // Activation i aliases activation i-1 when layer i-1 is a view, or (eval
-  // only, so only without gradients) a layer folded into the one before.
-  std::vector<size_t> root(L + 1);
-  for (size_t i = 0; i <= L; ++i)
-    root[i] = i > 0 && (layers_[i - 1]->is_view() || (!gradients && folded_[i - 1])) ? root[i - 1] : i;
   // Offsets first, then one allocation.
-  std::vector<size_t> act_at(L + 1, 0), grad_at(L + 1, 0), saved_at(L, 0);
-  size_t total = 0, workspace = 0;
-  if (gradients) {
-    // Training keeps every activation: backward reads them all.
-    for (size_t i = 1; i <= L; ++i) {
-      if (root[i] != i) continue;
-      const size_t count = size_t(max_batch) * shapes_[i].numel();
-      act_at[i] = total;
-      total += count;
-      grad_at[i] = total;
-      total += count;
-    }
-  } else {
-    total = share_buffers(root, max_batch, act_at);
-  }
-  // The input's gradient (used only by layers after a view of the input).
-  const size_t grad_scale = gradients ? 1 : 0;
-  grad_at[0] = total;
-  total += size_t(max_batch) * input_.numel() * grad_scale;
-  std::vector<size_t> skip_at(L + 1, 0);
-  for (size_t i = 0; i < L; ++i) {
-    const size_t j = join_source_[i];
-    if (!joins_[i] || skip_at[j] || !gradients) continue;
-    skip_at[j] = total;
-    total += size_t(max_batch) * shapes_[j].numel();
-  }
-  for (size_t i = 0; i < L; ++i) {
-    saved_at[i] = total;
-    total += layers_[i]->saved_floats(max_batch);
-    workspace = std::max(workspace, layers_[i]->workspace_floats(max_batch));
-  }
-  arena_.assign(total + workspace, 0.f);
+  const Layout p = layout(max_batch, gradients);
+  arena_.assign(p.total + p.workspace, 0.f);
   act_.assign(L + 1, nullptr);
   grad_.assign(L + 1, nullptr);
   saved_.assign(L, nullptr);
@@ -240,15 +268,15 @@ void Model::reserve(int max_batch, bool gradients) {
     if (i > 0 && layers_[i - 1]->is_view()) {
       grad_[i] = grad_[i - 1];
     } else {
-      if (i > 0) act_[i] = arena_.data() + act_at[root[i]];
-      grad_[i] = gradients ? arena_.data() + grad_at[i] : nullptr;
+      if (i > 0) act_[i] = arena_.data() + p.act_at[p.root[i]];
+      grad_[i] = gradients ? arena_.data() + p.grad_at[i] : nullptr;
     }
   }
-  for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + saved_at[i];
+  for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + p.saved_at[i];
   skip_grad_.assign(L + 1, nullptr);
   for (size_t j = 0; j <= L; ++j)
-    if (skip_at[j]) skip_grad_[j] = arena_.data() + skip_at[j];
-  workspace_ = arena_.data() + total;
+    if (p.skip_at[j]) skip_grad_[j] = arena_.data() + p.skip_at[j];
+  workspace_ = arena_.data() + p.total;
   first_compute_layer_ = 0;
   while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
   act_views_.assign(L + 1, Tensor{});

@@ -13,6 +13,7 @@
 #include "report/label_strip.h"
 #include "train/class_log_probs.h"
 #include "train/last_evaluation.h"
+#include "train/memory_budget.h"
 
 namespace mnistlab {
 namespace {
@@ -48,8 +49,9 @@ class ClassificationTask final : public Task {
   std::vector<MetricInfo> train_metrics() const override { return {loss(), accuracy()}; }
   std::vector<MetricInfo> eval_metrics() const override { return {loss(), accuracy()}; }
 
-  void reserve(const Model& model, int batch_size) override {
-    dlogits_.resize(size_t(batch_size) * model.output_shape().numel());
+  void reserve(const Model& model, int batch_size) override { dlogits_.resize(batch_floats(model, batch_size)); }
+  size_t batch_floats(const Model& model, int batch_size) const override {
+    return size_t(batch_size) * model.output_shape().numel();
   }
 
   void train_step(Model& model, const float* images, const int32_t* labels, int n, int, size_t,
@@ -145,6 +147,7 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   if (data.size() == 0) return {};
   const bool was_training = model.is_training();
   model.eval();
+  batch_size = evaluation_batch(model, int(std::min(size_t(batch_size), data.size())));
   BatchLoader loader(data, batch_size, false, 0);
   std::vector<float> images(size_t(batch_size) * data.image_size());
   std::vector<int32_t> labels(batch_size);

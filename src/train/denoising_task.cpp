@@ -1,6 +1,7 @@
 // The course's "Noisy Fashion-MNIST" task: the model gets a noisy image and
 // is scored against the clean one (L1 or MSE, PSNR, SSIM). Training noise is
 // fresh each epoch; the test set's is fixed, so epochs compare.
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "mnistlab/image_metrics.h"
 #include "mnistlab/loss.h"
 #include "train/last_evaluation.h"
+#include "train/memory_budget.h"
 
 namespace mnistlab {
 namespace {
@@ -36,9 +38,11 @@ class DenoisingTask final : public Task {
   }
 
   void reserve(const Model& model, int batch_size) override {
-    const size_t values = size_t(batch_size) * model.input_shape().numel();
-    noisy_.resize(values);
-    grad_.resize(values);
+    noisy_.resize(batch_floats(model, batch_size) / 2);
+    grad_.resize(noisy_.size());
+  }
+  size_t batch_floats(const Model& model, int batch_size) const override {
+    return 2 * size_t(batch_size) * model.input_shape().numel();  // noisy input, output gradient
   }
 
   void train_step(Model& model, const float* clean, const int32_t*, int n, int epoch, size_t first,
@@ -66,8 +70,11 @@ class DenoisingTask final : public Task {
     }
     const bool was_training = model.is_training();
     model.eval();
-    const Tensor& y = model.forward(noisy.data(), int(count));
-    std::copy(y.data, y.data + y.numel(), output.data());
+    const size_t step = size_t(evaluation_batch(model, int(count)));
+    for (size_t i = 0; i < count; i += step) {
+      const Tensor& y = model.forward(noisy.data() + i * pixels, int(std::min(step, count - i)));
+      std::copy(y.data, y.data + y.numel(), output.data() + i * pixels);
+    }
     model.train(was_training);
     std::vector<std::vector<const float*>> rows;
     for (size_t i = 0; i < count; ++i)
@@ -127,6 +134,10 @@ DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseO
     check_denoiser(*model, clean);
     model->eval();
   }
+  // Without a model only the two image buffers grow with the batch.
+  const size_t most = std::min(size_t(batch_size), clean.size());
+  batch_size = model ? evaluation_batch(*model, int(most))
+                     : int(std::min(most, std::max<size_t>(1, kEvaluationArenaBytes / (8 * pixels))));
   BatchLoader loader(clean, batch_size, false, 0);
   std::vector<float> images(size_t(batch_size) * pixels), noisy(images.size());
   std::vector<int32_t> labels(batch_size);
@@ -136,8 +147,9 @@ DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseO
     add_noise(o.noise, test_stream(o.seed), first * pixels, images.data(), size_t(n) * pixels, noisy.data());
     const Tensor out =
         model ? model->forward(noisy.data(), n) : Tensor{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
-    r.loss += loss_of(o.loss, out, images.data(), nullptr) * n;
     for (int i = 0; i < n; ++i) {
+      // Image by image, so the sums do not depend on how the set is cut into batches.
+      r.loss += loss_of(o.loss, Tensor{out.sample(i), 1, out.shape}, images.data() + size_t(i) * pixels, nullptr);
       r.psnr += psnr(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
       r.ssim += ssim(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
     }

@@ -15,6 +15,7 @@
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
+#include "train/memory_budget.h"
 #include "train/run_events.h"
 #include "train/run_files.h"
 #include "train/run_identity.h"
@@ -127,6 +128,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   } catch (const Error& e) {
     throw Error(s.model_origin + ": " + e.what());
   }
+  check_training_memory(model, *task, options, available_memory());  // so is the memory it needs
 
   TrainProgress progress;
   std::optional<RunEvents> events;
