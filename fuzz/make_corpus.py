@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,7 +77,18 @@ def model_file():
 
 
 # ---- safetensors: u64 LE header length, JSON header (keys sorted, data offsets), data
-def safetensors(tensors, metadata=None, pad=True):
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected 0x82f63b78), bit by bit: crc32c(b"123456789") == 0xe3069283."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def safetensors(tensors, metadata=None, pad=True, crc=False):
+    """crc: the data's CRC-32C in the metadata, as every file mnistlab writes has (PyTorch's have none)."""
     header, blobs, offset = {}, [], 0
     for key in sorted(tensors):
         dtype, shape, data = tensors[key]
@@ -84,10 +96,23 @@ def safetensors(tensors, metadata=None, pad=True):
         blobs.append(data)
         offset += len(data)
     header["__metadata__"] = {"format": "pt", **(metadata or {})}
+    if crc:
+        header["__metadata__"]["mnistlab.data_crc32c"] = "%08x" % crc32c(b"".join(blobs))
+    return raw_safetensors(header, b"".join(blobs), pad)
+
+
+def raw_safetensors(header, data, pad=True):
     text = json.dumps(header, separators=(",", ":"))
     if pad:
         text += " " * ((8 - len(text) % 8) % 8)
-    return struct.pack("<Q", len(text)) + text.encode() + b"".join(blobs)
+    return struct.pack("<Q", len(text)) + text.encode() + data
+
+
+def many_keys(n):
+    """n one-float tensors: a header near the 16 MiB limit for n = 200,000 (14 MB), too big to commit;
+    scripts/fuzz.sh makes it (python3 fuzz/make_corpus.py --many-keys DIR) and runs it once per run."""
+    header = {"t%06d" % i: {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i in range(n)}
+    return raw_safetensors(header, struct.pack("<%df" % n, *[0.01 * i for i in range(n)]))
 
 
 def f32(shape, start=0.0):
@@ -123,6 +148,16 @@ def safetensors_corpus():
     write("safetensors", "truncated", safetensors(good)[:-5])
     write("safetensors", "header-length-too-big", struct.pack("<Q", 1 << 40) + b"{}")
     write("safetensors", "empty-header", struct.pack("<Q", 2) + b"{}")
+    write("safetensors", "with-crc32c", safetensors(good, crc=True))
+    bad_crc = bytearray(safetensors(good, crc=True))
+    bad_crc[-1] ^= 1
+    write("safetensors", "crc32c-mismatch", bytes(bad_crc))
+    write("safetensors", "metadata-number", raw_safetensors({"__metadata__": {"format": "pt", "epoch": 3}}, b""))
+    # Layouts the format forbids: the tensors must tile the data section exactly.
+    bias = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+    write("safetensors", "same-bytes", raw_safetensors({"0.bias": bias, "1.bias": bias}, f32([2])[2]))
+    write("safetensors", "gap", raw_safetensors({"0.bias": {**bias, "data_offsets": [4, 12]}}, f32([3])[2]))
+    write("safetensors", "trailing-bytes", safetensors(good) + b"\0\0\0\0")
 
 
 # ---- PNG: signature, IHDR, IDAT (zlib of filtered rows), IEND
@@ -221,6 +256,11 @@ def run_folder():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--many-keys"]:
+        assert crc32c(b"123456789") == 0xE3069283  # the CRC catalogue's check value
+        with open(os.path.join(sys.argv[2], "many-keys-200000"), "wb") as f:
+            f.write(many_keys(200000))
+        sys.exit(0)
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(os.path.join(OUT, "model_file"))
     idx()

@@ -20,7 +20,8 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer&
 // Loads into model and optimizer (which must be built for the same network
 // and optimizer) and returns the progress; errors name the file and key.
 // Every value of the progress is checked (types, ranges, one history row per
-// epoch) before anything is loaded.
+// epoch) before anything is loaded, and the data against the CRC-32C in the
+// metadata (kDataCrc32cKey), which must be there.
 TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer);
 // Whether the progress read from `path` belongs to a run of the task with
 // `epochs` epochs over train_size images in batches of batch_size, and the

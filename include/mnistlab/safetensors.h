@@ -19,13 +19,28 @@ struct StoredTensor {
   std::vector<float> to_floats() const;  // F32, or I64 converted; other dtypes are an error
 };
 
-// Throws Error naming the file and what is wrong (truncated, bad header,
-// offsets outside the data, sizes that do not match dtype and shape).
+// The CRC-32C of the data section, 8 lowercase hex digits, in the metadata
+// of every file mnistlab writes.
+inline constexpr const char* kDataCrc32cKey = "mnistlab.data_crc32c";
+
+struct SafetensorsFile {
+  std::map<std::string, StoredTensor> tensors;
+  std::map<std::string, std::string> metadata;  // "__metadata__"
+};
+
+// Throws Error naming the file and what is wrong: truncated, bad header, a
+// key twice, metadata that is not strings, offsets outside the data, sizes
+// that do not match dtype and shape, tensors that do not tile the data
+// section exactly (overlaps, gaps), data whose CRC-32C differs from
+// kDataCrc32cKey's when the metadata has one (PyTorch's files have none).
+SafetensorsFile read_safetensors_file(const std::filesystem::path& path);
 std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path& path);
-// The header's "__metadata__" strings (empty when there are none).
+// The header's "__metadata__" strings (empty when there are none); reads
+// neither the data nor its checksum.
 std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path);
 // Written to a temporary file, flushed to disk and renamed over `path`.
-// `metadata` goes under "__metadata__" beside {"format": "pt"}.
+// `metadata` goes under "__metadata__" beside {"format": "pt"} and
+// kDataCrc32cKey (computed here, whatever `metadata` says).
 void write_safetensors(const std::filesystem::path& path, const std::map<std::string, StoredTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 StoredTensor f32_tensor(const float* values, std::vector<int64_t> shape);
@@ -34,9 +49,10 @@ StoredTensor f32_tensor(const float* values, std::vector<int64_t> shape);
 // num_batches_tracked as I64 like PyTorch's.
 void save_state_dict(Model& model, const std::filesystem::path& path,
                      const std::map<std::string, std::string>& metadata = {});
-// strict, like load_state_dict(strict=True): a missing or extra key or a
-// shape that differs is an error naming the key (and both shapes); the
-// model is left unchanged then.
+// strict, like load_state_dict(strict=True): a missing or extra key, a
+// shape that differs or a value that is NaN or infinite is an error naming
+// the key (and both shapes, or the count and first index); the model is
+// left unchanged then.
 void load_state_dict(Model& model, const std::filesystem::path& path);
 void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& tensors, const std::string& origin);
 

@@ -1,14 +1,20 @@
 #include "mnistlab/safetensors.h"
 
+#include <crcutil/generic_crc.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <limits>
-#include <set>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
 
 #include "io/input_file.h"
 #include "io/temporary_file.h"
@@ -46,8 +52,92 @@ std::vector<T> integers(const nlohmann::json& v, const char* field) {
   return out;
 }
 
-// Opens the file and parses its JSON header; `in` is left at the data.
-nlohmann::json read_header(const std::filesystem::path& path, std::ifstream& in, uint64_t& data_size) {
+// nlohmann::json::parse with two changes. A key repeated in an object is an
+// error instead of the last one silently winning (a tensor named twice);
+// not nlohmann's parser callback for that: after each nested object it scans
+// the whole parent, quadratic in the number of tensors (200,000 keys took
+// 6 minutes). And each tensor's entry goes to on_entry as soon as it is
+// parsed and is then dropped (its key stays, for that check): the whole
+// tree of 200,000 entries doubled the peak memory (196 MB, not 103 MB, for
+// reading a 13 MB header).
+class HeaderParser : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  using json = nlohmann::json;
+  using Entry = std::function<void(const std::string& key, const json& value)>;
+  HeaderParser(json& root, const Entry& on_entry) : root_(root), on_entry_(on_entry) {}
+  std::string repeated;  // the first key seen twice in one object
+  bool top_level = false;  // whether that object is the header (a tensor's name)
+  std::string error;     // the syntax error
+
+  bool key(string_t& k) override {
+    auto& object = open_.back()->get_ref<json::object_t&>();
+    const size_t before = object.size();
+    // Files list their keys sorted: the end is the place, found in constant time.
+    const auto it = object.emplace_hint(object.end(), k, nullptr);
+    if (object.size() == before) {
+      repeated = k;
+      top_level = open_.size() == 1;
+      return false;
+    }
+    member_ = &it->second;
+    if (open_.size() == 1) entry_ = &*it;
+    return true;
+  }
+  bool start_object(std::size_t) override { return open_.push_back(add(json::object())), true; }
+  bool start_array(std::size_t) override { return open_.push_back(add(json::array())), true; }
+  bool end_object() override { return open_.pop_back(), parsed(), true; }
+  bool end_array() override { return open_.pop_back(), parsed(), true; }
+  bool null() override { return add(nullptr), parsed(), true; }
+  bool boolean(bool v) override { return add(v), parsed(), true; }
+  bool number_integer(number_integer_t v) override { return add(v), parsed(), true; }
+  bool number_unsigned(number_unsigned_t v) override { return add(v), parsed(), true; }
+  bool number_float(number_float_t v, const string_t&) override { return add(v), parsed(), true; }
+  bool string(string_t& v) override { return add(std::move(v)), parsed(), true; }
+  bool binary(binary_t&) override { return false; }  // not in JSON text
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  // Where a value goes: the root, the open array's end or the key just read.
+  template <class V>
+  json* add(V&& v) {
+    json* slot = open_.empty() ? &root_ : open_.back()->is_array() ? &open_.back()->emplace_back() : member_;
+    *slot = json(std::forward<V>(v));
+    return slot;
+  }
+  // A value just ended; one of the header object's own is an entry.
+  void parsed() {
+    if (open_.size() != 1 || !open_[0]->is_object() || entry_->first == "__metadata__") return;
+    if (on_entry_) on_entry_(entry_->first, entry_->second);
+    entry_->second = nullptr;
+  }
+  json& root_;
+  const Entry& on_entry_;
+  std::vector<json*> open_;
+  json* member_ = nullptr;
+  std::pair<const std::string, json>* entry_ = nullptr;
+};
+
+// "__metadata__" may only map strings to strings (the format's rule).
+std::map<std::string, std::string> metadata_of(const nlohmann::json& j, const std::string& name) {
+  std::map<std::string, std::string> out;
+  const auto it = j.find("__metadata__");
+  if (it == j.end()) return out;
+  if (!it->is_object())
+    throw Error(name + ": \"__metadata__\" is " + it->dump().substr(0, 80) + "; expected an object of strings");
+  for (const auto& [key, v] : it->items()) {
+    if (!v.is_string())
+      throw Error(name + ": \"__metadata__\" entry '" + key + "' is " + v.dump().substr(0, 80) + " (" +
+                  v.type_name() + "); the format allows only strings");
+    out[key] = v.get<std::string>();
+  }
+  return out;
+}
+
+// Opens the file and reads its JSON header; `in` is left at the data.
+std::string read_header(const std::filesystem::path& path, std::ifstream& in, uint64_t& data_size) {
   const std::string name = path.string();
   const uint64_t file_size = check_input_file(path, "a safetensors file", limits::kSafetensorsFileBytes);
   in.open(path, std::ios::binary);
@@ -61,26 +151,24 @@ nlohmann::json read_header(const std::filesystem::path& path, std::ifstream& in,
     throw Error(name + ": header length " + std::to_string(header_len) + " is above the limit of " +
                 std::to_string(limits::kSafetensorsHeaderBytes) + " bytes");
   std::string header(header_len, '\0');
-  in.read(header.data(), std::streamsize(header_len));
+  if (!in.read(header.data(), std::streamsize(header_len))) throw Error(name + ": truncated while reading its header");
   data_size = file_size - 8 - header_len;
-  // JSON lets a key repeat and the parser keeps the last: a tensor named
-  // twice is an error here instead of one silently replacing the other.
-  std::set<std::string> keys;
-  std::string repeated;
-  const auto check_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (depth == 1 && event == nlohmann::json::parse_event_t::key && !keys.insert(parsed.get<std::string>()).second)
-      repeated = parsed.get<std::string>();
-    return true;
-  };
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(header, check_keys);
-  } catch (const std::exception& e) {
-    throw Error(name + ": not a safetensors file: header is not JSON (" + e.what() + ")");
+  return header;
+}
+
+// The header's metadata; every tensor's entry goes to on_entry.
+std::map<std::string, std::string> parse_header(const std::string& text, const std::string& name,
+                                                const HeaderParser::Entry& on_entry) {
+  nlohmann::json root;
+  HeaderParser parser(root, on_entry);
+  if (!nlohmann::json::sax_parse(text, &parser)) {
+    if (!parser.repeated.empty())
+      throw Error(name + ": " + (parser.top_level ? "tensor '" : "key '") + parser.repeated +
+                  "' appears twice in the header");
+    throw Error(name + ": not a safetensors file: header is not JSON (" + parser.error + ")");
   }
-  if (!repeated.empty()) throw Error(name + ": tensor '" + repeated + "' appears twice in the header");
-  if (!j.is_object()) throw Error(name + ": not a safetensors file: the header is not a JSON object");
-  return j;
+  if (!root.is_object()) throw Error(name + ": not a safetensors file: the header is not a JSON object");
+  return metadata_of(root, name);
 }
 
 // Elements of a shape, each dimension 0 or more, the product checked
@@ -94,6 +182,66 @@ uint64_t checked_numel(const std::vector<int64_t>& shape) {
     n *= uint64_t(d);
   }
   return n;
+}
+
+struct Extent {
+  uint64_t begin, end;
+  const std::string* key;
+};
+
+std::string offsets_str(const Extent& e) {
+  return "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+}
+
+// The format's rule (the reference implementation's Metadata::validate):
+// sorted by offset, the tensors tile the data section exactly, so no two
+// share bytes and no byte belongs to none.
+void check_layout(std::vector<Extent>& extents, uint64_t data_size, const std::string& name) {
+  std::sort(extents.begin(), extents.end(),
+            [](const Extent& a, const Extent& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  uint64_t end = 0;
+  const Extent* previous = nullptr;
+  for (const Extent& e : extents) {
+    if (e.begin != end) {
+      const std::string after = previous ? "'" + *previous->key + "' ends at " + std::to_string(end)
+                                         : "the data section starts at 0";
+      throw Error(name + ": tensor '" + *e.key + "' has " + offsets_str(e) + " but " + after + ": " +
+                  (e.begin < end ? "tensors overlap" : "bytes between them belong to no tensor") +
+                  "; tensors must tile the data section without gaps or overlaps");
+    }
+    end = e.end;
+    previous = &e;
+  }
+  if (end != data_size)
+    throw Error(name + ": the data section has " + std::to_string(data_size) + " bytes but " +
+                (previous ? "the last tensor, '" + *previous->key + "' with " + offsets_str(*previous) + ", ends at " +
+                                std::to_string(end)
+                          : std::string("there are no tensors")) +
+                ": the bytes after it belong to no tensor");
+}
+
+// CRC-32C (Castagnoli), as in src/report/event_file.cpp but unmasked.
+// `start` continues the CRC of the bytes before these.
+uint32_t crc32c(const std::vector<uint8_t>& bytes, uint32_t start = 0) {
+  static const crcutil::GenericCrc<crcutil::uint64, crcutil::uint64, crcutil::uint64, 4> crc(0x82f63b78, 32, true);
+  return uint32_t(crc.CrcDefault(bytes.data(), bytes.size(), start));
+}
+
+std::string hex8(uint32_t v) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", v);
+  return text;
+}
+
+// Files mnistlab writes carry the data's CRC; others (PyTorch's) do not.
+void check_crc32c(const std::map<std::string, std::string>& metadata, const std::vector<uint8_t>& data,
+                  const std::string& name) {
+  const auto it = metadata.find(kDataCrc32cKey);
+  if (it == metadata.end()) return;
+  const std::string actual = hex8(crc32c(data));
+  if (it->second != actual)
+    throw Error(name + ": corrupt: its data's CRC-32C is " + actual + " but its metadata \"" + kDataCrc32cKey +
+                "\" says \"" + it->second.substr(0, 40) + "\" (8 lowercase hex digits)");
 }
 
 }  // namespace
@@ -110,15 +258,7 @@ StoredTensor f32_tensor(const float* values, std::vector<int64_t> shape) {
 std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path) {
   std::ifstream in;
   uint64_t data_size = 0;
-  const nlohmann::json j = read_header(path, in, data_size);
-  std::map<std::string, std::string> out;
-  if (!j.contains("__metadata__")) return out;
-  try {
-    for (auto& [key, v] : j.at("__metadata__").items()) out[key] = v.get<std::string>();
-  } catch (const std::exception& e) {
-    throw Error(path.string() + ": __metadata__ must map strings to strings (" + e.what() + ")");
-  }
-  return out;
+  return parse_header(read_header(path, in, data_size), path.string(), nullptr);
 }
 
 size_t StoredTensor::numel() const { return size_t(checked_numel(shape)); }
@@ -144,16 +284,17 @@ std::vector<float> StoredTensor::to_floats() const {
   return out;
 }
 
-std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path& path) {
+SafetensorsFile read_safetensors_file(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in;
   uint64_t data_size = 0;
-  const nlohmann::json j = read_header(path, in, data_size);
+  const std::string header = read_header(path, in, data_size);
   std::vector<uint8_t> data(data_size);
-  in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_size));
-  std::map<std::string, StoredTensor> out;
-  for (auto& [key, v] : j.items()) {
-    if (key == "__metadata__") continue;
+  if (!in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_size)))
+    throw Error(name + ": truncated while reading its " + std::to_string(data_size) + " data bytes");
+  SafetensorsFile out;
+  std::vector<Extent> extents;
+  out.metadata = parse_header(header, name, [&](const std::string& key, const nlohmann::json& v) {
     try {
       StoredTensor t;
       t.dtype = v.at("dtype").get<std::string>();
@@ -165,17 +306,26 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
       if (elem == 0) throw Error("unknown dtype " + t.dtype);
       const uint64_t numel = checked_numel(t.shape);
       if (numel > uint64_t(data_size) || (offsets[1] - offsets[0]) != numel * elem)
-        throw Error("holds " + std::to_string(offsets[1] - offsets[0]) + " bytes but " + t.dtype + " of its shape needs " +
-                    std::to_string(numel) + " elements of " + std::to_string(elem) + " bytes");
+        throw Error("holds " + std::to_string(offsets[1] - offsets[0]) + " bytes but " + t.dtype +
+                    " of its shape needs " + std::to_string(numel) + " elements of " + std::to_string(elem) + " bytes");
       t.bytes.assign(data.begin() + long(offsets[0]), data.begin() + long(offsets[1]));
-      out.emplace(key, std::move(t));
+      // Files list their keys sorted: the end is the place.
+      const auto it = out.tensors.emplace_hint(out.tensors.end(), key, std::move(t));
+      extents.push_back({offsets[0], offsets[1], &it->first});
     } catch (const Error& e) {
       throw Error(name + ": tensor '" + key + "': " + e.what());
     } catch (const std::exception& e) {
       throw Error(name + ": tensor '" + key + "': malformed header entry (" + e.what() + ")");
     }
-  }
+  });
+  check_layout(extents, data_size, name);
+  // After the structure: a truncated file says "truncated", not "corrupt".
+  check_crc32c(out.metadata, data, name);
   return out;
+}
+
+std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path& path) {
+  return read_safetensors_file(path).tensors;
 }
 
 void write_safetensors(const std::filesystem::path& path, const std::map<std::string, StoredTensor>& tensors,
@@ -188,6 +338,9 @@ void write_safetensors(const std::filesystem::path& path, const std::map<std::st
   }
   header["__metadata__"] = {{"format", "pt"}};
   for (const auto& [key, value] : metadata) header["__metadata__"][key] = value;
+  uint32_t crc = 0;
+  for (const auto& [key, t] : tensors) crc = crc32c(t.bytes, crc);
+  header["__metadata__"][kDataCrc32cKey] = hex8(crc);
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   TemporaryFile tmp(path);
@@ -238,10 +391,25 @@ void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& te
     if (it->second.dtype != "F32" && it->second.dtype != "I64")
       throw Error(origin + ": '" + e.key + "' has dtype " + it->second.dtype + "; expected F32");
   }
-  for (const auto& [key, t] : tensors) {
-    bool known = false;
-    for (const StateEntry& e : entries) known |= e.key == key;
-    if (!known) throw Error(origin + ": unexpected key '" + key + "' (not in the model)");
+  std::set<std::string> known;
+  for (const StateEntry& e : entries) known.insert(e.key);
+  for (const auto& [key, t] : tensors)
+    if (!known.count(key)) throw Error(origin + ": unexpected key '" + key + "' (not in the model)");
+  // A NaN or infinite weight would only show as NaN outputs, far from its cause.
+  for (const StateEntry& e : entries) {
+    const StoredTensor& t = tensors.at(e.key);
+    if (t.dtype != "F32") continue;  // I64 converts to finite floats
+    size_t count = 0, first = 0;
+    float value = 0;
+    for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
+      float x;
+      std::memcpy(&x, t.bytes.data() + 4 * i, 4);
+      if (!std::isfinite(x) && count++ == 0) first = i, value = x;
+    }
+    if (count)
+      throw Error(origin + ": '" + e.key + "' holds " + std::to_string(count) +
+                  " NaN or infinite values, the first at index " + std::to_string(first) + " (" +
+                  (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf") + "); weights must be finite");
   }
   for (const StateEntry& e : entries) {
     const auto values = tensors.at(e.key).to_floats();

@@ -101,8 +101,15 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer&
 
 TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer) {
   const std::string origin = path.string();
-  auto tensors = read_safetensors(path);
-  const auto metadata = read_safetensors_metadata(path);
+  // One read for tensors and metadata: the file cannot change in between.
+  SafetensorsFile file = read_safetensors_file(path);
+  auto& tensors = file.tensors;
+  const auto& metadata = file.metadata;
+  // read_safetensors_file checked the CRC if there is one; a resume needs one,
+  // or a flipped bit in the weights would resume silently.
+  if (!metadata.count(kDataCrc32cKey))
+    throw Error(origin + ": its metadata lacks \"" + kDataCrc32cKey +
+                "\", the checksum of its data that every checkpoint mnistlab writes has; refusing to resume from it");
   const int64_t steps = steps_from_metadata(metadata, origin);
   const auto progress_it = metadata.find("mnistlab.progress");
   if (progress_it == metadata.end())
