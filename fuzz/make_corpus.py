@@ -224,7 +224,7 @@ def checkpoint_metadata(steps=5, **progress_changes):
 
 
 def checkpoint(buffers=("exp_avg", "exp_avg_sq"), steps=5, **progress_changes):
-    return safetensors(checkpoint_tensors(buffers), checkpoint_metadata(steps, **progress_changes))
+    return safetensors(checkpoint_tensors(buffers), checkpoint_metadata(steps, **progress_changes), crc=True)
 
 
 def run_folder():
@@ -252,7 +252,7 @@ def run_folder():
     write("run_folder", "adam-exp-avg-only", run_json() + SEPARATOR + checkpoint(buffers=("exp_avg",)))
     partial = checkpoint_tensors(("exp_avg", "exp_avg_sq"))
     del partial["optimizer.4.bias.exp_avg"]
-    write("run_folder", "partial-buffer", run_json() + SEPARATOR + safetensors(partial, checkpoint_metadata()))
+    write("run_folder", "partial-buffer", run_json() + SEPARATOR + safetensors(partial, checkpoint_metadata(), crc=True))
 
 
 if __name__ == "__main__":
