@@ -106,9 +106,10 @@ void add_denoise_command(CLI::App& app) {
   train->footer("The run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
                 "images_per_s), samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, "
                 "last.safetensors, resume.safetensors and a TensorBoard event file (`tensorboard --logdir runs`). "
-                "Ctrl-C or SIGTERM stops after the current step and saves; "
-                "`mnistlab denoise train --resume DIR` continues. The run options are those of `mnistlab train`, "
-                "with the same names; the best epoch is the one with the best --early-stop-metric (default psnr).\n\n"
+                "Ctrl-C or SIGTERM stops after the current step and saves (a second Ctrl-C stops at once, without "
+                "saving); `mnistlab denoise train --resume DIR` continues. The run options are those of "
+                "`mnistlab train`, with the same names; the best epoch is the one with the best --early-stop-metric "
+                "(default psnr).\n\n"
                 "As with `mnistlab train`, a folder that holds a run is never replaced silently (without --out: "
                 "the first free runs/MODEL-DATASET-NOISE, ...-2, ...; --out DIR that holds a run is refused unless "
                 "--overwrite), and a folder in use by a running training is refused.");

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/dataset_option.h"
 #include "cli/progress_bar.h"
+#include "cli/shell_quote.h"
 #include "cli/stop_signal.h"
 #include "cli/validators.h"
 #include "mnistlab/error.h"
@@ -190,6 +191,8 @@ void add_denoise_options(CLI::App* cmd, TrainArgs& a) {
 }
 
 void run_training(const TrainArgs& args) {
+  // Before the folder is claimed: a stop from then on leaves a run to resume.
+  install_stop_handlers();
   const bool resuming = !args.resume.empty();
   RunConfig config = args.config;
   if (config.task == TaskKind::Denoising) config.noise = args.noise.options();
@@ -198,15 +201,16 @@ void run_training(const TrainArgs& args) {
   const RunConfig& c = run.config();
   const std::string command = c.task == TaskKind::Denoising ? "mnistlab denoise train" : "mnistlab train";
 
-  install_stop_handlers();
   ProgressBar bar(c.epochs);
   RunStart started;
   RunCallbacks callbacks;
   callbacks.on_start = [&](const RunStart& s) {
     if (!s.note.empty()) std::printf("%s\n", s.note.c_str());
-    if (s.resumed)
+    if (s.resumed && s.batch > 0)
       std::printf("resuming %s at epoch %d, batch %lld\n", s.dir.c_str(), s.epoch + 1,
                   static_cast<long long>(s.batch));
+    else if (s.resumed)
+      std::printf("resuming %s after epoch %d\n", s.dir.c_str(), s.epoch);
     started = s;
     std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
                 s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
@@ -232,9 +236,13 @@ void run_training(const TrainArgs& args) {
   bar.clear();
   if (out.outcome == TrainProgress::Outcome::Interrupted) {
     const int sig = stop_signal();
-    std::printf("interrupted by %s at epoch %d, batch %lld: saved %s\ncontinue with: %s --resume %s\n",
-                sig == SIGINT ? "Ctrl-C" : "SIGTERM", out.epochs_done + 1, static_cast<long long>(out.batch),
-                out.resume_file.c_str(), command.c_str(), run.dir().c_str());
+    // Batch 0: the stop came while an epoch was closed (evaluation, saving, curves).
+    const std::string where = out.batch > 0 ? "at epoch " + std::to_string(out.epochs_done + 1) + ", batch " +
+                                                  std::to_string(out.batch)
+                                            : "after epoch " + std::to_string(out.epochs_done);
+    std::printf("interrupted by %s %s: saved %s\ncontinue with: %s --resume %s\n",
+                sig == SIGINT ? "Ctrl-C" : "SIGTERM", where.c_str(), out.resume_file.c_str(), command.c_str(),
+                shell_quote(run.dir().string()).c_str());
     std::fflush(stdout);
     throw ExitRequest{128 + (sig ? sig : SIGTERM)};
   }
