@@ -1,44 +1,56 @@
 #include "cli/stop_signal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <thread>
+
+#include "mnistlab/error.h"
 
 namespace mnistlab::cli {
 namespace {
 
-// The handler may run on any thread (OpenMP's, the prefetching loader's) at
-// any point, malloc included: it only touches lock-free atomics, and its
-// one way out is write + _exit, both async-signal-safe.
-static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
 
-void on_signal(int sig) {
-  if (sig == SIGINT && g_stop.load()) {
-    // Asked for by the user, and safe for the folder: its files are replaced
-    // whole (temporary file, then rename), so it keeps the last epoch's save;
-    // a cut event record is cut off by --resume.
-    constexpr char kMessage[] = "\nstopped without saving\n";
-    (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-    _exit(128 + SIGINT);
+// Takes SIGINT and SIGTERM as they come, outside any signal handler.
+void wait_for_signals(sigset_t signals) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGINT && g_stop.load()) {
+      // Asked for by the user, and safe for the folder: its files are
+      // replaced whole (temporary file, then rename), so it keeps the last
+      // epoch's save; a cut event record is cut off by --resume.
+      constexpr char kMessage[] = "\nstopped without saving\n";
+      (void)!write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+      _exit(128 + SIGINT);
+    }
+    int none = 0;
+    g_signal.compare_exchange_strong(none, sig);
+    g_stop.store(true);
   }
-  int none = 0;
-  g_signal.compare_exchange_strong(none, sig);
-  g_stop.store(true);
 }
 
 }  // namespace
 
 void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  action.sa_flags = SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  // A second signal waits for the first's handler, so it sees the first's flag.
-  sigaddset(&action.sa_mask, SIGINT);
-  sigaddset(&action.sa_mask, SIGTERM);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // No handler: oneDNN's JIT SGEMM points rsp into the heap while it runs
+  // (oneDNN issue 4845, fixed in 3.11), so a handler's signal frame landing
+  // on a thread inside it overwrites malloc's chunks. Blocked here, before
+  // the first OpenMP or loader thread, the signals stay blocked in every
+  // thread, and only this one takes them.
+  const int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (error != 0) throw Error("cannot block SIGINT and SIGTERM");
+  std::thread(wait_for_signals, signals).detach();
 }
 
 const std::atomic<bool>& stop_requested() { return g_stop; }

@@ -7,8 +7,10 @@
 
 namespace mnistlab::cli {
 
-// With SA_RESTART, so a signal does not fail the waits and writes of the
-// run (gnuplot's waitpid, a write to a pipe) with EINTR.
+// Call before any other thread starts: the signals are blocked in every
+// thread and taken by one of their own (sigwait), so no handler interrupts
+// a computation and no wait or write fails with EINTR. A signal meant for
+// the process must be sent to it (kill(getpid(), ...), not raise()).
 void install_stop_handlers();
 const std::atomic<bool>& stop_requested();
 int stop_signal();  // the signal that asked first (SIGINT or SIGTERM), 0 if none

@@ -1,9 +1,11 @@
 #include "cli/train_args.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/dataset_option.h"
@@ -222,7 +224,12 @@ void run_training(const TrainArgs& args) {
   };
   callbacks.on_step = [&](const StepInfo& s) {
     bar.update(s.epoch, s.done, s.total, s.seconds);
-    if (args.raise_sigterm_at > 0 && s.step == args.raise_sigterm_at) raise(SIGTERM);
+    if (args.raise_sigterm_at > 0 && s.step == args.raise_sigterm_at) {
+      // To the process (raise() would leave it pending on this thread, which
+      // blocks it), and taken before the step ends, as a handler would have.
+      kill(getpid(), SIGTERM);
+      while (!stop_requested().load()) std::this_thread::yield();
+    }
   };
   callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
     bar.clear();
