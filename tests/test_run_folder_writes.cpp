@@ -2,6 +2,7 @@
 // no output replaces a device or a FIFO, every text reader has a bound, an
 // --overwrite removes a whole run or nothing, curves.png is never left half
 // written. Each case was reproduced on the code before the fix.
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -262,6 +263,41 @@ TEST(CurvesOnAFullDisk, CurvesPngIsWholeOrTheOldOne) {
       EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
   }
   EXPECT_GT(failed, 0) << "no fill level made the disk full: the test proves nothing";
+}
+
+// gnuplot starts with no signal blocked (the run's threads block SIGINT and
+// SIGTERM for the one that takes them) and in a process group of its own, so
+// a Ctrl-C at the terminal reaches the run, which lets the figure finish; a
+// gnuplot killed by a signal is reported as such.
+TEST_F(Writes, GnuplotStartsUnblockedInItsOwnProcessGroupAndItsDeathIsNamed) {
+  const fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  std::ofstream(bin / "gnuplot") << "#!/bin/bash\ngrep SigBlk /proc/self/status >&2\n"
+                                    "echo \"pgid $(cut -d' ' -f5 /proc/$$/stat)\" >&2\nkill -9 $$\n";
+  fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+  const std::string path = getenv("PATH");
+  setenv("PATH", (bin.string() + ":" + path).c_str(), 1);
+  sigset_t stops, before;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stops, &before);
+  CurvesSpec spec;
+  spec.title = "t";
+  spec.columns = {"epoch", "loss"};
+  spec.panels = {CurvePanel{"loss", {CurveSeries{"train", 1, 1.0}}}};
+  spec.rows = {{1.0, 1.0}, {2.0, 0.5}};
+  fs::create_directories(dir_ / "run");
+  const std::string problem = draw_curves(dir_ / "run", spec);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  setenv("PATH", path.c_str(), 1);
+  EXPECT_TRUE(contains(problem, "gnuplot was killed by signal 9")) << problem;
+  const std::string log = read_file(dir_ / "run" / "curves.log");
+  EXPECT_TRUE(contains(log, "SigBlk:\t0000000000000000\n")) << log;
+  const size_t at = log.find("pgid ");
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_NE(std::stol(log.substr(at + 5)), long(getpgrp())) << log;
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "curves.png"));
 }
 
 namespace {

@@ -355,4 +355,22 @@ TEST_F(StopSignal, TheResumeCommandIsQuotedForBash) {
   EXPECT_EQ(printed("new\nline\\'s\ttab\x01"), resume + "$'" + d + "/new\\nline\\\\\\'s\\ttab\\001'");
 }
 
+// Starting a new run in a folder that holds an interrupted one names the
+// command that continues it, quoted the same way.
+TEST_F(StopSignal, TheRefusalOfAnInterruptedFolderQuotesTheResumeCommand) {
+  const std::string folder = (dir_ / "a b $(x)").string();
+  const std::vector<std::string> args{"train", "--model", (dir_ / "net.model").string(), "--data-dir",
+                                      (dir_ / "data").string(), "--threads", "1", "--epochs", "1", "--out", folder};
+  std::vector<std::string> interrupted = args;
+  interrupted.insert(interrupted.end(), {"--raise-sigterm-at-step", "2"});
+  int status = 0;
+  waitpid(spawn(interrupted, dir_ / "log1"), &status, 0);
+  ASSERT_TRUE(fs::exists(fs::path(folder) / "resume.safetensors")) << read_file(dir_ / "log1");
+  waitpid(spawn(args, dir_ / "log2"), &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_NE(read_file(dir_ / "log2").find("continue it with `mnistlab train --resume '" + folder + "'`"),
+            std::string::npos)
+      << read_file(dir_ / "log2");
+}
+
 }  // namespace

@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/dataset_option.h"
 #include "cli/progress_bar.h"
-#include "cli/shell_quote.h"
+#include "io/shell_quote.h"
 #include "cli/stop_signal.h"
 #include "cli/validators.h"
 #include "mnistlab/error.h"

@@ -2,6 +2,7 @@
 // the script stays in the run folder, so a user can restyle the figure and
 // run `gnuplot curves.gp` again.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,14 +21,22 @@ namespace mnistlab {
 namespace {
 
 // Runs `gnuplot curves.gp` in dir with the figure going to `png` (its
-// standard output) and messages to `log`; returns its exit status (127: not
-// found). gnuplot opens its output by name, so it is given "/dev/stdout":
-// the file behind that is our temporary file, never a link in the folder.
-int run_gnuplot(const std::filesystem::path& dir, int png, int log) {
+// standard output) and messages to `log`; returns "" when it exits 0, else
+// what happened. gnuplot opens its output by name, so it is given
+// "/dev/stdout": the file behind that is our temporary file, never a link in
+// the folder.
+std::string run_gnuplot(const std::filesystem::path& dir, int png, int log) {
   const pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0) return std::string("cannot start gnuplot: ") + std::strerror(errno);
   if (pid == 0) {
     // Only async-signal-safe calls between fork and exec (the parent has threads).
+    // Our threads block SIGINT and SIGTERM for the thread that takes them;
+    // gnuplot gets its defaults back, in a process group of its own so that a
+    // Ctrl-C meant for the run does not kill the figure half drawn.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    setpgid(0, 0);
     if (chdir(dir.c_str()) != 0) _exit(126);
     if (dup2(png, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0) _exit(126);
     execlp("gnuplot", "gnuplot", "-e", "output=\"/dev/stdout\"", "curves.gp", static_cast<char*>(nullptr));
@@ -36,9 +45,13 @@ int run_gnuplot(const std::filesystem::path& dir, int png, int log) {
   int status = 0;
   pid_t waited;
   do waited = waitpid(pid, &status, 0);
-  while (waited < 0 && errno == EINTR);  // a stop signal arrived while gnuplot drew
-  if (waited < 0) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (waited < 0 && errno == EINTR);
+  if (waited < 0) return std::string("cannot wait for gnuplot: ") + std::strerror(errno);
+  if (WIFSIGNALED(status)) return "gnuplot was killed by signal " + std::to_string(WTERMSIG(status));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) == 0) return "";
+  if (WEXITSTATUS(status) == 127)
+    return "gnuplot not found (Debian package gnuplot-nox; scripts/install-packages.sh installs it)";
+  return "gnuplot failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
 }
 
 bool ends_with_png_end(int fd) {
@@ -114,11 +127,10 @@ std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec
   // curves.png is renamed into place only when whole: a full disk or a
   // killed gnuplot leaves the last good figure.
   TemporaryFile png(dir / "curves.png"), log(dir / "curves.log");
-  const int status = run_gnuplot(dir, png.fd(), log.fd());
-  if (status == 127) return "gnuplot not found (Debian package gnuplot-nox; scripts/install-packages.sh installs it)";
-  if (status != 0) {
+  const std::string failed = run_gnuplot(dir, png.fd(), log.fd());
+  if (!failed.empty()) {
     log.commit();
-    return "gnuplot failed (exit " + std::to_string(status) + "); see " + (dir / "curves.log").string();
+    return failed + "; see " + (dir / "curves.log").string();
   }
   // gnuplot may exit 0 after a failed write (a full disk): a PNG ends with its IEND chunk.
   if (!ends_with_png_end(png.fd())) {

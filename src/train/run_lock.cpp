@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/shell_quote.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -143,8 +144,8 @@ std::string earlier_run(const fs::path& dir) {
 Error holds_a_run(const fs::path& dir, const std::string& what) {
   const std::string d = dir.string();
   if (what == "an interrupted run")
-    return Error(d + " holds an interrupted run; continue it with `mnistlab train --resume " + d +
-                 "`, choose another --out, or add --overwrite to discard it");
+    return Error(d + " holds an interrupted run; continue it with `mnistlab train --resume " +
+                 shell_quote(d) + "`, choose another --out, or add --overwrite to discard it");
   return Error(d + " already holds " + what + "; choose another --out, or add --overwrite to replace it");
 }
 
@@ -255,7 +256,7 @@ RunFolder claim_new_run_folder(const std::string& out, const std::string& defaul
     }
     if (n == 1)
       first_taken = "holds " + what +
-                    (what == "an interrupted run" ? " (continue it with --resume " + default_dir + ")"
+                    (what == "an interrupted run" ? " (continue it with --resume " + shell_quote(default_dir) + ")"
                                                   : "");
   }
   throw Error(default_dir + ", " + default_dir + "-2, ... " + default_dir + "-" + std::to_string(kMaxDefaultNames) +

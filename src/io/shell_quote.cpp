@@ -1,9 +1,9 @@
-#include "cli/shell_quote.h"
+#include "io/shell_quote.h"
 
 #include <cstdio>
 #include <string_view>
 
-namespace mnistlab::cli {
+namespace mnistlab {
 
 std::string shell_quote(const std::string& word) {
   const auto safe = [](unsigned char c) {
@@ -41,4 +41,4 @@ std::string shell_quote(const std::string& word) {
   return out + "'";
 }
 
-}  // namespace mnistlab::cli
+}  // namespace mnistlab
