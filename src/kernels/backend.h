@@ -24,6 +24,11 @@ namespace mnistlab {
 struct ConvShape {
   int cin = 0, h = 0, w = 0;
   int cout = 0, k = 1, stride = 1, pad = 0;
+  // PyTorch's Conv2d groups: input channel group g (cin / groups channels)
+  // feeds only output channel group g (cout / groups channels); the weight
+  // is [cout, cin / groups, k, k]. groups == cin is a depthwise convolution
+  // (cout = multiplier * cin). Conv2d only: a ConvTranspose2d has 1.
+  int groups = 1;
   int ho() const { return (h + 2 * pad - k) / stride + 1; }
   int wo() const { return (w + 2 * pad - k) / stride + 1; }
 };

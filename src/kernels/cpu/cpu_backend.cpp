@@ -8,6 +8,7 @@
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/join.h"
 #include "kernels/cpu/pooling.h"
 #include "mnistlab/error.h"
@@ -43,9 +44,11 @@ class CpuBackend final : public Backend {
   std::string describe() const override { return describe_backend(ctx_.options); }
 
   std::unique_ptr<ConvKernel> conv2d(const ConvShape& s, int max_batch, bool gradients) const override {
+    if (s.groups != 1) return make_grouped_conv2d(ctx_, s, max_batch, gradients);
     return make_conv2d(ctx_, s, max_batch, gradients);
   }
   std::unique_ptr<ConvKernel> conv_transpose2d(const ConvShape& s, int max_batch, bool gradients) const override {
+    if (s.groups != 1) throw Error("ConvTranspose2d takes no groups (got groups=" + std::to_string(s.groups) + ")");
     return make_conv_transpose2d(ctx_, s, max_batch, gradients);
   }
 

@@ -1,0 +1,58 @@
+// Depthwise convolution kernels for AVX2 and FMA (depthwise_kernels.h; the
+// loops are depthwise_body.h's): 8 output columns per register, the row's
+// last columns by masked stores.
+#include <immintrin.h>
+
+#include "kernels/cpu/depthwise_body.h"
+
+namespace mnistlab::cpu {
+namespace {
+
+struct Avx2 {
+  using T = __m256;
+  static constexpr int V = 8;
+  static T zero() { return _mm256_setzero_ps(); }
+  static T set1(float v) { return _mm256_set1_ps(v); }
+  static T load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static void store_n(float* p, T v, int n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes), v);
+  }
+  static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T add(T a, T b) { return _mm256_add_ps(a, b); }
+  static T relu(T a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }  // NaN -> 0
+  static float sum(T a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+  // Shuffles within 128-bit lanes, then the 64-bit quarters into order.
+  static void load_deinterleaved2(const float* p, T& e, T& o) {
+    const T a = load(p), b = load(p + 8);
+    e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+                                               _MM_SHUFFLE(3, 1, 2, 0)));
+    o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
+                                               _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static void store_interleaved2(float* p, T e, T o) {
+    const T lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
+    store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+    store(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+};
+
+}  // namespace
+
+void depthwise_forward_avx2(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
+                            bool relu, float* y, float* work) {
+  depthwise::forward<Avx2>(p, x, weight, bias, relu, y, work);
+}
+
+void depthwise_backward_avx2(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
+                             float* dweight, float* dbias, float* dx, float* work) {
+  depthwise::backward<Avx2>(p, x, dy, weight, dweight, dbias, dx, work);
+}
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,59 @@
+// Depthwise convolution kernels for AVX-512 (depthwise_kernels.h; the loops
+// are depthwise_body.h's): 16 output columns per register, the row's last
+// columns by masked stores.
+#include <immintrin.h>
+
+#include "kernels/cpu/depthwise_body.h"
+
+namespace mnistlab::cpu {
+namespace {
+
+struct Avx512 {
+  using T = __m512;
+  static constexpr int V = 16;
+  static T zero() { return _mm512_setzero_ps(); }
+  static T set1(float v) { return _mm512_set1_ps(v); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static void store_n(float* p, T v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
+  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  // NaN -> 0. (The masked forms here: GCC 12 warns that the plain ones'
+  // headers read an uninitialized value.)
+  static T relu(T a) { return _mm512_mask_max_ps(a, __mmask16(0xffff), a, _mm512_setzero_ps()); }
+  static float sum(T a) {
+    const __mmask16 all = 0xffff;
+    a = _mm512_add_ps(a, _mm512_mask_shuffle_f32x4(a, all, a, a, _MM_SHUFFLE(1, 0, 3, 2)));
+    a = _mm512_add_ps(a, _mm512_mask_shuffle_f32x4(a, all, a, a, _MM_SHUFFLE(2, 3, 0, 1)));
+    a = _mm512_add_ps(a, _mm512_mask_permute_ps(a, all, a, _MM_SHUFFLE(1, 0, 3, 2)));
+    a = _mm512_add_ps(a, _mm512_mask_permute_ps(a, all, a, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm512_cvtss_f32(a);
+  }
+  static void load_deinterleaved2(const float* p, T& e, T& o) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const T a = load(p), b = load(p + 16);
+    e = _mm512_permutex2var_ps(a, even, b);
+    o = _mm512_permutex2var_ps(a, odd, b);
+  }
+  static void store_interleaved2(float* p, T e, T o) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    store(p, _mm512_permutex2var_ps(e, lo, o));
+    store(p + 16, _mm512_permutex2var_ps(e, hi, o));
+  }
+};
+
+}  // namespace
+
+void depthwise_forward_avx512(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
+                              bool relu, float* y, float* work) {
+  depthwise::forward<Avx512>(p, x, weight, bias, relu, y, work);
+}
+
+void depthwise_backward_avx512(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
+                               float* dweight, float* dbias, float* dx, float* work) {
+  depthwise::backward<Avx512>(p, x, dy, weight, dweight, dbias, dx, work);
+}
+
+}  // namespace mnistlab::cpu

@@ -1,0 +1,72 @@
+#pragma once
+// Depthwise convolution (groups == input channels, kernels/cpu/grouped_conv.h)
+// by direct kernels, one (image, input channel) plane per call, in one
+// translation unit per instruction set (depthwise_{scalar,avx2,avx512}.cpp,
+// each compiled for its level by CMakeLists.txt; the loops themselves are
+// written once, in depthwise_body.h). A depthwise 3x3 layer does 9
+// multiply-adds per output: it is bound by memory, not arithmetic, so
+// the kernels read each input and output plane once, vectorized over the width.
+//
+// How a plane is laid out for the loops (the zero padding is written once
+// per call, only the image's pixels per plane):
+//
+//   x's phase planes: the input zero-padded by `pad` on every side, its
+//   columns split by their remainder modulo the stride (`stride` planes of
+//   hp rows by xq columns): phase r, column q holds padded column
+//   q * stride + r. Output column ow's tap (ki, kj) reads phase kj % stride,
+//   row oh * stride + ki, column ow + kj / stride: contiguous for every tap
+//   and stride, so both strides take the same unmasked vector loads.
+//
+//   dy planes (backward): ho rows by dq columns, dy's row at column lq = (k -
+//   1) / stride, zeros around it.
+//
+//   Input gradient: padded row R = ih + pad, column C = t * stride + r takes
+//   w[ki][kj] * dy[(R - ki) / stride][t - (kj - r) / stride] for the taps with
+//   R - ki a multiple of the stride inside dy and kj = r (mod stride): a
+//   gathered sum per phase r, interleaved into a row of stride * tq columns
+//   (no scattered adds), whose columns pad .. pad + w - 1 are dx's row.
+//
+// Arguments are plain values (no member functions, nothing inline): the
+// files share no inline code compiled for another level
+// (winograd_products.h says why).
+#include <cstddef>
+
+namespace mnistlab::cpu {
+
+// Every width in it is a multiple of 16 floats, so the layout serves every
+// instruction set's vectors (AVX-512's 16, AVX2's 8, scalar's 1).
+constexpr int kDepthwiseColumns = 16;
+
+struct DepthwisePlan {
+  int k, stride, pad;
+  int h, w, ho, wo;
+  int multiplier;          // output channels per input channel (cout / cin)
+  int hp, xq;              // each phase plane of x: hp rows of xq floats
+  int lq, dq, tq;          // dy planes: ho rows of dq floats, dy's row at column lq; tq input-gradient columns per phase
+  std::size_t phase_floats;  // hp * xq
+  std::size_t dy_floats;     // ho * dq, one dy plane
+  std::size_t work_floats;   // one call's work: stride phase planes, multiplier dy planes, a row of stride * tq
+};
+
+// y[j] (j < multiplier output planes, ho * wo each) = the depthwise
+// convolution of one input plane x (h * w) with weight[j] (k * k floats,
+// already scaled by an eval-mode affine), + bias[j] (null: 0), then max(0,
+// .) when relu. work: plan.work_floats, whose padding is zero (zero_work).
+void depthwise_forward_scalar(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
+                              bool relu, float* y, float* work);
+void depthwise_forward_avx2(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
+                            bool relu, float* y, float* work);
+void depthwise_forward_avx512(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
+                              bool relu, float* y, float* work);
+
+// One input plane x, its multiplier output gradients dy (ho * wo each) and
+// weight[j]: adds to dweight[j] (k * k) and dbias[j] (unless null), and
+// overwrites dx (h * w, unless null).
+void depthwise_backward_scalar(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
+                               float* dweight, float* dbias, float* dx, float* work);
+void depthwise_backward_avx2(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
+                             float* dweight, float* dbias, float* dx, float* work);
+void depthwise_backward_avx512(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
+                               float* dweight, float* dbias, float* dx, float* work);
+
+}  // namespace mnistlab::cpu
