@@ -70,28 +70,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     RunConfig c = run_config_from_json(read_text(dir / "run.json", "run.json", limits::kRunTextBytes),
                                        (dir / "run.json").string());
     Model model = parse_model(read_text(dir / "model.txt", "model.txt", limits::kRunTextBytes), (dir / "model.txt").string());
-    model.build(c.seed);
+    model.build(c.train.seed);
     use_threads(model, c.threads);
     static const std::atomic<bool> never_stop{false};
     TrainOptions options = train_options(c, &never_stop);
     auto task = make_task(c);
-    early_stop_index(*task, c.early_stop_metric);
+    early_stop_index(*task, c.train.early_stop_metric);
     auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
     Dataset train = tiny_dataset(40), test = tiny_dataset(10);
     if (c.train_limit > 0) train = train.head(c.train_limit);
     if (c.test_limit > 0) test = test.head(c.test_limit);
     Dataset val;
-    if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.seed);
+    if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.train.seed);
     const Dataset& eval_set = c.val_split > 0 ? val : test;
     task->check(model, train);
 
     TrainProgress progress = load_checkpoint(dir / "resume.safetensors", model, *optimizer);
-    check_progress(dir / "resume.safetensors", progress, optimizer->steps(), c.epochs, train.size(), c.batch_size,
-                   *task);
+    check_progress(dir / "resume.safetensors", progress, optimizer->steps(), c.train.epochs, train.size(),
+                   c.train.batch_size, *task);
     options.epochs = int(std::min<int64_t>(options.epochs, int64_t(progress.epoch) + 2));
     fit(model, *optimizer, *task, train, eval_set, options, progress, {});
-    task->evaluate(model, test, c.batch_size);
+    task->evaluate(model, test, c.train.batch_size);
   });
   return 0;
 }

@@ -20,40 +20,41 @@
 namespace mnistlab {
 
 // Everything a run is made of, kept as run.json so a resume continues with
-// exactly the same settings.
+// exactly the same settings. The options, their ranges and help are a table
+// (run_options.h); a task's defaults come from its TaskType.
 struct RunConfig {
   TaskKind task = TaskKind::Classification;
-  std::string model = "baseline";  // preset name or model file, as given
-  std::string dataset = "mnist";   // mnist | fashion | a dataset folder, as given (dataset_dir, data.h)
+  std::string model;               // preset name or model file, as given
+  std::string dataset;             // mnist | fashion | a dataset folder, as given (dataset_dir, data.h)
   std::string data_dir;            // mnist and fashion: "": data/mnist or data/fashion-mnist
   std::string class_names;         // a names file; "": the folder's classes.txt or the built-in names
   std::string out;                 // the run folder
-  int epochs = 15;
-  int batch_size = 64;
-  OptimizerOptions optimizer;
-  ScheduleOptions schedule;
-  int early_stop_patience = 0;
-  std::string early_stop_metric;   // one of the task's metrics ("acc", "loss", "psnr", "ssim"); "": its default
+  // The loop's options: epochs, batch size, seed, augmentation, optimizer,
+  // schedule, early stopping (early_stop_metric "": the task's default),
+  // evaluation every Nth epoch. Its stop is set by train_options.
+  TrainOptions train;
   double val_split = 0;            // share of the training set held out to choose the epoch
-  int eval_every = 1;              // evaluate after every Nth epoch and the last
-  uint64_t seed = 0;
   int threads = 0;                 // 0: every CPU
   size_t train_limit = 0, test_limit = 0;  // 0: all
-  AugmentOptions augment;          // of the training images
   int log_every_steps = 0;         // loss/train_step and lr in the event file; 0: about 50 points an epoch
   ClassificationOptions classification;  // classification: label smoothing, test-time flips
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
 };
 
+// The settings of a run of `task` that sets nothing: the options' defaults
+// with the task's own (TaskType::defaults).
+RunConfig default_run_config(TaskKind task);
 // The checks that span settings, the same for a new run and a resumed one:
-// the noise's amount for its kind (made explicit), label smoothing, and
-// flips (--tta, --augment hflip) only for a classifier of a dataset whose
-// classes survive a mirror. Returns the settings or throws Error.
+// every option's range (run_options.h), then the task's own (TaskType::check:
+// the noise's amount for its kind, made explicit; label smoothing; flips only
+// for a classifier of a dataset whose classes survive a mirror). Returns the
+// settings or throws Error.
 RunConfig checked_run_config(RunConfig config);
 // The loop's options and the task a run of these settings trains with.
 TrainOptions train_options(const RunConfig& config, const std::atomic<bool>* stop);
 std::unique_ptr<Task> make_task(const RunConfig& config);
+// run.json: "task" and the value of every run option the task takes, by its key.
 std::string to_json(const RunConfig& config);
 // Throws Error naming the file, the key, the value and what was expected
 // when a field is missing, of the wrong type or out of the options' range.

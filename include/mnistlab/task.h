@@ -35,6 +35,11 @@ struct MetricInfo {
   std::string tag;   // TensorBoard's group: "loss", "accuracy", "psnr", "ssim" (tag "accuracy/test")
   bool higher_is_better = false;
   double max_per_sample = std::numeric_limits<double>::infinity();  // accuracy, SSIM: 1
+  // curves.png's axis: its label ("accuracy (%)"; after the split's name
+  // when axis_names_split: "test PSNR (dB)") and the factor plotted values get.
+  std::string axis;
+  bool axis_names_split = false;
+  double axis_scale = 1;
 };
 
 class Task {
@@ -74,7 +79,30 @@ class Task {
   // The task's part of report.txt, for the final weights on the test set
   // (a classifier's names its classes by test.class_names).
   virtual std::string report(Model& model, const Dataset& test, int batch_size) = 0;
+  // What the settings add to a run folder's default name and to the curves'
+  // title ("-gaussian", " with gaussian noise"); "" when nothing.
+  virtual std::string folder_suffix() const { return ""; }
+  virtual std::string title_suffix() const { return ""; }
+  // Whether its runs name the dataset's classes (Dataset::class_names).
+  virtual bool uses_class_names() const { return false; }
 };
+
+struct RunConfig;
+// What a kind of training declares to the run layer and the command: its
+// defaults, the checks that span its settings and how its Task is made. Its
+// options are the run options (run_options.h) that name it.
+struct TaskType {
+  TaskKind kind;
+  const char* command;             // "mnistlab train": the command that starts and continues its runs
+  void (*defaults)(RunConfig&);    // model, dataset, epochs and batch size
+  void (*check)(RunConfig&);       // throws Error; may fill in what depends on other settings
+  std::unique_ptr<Task> (*make)(const RunConfig&);
+};
+// Every task, in kTaskNames' order.
+const std::vector<const TaskType*>& task_types();
+const TaskType& task_type(TaskKind kind);
+const TaskType& classification_task_type();
+const TaskType& denoising_task_type();
 
 // Test-time augmentation: evaluation scores the mean softmax over views of
 // each image. flip: the image and its horizontal flip. crops = P:

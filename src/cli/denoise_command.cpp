@@ -22,14 +22,14 @@ namespace {
 
 struct PairsArgs {
   std::string dataset = "fashion", data_dir, out = "pairs.png";
-  NoiseArgs noise;
+  RunConfig noise = default_run_config(TaskKind::Denoising);  // its noise options
   int count = 40, per_row = 5;
   uint64_t seed = 0;
 };
 
 void run_pairs(const PairsArgs& a) {
   DenoiseOptions o;
-  o.noise = a.noise.options();
+  o.noise = checked_noise(a.noise.noise);
   o.seed = a.seed;
   const Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
   const size_t count = std::min(size_t(a.count), test.size()), pixels = test.image_size();
@@ -82,10 +82,10 @@ void add_pairs_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("pairs", "Draw Noisy Fashion-MNIST pairs (noisy | clean) from the test set");
   add_dataset_option(cmd, a->dataset);
   cmd->add_option("--data-dir", a->data_dir, "Folder with mnist's or fashion's IDX files");
-  add_noise_options(cmd, a->noise);
+  for (const char* key : {"noise", "noise_amount", "noise_clip"}) add_run_option(cmd, a->noise, key);
   cmd->add_option("--count", a->count, "Pairs to draw")->check(integer_in(1, 1000))->capture_default_str();
   cmd->add_option("--per-row", a->per_row, "Pairs per row")->check(integer_in(1, 50))->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the test set's noise")->check(integer_in(0, 2147483647));
+  cmd->add_option("--seed", a->seed, "Seed of the test set's noise")->check(run_option_check("seed"));
   cmd->add_option("--out", a->out, "PNG file to write")->capture_default_str();
   cmd->callback([a]() { run_pairs(*a); });
 }
@@ -95,12 +95,7 @@ void add_denoise_command(CLI::App& app) {
   denoise->require_subcommand(1);
 
   auto args = std::make_shared<TrainArgs>();
-  RunConfig& c = args->config;
-  c.task = TaskKind::Denoising;
-  c.model = "dae";
-  c.dataset = "fashion";
-  c.epochs = 20;
-  c.batch_size = 300;
+  args->config = default_run_config(TaskKind::Denoising);
   CLI::App* train = denoise->add_subcommand(
       "train", "Train on (noisy, clean) pairs: fresh noise each epoch, a fixed noisy test set");
   train->footer("The run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
@@ -114,7 +109,6 @@ void add_denoise_command(CLI::App& app) {
                 "the first free runs/MODEL-DATASET-NOISE, ...-2, ...; --out DIR that holds a run is refused unless "
                 "--overwrite), and a folder in use by a running training is refused.");
   add_run_options(train, *args);
-  add_denoise_options(train, *args);
   train->callback([args]() { run_training(*args); });
 
   auto apply = std::make_shared<ApplyArgs>();
@@ -123,7 +117,7 @@ void add_denoise_command(CLI::App& app) {
   cmd->add_option("--weights", apply->weights, "safetensors file (best.safetensors, ...)")->required();
   cmd->add_option("in", apply->in, "noisy grayscale PNG")->required();
   cmd->add_option("out", apply->out, "PNG to write")->required();
-  cmd->add_option("--threads", apply->threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
+  cmd->add_option("--threads", apply->threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
   cmd->callback([apply]() { run_denoise_apply(*apply); });
 }
 

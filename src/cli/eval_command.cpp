@@ -33,7 +33,7 @@ struct UseArgs {
   int batch_size = 1000;
   int threads = 0;
   int top = 3;
-  TestTimeAugmentation tta;
+  RunConfig settings = default_run_config(TaskKind::Classification);  // its test-time augmentation
   std::string predictions;
   std::vector<std::string> images;
 };
@@ -50,7 +50,7 @@ std::pair<Model, std::string> load_trained(const UseArgs& a) {
 }
 
 void run_eval(const UseArgs& a) {
-  if (a.tta.flip) check_flips_allowed(a.dataset, kTtaOption);
+  if (a.settings.classification.tta.flip) check_flips_allowed(a.dataset, kTtaOption);
   auto [model, origin] = load_trained(a);
   Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
   try {
@@ -64,8 +64,8 @@ void run_eval(const UseArgs& a) {
   std::optional<TemporaryFile> csv;
   if (!a.predictions.empty()) csv.emplace(a.predictions);
   std::vector<int> predicted;
-  const EvalResult r =
-      evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted, a.tta);
+  const EvalResult r = evaluate(model, test, a.batch_size, nullptr, a.predictions.empty() ? nullptr : &predicted,
+                                a.settings.classification.tta);
   std::printf("test_loss %.6f test_acc %.6f\n", r.loss, r.acc);
   if (a.predictions.empty()) return;
   std::string text = "index,label,predicted\n";
@@ -108,7 +108,7 @@ void add_model_options(CLI::App* cmd, UseArgs& a) {
   add_dataset_option(cmd, a.dataset);
   cmd->add_option("--data-dir", a.data_dir, "Folder with mnist's or fashion's IDX files (default data/mnist or "
                                             "data/fashion-mnist)");
-  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(integer_in(1, 1024));
+  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
 }
 
 }  // namespace
@@ -118,13 +118,13 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("eval", "Test loss and accuracy of saved weights; prints `test_loss X test_acc Y`");
   add_model_options(cmd, *args);
   cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
-      ->check(integer_in(0, 1000000000));
+      ->check(run_option_check("test_limit"));
   cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class to this CSV");
   cmd->add_option("--batch-size", args->batch_size,
                   "Images per forward pass; fewer where their activations would pass 256 MiB (same results)")
-      ->check(integer_in(1, 65536))
+      ->check(run_option_check("batch_size"))
       ->capture_default_str();
-  add_tta_options(cmd, args->tta);
+  for (const char* key : {"tta", "tta_crops"}) add_run_option(cmd, args->settings, key);
   cmd->callback([args]() { run_eval(*args); });
 }
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "cli/validators.h"
+#include "cli/train_args.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/onnx.h"
 #include "mnistlab/safetensors.h"
@@ -57,7 +57,7 @@ void add_export_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "The ONNX file to write (replaced whole, never left half-written)")
       ->required();
   auto* batch = cmd->add_option("--batch-size", args->batch_size, "Fixed batch dimension of the input and output")
-                    ->check(integer_in(1, 65536))
+                    ->check(run_option_check("batch_size"))
                     ->capture_default_str();
   cmd->add_flag("--dynamic-batch", args->dynamic_batch,
                 "A dynamic batch dimension named batch_size (torch.onnx.export's dynamic_axes) instead of a fixed one")

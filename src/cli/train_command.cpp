@@ -2,13 +2,12 @@
 // folder (include/mnistlab/run.h).
 #include "cli/commands.h"
 #include "cli/train_args.h"
-#include "cli/validators.h"
 
 namespace mnistlab::cli {
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  args->config.task = TaskKind::Classification;
+  args->config = default_run_config(TaskKind::Classification);
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or another MNIST-family dataset");
   cmd->footer(
       "The run folder gets metrics.csv, curves.png, misclassified.png, report.txt (per-class accuracy, confusion "
@@ -21,14 +20,6 @@ void add_train_command(CLI::App& app) {
       "or add --overwrite). While a training runs, its folder is locked (DIR/run.lock holds its PID): a second "
       "training into it is refused.");
   add_run_options(cmd, *args);
-  // Classification only, so not among the run options `denoise train` shares.
-  ClassificationOptions& o = args->config.classification;
-  cmd->add_option("--label-smoothing", o.label_smoothing,
-                  "nn.CrossEntropyLoss's label_smoothing: train towards 1-EPS on the label plus EPS/10 on every "
-                  "class; train_loss is that smoothed loss, test_loss stays plain cross-entropy")
-      ->check(number_in(0, 0.999999, false, "in [0, 1)"))
-      ->capture_default_str();
-  add_tta_options(cmd, o.tta);
   cmd->callback([args]() { run_training(*args); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "io/json_value.h"
 #include "mnistlab/error.h"
+#include "mnistlab/run_options.h"
 #include "mnistlab/safetensors.h"
 
 namespace mnistlab {
@@ -26,7 +27,6 @@ nlohmann::json progress_json(const TrainProgress& p) {
           {"history", history}};
 }
 
-constexpr int kMaxEpochs = 100000;           // as `train --epochs`
 constexpr int64_t kMaxCount = 1000000000000;  // batches, steps, images: far beyond any run
 constexpr size_t kMaxMetrics = 16;
 
@@ -38,7 +38,7 @@ TrainProgress progress_from_json(const nlohmann::json& j, const std::string& ori
   if (!j.is_object()) root.bad("a JSON object");
   const auto field = [&](const char* key) { return root.member(key); };
   TrainProgress p;
-  p.epoch = int(field("epoch").integer(0, kMaxEpochs));
+  p.epoch = int(field("epoch").integer(0, int64_t(run_option("epochs").range.hi)));  // as `train --epochs`
   p.batch = field("batch").integer(0, kMaxCount);
   p.sums = field("sums").numbers_or_nan(kMaxMetrics, 0, DBL_MAX);
   p.seconds = field("seconds").number(0, DBL_MAX);

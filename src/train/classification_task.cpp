@@ -8,6 +8,7 @@
 #include "mnistlab/image_grid.h"
 #include "mnistlab/loss.h"
 #include "mnistlab/report.h"
+#include "mnistlab/run.h"
 #include "mnistlab/trainer.h"
 #include "loss/log_softmax.h"
 #include "report/label_strip.h"
@@ -98,6 +99,7 @@ class ClassificationTask final : public Task {
     return image_grid(rows, int(cells[0].size() / size_t(test.cols)), test.cols, layout);
   }
   std::string picture_name() const override { return "misclassified"; }
+  bool uses_class_names() const override { return true; }
 
   std::string report(Model& model, const Dataset& test, int batch_size) override {
     // The run's final evaluation of this set, when it came just before.
@@ -118,8 +120,9 @@ class ClassificationTask final : public Task {
   }
 
  private:
-  static MetricInfo loss() { return {"loss", "loss", false}; }
-  static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0}; }
+  static MetricInfo loss() { return {"loss", "loss", false, kNoLimit, "cross-entropy loss"}; }
+  static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0, "accuracy (%)", false, 100}; }
+  static constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
   struct Evaluation {
     EvalResult result;
@@ -172,6 +175,28 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
 
 std::unique_ptr<Task> make_classification_task(const ClassificationOptions& options) {
   return std::make_unique<ClassificationTask>(options);
+}
+
+const TaskType& classification_task_type() {
+  static const TaskType type{
+      .kind = TaskKind::Classification,
+      .command = "mnistlab train",
+      .defaults =
+          [](RunConfig& c) {
+            c.model = "baseline";
+            c.dataset = "mnist";
+            c.train.epochs = 15;
+            c.train.batch_size = 64;
+          },
+      .check =
+          [](RunConfig& c) {
+            // A denoiser may see mirrored digits: only a class depends on handedness.
+            if (c.classification.tta.flip) check_flips_allowed(c.dataset, kTtaOption);
+            if (c.train.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
+          },
+      .make = [](const RunConfig& c) { return make_classification_task(c.classification); },
+  };
+  return type;
 }
 
 }  // namespace mnistlab

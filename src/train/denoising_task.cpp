@@ -10,6 +10,7 @@
 #include "mnistlab/image_grid.h"
 #include "mnistlab/image_metrics.h"
 #include "mnistlab/loss.h"
+#include "mnistlab/run.h"
 #include "train/last_evaluation.h"
 #include "train/memory_budget.h"
 
@@ -34,7 +35,7 @@ class DenoisingTask final : public Task {
   void check(const Model& model, const Dataset& data) const override { check_denoiser(model, data); }
   std::vector<MetricInfo> train_metrics() const override { return {loss()}; }
   std::vector<MetricInfo> eval_metrics() const override {
-    return {loss(), {"psnr", "psnr", true}, {"ssim", "ssim", true, 1.0}};
+    return {loss(), {"psnr", "psnr", true, kNoLimit, "PSNR (dB)", true}, {"ssim", "ssim", true, 1.0, "ssim", true}};
   }
 
   void reserve(const Model& model, int batch_size) override {
@@ -84,6 +85,8 @@ class DenoisingTask final : public Task {
     return image_grid(rows, test.rows, test.cols, layout);
   }
   std::string picture_name() const override { return "samples"; }
+  std::string folder_suffix() const override { return std::string("-") + noise_name(o_.noise.kind); }
+  std::string title_suffix() const override { return std::string(" with ") + noise_name(o_.noise.kind) + " noise"; }
 
   std::string baseline(const Dataset& test, int batch_size) override {
     const DenoiseEval noisy = evaluate_denoiser(nullptr, test, o_, batch_size);
@@ -110,7 +113,8 @@ class DenoisingTask final : public Task {
   }
 
  private:
-  MetricInfo loss() const { return {"loss", "loss", false}; }
+  static constexpr double kNoLimit = std::numeric_limits<double>::infinity();
+  MetricInfo loss() const { return {"loss", "loss", false, kNoLimit, "loss"}; }
 
   DenoiseOptions o_;
   std::vector<float> noisy_, grad_;
@@ -162,6 +166,23 @@ DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseO
 
 std::unique_ptr<Task> make_denoising_task(const DenoiseOptions& options) {
   return std::make_unique<DenoisingTask>(options);
+}
+
+const TaskType& denoising_task_type() {
+  static const TaskType type{
+      .kind = TaskKind::Denoising,
+      .command = "mnistlab denoise train",
+      .defaults =
+          [](RunConfig& c) {
+            c.model = "dae";
+            c.dataset = "fashion";
+            c.train.epochs = 20;
+            c.train.batch_size = 300;
+          },
+      .check = [](RunConfig& c) { c.noise = checked_noise(c.noise); },
+      .make = [](const RunConfig& c) { return make_denoising_task({c.noise, c.loss, c.train.seed}); },
+  };
+  return type;
 }
 
 }  // namespace mnistlab

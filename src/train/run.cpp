@@ -46,33 +46,10 @@ const fs::path& Run::dir() const { return state_->folder.dir; }
 namespace {
 
 std::string default_run_dir(const RunConfig& c) {
-  std::string name = "runs/" + fs::path(c.model).stem().string() + "-" + dataset_name(c.dataset);
-  if (c.task == TaskKind::Denoising) name += std::string("-") + noise_name(c.noise.kind);
-  return name;
+  return "runs/" + fs::path(c.model).stem().string() + "-" + dataset_name(c.dataset) + make_task(c)->folder_suffix();
 }
 
 }  // namespace
-
-std::unique_ptr<Task> make_task(const RunConfig& c) {
-  if (c.task == TaskKind::Classification) return make_classification_task(c.classification);
-  return make_denoising_task({c.noise, c.loss, c.seed});
-}
-
-TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
-  TrainOptions o;
-  o.epochs = c.epochs;
-  o.batch_size = c.batch_size;
-  o.seed = c.seed;
-  o.augment = c.augment;
-  o.optimizer = c.optimizer;
-  o.schedule = c.schedule;
-  o.early_stop_patience = c.early_stop_patience;
-  o.early_stop_metric = c.early_stop_metric;
-  o.eval_every = c.eval_every;
-  o.stop = stop;
-  check_schedule(o.schedule);
-  return o;
-}
 
 Run Run::create(RunConfig config, const std::string& command_line, bool overwrite) {
   auto s = std::make_unique<State>();
@@ -104,22 +81,22 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   const RunConfig& c = s.config;
   const std::string data_dir = dataset_dir(c.dataset, c.data_dir).string();
   Model model = parse_model(s.model_text, s.model_origin);
-  model.build(c.seed);
+  model.build(c.train.seed);
   use_threads(model, c.threads);
   const TrainOptions options = train_options(c, stop);
   auto task = make_task(c);
   // An unknown metric fails before anything is written.
-  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.early_stop_metric)].name;
+  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.train.early_stop_metric)].name;
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
 
   Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
-  if (c.task == TaskKind::Classification)
+  if (task->uses_class_names())
     train.class_names = test.class_names =
         class_names(c.dataset, data_dir, c.class_names, train.num_classes, train.classes_source);
   if (c.train_limit > 0) train = train.head(c.train_limit);
   if (c.test_limit > 0) test = test.head(c.test_limit);
   Dataset val;
-  if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.seed);
+  if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.train.seed);
   const bool validating = c.val_split > 0;
   const Dataset& eval_set = validating ? val : test;
   const std::string eval_name = validating ? "val" : "test";
@@ -137,7 +114,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     const auto metadata = read_safetensors_metadata(checkpoint);
     check_run_identity(metadata, checkpoint.string(), s.settings, s.model_text, s.folder.dir.string());
     progress = load_checkpoint(checkpoint, model, *optimizer);
-    check_progress(checkpoint, progress, optimizer->steps(), c.epochs, train.size(), c.batch_size, *task);
+    check_progress(checkpoint, progress, optimizer->steps(), c.train.epochs, train.size(), c.train.batch_size, *task);
     events = RunEvents::resume(s.folder.dir, metadata, checkpoint.string());
     const std::string commands = read_text(s.file("command.txt"), "a run's commands (command.txt)", limits::kRunTextBytes);
     write_text(s.file("command.txt"), commands + s.command_line + "\n");
@@ -150,7 +127,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, s.settings);
   }
   // By default about 50 points of the training loss per epoch.
-  const int64_t batches = int64_t((train.size() + size_t(c.batch_size) - 1) / size_t(c.batch_size));
+  const int64_t batches = int64_t((train.size() + size_t(c.train.batch_size) - 1) / size_t(c.train.batch_size));
   const int64_t log_every = c.log_every_steps > 0 ? c.log_every_steps : std::max<int64_t>(1, batches / 50);
 
   if (callbacks.on_start) {
@@ -167,7 +144,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     start.resumed = s.resuming;
     start.epoch = progress.epoch;
     start.batch = progress.batch;
-    start.baseline = task->baseline(test, c.batch_size);
+    start.baseline = task->baseline(test, c.train.batch_size);
     start.note = s.folder.note;
     for (const MetricInfo& m : task->train_metrics()) start.train_metrics.push_back(m.name);
     for (const MetricInfo& m : task->eval_metrics()) start.eval_metrics.push_back(m.name);
@@ -176,8 +153,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     callbacks.on_start(start);
   }
 
-  std::string title = fs::path(c.model).stem().string() + " on " + dataset_name(c.dataset);
-  if (c.task == TaskKind::Denoising) title += std::string(" with ") + noise_name(c.noise.kind) + " noise";
+  const std::string title = fs::path(c.model).stem().string() + " on " + dataset_name(c.dataset) + task->title_suffix();
   bool warned_about_curves = false;
   const auto save_resume_state = [&] {
     save_state_dict(model, s.file("last.safetensors"));
@@ -194,7 +170,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, progress.history));
     if (improved) save_state_dict(model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
     // The picture comes from the evaluation: an epoch without one keeps the last.
-    const GrayImage picture = m.eval.empty() ? GrayImage{} : task->picture(model, test, c.batch_size);
+    const GrayImage picture = m.eval.empty() ? GrayImage{} : task->picture(model, test, c.train.batch_size);
     const fs::path picture_file = s.folder.dir / (task->picture_name() + ".png");
     if (picture.width > 0) write_png_gray(picture_file, picture);
     events->epoch(*task, eval_name, m, picture, task->picture_name(), model);
@@ -222,24 +198,24 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
 
   // The weights a user gets: the best epoch's when the epoch was chosen
   // (early stopping, validation split), otherwise the last epoch's.
-  const bool choose_best = c.early_stop_patience > 0 || validating;
+  const bool choose_best = c.train.early_stop_patience > 0 || validating;
   if (choose_best && progress.best_epoch > 0 && progress.best_epoch != progress.epoch)
     load_state_dict(model, s.file("best.safetensors"));
   out.reported_epoch = choose_best ? progress.best_epoch : progress.epoch;
   out.weights = choose_best ? "best.safetensors" : "last.safetensors";
-  out.test = task->evaluate(model, test, c.batch_size);
+  out.test = task->evaluate(model, test, c.train.batch_size);
 
   std::ostringstream report;
   report << "model " << s.model_origin << " (" << model.parameter_count() << " parameters), " << task_name(c.task)
          << ", dataset " << dataset_name(c.dataset) << " (" << data_dir << "): " << train.size() << " train / "
          << (validating ? val.size() : 0) << " validation / " << test.size() << " test images\n";
-  report << "epochs: " << progress.epoch << " of " << c.epochs;
+  report << "epochs: " << progress.epoch << " of " << c.train.epochs;
   if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
-    report << " (stopped early: no better " << eval_name << "_" << metric << " for " << c.early_stop_patience
+    report << " (stopped early: no better " << eval_name << "_" << metric << " for " << c.train.early_stop_patience
            << " epochs)";
   report << "\nbest epoch by " << eval_name << "_" << metric << ": " << progress.best_epoch << "\n";
   report << "weights below: epoch " << out.reported_epoch << " (" << out.weights << ")\n";
-  report << task->report(model, test, c.batch_size);
+  report << task->report(model, test, c.train.batch_size);
   write_text(s.file("report.txt"), report.str());
   fs::remove(s.file("resume.safetensors"));
   return out;

@@ -1,65 +1,85 @@
+// A run's settings: defaults, checks and run.json, all from the run options'
+// table (run_options.h) and the task's declaration (TaskType).
 #include <nlohmann/json.hpp>
 
 #include "io/json_value.h"
 #include "mnistlab/error.h"
-#include "mnistlab/loss.h"
 #include "mnistlab/run.h"
+#include "mnistlab/run_options.h"
 
 namespace mnistlab {
+namespace {
 
-RunConfig checked_run_config(RunConfig c) {
-  if (c.task == TaskKind::Denoising) c.noise = checked_noise(c.noise);
-  // A denoiser may see mirrored digits: only a class depends on handedness.
-  if (c.task == TaskKind::Classification) {
-    checked_label_smoothing(c.classification.label_smoothing);
-    if (c.classification.tta.flip) check_flips_allowed(c.dataset, kTtaOption);
-    if (c.classification.tta.crops < 0 || c.classification.tta.crops > kMaxTtaCrops)
-      throw Error("--tta-crops " + std::to_string(c.classification.tta.crops) + ": expected 0 to " +
-                  std::to_string(kMaxTtaCrops) + " pixels of padding");
-    if (c.augment.hflip) check_flips_allowed(c.dataset, "--augment hflip (RandomHorizontalFlip)");
+nlohmann::json json_of(const OptionValue& value) {
+  return std::visit([](const auto& v) { return nlohmann::json(v); }, value);
+}
+
+// The value of `o` in run.json, checked against the option's type and range
+// (the command line's, and the value that means "not given").
+OptionValue read_option(const RunOption& o, const nlohmann::json& j, const std::string& origin) {
+  const JsonValue v = JsonValue::member(j, o.key, origin);
+  switch (o.type) {
+    case OptionType::Integer: {
+      const double lo = o.unset ? std::min(*o.unset, o.range.lo) : o.range.lo;
+      const int64_t x = v.integer(int64_t(lo), int64_t(o.range.hi));
+      if (!o.range_problem(double(x), true).empty()) v.bad(o.json_expected());
+      return x;
+    }
+    case OptionType::Number: {
+      const auto it = j.find(o.key);
+      if (it == j.end() || !it->is_number() || !o.range_problem(it->get<double>(), true).empty())
+        v.bad(o.json_expected());
+      return it->get<double>();
+    }
+    case OptionType::Flag:
+      return v.boolean();
+    case OptionType::Choice:
+      return v.one_of(o.choices());
+    case OptionType::Text: {
+      const std::string text = v.string();
+      if (o.problem)
+        if (const std::optional<std::string> problem = o.problem(text))
+          v.bad(o.expected + (problem->empty() ? "" : " (" + *problem + ")"));
+      return text;
+    }
   }
+  return {};
+}
+
+}  // namespace
+
+RunConfig default_run_config(TaskKind task) {
+  RunConfig c;
+  c.task = task;
+  task_type(task).defaults(c);
   return c;
 }
 
+RunConfig checked_run_config(RunConfig c) {
+  for (const RunOption& o : run_options()) {
+    if (!o.taken_by(c.task) || (o.type != OptionType::Integer && o.type != OptionType::Number)) continue;
+    const OptionValue value = o.get(c);
+    const double x = o.type == OptionType::Integer ? double(std::get<int64_t>(value)) : std::get<double>(value);
+    if (const std::string problem = o.range_problem(x, true); !problem.empty())
+      throw Error(o.flag + " " + option_text(value) + ": " + problem);
+  }
+  task_type(c.task).check(c);
+  return c;
+}
+
+TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
+  TrainOptions o = c.train;
+  o.stop = stop;
+  check_schedule(o.schedule);
+  return o;
+}
+
+std::unique_ptr<Task> make_task(const RunConfig& c) { return task_type(c.task).make(c); }
+
 std::string to_json(const RunConfig& c) {
-  nlohmann::json j = {{"task", task_name(c.task)},
-                      {"model", c.model},
-                      {"dataset", c.dataset},
-                      {"data_dir", c.data_dir},
-                      {"class_names", c.class_names},
-                      {"out", c.out},
-                      {"epochs", c.epochs},
-                      {"batch_size", c.batch_size},
-                      {"optimizer", optimizer_name(c.optimizer.kind)},
-                      {"lr", c.optimizer.lr},
-                      {"momentum", c.optimizer.momentum},
-                      {"nesterov", c.optimizer.nesterov},
-                      {"weight_decay", c.optimizer.weight_decay},
-                      {"lr_schedule", schedule_name(c.schedule.kind)},
-                      {"step_size", c.schedule.step_size},
-                      {"gamma", c.schedule.gamma},
-                      {"warmup_epochs", c.schedule.warmup_epochs},
-                      {"early_stop_patience", c.early_stop_patience},
-                      {"early_stop_metric", c.early_stop_metric},
-                      {"val_split", c.val_split},
-                      {"eval_every", c.eval_every},
-                      {"seed", c.seed},
-                      {"threads", c.threads},
-                      {"train_limit", c.train_limit},
-                      {"test_limit", c.test_limit},
-                      {"augment", augment_spec(c.augment)},
-                      {"log_every_steps", c.log_every_steps}};
-  if (c.task == TaskKind::Classification) {
-    j["label_smoothing"] = c.classification.label_smoothing;
-    j["tta"] = c.classification.tta.flip;
-    j["tta_crops"] = c.classification.tta.crops;
-  }
-  if (c.task == TaskKind::Denoising) {
-    j["noise"] = noise_name(c.noise.kind);
-    j["noise_amount"] = noise_amount(checked_noise(c.noise));
-    j["noise_clip"] = c.noise.clip;
-    j["loss"] = loss_name(c.loss);
-  }
+  nlohmann::json j = {{"task", task_name(c.task)}};
+  for (const RunOption& o : run_options())
+    if (o.in_run_json_of(c.task)) j[o.key] = json_of(o.get(c));
   return j.dump(2) + "\n";
 }
 
@@ -71,62 +91,14 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
     throw Error(origin + ": not the run.json of a mnistlab run (" + e.what() + ")");
   }
   if (!j.is_object()) throw Error(origin + ": not the run.json of a mnistlab run (not a JSON object)");
-  // The same limits as the options', so a resumed run is one the command could have started.
-  const auto field = [&](const char* key) { return JsonValue::member(j, key, origin); };
-  RunConfig c;
-  c.task = parse_named(kTaskNames, field("task").one_of(names(kTaskNames)), "task");
-  c.model = field("model").string();
-  const JsonValue dataset = field("dataset");
-  c.dataset = dataset.string();
-  if (c.dataset.empty()) dataset.bad("mnist, fashion or a dataset folder");
-  c.data_dir = field("data_dir").string();
-  if (j.contains("class_names")) c.class_names = field("class_names").string();  // came later (below)
-  c.out = field("out").string();
-  c.epochs = int(field("epochs").integer(1, 100000));
-  c.batch_size = int(field("batch_size").integer(1, 65536));
-  c.optimizer.kind = parse_optimizer(field("optimizer").one_of(names(kOptimizerNames)));
-  c.optimizer.lr = float(field("lr").number(0, 10, true));
-  c.optimizer.momentum = float(field("momentum").number(0, 1, false, true));
-  c.optimizer.nesterov = field("nesterov").boolean();
-  const JsonValue weight_decay = field("weight_decay");
-  c.optimizer.weight_decay = float(weight_decay.number(-1, 1));
-  if (c.optimizer.weight_decay < 0 && c.optimizer.weight_decay != -1)
-    weight_decay.bad("-1 (the optimizer's default) or a number in [0, 1]");
-  c.schedule.kind = parse_schedule(field("lr_schedule").one_of(names(kScheduleNames)));
-  c.schedule.step_size = int(field("step_size").integer(1, 100000));
-  c.schedule.gamma = float(field("gamma").number(0, 1, true));
-  c.schedule.warmup_epochs = field("warmup_epochs").number(0, 1000);
-  c.early_stop_patience = int(field("early_stop_patience").integer(0, 100000));
-  c.early_stop_metric = field("early_stop_metric").one_of({"", "loss", "acc", "psnr", "ssim"});
-  c.val_split = field("val_split").number(0, 0.9);
-  c.seed = uint64_t(field("seed").integer(0, 2147483647));
-  c.threads = int(field("threads").integer(0, 1024));
-  c.train_limit = size_t(field("train_limit").integer(0, 1000000000));
-  c.test_limit = size_t(field("test_limit").integer(0, 1000000000));
-  // Keys that came later may be absent: a run interrupted before they came
-  // resumes with their defaults, which is how it was started.
-  const auto later = [&](const char* key) { return j.contains(key); };
-  if (later("log_every_steps")) c.log_every_steps = int(field("log_every_steps").integer(0, 1000000000));
-  if (later("eval_every")) c.eval_every = int(field("eval_every").integer(1, 100000));
-  if (later("augment")) {
-    const JsonValue augment = field("augment");
-    try {
-      c.augment = parse_augment(augment.string());
-    } catch (const Error& e) {
-      augment.bad(std::string("an augmentation spec (") + e.what() + ")");
-    }
-  }
-  if (c.task == TaskKind::Classification) {
-    if (later("label_smoothing"))
-      c.classification.label_smoothing = float(field("label_smoothing").number(0, 1, false, true));
-    if (later("tta")) c.classification.tta.flip = field("tta").boolean();
-    if (later("tta_crops")) c.classification.tta.crops = int(field("tta_crops").integer(0, kMaxTtaCrops));
-  }
-  if (c.task == TaskKind::Denoising) {
-    c.noise.kind = parse_noise(field("noise").one_of(names(kNoiseNames)));
-    c.noise.amount = float(field("noise_amount").number(0, 10, true));
-    c.noise.clip = field("noise_clip").boolean();
-    c.loss = parse_named(kLossNames, field("loss").one_of(names(kLossNames)), "loss");
+  const TaskKind task =
+      parse_named(kTaskNames, JsonValue::member(j, "task", origin).one_of(names(kTaskNames)), "task");
+  RunConfig c = default_run_config(task);
+  for (const RunOption& o : run_options()) {
+    // An option that came later may be absent: a run interrupted before it
+    // came resumes with its default, which is how it was started.
+    if (!o.in_run_json_of(task) || (o.later && !j.contains(o.key))) continue;
+    o.set(c, read_option(o, j, origin));
   }
   try {
     return checked_run_config(c);

@@ -59,15 +59,12 @@ CurvesSpec run_curves(const Task& task, const std::string& eval_name, const std:
   for (size_t pass = 0; pass < 2; ++pass)
     for (size_t e = 0; e < eval.size(); ++e) {
       if ((eval[e].name == "loss") != (pass == 1)) continue;
-      const bool percent = eval[e].name == "acc";
+      const MetricInfo& m = eval[e];
       CurvePanel panel;
-      panel.ylabel = eval[e].name == "loss"   ? (task.kind() == TaskKind::Classification ? "cross-entropy loss" : "loss")
-                     : percent                ? "accuracy (%)"
-                     : eval[e].name == "psnr" ? eval_name + " PSNR (dB)"
-                                              : eval_name + " " + eval[e].tag;
+      panel.ylabel = m.axis_names_split ? eval_name + " " + m.axis : m.axis;
       for (size_t t = 0; t < train.size(); ++t)
-        if (train[t].name == eval[e].name) panel.series.push_back({"train", int(1 + t), percent ? 100.0 : 1.0});
-      panel.series.push_back({eval_name, int(1 + train.size() + e), percent ? 100.0 : 1.0});
+        if (train[t].name == m.name) panel.series.push_back({"train", int(1 + t), m.axis_scale});
+      panel.series.push_back({eval_name, int(1 + train.size() + e), m.axis_scale});
       spec.panels.push_back(panel);
     }
   spec.best_epoch = best_epoch;
