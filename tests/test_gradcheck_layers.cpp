@@ -80,15 +80,6 @@ TEST(GradCheck, MaxPool2dOverlappingPadded) {
   EXPECT_GRADCHECK(gradcheck(MaxPool2d(3, 2, 1), image_shape(2, 7, 7), o));
 }
 TEST(GradCheck, Flatten) { EXPECT_GRADCHECK(gradcheck(Flatten(), image_shape(2, 3, 3))); }
-TEST(GradCheck, ThreadCountDoesNotChangeTheResult) {
-  GradCheckOptions o;
-  o.backend.threads = 1;
-  auto one = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6), o);
-  o.backend.threads = 2;
-  auto two = gradcheck(Conv2d({4, 3, 1, 1, true}), image_shape(2, 6, 6), o);
-  EXPECT_TRUE(one.ok);
-  EXPECT_TRUE(two.ok);
-}
 
 // Dropout draws a new mask per forward, so finite differences do not apply:
 // check instead that backward applies exactly the mask forward used.
