@@ -177,8 +177,15 @@ void affine(const float* in, int rows, int cols, const AugmentDraw& draw, Interp
 
 void elastic_displacement(const float* noise_x, const float* noise_y, int rows, int cols, double alpha, double sigma,
                           float* dx, float* dy, float* tmp) {
-  // sigma 0: no blur, as get_params skips it.
-  const std::vector<double> k = sigma > 0 ? gaussian_kernel(sigma) : std::vector<double>{1.0};
+  // sigma 0: no blur, as get_params skips it. Every image of a run blurs
+  // with the same sigma: the kernel is made once per thread, not per image
+  // (a training step allocates nothing, tests/test_no_allocation.cpp).
+  thread_local double kernel_sigma = -1;
+  thread_local std::vector<double> k;
+  if (sigma != kernel_sigma) {
+    k = sigma > 0 ? gaussian_kernel(sigma) : std::vector<double>{1.0};
+    kernel_sigma = sigma;
+  }
   // torchvision 0.14 scales x by alpha / size[0] (the height) and y by
   // alpha / size[1] (the width); the same on square images, copied as it is.
   blur(noise_x, rows, cols, k, alpha / rows, dx, tmp);
