@@ -27,14 +27,19 @@ DepthwisePlan depthwise_plan(const ConvShape& s) {
   const int st = s.stride, reach = (s.k - 1) / st;  // columns a tap reaches past its output, per phase
   p.hp = s.h + 2 * s.pad;
   // Forward and the weight gradient read up to the last vector's end plus
-  // the reach; the image's last column lands at (w - 1 + pad) / stride.
-  p.xq = std::max(round_up(p.wo, V) + reach, (s.w - 1 + s.pad) / st + 1);
+  // the reach; the image's last column lands at (w - 1 + pad) / stride,
+  // and filling the planes may store a vector of zeros from there.
+  p.xq = std::max(round_up(p.wo, V) + reach, (s.w - 1 + s.pad) / st + 1 + V);
   p.lq = reach;
   // Input gradient: padded columns up to pad + w - 1, i.e. t up to (pad + w - 1) / stride.
   p.tq = round_up(std::max((s.pad + s.w - 1) / st + 1, p.wo), V);
-  p.dq = p.lq + p.tq;
+  // (The stride-1 input gradient reads columns pad .. pad + round_up(w) + k - 2.)
+  p.dq = p.lq + p.tq + V;
+  const bool flipped = st == 1 && s.pad <= s.k - 1;
+  p.dy_top = flipped ? s.k - 1 - s.pad : 0;
+  p.dy_rows = flipped ? s.h + s.k - 1 : p.ho;
   p.phase_floats = size_t(p.hp) * p.xq;
-  p.dy_floats = size_t(p.ho) * p.dq;
+  p.dy_floats = size_t(p.dy_rows) * p.dq;
   p.work_floats = size_t(st) * p.phase_floats + size_t(p.multiplier) * p.dy_floats + 2 * size_t(st) * p.tq;
   return p;
 }

@@ -15,10 +15,9 @@ struct Avx2 {
   static T set1(float v) { return _mm256_set1_ps(v); }
   static T load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
-  static void store_n(float* p, T v, int n) {
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes), v);
-  }
+  static __m256i first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static T load_n(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_n(float* p, T v, int n) { _mm256_maskstore_ps(p, first(n), v); }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   static T relu(T a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }  // NaN -> 0
@@ -29,8 +28,7 @@ struct Avx2 {
     return _mm_cvtss_f32(s);
   }
   // Shuffles within 128-bit lanes, then the 64-bit quarters into order.
-  static void load_deinterleaved2(const float* p, T& e, T& o) {
-    const T a = load(p), b = load(p + 8);
+  static void deinterleave2(T a, T b, T& e, T& o) {
     e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
                                                _MM_SHUFFLE(3, 1, 2, 0)));
     o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),

@@ -15,6 +15,7 @@ struct Avx512 {
   static T set1(float v) { return _mm512_set1_ps(v); }
   static T load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static T load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p); }
   static void store_n(float* p, T v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
@@ -29,10 +30,9 @@ struct Avx512 {
     a = _mm512_add_ps(a, _mm512_mask_permute_ps(a, all, a, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm512_cvtss_f32(a);
   }
-  static void load_deinterleaved2(const float* p, T& e, T& o) {
+  static void deinterleave2(T a, T b, T& e, T& o) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const T a = load(p), b = load(p + 16);
     e = _mm512_permutex2var_ps(a, even, b);
     o = _mm512_permutex2var_ps(a, odd, b);
   }

@@ -6,15 +6,15 @@
 //   T, V             the register type and its floats
 //   zero, set1, load, store, fma(a, b, c) = a * b + c, add, relu (NaN -> 0,
 //   as relu_forward), sum (of the lanes)
-//   store_n(p, v, n)            the first n < V lanes
-//   load_deinterleaved2(p, e, o) 2V floats from p: the even ones, the odd ones
-//   store_interleaved2(p, e, o)  2V floats to p: e0 o0 e1 o1 ...
+//   load_n(p, n), store_n(p, v, n)  the first n < V lanes (the others
+//                                   read as zero, and never touched)
+//   deinterleave2(a, b, e, o)       e = a0 a2 .. b0 b2 .., o = a1 a3 .. b1 b3 ..
+//   store_interleaved2(p, e, o)     2V floats to p: e0 o0 e1 o1 ...
 //
 // Everything here has internal linkage: each file compiles its own copy for
 // its level (winograd_products.h says why), and it calls no inline function
 // of the standard library.
 #include <cstddef>
-#include <cstring>
 
 #include "kernels/cpu/depthwise_kernels.h"
 
@@ -25,6 +25,15 @@ namespace depthwise {
 
 using std::size_t;
 
+// dst[0, n) = src[0, n), whole vectors then one masked (a call to memcpy
+// per row costs more than the row on these maps).
+template <class Vec>
+void copy_row(const float* src, int n, float* dst) {
+  int i = 0;
+  for (; i + Vec::V <= n; i += Vec::V) Vec::store(dst + i, Vec::load(src + i));
+  if (i < n) Vec::store_n(dst + i, Vec::load_n(src + i, n - i), n - i);
+}
+
 // x's pixels into the phase planes (their padding stays as zero_work left it).
 template <class Vec>
 void fill_phases(const DepthwisePlan& p, const float* x, float* work) {
@@ -34,19 +43,26 @@ void fill_phases(const DepthwisePlan& p, const float* x, float* work) {
     const float* row = x + size_t(ih) * p.w;
     const size_t r = size_t(ih + p.pad) * p.xq;
     if (s == 1) {
-      std::memcpy(work + r + p.pad, row, sizeof(float) * p.w);
+      copy_row<Vec>(row, p.w, work + r + p.pad);
     } else if (s == 2) {
-      // x[iw] is padded column iw + pad: its phase and column (iw + pad) % 2 and (iw + pad) / 2.
+      // x[iw] is padded column iw + pad: its phase and column (iw + pad) % 2
+      // and (iw + pad) / 2. The last pair of vectors is loaded masked and
+      // stored whole: past the row's pixels it writes the zeros the padding
+      // holds anyway, within the row (depthwise_plan leaves V columns spare).
       float* even = work + size_t(p.pad % 2) * p.phase_floats + r + p.pad / 2;
       float* odd = work + size_t((p.pad + 1) % 2) * p.phase_floats + r + (p.pad + 1) / 2;
-      int iw = 0;
-      for (; iw + 2 * Vec::V <= p.w; iw += 2 * Vec::V) {
+      for (int iw = 0; iw < p.w; iw += 2 * Vec::V) {
+        const int left = p.w - iw;
         T e, o;
-        Vec::load_deinterleaved2(row + iw, e, o);
+        if (left >= 2 * Vec::V)
+          Vec::deinterleave2(Vec::load(row + iw), Vec::load(row + iw + Vec::V), e, o);
+        else if (left > Vec::V)
+          Vec::deinterleave2(Vec::load(row + iw), Vec::load_n(row + iw + Vec::V, left - Vec::V), e, o);
+        else
+          Vec::deinterleave2(left == Vec::V ? Vec::load(row + iw) : Vec::load_n(row + iw, left), Vec::zero(), e, o);
         Vec::store(even + iw / 2, e);
         Vec::store(odd + iw / 2, o);
       }
-      for (; iw < p.w; ++iw) (iw % 2 ? odd : even)[iw / 2] = row[iw];
     } else {
       for (int iw = 0; iw < p.w; ++iw) {
         const int c = iw + p.pad;
@@ -61,6 +77,66 @@ inline size_t tap_offset(const DepthwisePlan& p, int ki, int kj) {
   return size_t(kj % p.stride) * p.phase_floats + size_t(ki) * p.xq + kj / p.stride;
 }
 
+// A 3x3 convolution of stride S over R output rows at once: out[a][c] (+)=
+// sum over ki, kj of w[ki][kj] * in[a * S + ki] at column c + kj, phase kj %
+// S, column c + kj / S (rows in_row floats apart, phases `phase` floats).
+// R rows keep R independent chains of multiply-adds in flight (one chain of
+// 9 waits on each multiply-add's latency), and each input row is loaded
+// once for every output row that reads it. bias starts each output unless
+// accumulate (then out's values do); relu clamps at the end.
+template <class Vec, int S, int R>
+void conv3_rows(const float* in, size_t in_row, size_t phase, const typename Vec::T* weights, typename Vec::T bias,
+                bool accumulate, bool relu, float* out, size_t out_row, int width) {
+  using T = typename Vec::T;
+  constexpr int V = Vec::V;
+  T wv[9];
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t) wv[t] = weights[t];
+  for (int c = 0; c < width; c += V) {
+    const int n = width - c < V ? width - c : V;
+    T acc[R];
+#pragma GCC unroll 4
+    for (int a = 0; a < R; ++a)
+      acc[a] = !accumulate ? bias : n == V ? Vec::load(out + a * out_row + c) : Vec::load_n(out + a * out_row + c, n);
+#pragma GCC unroll 16
+    for (int ii = 0; ii < (R - 1) * S + 3; ++ii)
+#pragma GCC unroll 3
+      for (int kj = 0; kj < 3; ++kj) {
+        const T v = Vec::load(in + (kj % S) * phase + ii * in_row + kj / S + c);
+#pragma GCC unroll 4
+        for (int a = 0; a < R; ++a) {
+          const int ki = ii - a * S;
+          if (ki >= 0 && ki < 3) acc[a] = Vec::fma(wv[ki * 3 + kj], v, acc[a]);
+        }
+      }
+#pragma GCC unroll 4
+    for (int a = 0; a < R; ++a) {
+      const T r = relu ? Vec::relu(acc[a]) : acc[a];
+      if (n == V)
+        Vec::store(out + a * out_row + c, r);
+      else
+        Vec::store_n(out + a * out_row + c, r, n);
+    }
+  }
+}
+
+// conv3_rows over `rows` output rows, four at a time.
+template <class Vec, int S>
+void conv3_plane(const float* in, size_t in_row, size_t phase, const typename Vec::T* weights, typename Vec::T bias,
+                 bool accumulate, bool relu, float* out, size_t out_row, int rows, int width) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4)
+    conv3_rows<Vec, S, 4>(in + r * S * in_row, in_row, phase, weights, bias, accumulate, relu, out + r * out_row,
+                          out_row, width);
+  const float* i = in + r * S * in_row;
+  float* o = out + r * out_row;
+  switch (rows - r) {
+    case 3: return conv3_rows<Vec, S, 3>(i, in_row, phase, weights, bias, accumulate, relu, o, out_row, width);
+    case 2: return conv3_rows<Vec, S, 2>(i, in_row, phase, weights, bias, accumulate, relu, o, out_row, width);
+    case 1: return conv3_rows<Vec, S, 1>(i, in_row, phase, weights, bias, accumulate, relu, o, out_row, width);
+  }
+}
+
 // K: the kernel size when it is known at compile time (3: the taps
 // unrolled, weights held in registers), 0 for any other.
 template <class Vec, int K>
@@ -71,6 +147,21 @@ void forward_plane(const DepthwisePlan& p, const float* x, const float* weight, 
   fill_phases<Vec>(p, x, work);
   const int k = K ? K : p.k, taps = k * k, wo = p.wo;
   const size_t row_step = size_t(p.stride) * p.xq;
+  if constexpr (K == 3) {
+    if (p.stride <= 2) {
+      for (int j = 0; j < p.multiplier; ++j) {
+        T wv[9];
+        for (int t = 0; t < 9; ++t) wv[t] = Vec::set1(weight[size_t(j) * 9 + t]);
+        const T b = Vec::set1(bias ? bias[j] : 0.f);
+        float* yj = y + size_t(j) * p.ho * wo;
+        if (p.stride == 1)
+          conv3_plane<Vec, 1>(work, p.xq, p.phase_floats, wv, b, false, relu, yj, wo, p.ho, wo);
+        else
+          conv3_plane<Vec, 2>(work, p.xq, p.phase_floats, wv, b, false, relu, yj, wo, p.ho, wo);
+      }
+      return;
+    }
+  }
   size_t offset[K ? K * K : 1];
   if constexpr (K > 0)
     for (int t = 0; t < K * K; ++t) offset[t] = tap_offset(p, t / K, t % K);
@@ -119,7 +210,7 @@ void weight_gradient(const DepthwisePlan& p, const float* phases, const float* d
     for (int t = 0; t < K * K; ++t) offset[t] = tap_offset(p, t / K, t % K), acc[t] = Vec::zero();
     for (int oh = 0; oh < p.ho; ++oh) {
       const float* base = phases + oh * row_step;
-      const float* d = dyj + size_t(oh) * p.dq + p.lq;
+      const float* d = dyj + size_t(p.dy_top + oh) * p.dq + p.lq;
       for (int v = 0; v < vectors; ++v) {
         const T g = Vec::load(d + v * V);
         db = Vec::add(db, g);
@@ -135,15 +226,35 @@ void weight_gradient(const DepthwisePlan& p, const float* phases, const float* d
         T acc = Vec::zero();
         for (int oh = 0; oh < p.ho; ++oh) {
           const float* base = phases + oh * row_step + offset;
-          const float* d = dyj + size_t(oh) * p.dq + p.lq;
+          const float* d = dyj + size_t(p.dy_top + oh) * p.dq + p.lq;
           for (int v = 0; v < vectors; ++v) acc = Vec::fma(Vec::load(d + v * V), Vec::load(base + v * V), acc);
         }
         dwj[ki * k + kj] += Vec::sum(acc);
       }
     for (int oh = 0; oh < p.ho; ++oh)
-      for (int v = 0; v < vectors; ++v) db = Vec::add(db, Vec::load(dyj + size_t(oh) * p.dq + p.lq + v * V));
+      for (int v = 0; v < vectors; ++v) db = Vec::add(db, Vec::load(dyj + size_t(p.dy_top + oh) * p.dq + p.lq + v * V));
   }
   if (dbj) *dbj += Vec::sum(db);
+}
+
+// out[t] (+)= sum over a < NR, b < NJ of w[a][b] * rows[a][t - b], t < tq:
+// the weights held in registers across the row.
+template <class Vec, int NR, int NJ>
+void gradient_rows(const float* const* rows, const float* w, int tq, bool first, float* out) {
+  using T = typename Vec::T;
+  T wv[NR > 0 ? NR : 1][NJ];
+#pragma GCC unroll 3
+  for (int a = 0; a < NR; ++a)
+#pragma GCC unroll 3
+    for (int b = 0; b < NJ; ++b) wv[a][b] = Vec::set1(w[a * NJ + b]);
+  for (int t = 0; t < tq; t += Vec::V) {
+    T acc = first ? Vec::zero() : Vec::load(out + t);
+#pragma GCC unroll 3
+    for (int a = 0; a < NR; ++a)
+#pragma GCC unroll 3
+      for (int b = 0; b < NJ; ++b) acc = Vec::fma(wv[a][b], Vec::load(rows[a] + t - b), acc);
+    Vec::store(out + t, acc);
+  }
 }
 
 // One phase r of padded row R of the input gradient, columns t < tq:
@@ -154,17 +265,48 @@ void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* 
   using T = typename Vec::T;
   constexpr int V = Vec::V;
   const int k = K ? K : p.k, s = p.stride, taps = k * k;
+  if constexpr (K == 3) {
+    // Per output channel j: the dy rows this row sees (ki = R mod stride)
+    // and their taps' weights, then one pass over the row per j.
+    const int nj = (K - 1 - r) / s + 1;
+    for (int j = 0; j < p.multiplier; ++j) {
+      const float* rows[K];
+      float w[K * K];
+      int nr = 0;
+      for (int ki = 0; ki < K; ++ki) {
+        const int q = R - ki;
+        if (q < 0 || q % s != 0 || q / s >= p.ho) continue;
+        rows[nr] = dy + j * p.dy_floats + size_t(p.dy_top + q / s) * p.dq + p.lq;
+        for (int kj = r, jj = 0; kj < K; kj += s, ++jj) w[nr * nj + jj] = weight[size_t(j) * taps + ki * K + kj];
+        ++nr;
+      }
+      const bool first = j == 0;
+      switch (nr * 4 + nj) {
+        case 0 * 4 + 1: case 0 * 4 + 2: case 0 * 4 + 3:
+          if (first) gradient_rows<Vec, 0, 1>(rows, w, p.tq, true, out);
+          break;
+        case 1 * 4 + 1: gradient_rows<Vec, 1, 1>(rows, w, p.tq, first, out); break;
+        case 1 * 4 + 2: gradient_rows<Vec, 1, 2>(rows, w, p.tq, first, out); break;
+        case 1 * 4 + 3: gradient_rows<Vec, 1, 3>(rows, w, p.tq, first, out); break;
+        case 2 * 4 + 1: gradient_rows<Vec, 2, 1>(rows, w, p.tq, first, out); break;
+        case 2 * 4 + 2: gradient_rows<Vec, 2, 2>(rows, w, p.tq, first, out); break;
+        case 2 * 4 + 3: gradient_rows<Vec, 2, 3>(rows, w, p.tq, first, out); break;
+        case 3 * 4 + 1: gradient_rows<Vec, 3, 1>(rows, w, p.tq, first, out); break;
+        case 3 * 4 + 2: gradient_rows<Vec, 3, 2>(rows, w, p.tq, first, out); break;
+        case 3 * 4 + 3: gradient_rows<Vec, 3, 3>(rows, w, p.tq, first, out); break;
+      }
+    }
+    return;
+  }
   for (int t = 0; t < p.tq; t += V) {
     T acc = Vec::zero();
     for (int j = 0; j < p.multiplier; ++j) {
       const float* dyj = dy + j * p.dy_floats + p.lq + t;
       const float* wj = weight + size_t(j) * taps;
-#pragma GCC unroll 3
       for (int ki = 0; ki < k; ++ki) {
         const int q = R - ki;
         if (q < 0 || q % s != 0 || q / s >= p.ho) continue;
-        const float* d = dyj + size_t(q / s) * p.dq;
-#pragma GCC unroll 3
+        const float* d = dyj + size_t(p.dy_top + q / s) * p.dq;
         for (int kj = r, jj = 0; kj < k; kj += s, ++jj) acc = Vec::fma(Vec::set1(wj[ki * k + kj]), Vec::load(d - jj), acc);
       }
     }
@@ -175,6 +317,7 @@ void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* 
 template <class Vec, int K>
 void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, const float* weight, float* dweight,
                     float* dbias, float* dx, float* work) {
+  using T = typename Vec::T;
   constexpr int V = Vec::V;
   const int k = K ? K : p.k, s = p.stride, m = p.multiplier;
   fill_phases<Vec>(p, x, work);
@@ -183,11 +326,24 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
   float* row = phase_rows + size_t(s) * p.tq;         // the padded row, interleaved
   for (int j = 0; j < m; ++j)
     for (int oh = 0; oh < p.ho; ++oh)
-      std::memcpy(dyb + j * p.dy_floats + size_t(oh) * p.dq + p.lq, dy + (size_t(j) * p.ho + oh) * p.wo,
-                  sizeof(float) * p.wo);
+      copy_row<Vec>(dy + (size_t(j) * p.ho + oh) * p.wo, p.wo, dyb + j * p.dy_floats + size_t(p.dy_top + oh) * p.dq + p.lq);
   for (int j = 0; j < m; ++j)
     weight_gradient<Vec, K>(p, work, dyb + j * p.dy_floats, dweight + size_t(j) * k * k, dbias ? dbias + j : nullptr);
   if (!dx) return;
+  if constexpr (K == 3) {
+    if (s == 1 && p.dy_top == 2 - p.pad) {
+      // The input gradient of a stride-1 3x3 is the 3x3 convolution of dy,
+      // padded by 2 - pad, with the kernel flipped: row ih reads dy's
+      // padded rows ih .. ih + 2, columns from pad (dy's row sits at lq = 2).
+      for (int j = 0; j < m; ++j) {
+        T wv[9];
+        for (int t = 0; t < 9; ++t) wv[t] = Vec::set1(weight[size_t(j) * 9 + 8 - t]);
+        conv3_plane<Vec, 1>(dyb + j * p.dy_floats + p.pad, p.dq, 0, wv, Vec::zero(), j > 0, false, dx, p.w, p.h,
+                            p.w);
+      }
+      return;
+    }
+  }
   for (int ih = 0; ih < p.h; ++ih) {
     const int R = ih + p.pad;
     if (s == 1) {
@@ -202,7 +358,7 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
           for (int t = 0; t < p.tq; ++t) row[t * s + r] = phase_rows[size_t(r) * p.tq + t];
       }
     }
-    std::memcpy(dx + size_t(ih) * p.w, row + p.pad, sizeof(float) * p.w);
+    copy_row<Vec>(row + p.pad, p.w, dx + size_t(ih) * p.w);
   }
 }
 

@@ -17,8 +17,11 @@
 //   row oh * stride + ki, column ow + kj / stride: contiguous for every tap
 //   and stride, so both strides take the same unmasked vector loads.
 //
-//   dy planes (backward): ho rows by dq columns, dy's row at column lq = (k -
-//   1) / stride, zeros around it.
+//   dy planes (backward): dy_rows rows by dq columns, dy's row oh at row
+//   dy_top + oh, column lq = (k - 1) / stride, zeros around it. A stride-1
+//   layer with pad <= k - 1 has k - 1 - pad zero rows above and dy_rows =
+//   h + k - 1, so its input gradient is a convolution of the padded dy
+//   with the flipped kernel (k = 3: the forward's loops).
 //
 //   Input gradient: padded row R = ih + pad, column C = t * stride + r takes
 //   w[ki][kj] * dy[(R - ki) / stride][t - (kj - r) / stride] for the taps with
@@ -42,9 +45,10 @@ struct DepthwisePlan {
   int h, w, ho, wo;
   int multiplier;          // output channels per input channel (cout / cin)
   int hp, xq;              // each phase plane of x: hp rows of xq floats
-  int lq, dq, tq;          // dy planes: ho rows of dq floats, dy's row at column lq; tq input-gradient columns per phase
+  int lq, dq, tq;          // dy planes: rows of dq floats, dy's row at column lq; tq input-gradient columns per phase
+  int dy_top, dy_rows;     // dy planes: zero rows above dy's first, rows in all
   std::size_t phase_floats;  // hp * xq
-  std::size_t dy_floats;     // ho * dq, one dy plane
+  std::size_t dy_floats;     // dy_rows * dq, one dy plane
   std::size_t work_floats;   // one call's work: stride phase planes, multiplier dy planes, a row of stride * tq
 };
 

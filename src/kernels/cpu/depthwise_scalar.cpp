@@ -12,6 +12,7 @@ struct Scalar {
   static T set1(float v) { return v; }
   static T load(const float* p) { return *p; }
   static void store(float* p, T v) { *p = v; }
+  static T load_n(const float* p, int n) { return n > 0 ? *p : 0.f; }
   static void store_n(float* p, T v, int n) {
     if (n > 0) *p = v;
   }
@@ -19,7 +20,7 @@ struct Scalar {
   static T add(T a, T b) { return a + b; }
   static T relu(T a) { return a > 0.f ? a : 0.f; }
   static float sum(T a) { return a; }
-  static void load_deinterleaved2(const float* p, T& e, T& o) { e = p[0], o = p[1]; }
+  static void deinterleave2(T a, T b, T& e, T& o) { e = a, o = b; }
   static void store_interleaved2(float* p, T e, T o) { p[0] = e, p[1] = o; }
 };
 
