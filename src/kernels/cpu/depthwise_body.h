@@ -260,11 +260,12 @@ void gradient_rows(const float* const* rows, const float* w, int tq, bool first,
 // One phase r of padded row R of the input gradient, columns t < tq:
 // out[t] = sum over j, the taps (ki, kj = r + stride * jj) and dy's rows
 // oh = (R - ki) / stride of w[j][ki][kj] * dy[j][oh][t - jj].
-template <class Vec, int K>
+// S: the stride when known at compile time (2: no divisions in the row setup), 0 for any.
+template <class Vec, int K, int S>
 void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* weight, int R, int r, float* out) {
   using T = typename Vec::T;
   constexpr int V = Vec::V;
-  const int k = K ? K : p.k, s = p.stride, taps = k * k;
+  const int k = K ? K : p.k, s = S ? S : p.stride, taps = k * k;
   if constexpr (K == 3) {
     // Per output channel j: the dy rows this row sees (ki = R mod stride)
     // and their taps' weights, then one pass over the row per j.
@@ -347,9 +348,15 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
   for (int ih = 0; ih < p.h; ++ih) {
     const int R = ih + p.pad;
     if (s == 1) {
-      input_gradient_phase<Vec, K>(p, dyb, weight, R, 0, row);
+      input_gradient_phase<Vec, K, 1>(p, dyb, weight, R, 0, row);
     } else {
-      for (int r = 0; r < s; ++r) input_gradient_phase<Vec, K>(p, dyb, weight, R, r, phase_rows + size_t(r) * p.tq);
+      for (int r = 0; r < s; ++r) {
+        float* phase_row = phase_rows + size_t(r) * p.tq;
+        if (s == 2)
+          input_gradient_phase<Vec, K, 2>(p, dyb, weight, R, r, phase_row);
+        else
+          input_gradient_phase<Vec, K, 0>(p, dyb, weight, R, r, phase_row);
+      }
       if (s == 2) {
         for (int t = 0; t < p.tq; t += V)
           Vec::store_interleaved2(row + 2 * t, Vec::load(phase_rows + t), Vec::load(phase_rows + p.tq + t));
