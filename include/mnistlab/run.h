@@ -113,8 +113,9 @@ class Run {
   // for --resume), writing the folder as it goes.
   RunOutcome train(const std::atomic<bool>* stop, const RunCallbacks& callbacks);
 
+  struct State;  // the folder, the settings, the model file (src/train/run.cpp)
+
  private:
-  struct State;
   explicit Run(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

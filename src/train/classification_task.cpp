@@ -15,6 +15,7 @@
 #include "train/class_log_probs.h"
 #include "train/last_evaluation.h"
 #include "train/memory_budget.h"
+#include "train/task_evaluation.h"
 
 namespace mnistlab {
 namespace {
@@ -148,18 +149,13 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
   if (confusion) confusion->assign(classes * classes, 0);
   if (predicted) predicted->clear();
   if (data.size() == 0) return {};
-  const bool was_training = model.is_training();
-  model.eval();
-  batch_size = evaluation_batch(model, int(std::min(size_t(batch_size), data.size())));
-  BatchLoader loader(data, batch_size, false, 0);
-  std::vector<float> images(size_t(batch_size) * data.image_size());
-  std::vector<int32_t> labels(batch_size);
-  loader.start_epoch(0);
+  EvalMode eval_mode(&model);
   std::vector<double> log_p;
   double loss_sum = 0;
   long correct = 0;
-  for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
-    class_log_probs(model, images.data(), n, tta, log_p);
+  const int batch = evaluation_batch(model, int(std::min(size_t(batch_size), data.size())));
+  for_each_batch(data, batch, [&](float* images, const int32_t* labels, int n, size_t) {
+    class_log_probs(model, images, n, tta, log_p);
     for (int i = 0; i < n; ++i) {
       const double* row = log_p.data() + size_t(i) * classes;
       const int best = argmax(row, int(classes));
@@ -168,8 +164,7 @@ EvalResult evaluate(Model& model, const Dataset& data, int batch_size, std::vect
       if (confusion) ++(*confusion)[size_t(labels[i]) * classes + size_t(best)];
       if (predicted) predicted->push_back(best);
     }
-  }
-  model.train(was_training);
+  });
   return {loss_sum / double(data.size()), double(correct) / double(data.size())};
 }
 

@@ -13,6 +13,7 @@
 #include "mnistlab/run.h"
 #include "train/last_evaluation.h"
 #include "train/memory_budget.h"
+#include "train/task_evaluation.h"
 
 namespace mnistlab {
 namespace {
@@ -61,22 +62,21 @@ class DenoisingTask final : public Task {
     return {e.loss, e.psnr, e.ssim};
   }
 
+  // Fixed test images 0..7 as the evaluation sees them.
   GrayImage picture(Model& model, const Dataset& test, int) override {
     const size_t count = std::min<size_t>(kSampleRows, test.size()), pixels = test.image_size();
     if (count == 0) return {};
     std::vector<float> noisy(count * pixels), clean(count * pixels), output(count * pixels);
-    for (size_t i = 0; i < count; ++i) {
-      noisy_test_image(test, i, o_.noise, o_.seed, noisy.data() + i * pixels);
-      for (size_t p = 0; p < pixels; ++p) clean[i * pixels + p] = float(test.pixels[i * pixels + p]) / 255.0f;
-    }
-    const bool was_training = model.is_training();
-    model.eval();
-    const size_t step = size_t(evaluation_batch(model, int(count)));
-    for (size_t i = 0; i < count; i += step) {
-      const Tensor& y = model.forward(noisy.data() + i * pixels, int(std::min(step, count - i)));
-      std::copy(y.data, y.data + y.numel(), output.data() + i * pixels);
-    }
-    model.train(was_training);
+    const Dataset shown = test.head(count);
+    EvalMode eval_mode(&model);
+    const int batch = evaluation_batch(model, int(count));
+    for_each_batch(shown, batch, [&](float* images, const int32_t*, int n, size_t first) {
+      const size_t at = first * pixels, size = size_t(n) * pixels;
+      std::copy(images, images + size, clean.data() + at);
+      add_noise(o_.noise, test_stream(o_.seed), at, images, size, noisy.data() + at);
+      const Tensor& y = model.forward(noisy.data() + at, n);
+      std::copy(y.data, y.data + y.numel(), output.data() + at);
+    });
     std::vector<std::vector<const float*>> rows;
     for (size_t i = 0; i < count; ++i)
       rows.push_back({noisy.data() + i * pixels, output.data() + i * pixels, clean.data() + i * pixels});
@@ -133,33 +133,26 @@ void noisy_test_image(const Dataset& clean, size_t i, const NoiseOptions& noise,
 DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseOptions& o, int batch_size) {
   if (clean.size() == 0) return {};
   const size_t pixels = clean.image_size();
-  const bool was_training = model && model->is_training();
-  if (model) {
-    check_denoiser(*model, clean);
-    model->eval();
-  }
+  if (model) check_denoiser(*model, clean);
+  EvalMode eval_mode(model);
   // Without a model only the two image buffers grow with the batch.
   const size_t most = std::min(size_t(batch_size), clean.size());
   batch_size = model ? evaluation_batch(*model, int(most))
                      : int(std::min(most, std::max<size_t>(1, kEvaluationArenaBytes / (8 * pixels))));
-  BatchLoader loader(clean, batch_size, false, 0);
-  std::vector<float> images(size_t(batch_size) * pixels), noisy(images.size());
-  std::vector<int32_t> labels(batch_size);
+  std::vector<float> noisy(size_t(batch_size) * pixels);
   DenoiseEval r;
-  size_t first = 0;
-  for (int n; (n = loader.next(images.data(), labels.data())) > 0;) {
-    add_noise(o.noise, test_stream(o.seed), first * pixels, images.data(), size_t(n) * pixels, noisy.data());
+  for_each_batch(clean, batch_size, [&](float* images, const int32_t*, int n, size_t first) {
+    add_noise(o.noise, test_stream(o.seed), first * pixels, images, size_t(n) * pixels, noisy.data());
     const Tensor out =
         model ? model->forward(noisy.data(), n) : Tensor{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
     for (int i = 0; i < n; ++i) {
       // Image by image, so the sums do not depend on how the set is cut into batches.
-      r.loss += loss_of(o.loss, Tensor{out.sample(i), 1, out.shape}, images.data() + size_t(i) * pixels, nullptr);
-      r.psnr += psnr(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
-      r.ssim += ssim(out.sample(i), images.data() + size_t(i) * pixels, clean.rows, clean.cols);
+      const float* target = images + size_t(i) * pixels;
+      r.loss += loss_of(o.loss, Tensor{out.sample(i), 1, out.shape}, target, nullptr);
+      r.psnr += psnr(out.sample(i), target, clean.rows, clean.cols);
+      r.ssim += ssim(out.sample(i), target, clean.rows, clean.cols);
     }
-    first += size_t(n);
-  }
-  if (model) model->train(was_training);
+  });
   const double count = double(clean.size());
   return {r.loss / count, r.psnr / count, r.ssim / count};
 }

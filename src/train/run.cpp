@@ -1,21 +1,20 @@
 // A run: the folder (locked), the settings, the data, the task and the
 // model put together, then fit() with callbacks that keep the folder
-// current after every epoch, and the report at the end.
+// current after every epoch, and the report at the end. Run::train reads as
+// its jobs in order; each is a function below.
 #include "mnistlab/run.h"
 
 #include <optional>
-#include <sstream>
 
 #include "io/text_file.h"
 #include "mnistlab/checkpoint.h"
-#include "mnistlab/data.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
-#include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/report.h"
 #include "mnistlab/safetensors.h"
 #include "train/memory_budget.h"
+#include "train/run_data.h"
 #include "train/run_events.h"
 #include "train/run_files.h"
 #include "train/run_identity.h"
@@ -43,21 +42,15 @@ Run::~Run() = default;
 const RunConfig& Run::config() const { return state_->config; }
 const fs::path& Run::dir() const { return state_->folder.dir; }
 
-namespace {
-
-std::string default_run_dir(const RunConfig& c) {
-  return "runs/" + fs::path(c.model).stem().string() + "-" + dataset_name(c.dataset) + make_task(c)->folder_suffix();
-}
-
-}  // namespace
-
 Run Run::create(RunConfig config, const std::string& command_line, bool overwrite) {
   auto s = std::make_unique<State>();
   const ModelSource source = resolve_model(config.model);
   s->model_text = source.text;
   s->model_origin = source.origin;
   config = checked_run_config(std::move(config));  // before the folder is claimed
-  s->folder = claim_new_run_folder(config.out, default_run_dir(config), overwrite, command_line);
+  const std::string default_dir = "runs/" + fs::path(config.model).stem().string() + "-" +
+                                  dataset_name(config.dataset) + make_task(config)->folder_suffix();
+  s->folder = claim_new_run_folder(config.out, default_dir, overwrite, command_line);
   config.out = s->folder.dir.string();
   s->config = config;
   s->command_line = command_line;
@@ -76,148 +69,193 @@ Run Run::resume(const fs::path& dir, const std::string& command_line) {
   return Run(std::move(s));
 }
 
-RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbacks) {
-  State& s = *state_;
-  const RunConfig& c = s.config;
-  const std::string data_dir = dataset_dir(c.dataset, c.data_dir).string();
-  Model model = parse_model(s.model_text, s.model_origin);
-  model.build(c.train.seed);
-  use_threads(model, c.threads);
-  const TrainOptions options = train_options(c, stop);
-  auto task = make_task(c);
-  // An unknown metric fails before anything is written.
-  const std::string metric = task->eval_metrics()[early_stop_index(*task, c.train.early_stop_metric)].name;
-  auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
+namespace {
 
-  Dataset train = load_split(data_dir, true), test = load_split(data_dir, false);
-  if (task->uses_class_names())
-    train.class_names = test.class_names =
-        class_names(c.dataset, data_dir, c.class_names, train.num_classes, train.classes_source);
-  if (c.train_limit > 0) train = train.head(c.train_limit);
-  if (c.test_limit > 0) test = test.head(c.test_limit);
-  Dataset val;
-  if (c.val_split > 0) std::tie(train, val) = split_validation(train, c.val_split, c.train.seed);
-  const bool validating = c.val_split > 0;
-  const Dataset& eval_set = validating ? val : test;
-  const std::string eval_name = validating ? "val" : "test";
+// What a run trains with, put together by Run::train.
+struct Training {
+  Model model;
+  std::unique_ptr<Task> task{};
+  TrainOptions options{};
+  std::unique_ptr<Optimizer> optimizer{};
+  std::string metric{};  // the eval metric that picks the best epoch
+  RunData data{};
+  TrainProgress progress{};
+  std::optional<RunEvents> events{};
+};
+
+// The model, the task, the loop's options and the optimizer; an unknown
+// early-stopping metric fails here, before anything is written.
+Training prepare(const Run::State& s, const std::atomic<bool>* stop) {
+  const RunConfig& c = s.config;
+  Training t{parse_model(s.model_text, s.model_origin)};
+  t.model.build(c.train.seed);
+  use_threads(t.model, c.threads);
+  t.options = train_options(c, stop);
+  t.task = make_task(c);
+  t.metric = t.task->eval_metrics()[early_stop_index(*t.task, c.train.early_stop_metric)].name;
+  t.optimizer = make_optimizer(t.options.optimizer, t.model.parameter_count());
+  return t;
+}
+
+// The model fits the data and the memory, before the run folder holds anything.
+void check_fits(const Run::State& s, Training& t) {
   try {
-    task->check(model, train);  // before the run folder holds anything
+    t.task->check(t.model, t.data.train);
   } catch (const Error& e) {
     throw Error(s.model_origin + ": " + e.what());
   }
-  check_training_memory(model, *task, options, available_memory());  // so is the memory it needs
+  check_training_memory(t.model, *t.task, t.options, available_memory());
+}
 
-  TrainProgress progress;
-  std::optional<RunEvents> events;
-  if (s.resuming) {
-    const fs::path checkpoint = s.file("resume.safetensors");
-    const auto metadata = read_safetensors_metadata(checkpoint);
-    check_run_identity(metadata, checkpoint.string(), s.settings, s.model_text, s.folder.dir.string());
-    progress = load_checkpoint(checkpoint, model, *optimizer);
-    check_progress(checkpoint, progress, optimizer->steps(), c.train.epochs, train.size(), c.train.batch_size, *task);
-    events = RunEvents::resume(s.folder.dir, metadata, checkpoint.string());
-    const std::string commands = read_text(s.file("command.txt"), "a run's commands (command.txt)", limits::kRunTextBytes);
-    write_text(s.file("command.txt"), commands + s.command_line + "\n");
-  } else {
-    write_text(s.file("model.txt"), s.model_text);
-    write_text(s.file("command.txt"), s.command_line + "\n");
-    s.settings = to_json(c);
-    write_text(s.file("run.json"), s.settings);
-    write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, {}));
-    events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, s.settings);
-  }
+// A new run's files: the model, the command, the settings, metrics.csv's
+// header and the event file.
+void start_folder(Run::State& s, Training& t) {
+  write_text(s.file("model.txt"), s.model_text);
+  write_text(s.file("command.txt"), s.command_line + "\n");
+  s.settings = to_json(s.config);
+  write_text(s.file("run.json"), s.settings);
+  write_text(s.file("metrics.csv"), metrics_csv(*t.task, t.data.eval_name, {}));
+  t.events = RunEvents::start(s.folder.dir, s.model_text, s.command_line, s.settings);
+}
+
+// An interrupted run's checkpoint, checked against the folder's settings and
+// data, and its event file cut back to where the checkpoint was saved.
+void resume_folder(const Run::State& s, Training& t) {
+  const fs::path checkpoint = s.file("resume.safetensors");
+  const auto metadata = read_safetensors_metadata(checkpoint);
+  check_run_identity(metadata, checkpoint.string(), s.settings, s.model_text, s.folder.dir.string());
+  t.progress = load_checkpoint(checkpoint, t.model, *t.optimizer);
+  check_progress(checkpoint, t.progress, t.optimizer->steps(), s.config.train.epochs, t.data.train.size(),
+                 s.config.train.batch_size, *t.task);
+  t.events = RunEvents::resume(s.folder.dir, metadata, checkpoint.string());
+  const std::string commands =
+      read_text(s.file("command.txt"), "a run's commands (command.txt)", limits::kRunTextBytes);
+  write_text(s.file("command.txt"), commands + s.command_line + "\n");
+}
+
+RunStart run_start(const Run::State& s, Training& t) {
+  RunStart start;
+  start.dir = s.folder.dir;
+  start.model_origin = s.model_origin;
+  start.parameters = t.model.parameter_count();
+  start.data_dir = t.data.dir;
+  start.eval_name = t.data.eval_name;
+  start.train = t.data.train.size();
+  start.eval = t.data.eval_set().size();
+  start.test = t.data.test.size();
+  start.threads = t.model.backend_options().threads;
+  start.resumed = s.resuming;
+  start.epoch = t.progress.epoch;
+  start.batch = t.progress.batch;
+  start.baseline = t.task->baseline(t.data.test, s.config.train.batch_size);
+  start.note = s.folder.note;
+  for (const MetricInfo& m : t.task->train_metrics()) start.train_metrics.push_back(m.name);
+  for (const MetricInfo& m : t.task->eval_metrics()) start.eval_metrics.push_back(m.name);
+  start.best_metric = t.metric;
+  start.picture = t.task->picture_name() + ".png";
+  return start;
+}
+
+// last.safetensors and the checkpoint --resume continues from.
+void save_resume_state(const Run::State& s, Training& t) {
+  save_state_dict(t.model, s.file("last.safetensors"));
+  auto metadata = t.events->checkpoint_metadata();
+  metadata.merge(run_identity(s.settings, s.model_text));
+  save_checkpoint(s.file("resume.safetensors"), t.model, *t.optimizer, t.progress, metadata);
+}
+
+// The loop's callbacks: the event file every few steps, and after every
+// epoch metrics.csv, best.safetensors, the picture, the events, the
+// checkpoint and curves.png, then the command's own.
+TrainCallbacks folder_callbacks(const Run::State& s, Training& t, const RunCallbacks& callbacks) {
+  const RunConfig& c = s.config;
   // By default about 50 points of the training loss per epoch.
-  const int64_t batches = int64_t((train.size() + size_t(c.train.batch_size) - 1) / size_t(c.train.batch_size));
+  const int64_t batches = int64_t((t.data.train.size() + size_t(c.train.batch_size) - 1) / size_t(c.train.batch_size));
   const int64_t log_every = c.log_every_steps > 0 ? c.log_every_steps : std::max<int64_t>(1, batches / 50);
-
-  if (callbacks.on_start) {
-    RunStart start;
-    start.dir = s.folder.dir;
-    start.model_origin = s.model_origin;
-    start.parameters = model.parameter_count();
-    start.data_dir = data_dir;
-    start.eval_name = eval_name;
-    start.train = train.size();
-    start.eval = eval_set.size();
-    start.test = test.size();
-    start.threads = model.backend_options().threads;
-    start.resumed = s.resuming;
-    start.epoch = progress.epoch;
-    start.batch = progress.batch;
-    start.baseline = task->baseline(test, c.train.batch_size);
-    start.note = s.folder.note;
-    for (const MetricInfo& m : task->train_metrics()) start.train_metrics.push_back(m.name);
-    for (const MetricInfo& m : task->eval_metrics()) start.eval_metrics.push_back(m.name);
-    start.best_metric = metric;
-    start.picture = task->picture_name() + ".png";
-    callbacks.on_start(start);
-  }
-
-  const std::string title = fs::path(c.model).stem().string() + " on " + dataset_name(c.dataset) + task->title_suffix();
-  bool warned_about_curves = false;
-  const auto save_resume_state = [&] {
-    save_state_dict(model, s.file("last.safetensors"));
-    auto metadata = events->checkpoint_metadata();
-    metadata.merge(run_identity(s.settings, s.model_text));
-    save_checkpoint(s.file("resume.safetensors"), model, *optimizer, progress, metadata);
-  };
+  const std::string title =
+      fs::path(c.model).stem().string() + " on " + dataset_name(c.dataset) + t.task->title_suffix();
+  auto warned_about_curves = std::make_shared<bool>(false);
   TrainCallbacks fit_callbacks;
-  fit_callbacks.on_step = [&](const StepInfo& step) {
-    events->step(step, log_every);
+  fit_callbacks.on_step = [&t, &callbacks, log_every](const StepInfo& step) {
+    t.events->step(step, log_every);
     if (callbacks.on_step) callbacks.on_step(step);
   };
-  fit_callbacks.on_epoch = [&](const EpochMetrics& m, bool improved) {
-    write_text(s.file("metrics.csv"), metrics_csv(*task, eval_name, progress.history));
-    if (improved) save_state_dict(model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
+  fit_callbacks.on_epoch = [&s, &t, &callbacks, title, warned_about_curves](const EpochMetrics& m, bool improved) {
+    Task& task = *t.task;
+    const std::string& eval_name = t.data.eval_name;
+    write_text(s.file("metrics.csv"), metrics_csv(task, eval_name, t.progress.history));
+    if (improved) save_state_dict(t.model, s.file("best.safetensors"), {{"mnistlab.epoch", std::to_string(m.epoch)}});
     // The picture comes from the evaluation: an epoch without one keeps the last.
-    const GrayImage picture = m.eval.empty() ? GrayImage{} : task->picture(model, test, c.train.batch_size);
-    const fs::path picture_file = s.folder.dir / (task->picture_name() + ".png");
-    if (picture.width > 0) write_png_gray(picture_file, picture);
-    events->epoch(*task, eval_name, m, picture, task->picture_name(), model);
-    save_resume_state();  // after the epoch's events, so the checkpoint's event size includes them
+    const GrayImage picture =
+        m.eval.empty() ? GrayImage{} : task.picture(t.model, t.data.test, s.config.train.batch_size);
+    if (picture.width > 0) write_png_gray(s.folder.dir / (task.picture_name() + ".png"), picture);
+    t.events->epoch(task, eval_name, m, picture, task.picture_name(), t.model);
+    save_resume_state(s, t);  // after the epoch's events, so the checkpoint's event size includes them
     const std::string problem =
-        draw_curves(s.folder.dir, run_curves(*task, eval_name, progress.history, title, progress.best_epoch));
-    if (!problem.empty() && !warned_about_curves && callbacks.on_warning) {
+        draw_curves(s.folder.dir, run_curves(task, eval_name, t.progress.history, title, t.progress.best_epoch));
+    if (!problem.empty() && !*warned_about_curves && callbacks.on_warning) {
       callbacks.on_warning("curves.png not drawn: " + problem);
-      warned_about_curves = true;
+      *warned_about_curves = true;
     }
     if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
   };
-  fit(model, *optimizer, *task, train, eval_set, options, progress, fit_callbacks);
+  return fit_callbacks;
+}
 
-  RunOutcome out;
-  out.outcome = progress.outcome;
-  out.epochs_done = progress.epoch;
-  out.batch = progress.batch;
-  out.best_epoch = progress.best_epoch;
-  if (progress.outcome == TrainProgress::Outcome::Interrupted) {
-    save_resume_state();
-    out.resume_file = s.file("resume.safetensors");
-    return out;
-  }
-
-  // The weights a user gets: the best epoch's when the epoch was chosen
-  // (early stopping, validation split), otherwise the last epoch's.
-  const bool choose_best = c.train.early_stop_patience > 0 || validating;
-  if (choose_best && progress.best_epoch > 0 && progress.best_epoch != progress.epoch)
-    load_state_dict(model, s.file("best.safetensors"));
-  out.reported_epoch = choose_best ? progress.best_epoch : progress.epoch;
+// The weights a user gets, scored on the test set, and report.txt; the
+// resume checkpoint goes, the run being over.
+void finish(const Run::State& s, Training& t, RunOutcome& out) {
+  const RunConfig& c = s.config;
+  // The best epoch's weights when the epoch was chosen (early stopping,
+  // validation split), otherwise the last epoch's.
+  const bool choose_best = c.train.early_stop_patience > 0 || t.data.validating;
+  if (choose_best && t.progress.best_epoch > 0 && t.progress.best_epoch != t.progress.epoch)
+    load_state_dict(t.model, s.file("best.safetensors"));
+  out.reported_epoch = choose_best ? t.progress.best_epoch : t.progress.epoch;
   out.weights = choose_best ? "best.safetensors" : "last.safetensors";
-  out.test = task->evaluate(model, test, c.train.batch_size);
+  out.test = t.task->evaluate(t.model, t.data.test, c.train.batch_size);
 
-  std::ostringstream report;
-  report << "model " << s.model_origin << " (" << model.parameter_count() << " parameters), " << task_name(c.task)
-         << ", dataset " << dataset_name(c.dataset) << " (" << data_dir << "): " << train.size() << " train / "
-         << (validating ? val.size() : 0) << " validation / " << test.size() << " test images\n";
-  report << "epochs: " << progress.epoch << " of " << c.train.epochs;
-  if (progress.outcome == TrainProgress::Outcome::StoppedEarly)
-    report << " (stopped early: no better " << eval_name << "_" << metric << " for " << c.train.early_stop_patience
-           << " epochs)";
-  report << "\nbest epoch by " << eval_name << "_" << metric << ": " << progress.best_epoch << "\n";
-  report << "weights below: epoch " << out.reported_epoch << " (" << out.weights << ")\n";
-  report << task->report(model, test, c.train.batch_size);
-  write_text(s.file("report.txt"), report.str());
+  const RunData& d = t.data;
+  std::string report = "model " + s.model_origin + " (" + std::to_string(t.model.parameter_count()) +
+                       " parameters), " + task_name(c.task) + ", dataset " + dataset_name(c.dataset) + " (" +
+                       d.dir + "): " + std::to_string(d.train.size()) + " train / " +
+                       std::to_string(d.validating ? d.val.size() : 0) + " validation / " +
+                       std::to_string(d.test.size()) + " test images\n";
+  report += "epochs: " + std::to_string(t.progress.epoch) + " of " + std::to_string(c.train.epochs);
+  if (t.progress.outcome == TrainProgress::Outcome::StoppedEarly)
+    report += " (stopped early: no better " + d.eval_name + "_" + t.metric + " for " +
+              std::to_string(c.train.early_stop_patience) + " epochs)";
+  report += "\nbest epoch by " + d.eval_name + "_" + t.metric + ": " + std::to_string(t.progress.best_epoch) + "\n";
+  report += "weights below: epoch " + std::to_string(out.reported_epoch) + " (" + out.weights + ")\n";
+  report += t.task->report(t.model, d.test, c.train.batch_size);
+  write_text(s.file("report.txt"), report);
   fs::remove(s.file("resume.safetensors"));
+}
+
+}  // namespace
+
+RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbacks) {
+  State& s = *state_;
+  Training t = prepare(s, stop);
+  t.data = load_run_data(s.config, *t.task);
+  check_fits(s, t);
+  if (s.resuming) resume_folder(s, t);
+  else start_folder(s, t);
+  if (callbacks.on_start) callbacks.on_start(run_start(s, t));
+
+  fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress,
+      folder_callbacks(s, t, callbacks));
+  RunOutcome out;
+  out.outcome = t.progress.outcome;
+  out.epochs_done = t.progress.epoch;
+  out.batch = t.progress.batch;
+  out.best_epoch = t.progress.best_epoch;
+  if (out.outcome == TrainProgress::Outcome::Interrupted) {
+    save_resume_state(s, t);
+    out.resume_file = s.file("resume.safetensors");
+  } else {
+    finish(s, t, out);
+  }
   return out;
 }
 
