@@ -104,34 +104,43 @@ class DepthwiseConv2d final : public ConvKernel {
     const int cin = s_.cin, cout = s_.cout, mult = plan_.multiplier, kk = int(taps()), threads = team(n);
     const size_t in_len = size_t(s_.h) * s_.w, out_len = size_t(plan_.ho) * plan_.wo * mult;
     const long planes = long(n) * cin;
-    const size_t per = per_thread(), grads = size_t(cout) * kk + cout;
+    constexpr size_t L = kDepthwiseColumns;  // partial sums per gradient value
+    const size_t per = per_thread(), grads = (size_t(cout) * kk + cout) * L;
     const size_t zeroed = size_t(s_.stride) * plan_.phase_floats + size_t(mult) * plan_.dy_floats;
     const BackwardPlane plane = backward_;
 #pragma omp parallel num_threads(threads)
     {
       float* work = m.workspace + size_t(omp_get_thread_num()) * per;
       float* dw = work + plan_.work_floats;
-      float* db = dw + size_t(cout) * kk;
+      float* db = dw + size_t(cout) * kk * L;
       std::memset(work, 0, sizeof(float) * zeroed);
       std::memset(dw, 0, sizeof(float) * grads);
 #pragma omp for schedule(static)
       for (long i = 0; i < planes; ++i) {
         const int c = int(i % cin);
         const size_t first = size_t(c) * mult;  // the plane's first output channel
-        plane(plan_, x + i * in_len, dy + i * out_len, weight + first * kk, dw + first * kk,
-              dbias ? db + first : nullptr, dx ? dx + i * in_len : nullptr, work);
+        plane(plan_, x + i * in_len, dy + i * out_len, weight + first * kk, dw + first * kk * L,
+              dbias ? db + first * L : nullptr, dx ? dx + i * in_len : nullptr, work);
       }
     }
+    // Every value's partial sums, thread by thread, lane by lane: the same order every time.
     const float* parts = m.workspace + plan_.work_floats;
-    sum_parts(parts, threads, per, size_t(cout) * kk, dweight);
-    if (dbias) sum_parts(parts + size_t(cout) * kk, threads, per, cout, dbias);
+    auto total = [&](size_t at) {
+      float sum = 0.f;
+      for (int t = 0; t < threads; ++t)
+        for (size_t l = 0; l < L; ++l) sum += parts[t * per + at * L + l];
+      return sum;
+    };
+    for (size_t v = 0; v < size_t(cout) * kk; ++v) dweight[v] = total(v);
+    if (dbias)
+      for (int c = 0; c < cout; ++c) dbias[c] = total(size_t(cout) * kk + c);
   }
 
  private:
   size_t taps() const { return size_t(s_.k) * s_.k; }
   // Per thread: the padded planes and rows, then its share of the weight and bias gradients.
   size_t per_thread() const {
-    const size_t floats = plan_.work_floats + (gradients_ ? size_t(s_.cout) * (taps() + 1) : 0);
+    const size_t floats = plan_.work_floats + (gradients_ ? size_t(s_.cout) * (taps() + 1) * kDepthwiseColumns : 0);
     return (floats + 15) / 16 * 16;  // whole cache lines apart
   }
   int team(int n) const {

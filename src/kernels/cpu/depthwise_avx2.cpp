@@ -21,12 +21,6 @@ struct Avx2 {
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   static T relu(T a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }  // NaN -> 0
-  static float sum(T a) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-  }
   // Shuffles within 128-bit lanes, then the 64-bit quarters into order.
   static void deinterleave2(T a, T b, T& e, T& o) {
     e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),

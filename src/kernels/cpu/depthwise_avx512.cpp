@@ -19,17 +19,9 @@ struct Avx512 {
   static void store_n(float* p, T v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  // NaN -> 0. (The masked forms here: GCC 12 warns that the plain ones'
-  // headers read an uninitialized value.)
+  // NaN -> 0. (The masked form: GCC 12 warns that the plain one's header
+  // reads an uninitialized value.)
   static T relu(T a) { return _mm512_mask_max_ps(a, __mmask16(0xffff), a, _mm512_setzero_ps()); }
-  static float sum(T a) {
-    const __mmask16 all = 0xffff;
-    a = _mm512_add_ps(a, _mm512_mask_shuffle_f32x4(a, all, a, a, _MM_SHUFFLE(1, 0, 3, 2)));
-    a = _mm512_add_ps(a, _mm512_mask_shuffle_f32x4(a, all, a, a, _MM_SHUFFLE(2, 3, 0, 1)));
-    a = _mm512_add_ps(a, _mm512_mask_permute_ps(a, all, a, _MM_SHUFFLE(1, 0, 3, 2)));
-    a = _mm512_add_ps(a, _mm512_mask_permute_ps(a, all, a, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm512_cvtss_f32(a);
-  }
   static void deinterleave2(T a, T b, T& e, T& o) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);

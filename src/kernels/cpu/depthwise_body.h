@@ -5,7 +5,7 @@
 //
 //   T, V             the register type and its floats
 //   zero, set1, load, store, fma(a, b, c) = a * b + c, add, relu (NaN -> 0,
-//   as relu_forward), sum (of the lanes)
+//   as relu_forward)
 //   load_n(p, n), store_n(p, v, n)  the first n < V lanes (the others
 //                                   read as zero, and never touched)
 //   deinterleave2(a, b, e, o)       e = a0 a2 .. b0 b2 .., o = a1 a3 .. b1 b3 ..
@@ -195,7 +195,14 @@ void forward_plane(const DepthwisePlan& p, const float* x, const float* weight, 
   }
 }
 
-// dweight[j][t] += sum over outputs of dy * the input tap t saw; dbias[j] += sum of dy.
+// dweight[j][t] += sum over outputs of dy * the input tap t saw; dbias[j]
+// += sum of dy; each as kDepthwiseColumns partial sums (lanes), added up
+// once at the end of the call, not per plane.
+template <class Vec>
+void add_lanes(float* lanes, typename Vec::T v) {
+  Vec::store(lanes, Vec::add(Vec::load(lanes), v));
+}
+
 template <class Vec, int K>
 void weight_gradient(const DepthwisePlan& p, const float* phases, const float* dyj, float* dwj, float* dbj) {
   using T = typename Vec::T;
@@ -218,7 +225,7 @@ void weight_gradient(const DepthwisePlan& p, const float* phases, const float* d
         for (int t = 0; t < K * K; ++t) acc[t] = Vec::fma(g, Vec::load(base + offset[t] + v * V), acc[t]);
       }
     }
-    for (int t = 0; t < K * K; ++t) dwj[t] += Vec::sum(acc[t]);
+    for (int t = 0; t < K * K; ++t) add_lanes<Vec>(dwj + t * kDepthwiseColumns, acc[t]);
   } else {
     for (int ki = 0; ki < k; ++ki)
       for (int kj = 0; kj < k; ++kj) {
@@ -229,12 +236,12 @@ void weight_gradient(const DepthwisePlan& p, const float* phases, const float* d
           const float* d = dyj + size_t(p.dy_top + oh) * p.dq + p.lq;
           for (int v = 0; v < vectors; ++v) acc = Vec::fma(Vec::load(d + v * V), Vec::load(base + v * V), acc);
         }
-        dwj[ki * k + kj] += Vec::sum(acc);
+        add_lanes<Vec>(dwj + (ki * k + kj) * kDepthwiseColumns, acc);
       }
     for (int oh = 0; oh < p.ho; ++oh)
       for (int v = 0; v < vectors; ++v) db = Vec::add(db, Vec::load(dyj + size_t(p.dy_top + oh) * p.dq + p.lq + v * V));
   }
-  if (dbj) *dbj += Vec::sum(db);
+  if (dbj) add_lanes<Vec>(dbj, db);
 }
 
 // out[t] (+)= sum over a < NR, b < NJ of w[a][b] * rows[a][t - b], t < tq:
@@ -329,7 +336,8 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
     for (int oh = 0; oh < p.ho; ++oh)
       copy_row<Vec>(dy + (size_t(j) * p.ho + oh) * p.wo, p.wo, dyb + j * p.dy_floats + size_t(p.dy_top + oh) * p.dq + p.lq);
   for (int j = 0; j < m; ++j)
-    weight_gradient<Vec, K>(p, work, dyb + j * p.dy_floats, dweight + size_t(j) * k * k, dbias ? dbias + j : nullptr);
+    weight_gradient<Vec, K>(p, work, dyb + j * p.dy_floats, dweight + size_t(j) * k * k * kDepthwiseColumns,
+                            dbias ? dbias + j * kDepthwiseColumns : nullptr);
   if (!dx) return;
   if constexpr (K == 3) {
     if (s == 1 && p.dy_top == 2 - p.pad) {

@@ -64,8 +64,9 @@ void depthwise_forward_avx512(const DepthwisePlan& p, const float* x, const floa
                               bool relu, float* y, float* work);
 
 // One input plane x, its multiplier output gradients dy (ho * wo each) and
-// weight[j]: adds to dweight[j] (k * k) and dbias[j] (unless null), and
-// overwrites dx (h * w, unless null).
+// weight[j]: adds to dweight[j] (k * k times kDepthwiseColumns partial
+// sums, [tap][lane]) and dbias[j] (kDepthwiseColumns partial sums, unless
+// null), and overwrites dx (h * w, unless null). The caller adds the lanes up.
 void depthwise_backward_scalar(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
                                float* dweight, float* dbias, float* dx, float* work);
 void depthwise_backward_avx2(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,

@@ -19,7 +19,6 @@ struct Scalar {
   static T fma(T a, T b, T c) { return a * b + c; }
   static T add(T a, T b) { return a + b; }
   static T relu(T a) { return a > 0.f ? a : 0.f; }
-  static float sum(T a) { return a; }
   static void deinterleave2(T a, T b, T& e, T& o) { e = a, o = b; }
   static void store_interleaved2(float* p, T e, T o) { p[0] = e, p[1] = o; }
 };
