@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
+#include "mnistlab/model_file.h"
 #include "mnistlab/run.h"
 #include "mnistlab/run_options.h"
 
@@ -253,4 +254,41 @@ TEST(RunOptions, RunJsonWrittenBeforeTheTableIsReadAndWrittenAgainUnchanged) {
 )";
   for (const std::string& text : {classification, denoising})
     EXPECT_EQ(to_json(run_config_from_json(text, "run.json")), text);
+}
+
+// Every task evaluates through the one loop (task_evaluation.h): its
+// evaluation, picture and report leave the model in the mode it had, and
+// score a whole set the same whatever the batch size.
+TEST(RunOptions, ATasksEvaluationPictureAndReportLeaveTheModelInItsMode) {
+  Dataset data = synthetic(20, 3);
+  for (const TaskType* type : task_types()) {
+    SCOPED_TRACE(task_name(type->kind));
+    const std::unique_ptr<Task> task = type->make(default_run_config(type->kind));
+    // The first of these networks that fits the task's data.
+    std::optional<Model> model;
+    for (const char* text : {"input 1 28 28\nflatten\nlinear 10\n", "input 1 28 28\nconv 1 k=3 p=1\n"}) {
+      Model m = parse_model(text, "net");
+      m.build(1);
+      try {
+        task->check(m, data);
+      } catch (const Error&) {
+        continue;
+      }
+      model.emplace(std::move(m));
+      break;
+    }
+    ASSERT_TRUE(model.has_value());
+    for (const bool training : {true, false}) {
+      model->train(training);
+      const std::vector<double> whole = task->evaluate(*model, data, 20);
+      EXPECT_EQ(model->is_training(), training);
+      const std::vector<double> in_threes = task->evaluate(*model, data, 3);
+      ASSERT_EQ(whole.size(), in_threes.size());
+      for (size_t i = 0; i < whole.size(); ++i) EXPECT_NEAR(whole[i], in_threes[i], 1e-5 * (1 + std::fabs(whole[i])));
+      task->picture(*model, data, 7);
+      EXPECT_EQ(model->is_training(), training);
+      task->report(*model, data, 7);
+      EXPECT_EQ(model->is_training(), training);
+    }
+  }
 }

@@ -73,7 +73,7 @@ struct RunStart {
   int64_t batch = 0;  // ... and batches of the next
   std::string baseline;  // denoising: the noisy input's own scores, one line
   std::string note;      // why the folder is not the first default name, or ""
-  std::vector<std::string> train_metrics, eval_metrics;  // the task's, in EpochMetrics' order
+  std::vector<MetricInfo> train_metrics, eval_metrics;  // the task's, in EpochMetrics' order
   std::string best_metric;  // the eval metric that picks the best epoch
   std::string picture;      // the picture file's name
 };

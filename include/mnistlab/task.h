@@ -40,6 +40,10 @@ struct MetricInfo {
   std::string axis;
   bool axis_names_split = false;
   double axis_scale = 1;
+  // As the command prints it: value x axis_scale with `decimals` and the
+  // unit ("test_acc 98.25%", "test_psnr 21.40 dB", "test_loss 0.0312").
+  int decimals = 4;
+  std::string unit;
 };
 
 class Task {

@@ -87,15 +87,14 @@ OptionValue typed(const RunOption& o, const std::string& s) {
 }
 
 // "train_loss 0.1234  train_acc 98.00%  test_loss ...": a metric as people read it.
-std::string format_metrics(const std::string& split, const std::vector<std::string>& names,
+std::string format_metrics(const std::string& split, const std::vector<MetricInfo>& metrics,
                            const std::vector<double>& values) {
   std::string line;
   char text[96];
-  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
-    const std::string& n = names[i];
-    if (n == "acc") std::snprintf(text, sizeof text, "  %s_acc %.2f%%", split.c_str(), 100 * values[i]);
-    else if (n == "psnr") std::snprintf(text, sizeof text, "  %s_psnr %.2f dB", split.c_str(), values[i]);
-    else std::snprintf(text, sizeof text, "  %s_%s %.4f", split.c_str(), n.c_str(), values[i]);
+  for (size_t i = 0; i < metrics.size() && i < values.size(); ++i) {
+    const MetricInfo& m = metrics[i];
+    std::snprintf(text, sizeof text, "  %s_%s %.*f%s", split.c_str(), m.name.c_str(), m.decimals,
+                  m.axis_scale * values[i], m.unit.c_str());
     line += text;
   }
   return line;

@@ -122,7 +122,7 @@ class ClassificationTask final : public Task {
 
  private:
   static MetricInfo loss() { return {"loss", "loss", false, kNoLimit, "cross-entropy loss"}; }
-  static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0, "accuracy (%)", false, 100}; }
+  static MetricInfo accuracy() { return {"acc", "accuracy", true, 1.0, "accuracy (%)", false, 100, 2, "%"}; }
   static constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
   struct Evaluation {

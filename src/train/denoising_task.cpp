@@ -36,7 +36,7 @@ class DenoisingTask final : public Task {
   void check(const Model& model, const Dataset& data) const override { check_denoiser(model, data); }
   std::vector<MetricInfo> train_metrics() const override { return {loss()}; }
   std::vector<MetricInfo> eval_metrics() const override {
-    return {loss(), {"psnr", "psnr", true, kNoLimit, "PSNR (dB)", true}, {"ssim", "ssim", true, 1.0, "ssim", true}};
+    return {loss(), {"psnr", "psnr", true, kNoLimit, "PSNR (dB)", true, 1, 2, " dB"}, {"ssim", "ssim", true, 1.0, "ssim", true}};
   }
 
   void reserve(const Model& model, int batch_size) override {

@@ -149,8 +149,8 @@ RunStart run_start(const Run::State& s, Training& t) {
   start.batch = t.progress.batch;
   start.baseline = t.task->baseline(t.data.test, s.config.train.batch_size);
   start.note = s.folder.note;
-  for (const MetricInfo& m : t.task->train_metrics()) start.train_metrics.push_back(m.name);
-  for (const MetricInfo& m : t.task->eval_metrics()) start.eval_metrics.push_back(m.name);
+  start.train_metrics = t.task->train_metrics();
+  start.eval_metrics = t.task->eval_metrics();
   start.best_metric = t.metric;
   start.picture = t.task->picture_name() + ".png";
   return start;
