@@ -7,6 +7,7 @@
 // own, ...) would reach the user as a bare message or abort the command: it
 // is reported and the process aborts, so libFuzzer saves the input.
 // MNISTLAB_FUZZ_VERBOSE=1 prints the rejections too (to check seed inputs).
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -59,10 +60,35 @@ inline bool verbose() {
   return on;
 }
 
+// libFuzzer's handlers (SIGALRM for -timeout, SIGINT, ...) run on an
+// alternate stack: oneDNN 2.6's JIT SGEMM points rsp into the heap (oneDNN
+// issue 4845), and a signal frame written there is a heap overflow that
+// ASan reports inside the alarm handler (seen in model_file, 2026-12-04).
+// The harnesses run their kernels on the main thread only.
+inline void handlers_on_their_own_stack() {
+  static const bool done = [] {
+    static char stack[1 << 20];
+    stack_t alt{};
+    alt.ss_sp = stack;
+    alt.ss_size = sizeof stack;
+    if (sigaltstack(&alt, nullptr) != 0) return false;
+    for (int sig : {SIGALRM, SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGXCPU, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+      struct sigaction action {};
+      if (sigaction(sig, nullptr, &action) != 0 || action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN)
+        continue;
+      action.sa_flags |= SA_ONSTACK;
+      sigaction(sig, &action, nullptr);
+    }
+    return true;
+  }();
+  (void)done;
+}
+
 // Runs fn: mnistlab::Error is a clean rejection, any other exception a finding.
 // Returns whether fn finished without an Error.
 template <class Fn>
 bool accepts(const char* what, Fn&& fn) {
+  handlers_on_their_own_stack();
   try {
     fn();
     if (verbose()) std::fprintf(stderr, "%s: accepted\n", what);

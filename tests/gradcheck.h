@@ -69,13 +69,19 @@ inline GradCheckResult gradcheck(Model model, const GradCheckOptions& o = {}) {
   std::vector<float> r(out_count);
   for (float& v : r) v = rng.uniform(-1.f, 1.f);
 
+  // Random masks are a function of the training step: every forward below
+  // draws the same ones as this first.
+  const uint64_t step = model.training_steps();
   model.forward(x.data(), o.batch);
   std::vector<float> dx(x.size());
   model.backward(r.data(), dx.data());
   std::vector<float> grads(model.gradients(), model.gradients() + model.parameter_count());
 
   GradCheckResult result;
-  auto loss_at = [&] { return weighted_sum(model.forward(x.data(), o.batch), r); };
+  auto loss_at = [&] {
+    model.set_training_steps(step);
+    return weighted_sum(model.forward(x.data(), o.batch), r);
+  };
   auto compare = [&](float* value, float analytic, const std::string& name) {
     const float saved = *value;
     *value = saved + o.eps;

@@ -35,7 +35,7 @@ const std::string kHead = "input 1 28 28\n";
 
 const std::vector<BadFile> kBadFiles = {
     {"unknown layer", kHead + "convolution 4\n", "net.model:2: `convolution 4`:",
-     "unknown layer 'convolution'; expected one of: conv, linear"},
+     "unknown layer 'convolution'; expected one of: conv, convt, linear"},
     {"missing argument", kHead + "conv k=3\n", "net.model:2: `conv k=3`:", "missing out_channels"},
     {"bad argument", kHead + "conv 4 k=three\n", "net.model:2: `conv 4 k=three`:",
      "k= must be an integer >= 1, got 'three'"},

@@ -44,11 +44,33 @@ struct Scratch {
   const float* shift = nullptr;
 };
 
+// The layer kinds mnistlab knows. Everything about a kind (model-file
+// syntax, PyTorch equivalent, ONNX mapping, eval-time folding, its gradient
+// check) is declared once, in its row of the layer table
+// (src/model/layer_table.cpp); a layer of the user's own is Custom.
+enum class LayerKind {
+  Custom,
+  Conv2d,
+  ConvTranspose2d,
+  Linear,
+  ReLU,
+  Sigmoid,
+  Tanh,
+  BatchNorm2d,
+  MaxPool2d,
+  Dropout,
+  Flatten,
+  Concat,
+  Add,
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
-  // PyTorch class name, used in summaries and messages ("Conv2d").
-  virtual std::string type() const = 0;
+  virtual LayerKind kind() const { return LayerKind::Custom; }
+  // PyTorch class name, used in summaries and messages ("Conv2d"): the
+  // layer table's for a known kind; a Custom layer names itself.
+  virtual std::string type() const;
   // The constructor arguments that shape the arithmetic, under PyTorch's
   // names ("kernel_size", "stride", "padding", "output_padding", "eps",
   // "p"), for writers of other formats (ONNX). Sizes that the parameters'

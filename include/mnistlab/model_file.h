@@ -42,4 +42,12 @@ struct ModelSource {
 ModelSource resolve_model(const std::string& name_or_path);
 std::vector<std::string> preset_names();
 
+// The layer lines a model file may hold, one a kind: its usage and what it
+// computes (from the layer table, as the README lists them).
+std::string layer_reference();
+
+// The model as a PyTorch module: Python source whose Net() has the model's
+// state_dict keys and computes the same function.
+std::string pytorch_module_source(const Model& model);
+
 }  // namespace mnistlab

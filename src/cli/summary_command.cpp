@@ -72,6 +72,9 @@ void add_summary_command(CLI::App& app) {
   cmd->add_option("model", args->model, "Preset name (" + preset_list() + ") or model file")->required();
   cmd->add_option("--input", args->input, "Input shape C,H,W instead of the model file's 'input' line");
   cmd->add_flag("--json", args->json, "Print the same numbers as JSON");
+  cmd->footer("A model file is the line 'input C H W', then one layer a line ('#' starts a comment):\n" +
+              layer_reference() +
+              "A line ending 'as NAME' names its output (on the input line, the image) for a later concat or add.");
   cmd->callback([args]() { run_summary(*args); });
 }
 

@@ -1,7 +1,9 @@
 #include "model/layer_table.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
@@ -15,98 +17,297 @@ bool parse_int(const std::string& s, int& out) {
 }
 
 bool parse_float(const std::string& s, float& out) {
-  try {
-    size_t used = 0;
-    out = std::stof(s, &used);
-    return used == s.size() && std::isfinite(out);
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size() && std::isfinite(out);
+}
+
+// A number as a person writes it: 3, 0.5, 1e-5.
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  std::string s = text;
+  const size_t e = s.find("e-0");
+  if (e != std::string::npos) s.erase(e + 2, 1);
+  return s;
+}
+
+// Python's literal for a float32 value, exact when read back as float32.
+std::string py_float(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", v);
+  return text;
+}
+
+std::string py_bool(bool v) { return v ? "True" : "False"; }
+
+const Param* find_param(const Layer& layer, const std::string& name) {
+  for (const Param& p : layer.params())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+int shape_of(const Layer& layer, const std::string& param, size_t dim) {
+  const Param* p = find_param(layer, param);
+  if (!p || p->shape.size() <= dim) throw Error(layer.type() + " has no " + param + " of rank > " + std::to_string(dim));
+  return p->shape[dim];
+}
+
+std::string has_bias(const Layer& layer) { return py_bool(find_param(layer, "bias") != nullptr); }
+
+int64_t int_option(const Layer& layer, const std::string& name) { return int64_t(layer_option(layer, name)); }
+
+// The layer's parameters named in `names`, as inputs after x (a missing bias left out).
+std::vector<std::string> with_params(OnnxNodes& g, std::initializer_list<const char*> names) {
+  std::vector<std::string> inputs = {g.x()};
+  for (const char* name : names)
+    if (std::string p = g.param(name); !p.empty()) inputs.push_back(p);
+  return inputs;
+}
+
+// kernel_shape, strides and pads of a square window (Conv, ConvTranspose, MaxPool).
+std::vector<OnnxAttribute> window(const Layer& layer) {
+  const int64_t k = int_option(layer, "kernel_size"), s = int_option(layer, "stride"),
+                p = int_option(layer, "padding");
+  return {{"kernel_shape", std::vector<int64_t>{k, k}},
+          {"strides", std::vector<int64_t>{s, s}},
+          {"pads", std::vector<int64_t>{p, p, p, p}}};  // top, left, bottom, right
+}
+
+void unary_onnx(const char* op, OnnxNodes& g) { g.node(op, {g.x()}, g.y()); }
+
+std::string window_args(const Layer& layer) {
+  return "kernel_size=" + std::to_string(int_option(layer, "kernel_size")) +
+         ", stride=" + std::to_string(int_option(layer, "stride")) +
+         ", padding=" + std::to_string(int_option(layer, "padding"));
 }
 
 }  // namespace
 
-int LayerArgs::positive_int(const std::string& what, int64_t max) const {
+const LayerKey& LayerArgs::key(const std::string& name) const {
+  for (const LayerKey& k : spec_.keys)
+    if (k.name == name) return k;
+  throw Error("layer table: " + spec_.keyword + " reads key '" + name + "', which its row does not declare");
+}
+
+const std::string* LayerArgs::given(const std::string& name) const {
+  auto it = keys_.find(name);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+int LayerArgs::count() const {
+  const LayerPositional& p = spec_.positional;
   int v = 0;
-  if (positional_.empty()) throw Error("missing " + what + " (a positive integer)");
-  if (!parse_int(positional_, v) || v < 1)
-    throw Error(what + " must be a positive integer, got '" + positional_ + "'");
-  if (v > max) throw Error(what + " " + positional_ + " is above the limit of " + std::to_string(max));
+  if (positional_.empty()) throw Error("missing " + p.name + " (a positive integer)");
+  if (!parse_int(positional_, v) || v < 1) throw Error(p.name + " must be a positive integer, got '" + positional_ + "'");
+  if (v > p.max) throw Error(p.name + " " + positional_ + " is above the limit of " + std::to_string(p.max));
   return v;
 }
 
-const std::string& LayerArgs::word(const std::string& what) const {
-  if (positional_.empty()) throw Error("missing " + what);
+const std::string& LayerArgs::word() const {
+  if (positional_.empty()) throw Error("missing " + spec_.positional.name);
   return positional_;
 }
 
-int LayerArgs::int_key(const std::string& key, int fallback, int min, int64_t max) const {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) return fallback;
+int LayerArgs::integer(const std::string& name) const { return integer(name, int(key(name).fallback)); }
+
+int LayerArgs::integer(const std::string& name, int fallback) const {
+  const LayerKey& k = key(name);
+  const std::string* text = given(name);
+  if (!text) return fallback;
   int v = 0;
-  if (!parse_int(it->second, v) || v < min)
-    throw Error(key + "= must be an integer >= " + std::to_string(min) + ", got '" + it->second + "'");
-  if (v > max) throw Error(key + "=" + it->second + " is above the limit of " + std::to_string(max));
+  if (!parse_int(*text, v) || v < k.min)
+    throw Error(name + "= must be an integer >= " + number_text(k.min) + ", got '" + *text + "'");
+  if (v > k.max) throw Error(name + "=" + *text + " is above the limit of " + number_text(k.max));
   return v;
 }
 
-float LayerArgs::float_key(const std::string& key, float fallback, float min, float max) const {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) return fallback;
+float LayerArgs::number(const std::string& name) const {
+  const LayerKey& k = key(name);
+  const std::string* text = given(name);
+  if (!text) return float(k.fallback);
   float v = 0;
-  if (!parse_float(it->second, v) || v < min || v > max)
-    throw Error(key + "= must be a number in [" + std::to_string(min) + ", " + std::to_string(max) + "], got '" +
-                it->second + "'");
+  if (!parse_float(*text, v) || v < k.min || v > k.max)
+    throw Error(name + "= must be a number in [" + number_text(k.min) + ", " + number_text(k.max) + "], got '" +
+                *text + "'");
   return v;
 }
 
-bool LayerArgs::bool_key(const std::string& key, bool fallback) const {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) return fallback;
-  if (it->second == "1" || it->second == "true") return true;
-  if (it->second == "0" || it->second == "false") return false;
-  throw Error(key + "= must be 0 or 1, got '" + it->second + "'");
+bool LayerArgs::flag(const std::string& name) const {
+  const LayerKey& k = key(name);
+  const std::string* text = given(name);
+  if (!text) return k.fallback != 0;
+  if (*text == "1" || *text == "true") return true;
+  if (*text == "0" || *text == "false") return false;
+  throw Error(name + "= must be 0 or 1, got '" + *text + "'");
+}
+
+std::string LayerSpec::usage() const {
+  std::string u = keyword;
+  if (!positional.name.empty()) u += " " + positional.shown;
+  for (const LayerKey& k : keys) u += " [" + k.name + "=" + (k.shown.empty() ? number_text(k.fallback) : k.shown) + "]";
+  return u;
+}
+
+std::string layer_reference() {
+  std::string text;
+  for (const LayerSpec& spec : layer_table()) {
+    std::string keys;
+    for (const LayerKey& k : spec.keys)
+      if (!k.help.empty()) keys += (keys.empty() ? "" : ", ") + k.name + " " + k.help;
+    text += spec.usage() + "\n    " + spec.pytorch_class + ": " + spec.help + (keys.empty() ? "" : "; " + keys) + "\n";
+  }
+  return text;
+}
+
+double layer_option(const Layer& layer, const std::string& name) {
+  for (const LayerOption& o : layer.options())
+    if (o.name == name) return o.value;
+  throw Error(layer.type() + " does not give its " + name);
 }
 
 const std::vector<LayerSpec>& layer_table() {
   using limits::kChannels, limits::kKernel, limits::kSampleFloats;
+  const double kernel = double(kKernel);
+  const LayerKey bias{"bias", LayerKey::Flag, 1, 0, 1, "", ""};
   static const std::vector<LayerSpec> table = {
-      {"conv", {"conv2d"}, "out_channels", {"k", "s", "p", "bias"}, "conv OUT_CHANNELS [k=3] [s=1] [p=0] [bias=1]",
+      {LayerKind::Conv2d, "conv", {"conv2d"}, "Conv2d", "2-D convolution",
+       {"out_channels", "OUT_CHANNELS", kChannels},
+       {{"k", LayerKey::Integer, 3, 1, kernel, "", "kernel_size"},
+        {"s", LayerKey::Integer, 1, 1, kernel, "", "stride"},
+        {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (zeros)"},
+        bias},
        [](const LayerArgs& a) {
-         return Conv2d({a.positive_int("out_channels", kChannels), a.int_key("k", 3, 1, kKernel),
-                        a.int_key("s", 1, 1, kKernel), a.int_key("p", 0, 0, kKernel), a.bool_key("bias", true)});
-       }},
-      {"linear", {}, "out_features", {"bias", "in"}, "linear OUT_FEATURES [bias=1] [in=IN_FEATURES]",
+         return Conv2d({a.count(), a.integer("k"), a.integer("s"), a.integer("p"), a.flag("bias")});
+       },
+       [](const Layer& l) {
+         return "nn.Conv2d(" + std::to_string(shape_of(l, "weight", 1)) + ", " +
+                std::to_string(shape_of(l, "weight", 0)) + ", " + window_args(l) + ", bias=" + has_bias(l) + ")";
+       },
+       [](const Layer& l, OnnxNodes& g) {
+         auto attributes = window(l);
+         attributes.push_back({"dilations", std::vector<int64_t>{1, 1}});
+         attributes.push_back({"group", int64_t(1)});
+         g.node("Conv", with_params(g, {"weight", "bias"}), g.y(), attributes);
+       },
+       EvalFold::None,
+       {{"input 3 8 8\nconv 4 k=3 p=1"}, {"input 3 7 7\nconv 2 k=3 s=2 bias=0"}, {"input 3 8 8\nconv 2 k=5 s=3 p=2"}}},
+
+      {LayerKind::ConvTranspose2d, "convt", {"convtranspose", "convtranspose2d"}, "ConvTranspose2d",
+       "2-D transposed convolution (op < s adds rows and columns at the bottom right)",
+       {"out_channels", "OUT_CHANNELS", kChannels},
+       {{"k", LayerKey::Integer, 3, 1, kernel, "", "kernel_size"},
+        {"s", LayerKey::Integer, 1, 1, kernel, "", "stride"},
+        {"p", LayerKey::Integer, 0, 0, kernel, "", "padding"},
+        {"op", LayerKey::Integer, 0, 0, kernel, "", "output_padding"},
+        bias},
        [](const LayerArgs& a) {
-         return Linear(a.positive_int("out_features", kChannels), a.bool_key("bias", true),
-                       a.int_key("in", 0, 1, kSampleFloats));
-       }},
-      {"convt", {"convtranspose", "convtranspose2d"}, "out_channels", {"k", "s", "p", "op", "bias"},
-       "convt OUT_CHANNELS [k=3] [s=1] [p=0] [op=0 (output_padding)] [bias=1]",
+         return ConvTranspose2d(
+             {a.count(), a.integer("k"), a.integer("s"), a.integer("p"), a.integer("op"), a.flag("bias")});
+       },
+       [](const Layer& l) {
+         return "nn.ConvTranspose2d(" + std::to_string(shape_of(l, "weight", 0)) + ", " +
+                std::to_string(shape_of(l, "weight", 1)) + ", " + window_args(l) +
+                ", output_padding=" + std::to_string(int_option(l, "output_padding")) + ", bias=" + has_bias(l) + ")";
+       },
+       [](const Layer& l, OnnxNodes& g) {
+         auto attributes = window(l);
+         const int64_t op = int_option(l, "output_padding");
+         attributes.push_back({"dilations", std::vector<int64_t>{1, 1}});
+         attributes.push_back({"group", int64_t(1)});
+         attributes.push_back({"output_padding", std::vector<int64_t>{op, op}});
+         g.node("ConvTranspose", with_params(g, {"weight", "bias"}), g.y(), attributes);
+       },
+       EvalFold::None,
+       {{"input 3 4 4\nconvt 2 k=3 s=2 p=1 op=1"}, {"input 2 5 5\nconvt 3 k=3 bias=0"},
+        {"input 2 3 3\nconvt 2 k=2 s=3"}}},
+
+      {LayerKind::Linear, "linear", {}, "Linear", "fully connected: y = x W^T + b, on a flat input",
+       {"out_features", "OUT_FEATURES", kChannels},
+       {bias, {"in", LayerKey::Integer, 0, 1, double(kSampleFloats), "IN_FEATURES", "the input size it must have"}},
+       [](const LayerArgs& a) { return Linear(a.count(), a.flag("bias"), a.integer("in")); },
+       [](const Layer& l) {
+         return "nn.Linear(" + std::to_string(shape_of(l, "weight", 1)) + ", " +
+                std::to_string(shape_of(l, "weight", 0)) + ", bias=" + has_bias(l) + ")";
+       },
+       [](const Layer& l, OnnxNodes& g) {
+         // y = x W^T + b, W stored [out, in] as PyTorch stores it.
+         g.node("Gemm", with_params(g, {"weight", "bias"}), g.y(),
+                {{"alpha", 1.0f}, {"beta", 1.0f}, {"transB", int64_t(1)}});
+       },
+       EvalFold::None,
+       {{"input 7 1 1\nflatten\nlinear 5"}, {"input 2 2 1\nflatten\nlinear 3 bias=0 in=4"}}},
+
+      {LayerKind::ReLU, "relu", {}, "ReLU", "max(0, x)", {}, {},
+       [](const LayerArgs&) { return ReLU(); }, [](const Layer&) { return std::string("nn.ReLU()"); },
+       [](const Layer&, OnnxNodes& g) { unary_onnx("Relu", g); }, EvalFold::ReLU,
+       {{"input 2 3 3\nrelu", false, 0.05f}}},
+
+      {LayerKind::Sigmoid, "sigmoid", {}, "Sigmoid", "1 / (1 + exp(-x))", {}, {},
+       [](const LayerArgs&) { return Sigmoid(); }, [](const Layer&) { return std::string("nn.Sigmoid()"); },
+       [](const Layer&, OnnxNodes& g) { unary_onnx("Sigmoid", g); }, EvalFold::None, {{"input 2 3 3\nsigmoid"}}},
+
+      {LayerKind::Tanh, "tanh", {}, "Tanh", "tanh(x)", {}, {},
+       [](const LayerArgs&) { return Tanh(); }, [](const Layer&) { return std::string("nn.Tanh()"); },
+       [](const Layer&, OnnxNodes& g) { unary_onnx("Tanh", g); }, EvalFold::None,
+       {{"input 7 1 1\nflatten\ntanh"}}},
+
+      {LayerKind::BatchNorm2d, "batchnorm", {"batchnorm2d", "bn"}, "BatchNorm2d",
+       "per-channel normalization over the batch (running statistics in eval mode)", {},
+       {{"eps", LayerKey::Number, 1e-5, 0, 1, "", "added to the variance"},
+        {"momentum", LayerKey::Number, 0.1, 0, 1, "", "the new batch's weight in the running statistics"}},
+       [](const LayerArgs& a) { return BatchNorm2d(a.number("eps"), a.number("momentum")); },
+       [](const Layer& l) {
+         return "nn.BatchNorm2d(" + std::to_string(shape_of(l, "weight", 0)) +
+                ", eps=" + py_float(layer_option(l, "eps")) + ", momentum=" + py_float(layer_option(l, "momentum")) +
+                ")";
+       },
+       [](const Layer& l, OnnxNodes& g) {
+         // ONNX's momentum weighs the old statistics, PyTorch's the new ones;
+         // neither matters in inference, but a reader converting back expects it.
+         g.node("BatchNormalization", with_params(g, {"weight", "bias", "running_mean", "running_var"}), g.y(),
+                {{"epsilon", float(layer_option(l, "eps"))}, {"momentum", float(1 - layer_option(l, "momentum"))}});
+       },
+       EvalFold::ChannelAffine, {{"input 3 4 4\nbatchnorm eps=1e-3 momentum=0.2"}}},
+
+      {LayerKind::MaxPool2d, "maxpool", {"maxpool2d"}, "MaxPool2d", "maximum over each window", {},
+       {{"k", LayerKey::Integer, 2, 1, kernel, "", "kernel_size"},
+        {"s", LayerKey::Integer, 2, 1, kernel, "k", "stride"},
+        {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (never the maximum)"}},
        [](const LayerArgs& a) {
-         return ConvTranspose2d({a.positive_int("out_channels", kChannels), a.int_key("k", 3, 1, kKernel),
-                                 a.int_key("s", 1, 1, kKernel), a.int_key("p", 0, 0, kKernel),
-                                 a.int_key("op", 0, 0, kKernel), a.bool_key("bias", true)});
-       }},
-      {"relu", {}, "", {}, "relu", [](const LayerArgs&) { return ReLU(); }},
-      {"sigmoid", {}, "", {}, "sigmoid", [](const LayerArgs&) { return Sigmoid(); }},
-      {"tanh", {}, "", {}, "tanh", [](const LayerArgs&) { return Tanh(); }},
-      {"batchnorm", {"batchnorm2d", "bn"}, "", {"eps", "momentum"}, "batchnorm [eps=1e-5] [momentum=0.1]",
-       [](const LayerArgs& a) {
-         return BatchNorm2d(a.float_key("eps", 1e-5f, 0.f, 1.f), a.float_key("momentum", 0.1f, 0.f, 1.f));
-       }},
-      {"maxpool", {"maxpool2d"}, "", {"k", "s", "p"}, "maxpool [k=2] [s=k] [p=0]",
-       [](const LayerArgs& a) {
-         const int k = a.int_key("k", 2, 1, kKernel);
-         return MaxPool2d(k, a.int_key("s", k, 1, kKernel), a.int_key("p", 0, 0, kKernel));
-       }},
-      {"dropout", {}, "", {"p"}, "dropout [p=0.5]",
-       [](const LayerArgs& a) { return Dropout(a.float_key("p", 0.5f, 0.f, 1.f)); }},
-      {"flatten", {}, "", {}, "flatten", [](const LayerArgs&) { return Flatten(); }},
-      {"concat", {"cat"}, "name", {}, "concat NAME   (channels of the input, then those of the output named NAME)",
-       [](const LayerArgs& a) { return Concat(a.word("the name of an earlier output")); }},
-      {"add", {}, "name", {}, "add NAME   (the input plus the output named NAME)",
-       [](const LayerArgs& a) { return Add(a.word("the name of an earlier output")); }},
+         const int k = a.integer("k");
+         return MaxPool2d(k, a.integer("s", k), a.integer("p"));
+       },
+       [](const Layer& l) { return "nn.MaxPool2d(" + window_args(l) + ")"; },
+       [](const Layer& l, OnnxNodes& g) {
+         auto attributes = window(l);
+         attributes.push_back({"ceil_mode", int64_t(0)});
+         g.node("MaxPool", {g.x()}, g.y(), attributes);
+       },
+       EvalFold::None,
+       {{"input 2 6 6\nmaxpool", true}, {"input 2 7 7\nmaxpool k=3 s=2 p=1", true}}},
+
+      {LayerKind::Dropout, "dropout", {}, "Dropout", "zeroes each value with probability p in training", {},
+       {{"p", LayerKey::Number, 0.5, 0, 1, "", "the probability of a zero"}},
+       [](const LayerArgs& a) { return Dropout(a.number("p")); },
+       [](const Layer& l) { return "nn.Dropout(p=" + py_float(layer_option(l, "p")) + ")"; },
+       [](const Layer&, OnnxNodes& g) { g.identity(); }, EvalFold::None, {{"input 2 3 3\ndropout p=0.3"}}},
+
+      {LayerKind::Flatten, "flatten", {}, "Flatten", "[C, H, W] to [C*H*W]", {}, {},
+       [](const LayerArgs&) { return Flatten(); }, [](const Layer&) { return std::string("nn.Flatten()"); },
+       [](const Layer&, OnnxNodes& g) { g.node("Flatten", {g.x()}, g.y(), {{"axis", int64_t(1)}}); },
+       EvalFold::None, {{"input 2 3 3\nflatten"}}},
+
+      {LayerKind::Concat, "concat", {"cat"}, "Concat",
+       "the input's channels, then those of the output named NAME (torch.cat([x, NAME], 1))",
+       {"the name of an earlier output", "NAME", 0}, {},
+       [](const LayerArgs& a) { return Concat(a.word()); }, [](const Layer&) { return std::string("Concat()"); },
+       [](const Layer&, OnnxNodes& g) { g.node("Concat", {g.x(), g.joined()}, g.y(), {{"axis", int64_t(1)}}); },
+       EvalFold::None, {{"input 2 4 4 as image\nconv 3 k=3 p=1\nconcat image"}}},
+
+      {LayerKind::Add, "add", {}, "Add", "the input plus the output named NAME (same shapes)", {"the name of an earlier output", "NAME", 0}, {},
+       [](const LayerArgs& a) { return Add(a.word()); }, [](const Layer&) { return std::string("Add()"); },
+       [](const Layer&, OnnxNodes& g) { g.node("Add", {g.x(), g.joined()}, g.y()); }, EvalFold::None,
+       {{"input 2 4 4 as image\nconv 2 k=3 p=1\nadd image"}}},
   };
   return table;
 }
@@ -118,6 +319,12 @@ const LayerSpec* find_layer_spec(const std::string& keyword) {
       if (alias == keyword) return &spec;
   }
   return nullptr;
+}
+
+const LayerSpec& layer_spec(LayerKind kind) {
+  for (const LayerSpec& spec : layer_table())
+    if (spec.kind == kind) return spec;
+  throw Error("a layer of the user's own kind has no row in the layer table");
 }
 
 }  // namespace mnistlab

@@ -5,6 +5,7 @@
 #include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
+#include "model/layer_table.h"
 
 namespace mnistlab {
 namespace {
@@ -140,18 +141,19 @@ void Model::plan_epilogues(bool gradients) {
   folded_.assign(L, false);
   epilogue_relu_.assign(L, false);
   epilogue_bn_.assign(L, -1);
-  const auto foldable = [&](size_t j, const char* type) {
-    return j < L && layers_[j]->type() == type && !joins_[j] && names_[j].empty();  // names_[j]: layer j's input
+  const auto foldable = [&](size_t j, EvalFold role) {
+    return j < L && layers_[j]->kind() != LayerKind::Custom && layer_spec(layers_[j]->kind()).fold == role &&
+           !joins_[j] && names_[j].empty();  // names_[j]: layer j's input
   };
   for (size_t i = 0; i < L; ++i) {
     if (!layers_[i]->fuses_epilogue() || joins_[i]) continue;
     size_t next = i + 1;
-    if (!gradients && foldable(next, "BatchNorm2d")) {
+    if (!gradients && foldable(next, EvalFold::ChannelAffine)) {
       epilogue_bn_[i] = long(next);
       folded_[next] = true;
       ++next;
     }
-    if (foldable(next, "ReLU")) {
+    if (foldable(next, EvalFold::ReLU)) {
       epilogue_relu_[i] = true;
       folded_[next] = true;
     }

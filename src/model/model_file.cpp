@@ -80,21 +80,21 @@ std::unique_ptr<Layer> parse_layer(const std::vector<std::string>& words) {
   for (size_t i = 1; i < words.size(); ++i) {
     const auto eq = words[i].find('=');
     if (eq == std::string::npos) {
-      if (spec->positional.empty() || !positional.empty())
-        throw Error("unexpected argument '" + words[i] + "'; usage: " + spec->usage);
+      if (spec->positional.name.empty() || !positional.empty())
+        throw Error("unexpected argument '" + words[i] + "'; usage: " + spec->usage());
       positional = words[i];
       continue;
     }
     const std::string key = words[i].substr(0, eq);
     bool allowed = false;
-    for (const auto& k : spec->keys) allowed |= k == key;
-    if (!allowed) throw Error("unknown option '" + key + "'; usage: " + spec->usage);
+    for (const LayerKey& k : spec->keys) allowed |= k.name == key;
+    if (!allowed) throw Error("unknown option '" + key + "'; usage: " + spec->usage());
     if (!keys.emplace(key, words[i].substr(eq + 1)).second) throw Error("option '" + key + "' given twice");
   }
   try {
-    return spec->make(LayerArgs(positional, keys));
+    return spec->make(LayerArgs(*spec, positional, keys));
   } catch (const Error& e) {
-    throw Error(std::string(e.what()) + "; usage: " + spec->usage);
+    throw Error(std::string(e.what()) + "; usage: " + spec->usage());
   }
 }
 

@@ -8,8 +8,8 @@ namespace {
 
 class ActivationLayer final : public Layer {
  public:
-  ActivationLayer(const char* name, Activation f) : name_(name), f_(f) {}
-  std::string type() const override { return name_; }
+  ActivationLayer(LayerKind kind, Activation f) : kind_(kind), f_(f) {}
+  LayerKind kind() const override { return kind_; }
   SampleShape configure(const SampleShape& in) override { return in_ = out_ = in; }
   void forward(const Tensor& x, Tensor& y, Scratch&) override {
     backend().activation_forward(f_, x.data, x.numel(), y.data);
@@ -19,14 +19,14 @@ class ActivationLayer final : public Layer {
   }
 
  private:
-  const char* name_;
+  LayerKind kind_;
   Activation f_;
 };
 
 }  // namespace
 
-std::unique_ptr<Layer> ReLU() { return std::make_unique<ActivationLayer>("ReLU", Activation::ReLU); }
-std::unique_ptr<Layer> Sigmoid() { return std::make_unique<ActivationLayer>("Sigmoid", Activation::Sigmoid); }
-std::unique_ptr<Layer> Tanh() { return std::make_unique<ActivationLayer>("Tanh", Activation::Tanh); }
+std::unique_ptr<Layer> ReLU() { return std::make_unique<ActivationLayer>(LayerKind::ReLU, Activation::ReLU); }
+std::unique_ptr<Layer> Sigmoid() { return std::make_unique<ActivationLayer>(LayerKind::Sigmoid, Activation::Sigmoid); }
+std::unique_ptr<Layer> Tanh() { return std::make_unique<ActivationLayer>(LayerKind::Tanh, Activation::Tanh); }
 
 }  // namespace mnistlab

@@ -11,7 +11,7 @@ namespace {
 class AddLayer final : public JoinLayer {
  public:
   using JoinLayer::JoinLayer;
-  std::string type() const override { return "Add"; }
+  LayerKind kind() const override { return LayerKind::Add; }
 
   SampleShape configure_join(const SampleShape& in, const SampleShape& other) override {
     if (!(in == other))

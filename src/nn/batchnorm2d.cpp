@@ -13,7 +13,7 @@ namespace {
 class BatchNorm2dLayer final : public Layer {
  public:
   BatchNorm2dLayer(float eps, float momentum) : eps_(eps), momentum_(momentum) {}
-  std::string type() const override { return "BatchNorm2d"; }
+  LayerKind kind() const override { return LayerKind::BatchNorm2d; }
   std::vector<LayerOption> options() const override { return {{"eps", eps_}, {"momentum", momentum_}}; }
 
   SampleShape configure(const SampleShape& in) override {

@@ -10,7 +10,7 @@ namespace {
 class ConcatLayer final : public JoinLayer {
  public:
   using JoinLayer::JoinLayer;
-  std::string type() const override { return "Concat"; }
+  LayerKind kind() const override { return LayerKind::Concat; }
 
   SampleShape configure_join(const SampleShape& in, const SampleShape& other) override {
     if (in.rank != other.rank || in.h != other.h || in.w != other.w)

@@ -11,7 +11,7 @@ namespace {
 class Conv2dLayer final : public Layer {
  public:
   explicit Conv2dLayer(const Conv2dOptions& o) : o_(o) {}
-  std::string type() const override { return "Conv2d"; }
+  LayerKind kind() const override { return LayerKind::Conv2d; }
   std::vector<LayerOption> options() const override {
     return {{"kernel_size", double(o_.kernel_size)}, {"stride", double(o_.stride)}, {"padding", double(o_.padding)}};
   }

@@ -15,7 +15,7 @@ namespace {
 class ConvTranspose2dLayer final : public Layer {
  public:
   explicit ConvTranspose2dLayer(const ConvTranspose2dOptions& o) : o_(o) {}
-  std::string type() const override { return "ConvTranspose2d"; }
+  LayerKind kind() const override { return LayerKind::ConvTranspose2d; }
   std::vector<LayerOption> options() const override {
     return {{"kernel_size", double(o_.kernel_size)},
             {"stride", double(o_.stride)},

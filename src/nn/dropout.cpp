@@ -13,7 +13,7 @@ namespace {
 class DropoutLayer final : public Layer {
  public:
   DropoutLayer(float p, uint64_t seed) : p_(p), seed_(seed) {}
-  std::string type() const override { return "Dropout"; }
+  LayerKind kind() const override { return LayerKind::Dropout; }
   std::vector<LayerOption> options() const override { return {{"p", p_}}; }
 
   SampleShape configure(const SampleShape& in) override {

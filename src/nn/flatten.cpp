@@ -7,7 +7,7 @@ namespace {
 // storage on and this layer does no work.
 class FlattenLayer final : public Layer {
  public:
-  std::string type() const override { return "Flatten"; }
+  LayerKind kind() const override { return LayerKind::Flatten; }
   SampleShape configure(const SampleShape& in) override {
     in_ = in;
     return out_ = flat_shape(int(in.numel()));

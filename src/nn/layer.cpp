@@ -1,6 +1,7 @@
 #include "mnistlab/layer.h"
 
 #include "mnistlab/error.h"
+#include "model/layer_table.h"
 
 namespace mnistlab {
 
@@ -9,6 +10,8 @@ size_t Param::numel() const {
   for (int d : shape) n *= size_t(d);
   return n;
 }
+
+std::string Layer::type() const { return kind() == LayerKind::Custom ? "Layer" : layer_spec(kind()).pytorch_class; }
 
 void Layer::plan(const Backend& backend, int, bool) { backend_ = &backend; }
 

@@ -10,7 +10,7 @@ class LinearLayer final : public Layer {
  public:
   LinearLayer(int out_features, bool bias, int in_features)
       : out_features_(out_features), in_features_(in_features), bias_(bias) {}
-  std::string type() const override { return "Linear"; }
+  LayerKind kind() const override { return LayerKind::Linear; }
 
   SampleShape configure(const SampleShape& in) override {
     if (in.rank != 2)

@@ -11,7 +11,7 @@ namespace {
 class MaxPool2dLayer final : public Layer {
  public:
   MaxPool2dLayer(int k, int stride, int pad) : k_(k), stride_(stride > 0 ? stride : k), pad_(pad) {}
-  std::string type() const override { return "MaxPool2d"; }
+  LayerKind kind() const override { return LayerKind::MaxPool2d; }
   std::vector<LayerOption> options() const override {
     return {{"kernel_size", double(k_)}, {"stride", double(stride_)}, {"padding", double(pad_)}};
   }

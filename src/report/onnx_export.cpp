@@ -9,9 +9,11 @@
 
 #include <cstring>
 #include <map>
+#include <variant>
 
 #include "io/text_file.h"
 #include "mnistlab/error.h"
+#include "model/layer_table.h"
 
 namespace mnistlab {
 namespace {
@@ -34,46 +36,22 @@ std::string node_prefix(size_t index) {
   return prefix;
 }
 
-int64_t option(size_t index, const Layer& layer, const std::string& name) {
-  for (const LayerOption& o : layer.options())
-    if (o.name == name) return int64_t(o.value);
-  throw Error(where(index, layer) + ": ONNX export needs its " + name + ", which the layer does not give");
-}
-
-float float_option(size_t index, const Layer& layer, const std::string& name) {
-  for (const LayerOption& o : layer.options())
-    if (o.name == name) return float(o.value);
-  throw Error(where(index, layer) + ": ONNX export needs its " + name + ", which the layer does not give");
-}
-
-void set_ints(onnx::NodeProto& node, const std::string& name, std::initializer_list<int64_t> values) {
+void set_attribute(onnx::NodeProto& node, const OnnxAttribute& attribute) {
   onnx::AttributeProto* a = node.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-
-void set_int(onnx::NodeProto& node, const std::string& name, int64_t value) {
-  onnx::AttributeProto* a = node.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(value);
-}
-
-void set_float(onnx::NodeProto& node, const std::string& name, float value) {
-  onnx::AttributeProto* a = node.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(value);
-}
-
-// kernel_shape, strides and pads of a square window (Conv, ConvTranspose, MaxPool).
-void set_window(onnx::NodeProto& node, size_t index, const Layer& layer) {
-  const int64_t k = option(index, layer, "kernel_size"), s = option(index, layer, "stride"),
-                p = option(index, layer, "padding");
-  set_ints(node, "kernel_shape", {k, k});
-  set_ints(node, "strides", {s, s});
-  set_ints(node, "pads", {p, p, p, p});  // top, left, bottom, right
+  a->set_name(attribute.name);
+  if (const auto* i = std::get_if<int64_t>(&attribute.value)) {
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(*i);
+  } else if (const auto* f = std::get_if<float>(&attribute.value)) {
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(*f);
+  } else if (const auto* ints = std::get_if<std::vector<int64_t>>(&attribute.value)) {
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : *ints) a->add_ints(v);
+  } else {
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(std::get<std::string>(attribute.value));
+  }
 }
 
 void set_tensor_type(onnx::ValueInfoProto& value, const std::string& name, const std::string& batch_symbol,
@@ -107,12 +85,23 @@ class GraphWriter {
     for (size_t i = 0; i < layers.size(); ++i) {
       const Layer& layer = *layers[i];
       const bool last = i + 1 == layers.size() && !options_.softmax;
-      if (layer.type() == "Dropout") {
-        act.push_back(act[i]);  // identity in eval mode
-      } else {
-        act.push_back(last ? "output" : node_prefix(i) + layer.type() + "_output_0");
-        add_layer(i, layer, act[i], act[i + 1], act, named);
+      std::string joined;
+      if (const auto* join = dynamic_cast<const JoinLayer*>(&layer)) {
+        const auto source = named.find(join->source());
+        if (source == named.end()) throw Error(where(i, layer) + ": ONNX export cannot find the output it joins");
+        joined = act[source->second];
       }
+      const std::string y = last ? "output" : node_prefix(i) + layer.type() + "_output_0";
+      LayerNodes nodes(*this, i, layer, act[i], joined, y);
+      const LayerSpec* spec = layer.kind() == LayerKind::Custom ? nullptr : &layer_spec(layer.kind());
+      if (!spec || !spec->onnx) {
+        std::string known;
+        for (const LayerSpec& s : layer_table())
+          if (s.onnx) known += (known.empty() ? "" : ", ") + s.pytorch_class;
+        throw Error(where(i, layer) + ": ONNX export does not know this layer (it knows " + known + ")");
+      }
+      spec->onnx(layer, nodes);
+      act.push_back(nodes.is_identity() ? act[i] : y);
       if (!model_.output_name(i).empty()) named[model_.output_name(i)] = i + 1;
     }
     std::string result = act.back();
@@ -120,87 +109,71 @@ class GraphWriter {
       if (model_.output_shape().rank != 2)
         throw Error("--softmax: the network's output " + model_.output_shape().str() +
                     " is not a classifier's [N, K]; softmax over its channels is not offered");
-      onnx::NodeProto& node = add_node("Softmax", node_prefix(layers.size()) + "Softmax", {result}, "output");
-      set_int(node, "axis", 1);
+      add_node("Softmax", node_prefix(layers.size()) + "Softmax", {result}, "output", {{"axis", int64_t(1)}});
       result = "output";
     }
-    if (result != "output") add_node("Identity", "/output/Identity", {result}, "output");  // a trailing Dropout
+    if (result != "output") add_node("Identity", "/output/Identity", {result}, "output", {});  // a trailing Dropout
     set_tensor_type(*graph_.add_input(), "input", "batch_size", options_.batch_size, model_.input_shape());
     set_tensor_type(*graph_.add_output(), "output", "batch_size", options_.batch_size, model_.output_shape());
     add_initializers();
   }
 
  private:
+  // One layer's view of the graph, as its row of the layer table sees it.
+  class LayerNodes final : public OnnxNodes {
+   public:
+    LayerNodes(GraphWriter& graph, size_t index, const Layer& layer, std::string x, std::string joined, std::string y)
+        : graph_(graph), index_(index), layer_(layer), x_(std::move(x)), joined_(std::move(joined)), y_(std::move(y)) {}
+    const std::string& x() const override { return x_; }
+    const std::string& joined() const override {
+      if (joined_.empty()) throw Error(where(index_, layer_) + ": ONNX export: not a join");
+      return joined_;
+    }
+    const std::string& y() const override { return y_; }
+    std::string param(const std::string& name) const override {
+      for (const Param& p : layer_.params())
+        if (p.name == name) return std::to_string(index_) + "." + name;
+      return "";
+    }
+    std::string value(const std::string& op) const override { return node_prefix(index_) + op + "_output_0"; }
+    std::string constant(const std::string& name, const std::vector<float>& values,
+                         const std::vector<int64_t>& dims) override {
+      onnx::TensorProto* t = graph_.graph_.add_initializer();
+      t->set_name(node_prefix(index_) + name);
+      t->set_data_type(onnx::TensorProto::FLOAT);
+      for (int64_t d : dims) t->add_dims(d);
+      for (float v : values) t->add_float_data(v);
+      return t->name();
+    }
+    void node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
+              const std::vector<OnnxAttribute>& attributes) override {
+      graph_.add_node(op, node_prefix(index_) + op + (ops_++ ? "_" + std::to_string(ops_ - 1) : ""), inputs, output,
+                      attributes);
+    }
+    void identity() override { identity_ = true; }
+    bool is_identity() const { return identity_; }
+
+   private:
+    GraphWriter& graph_;
+    size_t index_;
+    const Layer& layer_;
+    std::string x_, joined_, y_;
+    int ops_ = 0;
+    bool identity_ = false;
+  };
+
   Model& model_;
   const OnnxOptions& options_;
   onnx::GraphProto& graph_;
 
-  onnx::NodeProto& add_node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
-                            const std::string& output) {
+  void add_node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
+                const std::string& output, const std::vector<OnnxAttribute>& attributes) {
     onnx::NodeProto* node = graph_.add_node();
     node->set_op_type(op);
     node->set_name(name);
     for (const std::string& in : inputs) node->add_input(in);
     node->add_output(output);
-    return *node;
-  }
-
-  // The layer's parameters as ONNX inputs, named by their state_dict keys.
-  std::vector<std::string> with_params(size_t index, const Layer& layer, const std::string& x,
-                                       std::initializer_list<const char*> names) {
-    std::vector<std::string> inputs = {x};
-    for (const char* name : names)
-      for (const Param& p : layer.params())
-        if (p.name == name) inputs.push_back(std::to_string(index) + "." + name);
-    return inputs;
-  }
-
-  void add_layer(size_t i, const Layer& layer, const std::string& x, const std::string& y,
-                 const std::vector<std::string>& act, const std::map<std::string, size_t>& named) {
-    const std::string type = layer.type(), name = node_prefix(i);
-    if (type == "Conv2d" || type == "ConvTranspose2d") {
-      const char* op = type == "Conv2d" ? "Conv" : "ConvTranspose";
-      onnx::NodeProto& node = add_node(op, name + op, with_params(i, layer, x, {"weight", "bias"}), y);
-      set_window(node, i, layer);
-      set_ints(node, "dilations", {1, 1});
-      set_int(node, "group", 1);
-      if (type == "ConvTranspose2d") {
-        const int64_t op_pad = option(i, layer, "output_padding");
-        set_ints(node, "output_padding", {op_pad, op_pad});
-      }
-    } else if (type == "Linear") {
-      onnx::NodeProto& node = add_node("Gemm", name + "Gemm", with_params(i, layer, x, {"weight", "bias"}), y);
-      set_float(node, "alpha", 1.0f);
-      set_float(node, "beta", 1.0f);
-      set_int(node, "transB", 1);  // y = x W^T + b, W stored [out, in] as PyTorch stores it
-    } else if (type == "BatchNorm2d") {
-      onnx::NodeProto& node =
-          add_node("BatchNormalization", name + "BatchNormalization",
-                   with_params(i, layer, x, {"weight", "bias", "running_mean", "running_var"}), y);
-      set_float(node, "epsilon", float_option(i, layer, "eps"));
-      // ONNX's momentum weighs the old statistics, PyTorch's the new ones;
-      // neither matters in inference, but a reader converting back expects it.
-      set_float(node, "momentum", 1.0f - float_option(i, layer, "momentum"));
-    } else if (type == "ReLU" || type == "Sigmoid" || type == "Tanh") {
-      const std::string op = type == "ReLU" ? "Relu" : type;
-      add_node(op, name + op, {x}, y);
-    } else if (type == "MaxPool2d") {
-      onnx::NodeProto& node = add_node("MaxPool", name + "MaxPool", {x}, y);
-      set_window(node, i, layer);
-      set_int(node, "ceil_mode", 0);
-    } else if (type == "Flatten") {
-      set_int(add_node("Flatten", name + "Flatten", {x}, y), "axis", 1);
-    } else if (type == "Concat" || type == "Add") {
-      const auto* join = dynamic_cast<const JoinLayer*>(&layer);
-      const auto source = join ? named.find(join->source()) : named.end();
-      if (source == named.end())
-        throw Error(where(i, layer) + ": ONNX export cannot find the output it joins");
-      onnx::NodeProto& node = add_node(type, name + type, {x, act[source->second]}, y);
-      if (type == "Concat") set_int(node, "axis", 1);  // torch.cat([x, source], 1)
-    } else {
-      throw Error(where(i, layer) + ": ONNX export does not know this layer (it knows Conv2d, ConvTranspose2d, "
-                  "Linear, BatchNorm2d, ReLU, Sigmoid, Tanh, MaxPool2d, Dropout, Flatten, Concat and Add)");
-    }
+    for (const OnnxAttribute& a : attributes) set_attribute(*node, a);
   }
 
   void add_initializers() {
