@@ -56,6 +56,9 @@ enum class LayerKind {
   ReLU,
   Sigmoid,
   Tanh,
+  GELU,
+  SiLU,
+  LeakyReLU,
   BatchNorm2d,
   MaxPool2d,
   Dropout,
@@ -161,6 +164,10 @@ std::unique_ptr<Layer> Linear(int out_features, bool bias = true, int in_feature
 std::unique_ptr<Layer> ReLU();
 std::unique_ptr<Layer> Sigmoid();
 std::unique_ptr<Layer> Tanh();
+// GELU with approximate='none' (erf); SiLU = x * sigmoid(x); LeakyReLU.
+std::unique_ptr<Layer> GELU();
+std::unique_ptr<Layer> SiLU();
+std::unique_ptr<Layer> LeakyReLU(float negative_slope = 0.01f);
 std::unique_ptr<Layer> BatchNorm2d(float eps = 1e-5f, float momentum = 0.1f);
 std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
 std::unique_ptr<Layer> Dropout(float p = 0.5f, uint64_t seed = 0);

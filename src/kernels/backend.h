@@ -73,7 +73,10 @@ class ConvKernel {
                         float* dx, KernelMemory memory) = 0;
 };
 
-enum class Activation { ReLU, Sigmoid, Tanh };
+// Elementwise activations, PyTorch's: ReLU, Sigmoid, Tanh, GELU
+// (approximate='none': x * Phi(x), Phi from erf), SiLU (x * sigmoid(x)) and
+// LeakyReLU (x > 0 ? x : slope * x).
+enum class Activation { ReLU, Sigmoid, Tanh, GELU, SiLU, LeakyReLU };
 
 class Backend {
  public:
@@ -95,10 +98,16 @@ class Backend {
   virtual void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw,
                                float* db, float* dx) const = 0;
 
-  // y = f(x); dx = dy * f'(x), written in terms of y.
-  virtual void activation_forward(Activation f, const float* x, size_t count, float* y) const = 0;
-  virtual void activation_backward(Activation f, const float* y, const float* dy, size_t count,
-                                   float* dx) const = 0;
+  // y = f(x); dx = dy * f'(x). Backward is given both the forward's input x
+  // and its output y, and each activation reads what its derivative is
+  // written from: Sigmoid and Tanh from y; GELU, SiLU and LeakyReLU from x
+  // (their derivatives are not functions of y); ReLU from y alone, because
+  // x may hold y there: an eval-mode model folds a ReLU into the convolution
+  // before it, and the ReLU's input is then that convolution's rectified
+  // output. `slope` is LeakyReLU's negative_slope; the others ignore it.
+  virtual void activation_forward(Activation f, float slope, const float* x, size_t count, float* y) const = 0;
+  virtual void activation_backward(Activation f, float slope, const float* x, const float* y, const float* dy,
+                                   size_t count, float* dx) const = 0;
 
   // BatchNorm2d over [n, c, hw]: per-channel mean and biased variance; y =
   // (x - mean) * invstd * gamma + beta; gradients (batch_statistics: mean

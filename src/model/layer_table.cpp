@@ -251,6 +251,39 @@ const std::vector<LayerSpec>& layer_table() {
        [](const Layer&, OnnxNodes& g) { unary_onnx("Tanh", g); }, EvalFold::None,
        {{"input 7 1 1\nflatten\ntanh"}}},
 
+      {LayerKind::GELU, "gelu", {}, "GELU", "x * Phi(x), Phi the standard normal CDF (erf; approximate='none')", {}, {},
+       [](const LayerArgs&) { return GELU(); }, [](const Layer&) { return std::string("nn.GELU()"); },
+       [](const Layer&, OnnxNodes& g) {
+         // As torch.onnx exports nn.GELU() at opset 13: x / sqrt(2), Erf, + 1, * x, * 0.5.
+         const std::string div = g.value("Div"), erf = g.value("Erf"), add = g.value("Add"), mul = g.value("Mul");
+         g.node("Div", {g.x(), g.constant("sqrt2", {1.41421354f}, {})}, div);
+         g.node("Erf", {div}, erf);
+         g.node("Add", {erf, g.constant("one", {1.f}, {})}, add);
+         g.node("Mul", {g.x(), add}, mul);
+         g.node("Mul", {mul, g.constant("half", {0.5f}, {})}, g.y());
+       },
+       EvalFold::None, {{"input 2 3 3\ngelu"}, {"input 3 5 5\nconv 4 k=3 p=1\ngelu"}}},
+
+      {LayerKind::SiLU, "silu", {}, "SiLU", "x * sigmoid(x)", {}, {},
+       [](const LayerArgs&) { return SiLU(); }, [](const Layer&) { return std::string("nn.SiLU()"); },
+       [](const Layer&, OnnxNodes& g) {
+         const std::string sigmoid = g.value("Sigmoid");  // as torch.onnx exports it at opset 13
+         g.node("Sigmoid", {g.x()}, sigmoid);
+         g.node("Mul", {g.x(), sigmoid}, g.y());
+       },
+       EvalFold::None, {{"input 2 3 3\nsilu"}, {"input 3 5 5\nconv 4 k=3 s=2\nsilu"}}},
+
+      {LayerKind::LeakyReLU, "leakyrelu", {}, "LeakyReLU", "x > 0 ? x : slope * x", {},
+       {{"slope", LayerKey::Number, 0.01, 0, 1, "", "negative_slope"}},
+       [](const LayerArgs& a) { return LeakyReLU(a.number("slope")); },
+       [](const Layer& l) { return "nn.LeakyReLU(negative_slope=" + py_float(layer_option(l, "negative_slope")) + ")"; },
+       [](const Layer& l, OnnxNodes& g) {
+         g.node("LeakyRelu", {g.x()}, g.y(), {{"alpha", float(layer_option(l, "negative_slope"))}});
+       },
+       EvalFold::None,
+       // Inputs away from the kink at 0, where a finite difference straddles two slopes.
+       {{"input 2 3 3\nleakyrelu", false, 0.05f}, {"input 2 4 4\nleakyrelu slope=0.2\nconv 3 k=3", false, 0.05f}}},
+
       {LayerKind::BatchNorm2d, "batchnorm", {"batchnorm2d", "bn"}, "BatchNorm2d",
        "per-channel normalization over the batch (running statistics in eval mode)", {},
        {{"eps", LayerKey::Number, 1e-5, 0, 1, "", "added to the variance"},

@@ -64,18 +64,25 @@ class CpuBackend final : public Backend {
     if (dx) gemm(ctx_.threads, false, false, n, in, out, 1.f, dy, out, w, in, 0.f, dx, in);
   }
 
-  void activation_forward(Activation f, const float* x, size_t count, float* y) const override {
+  void activation_forward(Activation f, float slope, const float* x, size_t count, float* y) const override {
     switch (f) {
       case Activation::ReLU: return relu_forward(t(count), x, count, y);
       case Activation::Sigmoid: return sigmoid_forward(t(count), x, count, y);
       case Activation::Tanh: return tanh_forward(t(count), x, count, y);
+      case Activation::GELU: return gelu_forward(t(count), x, count, y);
+      case Activation::SiLU: return silu_forward(t(count), x, count, y);
+      case Activation::LeakyReLU: return leaky_relu_forward(t(count), slope, x, count, y);
     }
   }
-  void activation_backward(Activation f, const float* y, const float* dy, size_t count, float* dx) const override {
+  void activation_backward(Activation f, float slope, const float* x, const float* y, const float* dy, size_t count,
+                           float* dx) const override {
     switch (f) {
       case Activation::ReLU: return relu_backward(t(count), y, dy, count, dx);
       case Activation::Sigmoid: return sigmoid_backward(t(count), y, dy, count, dx);
       case Activation::Tanh: return tanh_backward(t(count), y, dy, count, dx);
+      case Activation::GELU: return gelu_backward(t(count), x, dy, count, dx);
+      case Activation::SiLU: return silu_backward(t(count), x, dy, count, dx);
+      case Activation::LeakyReLU: return leaky_relu_backward(t(count), slope, x, dy, count, dx);
     }
   }
 
