@@ -70,7 +70,12 @@ def model_file():
           "dropout p=0.25\nsigmoid\nflatten\nlinear 16 in=320\nrelu\nlinear 10 bias=0\n")
     write("model_file", "residual.model",
           "input 3 6 6\nconv 8 k=1\nrelu as r\nconv 8 k=3 p=1\nadd r\nmaxpool k=3 s=3\nflatten\nlinear 2\n")
+    write("model_file", "pool-upsample.model",
+          "input 1 9 9 as image\nconv 4 k=3 p=1\navgpool k=3 s=2 p=1\nupsample scale=2 mode=bilinear\n"
+          "conv 4 k=2\nupsample scale=3\navgpool k=2 s=3\nglobalavgpool\nflatten\nlinear 8\n"
+          "batchnorm1d eps=1e-3 momentum=0.2\nlinear 3\n")
     write("model_file", "bad-linear-in.model", "input 1 28 28\nflatten\nlinear 10 in=100\n")
+    write("model_file", "bad-upsample-mode.model", "input 1 4 4\nupsample mode=cubic\n")
     write("model_file", "bad-concat.model", "input 1 4 4\nconv 2 k=1\nconcat nowhere\n")
     write("model_file", "kernel-too-big.model", "input 1 2 2\nconv 1 k=5\n")
     write("model_file", "no-input.model", "conv 1 k=1\n")

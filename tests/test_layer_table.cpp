@@ -61,6 +61,16 @@ TEST(LayerTable, EveryRowIsWhole) {
     EXPECT_TRUE(spec.make && spec.pytorch && spec.onnx) << "make, pytorch and onnx are all needed";
     ASSERT_FALSE(spec.examples.empty()) << "no example: the gradient check, PyTorch and ONNX never see it";
     for (const LayerExample& e : spec.examples) EXPECT_TRUE(holds(parse_model(e.model, "example"), spec.kind)) << e.model;
+    // Every word of a choice (upsample's mode=) is in some example: each is
+    // its own arithmetic.
+    for (const LayerKey& key : spec.keys)
+      for (size_t c = 0; c < key.choices.size(); ++c) {
+        bool seen = false;
+        for (const LayerExample& e : spec.examples)
+          seen |= e.model.find(key.name + "=" + key.choices[c]) != std::string::npos ||
+                  (c == size_t(key.fallback) && e.model.find(key.name + "=") == std::string::npos);
+        EXPECT_TRUE(seen) << key.name << "=" << key.choices[c] << " in no example";
+      }
     // Its defaults build a layer of its kind (a count or a name where it
     // takes one), in place of the first example's last line.
     std::string line = spec.keyword;
@@ -181,7 +191,10 @@ TEST(LayerTable, TheReadmeTheHelpAndTheFuzzDictionaryNameEveryKind) {
   const std::string dict = read_file(kSourceDir / "fuzz/dict/model_file.dict");
   for (const LayerSpec& spec : layer_table()) {
     EXPECT_NE(dict.find("\"" + spec.keyword + "\""), std::string::npos) << spec.keyword << " not in the fuzz dictionary";
-    for (const LayerKey& key : spec.keys)
+    for (const LayerKey& key : spec.keys) {
       EXPECT_NE(dict.find("\"" + key.name + "=\""), std::string::npos) << key.name << "= not in the fuzz dictionary";
+      for (const std::string& word : key.choices)
+        EXPECT_NE(dict.find("\"" + word + "\""), std::string::npos) << word << " not in the fuzz dictionary";
+    }
   }
 }

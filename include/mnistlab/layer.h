@@ -60,7 +60,11 @@ enum class LayerKind {
   SiLU,
   LeakyReLU,
   BatchNorm2d,
+  BatchNorm1d,
   MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Upsample,
   Dropout,
   Flatten,
   Concat,
@@ -169,7 +173,17 @@ std::unique_ptr<Layer> GELU();
 std::unique_ptr<Layer> SiLU();
 std::unique_ptr<Layer> LeakyReLU(float negative_slope = 0.01f);
 std::unique_ptr<Layer> BatchNorm2d(float eps = 1e-5f, float momentum = 0.1f);
+// BatchNorm2d's statistics on a flat input [N, F] (after a linear layer).
+std::unique_ptr<Layer> BatchNorm1d(float eps = 1e-5f, float momentum = 0.1f);
 std::unique_ptr<Layer> MaxPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
+// count_include_pad=True, ceil_mode=False (PyTorch's defaults).
+std::unique_ptr<Layer> AvgPool2d(int kernel_size, int stride = 0 /* = kernel_size */, int padding = 0);
+// Output size 1 only: the mean of each channel, [C, H, W] -> [C, 1, 1].
+std::unique_ptr<Layer> AdaptiveAvgPool2d(int output_size = 1);
+// nn.Upsample(scale_factor=scale_factor, mode=...), an integer factor;
+// bilinear with align_corners=False. The order is the model file's.
+enum class UpsampleMode { Nearest, Bilinear };
+std::unique_ptr<Layer> Upsample(int scale_factor = 2, UpsampleMode mode = UpsampleMode::Nearest);
 std::unique_ptr<Layer> Dropout(float p = 0.5f, uint64_t seed = 0);
 std::unique_ptr<Layer> Flatten();
 // torch.cat([x, source], dim=1): channels of x first, then the source's.

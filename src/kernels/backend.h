@@ -39,6 +39,14 @@ struct PoolShape {
   int wo() const { return (w + 2 * pad - k) / stride + 1; }
 };
 
+// Upsample's geometry: input [c, h, w], output [c, h * scale, w * scale].
+struct UpsampleShape {
+  int c = 0, h = 0, w = 0, scale = 1;
+  bool bilinear = false;  // false: nearest
+  int ho() const { return h * scale; }
+  int wo() const { return w * scale; }
+};
+
 // Memory a kernel gets for one call: `saved` lives from a forward to the
 // backward after it; `workspace` only lasts for the call.
 struct KernelMemory {
@@ -109,7 +117,8 @@ class Backend {
   virtual void activation_backward(Activation f, float slope, const float* x, const float* y, const float* dy,
                                    size_t count, float* dx) const = 0;
 
-  // BatchNorm2d over [n, c, hw]: per-channel mean and biased variance; y =
+  // BatchNorm2d over [n, c, hw] (BatchNorm1d: [n, c] with hw = 1):
+  // per-channel mean and biased variance; y =
   // (x - mean) * invstd * gamma + beta; gradients (batch_statistics: mean
   // and invstd came from x, so they carry gradient too).
   virtual void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const = 0;
@@ -123,6 +132,25 @@ class Backend {
   virtual void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const = 0;
   virtual void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n,
                                 float* dx) const = 0;
+
+  // AvgPool2d with PyTorch's defaults count_include_pad=True and
+  // ceil_mode=False: y = the window's sum / (k * k), padding counted as
+  // zeros (every window lies inside the padded input, so the divisor is
+  // always k * k). Backward overwrites dx: each dy / (k * k) added to the
+  // inputs of its window.
+  virtual void avgpool_forward(const PoolShape& s, const float* x, int n, float* y) const = 0;
+  virtual void avgpool_backward(const PoolShape& s, const float* dy, int n, float* dx) const = 0;
+  // AdaptiveAvgPool2d(1) over `planes` planes (N * C) of hw values: y[p] =
+  // the plane's mean; backward overwrites dx[p][j] = dy[p] / hw.
+  virtual void global_avgpool_forward(const float* x, size_t planes, int hw, float* y) const = 0;
+  virtual void global_avgpool_backward(const float* dy, size_t planes, int hw, float* dx) const = 0;
+  // nn.Upsample(scale_factor=s.scale): nearest (output o reads input
+  // floor(o / scale)) or bilinear with align_corners=False (source
+  // coordinate (o + 0.5) / scale - 0.5, clamped at 0; the last row and column
+  // repeat). Backward overwrites dx: each dy added to the inputs it was read
+  // from, with their weights.
+  virtual void upsample_forward(const UpsampleShape& s, const float* x, int n, float* y) const = 0;
+  virtual void upsample_backward(const UpsampleShape& s, const float* dy, int n, float* dx) const = 0;
 
   // y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) from seed, stored in mask.
   virtual void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask,

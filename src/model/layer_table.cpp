@@ -40,6 +40,20 @@ std::string py_float(double v) {
 
 std::string py_bool(bool v) { return v ? "True" : "False"; }
 
+// A Choice key's words: "nearest, bilinear".
+std::string choice_list(const LayerKey& k, const char* separator) {
+  std::string list;
+  for (const std::string& c : k.choices) list += (list.empty() ? "" : separator) + c;
+  return list;
+}
+
+// The default as the usage shows it: "3", "k" (maxpool's s), "nearest".
+std::string default_text(const LayerKey& k) {
+  if (!k.shown.empty()) return k.shown;
+  if (k.type == LayerKey::Choice) return k.choices.at(size_t(k.fallback));
+  return number_text(k.fallback);
+}
+
 const Param* find_param(const Layer& layer, const std::string& name) {
   for (const Param& p : layer.params())
     if (p.name == name) return &p;
@@ -79,6 +93,19 @@ std::string window_args(const Layer& layer) {
   return "kernel_size=" + std::to_string(int_option(layer, "kernel_size")) +
          ", stride=" + std::to_string(int_option(layer, "stride")) +
          ", padding=" + std::to_string(int_option(layer, "padding"));
+}
+
+// BatchNorm2d and BatchNorm1d: the same module arguments and ONNX node.
+std::string batchnorm_module(const Layer& l) {
+  return "nn." + l.type() + "(" + std::to_string(shape_of(l, "weight", 0)) +
+         ", eps=" + py_float(layer_option(l, "eps")) + ", momentum=" + py_float(layer_option(l, "momentum")) + ")";
+}
+
+void batchnorm_onnx(const Layer& l, OnnxNodes& g) {
+  // ONNX's momentum weighs the old statistics, PyTorch's the new ones;
+  // neither matters in inference, but a reader converting back expects it.
+  g.node("BatchNormalization", with_params(g, {"weight", "bias", "running_mean", "running_var"}), g.y(),
+         {{"epsilon", float(layer_option(l, "eps"))}, {"momentum", float(1 - layer_option(l, "momentum"))}});
 }
 
 }  // namespace
@@ -132,6 +159,15 @@ float LayerArgs::number(const std::string& name) const {
   return v;
 }
 
+int LayerArgs::choice(const std::string& name) const {
+  const LayerKey& k = key(name);
+  const std::string* text = given(name);
+  if (!text) return int(k.fallback);
+  for (size_t i = 0; i < k.choices.size(); ++i)
+    if (*text == k.choices[i]) return int(i);
+  throw Error(name + "= must be one of " + choice_list(k, ", ") + ", got '" + *text + "'");
+}
+
 bool LayerArgs::flag(const std::string& name) const {
   const LayerKey& k = key(name);
   const std::string* text = given(name);
@@ -144,7 +180,7 @@ bool LayerArgs::flag(const std::string& name) const {
 std::string LayerSpec::usage() const {
   std::string u = keyword;
   if (!positional.name.empty()) u += " " + positional.shown;
-  for (const LayerKey& k : keys) u += " [" + k.name + "=" + (k.shown.empty() ? number_text(k.fallback) : k.shown) + "]";
+  for (const LayerKey& k : keys) u += " [" + k.name + "=" + default_text(k) + "]";
   return u;
 }
 
@@ -153,7 +189,9 @@ std::string layer_reference() {
   for (const LayerSpec& spec : layer_table()) {
     std::string keys;
     for (const LayerKey& k : spec.keys)
-      if (!k.help.empty()) keys += (keys.empty() ? "" : ", ") + k.name + " " + k.help;
+      if (!k.help.empty())
+        keys += (keys.empty() ? "" : ", ") + k.name + " " + k.help +
+                (k.type == LayerKey::Choice ? " (" + choice_list(k, "|") + ")" : "");
     text += spec.usage() + "\n    " + spec.pytorch_class + ": " + spec.help + (keys.empty() ? "" : "; " + keys) + "\n";
   }
   return text;
@@ -169,6 +207,12 @@ const std::vector<LayerSpec>& layer_table() {
   using limits::kChannels, limits::kKernel, limits::kSampleFloats;
   const double kernel = double(kKernel);
   const LayerKey bias{"bias", LayerKey::Flag, 1, 0, 1, "", ""};
+  const LayerKey eps{"eps", LayerKey::Number, 1e-5, 0, 1, "", "added to the variance"},
+      momentum{"momentum", LayerKey::Number, 0.1, 0, 1, "", "the new batch's weight in the running statistics"};
+  const LayerKey pool_k{"k", LayerKey::Integer, 2, 1, kernel, "", "kernel_size"},
+      pool_s{"s", LayerKey::Integer, 2, 1, kernel, "k", "stride"};
+  // Choices in UpsampleMode's order.
+  const LayerKey upsample_mode{"mode", LayerKey::Choice, 0, 0, 0, "", "interpolation", {"nearest", "bilinear"}};
   static const std::vector<LayerSpec> table = {
       {LayerKind::Conv2d, "conv", {"conv2d"}, "Conv2d", "2-D convolution",
        {"out_channels", "OUT_CHANNELS", kChannels},
@@ -286,26 +330,25 @@ const std::vector<LayerSpec>& layer_table() {
 
       {LayerKind::BatchNorm2d, "batchnorm", {"batchnorm2d", "bn"}, "BatchNorm2d",
        "per-channel normalization over the batch (running statistics in eval mode)", {},
-       {{"eps", LayerKey::Number, 1e-5, 0, 1, "", "added to the variance"},
-        {"momentum", LayerKey::Number, 0.1, 0, 1, "", "the new batch's weight in the running statistics"}},
-       [](const LayerArgs& a) { return BatchNorm2d(a.number("eps"), a.number("momentum")); },
-       [](const Layer& l) {
-         return "nn.BatchNorm2d(" + std::to_string(shape_of(l, "weight", 0)) +
-                ", eps=" + py_float(layer_option(l, "eps")) + ", momentum=" + py_float(layer_option(l, "momentum")) +
-                ")";
-       },
-       [](const Layer& l, OnnxNodes& g) {
-         // ONNX's momentum weighs the old statistics, PyTorch's the new ones;
-         // neither matters in inference, but a reader converting back expects it.
-         g.node("BatchNormalization", with_params(g, {"weight", "bias", "running_mean", "running_var"}), g.y(),
-                {{"epsilon", float(layer_option(l, "eps"))}, {"momentum", float(1 - layer_option(l, "momentum"))}});
-       },
-       EvalFold::ChannelAffine, {{"input 3 4 4\nbatchnorm eps=1e-3 momentum=0.2"}}},
+       {eps, momentum},
+       [](const LayerArgs& a) { return BatchNorm2d(a.number("eps"), a.number("momentum")); }, batchnorm_module,
+       batchnorm_onnx, EvalFold::ChannelAffine, {{"input 3 4 4\nbatchnorm eps=1e-3 momentum=0.2"}}},
+
+      // After a Linear, which fuses no epilogue: nothing to fold into.
+      {LayerKind::BatchNorm1d, "batchnorm1d", {}, "BatchNorm1d",
+       "per-feature normalization over the batch of a flat input, e.g. after linear (running statistics in eval mode)",
+       {}, {eps, momentum},
+       [](const LayerArgs& a) { return BatchNorm1d(a.number("eps"), a.number("momentum")); }, batchnorm_module,
+       batchnorm_onnx, EvalFold::None,
+       // Gradient checks run batches of 2, where a feature's two values are
+       // normalized to about -1 and 1 and the output is flat unless eps is
+       // large next to their variance.
+       {{"input 7 1 1\nflatten\nlinear 5\nbatchnorm1d eps=0.1 momentum=0.2"},
+        {"input 2 3 3\nflatten\nbatchnorm1d eps=0.5"},
+        {"input 2 2 3\nflatten\nlinear 6 bias=0\nbatchnorm1d eps=0.2 momentum=0.5\nlinear 3"}}},
 
       {LayerKind::MaxPool2d, "maxpool", {"maxpool2d"}, "MaxPool2d", "maximum over each window", {},
-       {{"k", LayerKey::Integer, 2, 1, kernel, "", "kernel_size"},
-        {"s", LayerKey::Integer, 2, 1, kernel, "k", "stride"},
-        {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (never the maximum)"}},
+       {pool_k, pool_s, {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (never the maximum)"}},
        [](const LayerArgs& a) {
          const int k = a.integer("k");
          return MaxPool2d(k, a.integer("s", k), a.integer("p"));
@@ -318,6 +361,79 @@ const std::vector<LayerSpec>& layer_table() {
        },
        EvalFold::None,
        {{"input 2 6 6\nmaxpool", true}, {"input 2 7 7\nmaxpool k=3 s=2 p=1", true}}},
+
+      {LayerKind::AvgPool2d, "avgpool", {"avgpool2d"}, "AvgPool2d",
+       "mean over each window, padding counted as zeros (count_include_pad=True)", {},
+       {pool_k, pool_s, {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (zeros, counted in the mean)"}},
+       [](const LayerArgs& a) {
+         const int k = a.integer("k");
+         return AvgPool2d(k, a.integer("s", k), a.integer("p"));
+       },
+       [](const Layer& l) { return "nn.AvgPool2d(" + window_args(l) + ", ceil_mode=False, count_include_pad=True)"; },
+       [](const Layer& l, OnnxNodes& g) {
+         // As torch.onnx exports it at opset 13: the zeros added by a Pad,
+         // then an AveragePool without padding. (OpenCV 4.6 ignores
+         // AveragePool's count_include_pad=1 and divides a window by the
+         // inside pixels it covers unless the file's producer is "pytorch".)
+         const int64_t k = int_option(l, "kernel_size"), s = int_option(l, "stride"), p = int_option(l, "padding");
+         std::string x = g.x();
+         if (p > 0) {
+           x = g.value("Pad");
+           g.node("Pad", {g.x(), g.int_constant("pads", {0, 0, p, p, 0, 0, p, p}, {8})}, x,
+                  {{"mode", std::string("constant")}});
+         }
+         g.node("AveragePool", {x}, g.y(),
+                {{"kernel_shape", std::vector<int64_t>{k, k}},
+                 {"strides", std::vector<int64_t>{s, s}},
+                 {"pads", std::vector<int64_t>{0, 0, 0, 0}},
+                 {"ceil_mode", int64_t(0)},
+                 {"count_include_pad", int64_t(1)}});
+       },
+       EvalFold::None,
+       {{"input 2 6 6\navgpool"},
+        {"input 2 7 7\navgpool k=3 s=2 p=1"},
+        {"input 3 5 6\navgpool k=2 s=1"},
+        {"input 2 7 9\navgpool k=4 s=3 p=2"},
+        {"input 2 5 5\nconv 3 k=3 p=1\navgpool k=3 s=3 p=1"}}},
+
+      {LayerKind::AdaptiveAvgPool2d, "globalavgpool", {}, "AdaptiveAvgPool2d",
+       "the mean of each channel, [C, H, W] to [C, 1, 1] (output_size 1)", {}, {},
+       [](const LayerArgs&) { return AdaptiveAvgPool2d(1); },
+       [](const Layer&) { return std::string("nn.AdaptiveAvgPool2d(1)"); },
+       [](const Layer&, OnnxNodes& g) { unary_onnx("GlobalAveragePool", g); }, EvalFold::None,
+       {{"input 3 5 7\nglobalavgpool"},
+        {"input 2 1 9\nglobalavgpool"},
+        {"input 2 4 4\nconv 3 k=3 p=1\nglobalavgpool\nflatten\nlinear 4"}}},
+
+      {LayerKind::Upsample, "upsample", {}, "Upsample",
+       "each pixel to scale x scale pixels: copies (nearest) or interpolated (bilinear, align_corners=False)", {},
+       {{"scale", LayerKey::Integer, 2, 1, kernel, "", "scale_factor"}, upsample_mode},
+       [](const LayerArgs& a) { return Upsample(a.integer("scale"), UpsampleMode(a.choice("mode"))); },
+       [upsample_mode](const Layer& l) {
+         const int64_t mode = int_option(l, "mode");
+         return "nn.Upsample(scale_factor=" + std::to_string(int_option(l, "scale_factor")) + ", mode='" +
+                upsample_mode.choices.at(size_t(mode)) + "'" +
+                (UpsampleMode(mode) == UpsampleMode::Bilinear ? ", align_corners=False" : "") + ")";
+       },
+       [](const Layer& l, OnnxNodes& g) {
+         // As torch.onnx exports it at opset 13: Resize(x, roi, scales), roi
+         // an empty name (only tf_crop_and_resize reads it).
+         const float s = float(layer_option(l, "scale_factor"));
+         const std::string scales = g.constant("scales", {1.f, 1.f, s, s}, {4});
+         std::vector<OnnxAttribute> attributes = {{"coordinate_transformation_mode", std::string("asymmetric")},
+                                                  {"mode", std::string("nearest")},
+                                                  {"nearest_mode", std::string("floor")}};
+         if (UpsampleMode(int_option(l, "mode")) == UpsampleMode::Bilinear)
+           attributes = {{"coordinate_transformation_mode", std::string("half_pixel")}, {"mode", std::string("linear")}};
+         g.node("Resize", {g.x(), "", scales}, g.y(), attributes);
+       },
+       EvalFold::None,
+       {{"input 2 3 4\nupsample"},
+        {"input 2 3 5\nupsample scale=3"},
+        {"input 2 3 4\nupsample mode=bilinear"},
+        {"input 2 5 3\nupsample scale=3 mode=bilinear"},
+        {"input 2 1 3\nupsample mode=bilinear"},
+        {"input 2 5 5\nconv 3 k=3 s=2 p=1\nupsample mode=bilinear\nconv 2 k=3 p=1"}}},
 
       {LayerKind::Dropout, "dropout", {}, "Dropout", "zeroes each value with probability p in training", {},
        {{"p", LayerKey::Number, 0.5, 0, 1, "", "the probability of a zero"}},

@@ -21,15 +21,17 @@ namespace mnistlab {
 struct LayerSpec;
 
 // A key=value argument. A given value must lie in [min, max]; the default
-// may lie outside (linear's in=0: "take the input's size").
+// may lie outside (linear's in=0: "take the input's size"). A Choice takes
+// one of the words in `choices`; its fallback is the default's index there.
 struct LayerKey {
-  enum Type { Integer, Number, Flag };
+  enum Type { Integer, Number, Flag, Choice };
   std::string name;  // "k"
   Type type = Integer;
   double fallback = 0;
   double min = 0, max = 0;
   std::string shown;  // the default as the usage shows it, when not the number ("k" for maxpool's s)
   std::string help;   // "kernel_size"
+  std::vector<std::string> choices = {};  // a Choice's words: "nearest", "bilinear"
 };
 
 // The one positional argument: a count (out_channels) or a word (a name).
@@ -51,6 +53,7 @@ class LayerArgs {
   int integer(const std::string& key, int fallback) const;  // a default that depends on another key
   float number(const std::string& key) const;
   bool flag(const std::string& key) const;
+  int choice(const std::string& key) const;  // the index of the word given in the key's choices
 
  private:
   const LayerKey& key(const std::string& name) const;

@@ -30,6 +30,9 @@ class OnnxNodes {
   // A constant tensor added as an initializer; returns its name.
   virtual std::string constant(const std::string& name, const std::vector<float>& values,
                                const std::vector<int64_t>& dims) = 0;
+  // The same, of int64 values (Pad's pads).
+  virtual std::string int_constant(const std::string& name, const std::vector<int64_t>& values,
+                                   const std::vector<int64_t>& dims) = 0;
   virtual void node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
                     const std::vector<OnnxAttribute>& attributes = {}) = 0;
   // The layer is the identity in inference (Dropout): y names x's value.

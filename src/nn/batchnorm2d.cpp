@@ -1,6 +1,8 @@
 // BatchNorm2d with PyTorch's semantics: training normalizes with the batch's
 // biased variance and updates the running variance with the unbiased one
 // (torch.nn.functional.batch_norm); eval uses the running statistics.
+// BatchNorm1d is the same layer on a flat input [N, F]: F channels of one
+// value each (hw = 1), the same kernels.
 #include <cmath>
 
 #include "kernels/backend.h"
@@ -10,14 +12,16 @@
 namespace mnistlab {
 namespace {
 
-class BatchNorm2dLayer final : public Layer {
+class BatchNormLayer final : public Layer {
  public:
-  BatchNorm2dLayer(float eps, float momentum) : eps_(eps), momentum_(momentum) {}
-  LayerKind kind() const override { return LayerKind::BatchNorm2d; }
+  BatchNormLayer(bool flat, float eps, float momentum) : flat_(flat), eps_(eps), momentum_(momentum) {}
+  LayerKind kind() const override { return flat_ ? LayerKind::BatchNorm1d : LayerKind::BatchNorm2d; }
   std::vector<LayerOption> options() const override { return {{"eps", eps_}, {"momentum", momentum_}}; }
 
   SampleShape configure(const SampleShape& in) override {
-    if (in.rank != 4) throw Error("BatchNorm2d needs an image input [C, H, W], got " + in.str());
+    if (flat_ && in.rank != 2)
+      throw Error("BatchNorm1d needs a flat input [F] (after flatten or linear), got " + in.str());
+    if (!flat_ && in.rank != 4) throw Error("BatchNorm2d needs an image input [C, H, W], got " + in.str());
     in_ = out_ = in;
     add_param("weight", {in.c});
     add_param("bias", {in.c});
@@ -86,13 +90,18 @@ class BatchNorm2dLayer final : public Layer {
   float* bias() { return params_[1].value; }
   float* running_mean() { return params_[2].value; }
   float* running_var() { return params_[3].value; }
+  bool flat_;
   float eps_, momentum_;
 };
 
 }  // namespace
 
 std::unique_ptr<Layer> BatchNorm2d(float eps, float momentum) {
-  return std::make_unique<BatchNorm2dLayer>(eps, momentum);
+  return std::make_unique<BatchNormLayer>(false, eps, momentum);
+}
+
+std::unique_ptr<Layer> BatchNorm1d(float eps, float momentum) {
+  return std::make_unique<BatchNormLayer>(true, eps, momentum);
 }
 
 }  // namespace mnistlab

@@ -145,6 +145,15 @@ class GraphWriter {
       for (float v : values) t->add_float_data(v);
       return t->name();
     }
+    std::string int_constant(const std::string& name, const std::vector<int64_t>& values,
+                             const std::vector<int64_t>& dims) override {
+      onnx::TensorProto* t = graph_.graph_.add_initializer();
+      t->set_name(node_prefix(index_) + name);
+      t->set_data_type(onnx::TensorProto::INT64);
+      for (int64_t d : dims) t->add_dims(d);
+      for (int64_t v : values) t->add_int64_data(v);
+      return t->name();
+    }
     void node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
               const std::vector<OnnxAttribute>& attributes) override {
       graph_.add_node(op, node_prefix(index_) + op + (ops_++ ? "_" + std::to_string(ops_ - 1) : ""), inputs, output,

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/avgpool.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_info.h"
@@ -11,6 +12,7 @@
 #include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/join.h"
 #include "kernels/cpu/pooling.h"
+#include "kernels/cpu/upsample.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -104,6 +106,24 @@ class CpuBackend final : public Backend {
   }
   void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n, float* dx) const override {
     cpu::maxpool_backward(t(size_t(n) * s.c * s.h * s.w), s, dy, argmax, n, dx);
+  }
+  void avgpool_forward(const PoolShape& s, const float* x, int n, float* y) const override {
+    cpu::avgpool_forward(t(size_t(n) * s.c * s.h * s.w), s, x, n, y);
+  }
+  void avgpool_backward(const PoolShape& s, const float* dy, int n, float* dx) const override {
+    cpu::avgpool_backward(t(size_t(n) * s.c * s.h * s.w), s, dy, n, dx);
+  }
+  void global_avgpool_forward(const float* x, size_t planes, int hw, float* y) const override {
+    cpu::global_avgpool_forward(t(planes * hw), x, planes, hw, y);
+  }
+  void global_avgpool_backward(const float* dy, size_t planes, int hw, float* dx) const override {
+    cpu::global_avgpool_backward(t(planes * hw), dy, planes, hw, dx);
+  }
+  void upsample_forward(const UpsampleShape& s, const float* x, int n, float* y) const override {
+    cpu::upsample_forward(t(size_t(n) * s.c * s.ho() * s.wo()), s, x, n, y);
+  }
+  void upsample_backward(const UpsampleShape& s, const float* dy, int n, float* dx) const override {
+    cpu::upsample_backward(t(size_t(n) * s.c * s.ho() * s.wo()), s, dy, n, dx);
   }
 
   void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
