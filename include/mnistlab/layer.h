@@ -152,6 +152,9 @@ struct Conv2dOptions {
   int stride = 1;
   int padding = 0;
   bool bias = true;
+  // Input channel group g feeds only output channel group g; both channel
+  // counts divisible by it. groups = in_channels: depthwise.
+  int groups = 1;
 };
 std::unique_ptr<Layer> Conv2d(const Conv2dOptions& options);
 struct ConvTranspose2dOptions {

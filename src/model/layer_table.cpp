@@ -205,7 +205,7 @@ double layer_option(const Layer& layer, const std::string& name) {
 
 const std::vector<LayerSpec>& layer_table() {
   using limits::kChannels, limits::kKernel, limits::kSampleFloats;
-  const double kernel = double(kKernel);
+  const double kernel = double(kKernel), channels = double(kChannels);
   const LayerKey bias{"bias", LayerKey::Flag, 1, 0, 1, "", ""};
   const LayerKey eps{"eps", LayerKey::Number, 1e-5, 0, 1, "", "added to the variance"},
       momentum{"momentum", LayerKey::Number, 0.1, 0, 1, "", "the new batch's weight in the running statistics"};
@@ -219,22 +219,31 @@ const std::vector<LayerSpec>& layer_table() {
        {{"k", LayerKey::Integer, 3, 1, kernel, "", "kernel_size"},
         {"s", LayerKey::Integer, 1, 1, kernel, "", "stride"},
         {"p", LayerKey::Integer, 0, 0, kernel, "", "padding (zeros)"},
-        bias},
+        bias,
+        {"groups", LayerKey::Integer, 1, 1, channels, "", "channel groups (= input channels: depthwise)"}},
        [](const LayerArgs& a) {
-         return Conv2d({a.count(), a.integer("k"), a.integer("s"), a.integer("p"), a.flag("bias")});
+         return Conv2d(
+             {a.count(), a.integer("k"), a.integer("s"), a.integer("p"), a.flag("bias"), a.integer("groups")});
        },
        [](const Layer& l) {
-         return "nn.Conv2d(" + std::to_string(shape_of(l, "weight", 1)) + ", " +
-                std::to_string(shape_of(l, "weight", 0)) + ", " + window_args(l) + ", bias=" + has_bias(l) + ")";
+         const int64_t groups = int_option(l, "groups");
+         return "nn.Conv2d(" + std::to_string(shape_of(l, "weight", 1) * groups) + ", " +
+                std::to_string(shape_of(l, "weight", 0)) + ", " + window_args(l) +
+                ", groups=" + std::to_string(groups) + ", bias=" + has_bias(l) + ")";
        },
        [](const Layer& l, OnnxNodes& g) {
          auto attributes = window(l);
          attributes.push_back({"dilations", std::vector<int64_t>{1, 1}});
-         attributes.push_back({"group", int64_t(1)});
+         attributes.push_back({"group", int_option(l, "groups")});
          g.node("Conv", with_params(g, {"weight", "bias"}), g.y(), attributes);
        },
        EvalFold::None,
-       {{"input 3 8 8\nconv 4 k=3 p=1"}, {"input 3 7 7\nconv 2 k=3 s=2 bias=0"}, {"input 3 8 8\nconv 2 k=5 s=3 p=2"}}},
+       {{"input 3 8 8\nconv 4 k=3 p=1"},
+        {"input 3 7 7\nconv 2 k=3 s=2 bias=0"},
+        {"input 3 8 8\nconv 2 k=5 s=3 p=2"},
+        {"input 4 6 5\nconv 6 k=3 p=1 groups=2"},
+        {"input 3 7 9\nconv 6 k=3 s=2 p=1 groups=3"},
+        {"input 4 5 5\nconv 4 groups=4 bias=0"}}},
 
       {LayerKind::ConvTranspose2d, "convt", {"convtranspose", "convtranspose2d"}, "ConvTranspose2d",
        "2-D transposed convolution (op < s adds rows and columns at the bottom right)",

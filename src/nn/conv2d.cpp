@@ -13,7 +13,10 @@ class Conv2dLayer final : public Layer {
   explicit Conv2dLayer(const Conv2dOptions& o) : o_(o) {}
   LayerKind kind() const override { return LayerKind::Conv2d; }
   std::vector<LayerOption> options() const override {
-    return {{"kernel_size", double(o_.kernel_size)}, {"stride", double(o_.stride)}, {"padding", double(o_.padding)}};
+    return {{"kernel_size", double(o_.kernel_size)},
+            {"stride", double(o_.stride)},
+            {"padding", double(o_.padding)},
+            {"groups", double(o_.groups)}};
   }
 
   SampleShape configure(const SampleShape& in) override {
@@ -22,19 +25,23 @@ class Conv2dLayer final : public Layer {
       throw Error("Conv2d needs out_channels >= 1, kernel_size >= 1, stride >= 1, padding >= 0");
     check_at_most(o_.out_channels, limits::kChannels, "Conv2d out_channels");
     check_window("Conv2d", o_.kernel_size, o_.stride, o_.padding);
+    if (o_.groups < 1 || in.c % o_.groups || o_.out_channels % o_.groups)
+      throw Error("Conv2d groups=" + std::to_string(o_.groups) + " must divide both its input's " +
+                  std::to_string(in.c) + " channels and its " + std::to_string(o_.out_channels) + " output channels");
     s_ = {in.c, in.h, in.w, o_.out_channels, o_.kernel_size, o_.stride, o_.padding};
+    s_.groups = o_.groups;
     if (in.h + 2 * o_.padding < o_.kernel_size || in.w + 2 * o_.padding < o_.kernel_size)
       throw Error("Conv2d kernel " + std::to_string(o_.kernel_size) + " does not fit the input " + in.str() +
                   " with padding " + std::to_string(o_.padding) + ": output size would be below 1");
     in_ = in;
     out_ = image_shape(o_.out_channels, s_.ho(), s_.wo());
-    add_param("weight", {o_.out_channels, in.c, o_.kernel_size, o_.kernel_size});
+    add_param("weight", {o_.out_channels, in.c / o_.groups, o_.kernel_size, o_.kernel_size});
     if (o_.bias) add_param("bias", {o_.out_channels});
     return out_;
   }
 
   void reset_parameters(Rng& rng) override {
-    for (Param& p : params_) init_uniform_fan_in(p, in_.c * o_.kernel_size * o_.kernel_size, rng);
+    for (Param& p : params_) init_uniform_fan_in(p, in_.c / o_.groups * o_.kernel_size * o_.kernel_size, rng);
   }
 
   void plan(const Backend& backend, int max_batch, bool gradients) override {
