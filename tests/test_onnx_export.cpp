@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cli_fixture.h"
+#include "every_layer.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/onnx.h"
@@ -16,29 +17,6 @@ using namespace mnistlab;
 using namespace mnistlab::test;
 
 namespace {
-
-// Every kind of layer a model file can name, and both joins, one of them
-// reading the image itself.
-const char* kEveryLayer = R"(input 1 28 28 as image
-conv 8 k=3 p=1
-batchnorm eps=1e-3
-relu as a
-conv 8 k=3 p=1 bias=0
-sigmoid
-add a
-tanh
-maxpool k=3 s=2 p=1
-convt 4 k=3 s=2 p=1 op=1
-concat image
-dropout p=0.3
-conv 6 k=5 s=2 p=2
-maxpool k=2
-flatten
-linear 32 bias=0
-relu
-dropout p=0.5
-linear 10
-)";
 
 struct ExportCase {
   std::string model;  // a preset, or "every-layer" (kEveryLayer)
@@ -93,7 +71,7 @@ void seeded_weights(Model& model, const std::vector<float>& images, int count) {
     model.forward(images.data() + size_t(start) * model.input_shape().numel(), batch);
   Rng rng(11);
   for (const auto& layer : model.layers()) {
-    if (layer->type() != "BatchNorm2d") continue;
+    if (layer->kind() != LayerKind::BatchNorm2d && layer->kind() != LayerKind::BatchNorm1d) continue;
     for (Param& p : layer->params())
       for (size_t j = 0; j < p.numel(); ++j) {
         if (p.name == "weight") p.value[j] *= float(rng.uniform(0.5, 1.5));
@@ -101,7 +79,7 @@ void seeded_weights(Model& model, const std::vector<float>& images, int count) {
       }
   }
   Layer& last = *model.layers().back();
-  if (last.type() == "Linear")
+  if (last.kind() == LayerKind::Linear)
     for (Param& p : last.params())
       for (size_t j = 0; j < p.numel(); ++j) p.value[j] *= 10;
 }
@@ -171,6 +149,10 @@ TEST_P(OnnxExport, OpenCvRunsItAsMnistlabDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, OnnxExport, ::testing::ValuesIn(export_cases()), case_name);
+
+TEST(OnnxExportCases, TheEveryLayerModelHasEveryKindOfTheTable) {
+  EXPECT_EQ(every_kind_missing(kEveryLayer), "") << "add these to tests/every_layer.h";
+}
 
 TEST(OnnxExportCases, EveryPresetIsExported) {
   for (const std::string& preset : preset_names()) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.h"
+#include "every_layer.h"
 #include "mnistlab/png.h"
 #include "mnistlab/safetensors.h"
 
@@ -60,6 +61,30 @@ TEST_F(RunFolder, SigtermMidEpochThenResumeEndsWithTheSameWeights) {
   ASSERT_EQ(straight.exit_code, 0) << straight.output;
 
   expect_same_run_end(dir_ / "a", dir_ / "b", 3, 5);
+}
+
+// Every layer kind keeps what a resume needs (BatchNorm1d's running
+// statistics, the dropout masks, the activations' saved inputs) and exports.
+TEST_F(RunFolder, AModelOfEveryLayerKindResumesToTheSameBytesAndExports) {
+  ASSERT_EQ(every_kind_missing(kEveryLayer), "");
+  std::ofstream(dir_ / "net.model") << kEveryLayer;
+  const std::string recipe = "--epochs 2 --lr 0.003 --seed 9";
+  auto stopped = run(train("a", recipe + " --raise-sigterm-at-step 17"));
+  EXPECT_EQ(stopped.exit_code, 128 + 15) << stopped.output;
+  auto resumed = run("train --resume " + (dir_ / "a").string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto straight = run(train("b", recipe));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  expect_same_run_end(dir_ / "a", dir_ / "b", 2, 5);
+  // It learned something: the loss of epoch 2 below epoch 1's.
+  const auto rows = metrics("b");
+  EXPECT_LT(rows[1][1], rows[0][1]);
+
+  const fs::path onnx = dir_ / "every.onnx";
+  auto exported = run("export --model " + (dir_ / "net.model").string() + " --weights " +
+                      (dir_ / "a" / "last.safetensors").string() + " --out " + onnx.string());
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_GT(fs::file_size(onnx), 20000u);
 }
 
 TEST_F(RunFolder, EvaluatingEveryNthEpochTrainsTheSameAndResumesBeforeTheFirstEvaluation) {
