@@ -16,6 +16,9 @@
 #include "hostile_run.h"
 #include "mnistlab/png.h"
 #include "mnistlab/report.h"
+#include "io/temporary_file.h"
+#include "report/event_file.h"
+#include "train/run_lock.h"
 
 using namespace mnistlab;
 using namespace mnistlab::test;
@@ -345,4 +348,36 @@ TEST_F(Writes, AGreyPalettePngIsReadAsGreyAndAColourOneIsCalledSo) {
   } catch (const Error& e) {
     EXPECT_TRUE(contains(e.what(), "red.png: is a color palette PNG (pixel 1 is rgb(200,10,10))")) << e.what();
   }
+}
+
+// A run folder renamed and replaced by a link to another folder after it was
+// claimed: the run's writes, its event file and the removal of run.lock keep
+// reaching the folder that was claimed, and the other folder stays empty.
+TEST_F(Writes, ARunFolderSwappedForALinkAfterItIsClaimedKeepsGettingTheWrites) {
+  const fs::path run = dir_ / "run", moved = dir_ / "moved", elsewhere = dir_ / "elsewhere";
+  fs::create_directories(elsewhere);
+  std::ofstream(elsewhere / "metrics.csv") << kPrecious;
+  {
+    RunLock lock;
+    lock.lock(run, "mnistlab train --out run");
+    fs::rename(run, moved);
+    fs::create_directory_symlink(elsewhere, run);
+    write_file_atomically(run / "metrics.csv", "epoch,train_loss\n");
+    EventFile::create(run);  // written and closed at once
+  }
+  EXPECT_EQ(read_file(elsewhere / "metrics.csv"), kPrecious);
+  std::vector<std::string> landed;
+  for (const auto& entry : fs::directory_iterator(elsewhere)) landed.push_back(entry.path().filename().string());
+  EXPECT_EQ(landed, std::vector<std::string>{"metrics.csv"}) << "a write followed the link";
+  EXPECT_EQ(read_file(moved / "metrics.csv"), "epoch,train_loss\n");
+  size_t event_files = 0;
+  for (const auto& entry : fs::directory_iterator(moved))
+    event_files += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_EQ(event_files, 1u);
+  EXPECT_FALSE(fs::exists(moved / "run.lock")) << "run.lock is removed where it was made";
+
+  // Once the lock is gone the path is resolved anew: the swap above would
+  // have redirected these writes, which is what the pin prevents.
+  write_file_atomically(run / "after.txt", "x");
+  EXPECT_TRUE(fs::exists(elsewhere / "after.txt"));
 }

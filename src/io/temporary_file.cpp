@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "io/folder_pin.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -40,8 +41,7 @@ void check_target(int dir_fd, const std::string& name, const fs::path& shown) {
 }
 
 int open_folder(const fs::path& target) {
-  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int fd = folder_descriptor(target.parent_path());
   if (fd < 0) throw_cannot_write(target);
   return fd;
 }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <sstream>
 
+#include "io/folder_pin.h"
 #include "io/temporary_file.h"
 #include "io/text_file.h"
 #include "mnistlab/report.h"
@@ -138,8 +139,7 @@ std::string draw_curves(const std::filesystem::path& dir, const CurvesSpec& spec
     return "gnuplot left an incomplete PNG (is the disk full?); curves.png keeps the last figure";
   }
   png.commit();
-  std::error_code ec;
-  std::filesystem::remove(dir / "curves.log", ec);
+  remove_file_in_folder(dir / "curves.log");
   return "";
 }
 

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/folder_pin.h"
 #include "io/temporary_file.h"
 #include "mnistlab/error.h"
 #include "proto/tensorboard.pb.h"
@@ -148,7 +149,7 @@ EventFile EventFile::create(const std::filesystem::path& dir) {
   std::snprintf(name, sizeof name, "events.out.tfevents.%010lld.%s.%d.%d", (long long)seconds_since_epoch(), host,
                 int(::getpid()), files_made++);
   const std::filesystem::path path = dir / name;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  const int fd = open_in_folder(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw_cannot_write(path);
   EventFile file(path, fd, 0);
   file.write_file_version();
@@ -158,7 +159,7 @@ EventFile EventFile::create(const std::filesystem::path& dir) {
 EventFile EventFile::reopen(const std::filesystem::path& path, uint64_t bytes) {
   // Never through a link, and only a file of its own: it is cut back in
   // place, which would cut whatever a link or a second hard link reaches.
-  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  const int fd = open_in_folder(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0 && errno == ELOOP)
     throw Error(path.string() + ": is a symbolic link; a run's event file must be a file of the run folder");
   if (fd < 0)

@@ -4,8 +4,10 @@
 // its jobs in order; each is a function below.
 #include "mnistlab/run.h"
 
+#include <cstring>
 #include <optional>
 
+#include "io/folder_pin.h"
 #include "io/text_file.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/error.h"
@@ -229,7 +231,9 @@ void finish(const Run::State& s, Training& t, RunOutcome& out) {
   report += "weights below: epoch " + std::to_string(out.reported_epoch) + " (" + out.weights + ")\n";
   report += t.task->report(t.model, d.test, c.train.batch_size);
   write_text(s.file("report.txt"), report);
-  fs::remove(s.file("resume.safetensors"));
+  // A finished run has nothing to resume.
+  if (!remove_file_in_folder(s.file("resume.safetensors")))
+    throw Error(s.file("resume.safetensors").string() + ": cannot remove it (" + std::strerror(errno) + ")");
 }
 
 }  // namespace

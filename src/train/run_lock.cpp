@@ -106,7 +106,7 @@ bool is_leftover_temporary(const std::string& name) {
 void remove_leftover_temporaries(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (is_leftover_temporary(entry.path().filename().string())) fs::remove(entry.path(), ec);
+    if (is_leftover_temporary(entry.path().filename().string())) remove_file_in_folder(entry.path());
 }
 
 // Every file of the old run, event files included, checked first so that a
@@ -124,10 +124,9 @@ void remove_run_files(const fs::path& dir) {
     if (fs::is_directory(fs::symlink_status(file, ec)))
       throw Error(file.string() + ": is a folder where a file of a run belongs; move it away to --overwrite the "
                   "run (nothing was removed)");
-  for (const fs::path& file : doomed) {
-    fs::remove(file, ec);
-    if (ec) throw Error(file.string() + ": cannot remove it to --overwrite the run (" + ec.message() + ")");
-  }
+  for (const fs::path& file : doomed)
+    if (!remove_file_in_folder(file))
+      throw Error(file.string() + ": cannot remove it to --overwrite the run (" + system_error(errno) + ")");
 }
 
 // What the folder holds, in words ("a finished run", ...), or "" when it
@@ -158,6 +157,7 @@ RunLock& RunLock::operator=(RunLock&& other) noexcept {
     release();
     fd_ = other.fd_;
     dir_ = std::move(other.dir_);
+    pin_ = std::move(other.pin_);
     created_dir_ = other.created_dir_;
     other.fd_ = -1;
   }
@@ -169,17 +169,20 @@ RunLock::~RunLock() { release(); }
 bool RunLock::try_lock(const fs::path& dir, const std::string& command_line, std::string* holder) {
   release();
   bool created = make_folder(dir);
+  FolderPin pin(dir);
   const fs::path path = dir / kLockName;
   const auto undo = [&](int err) {
-    std::error_code ignored;
-    if (created) fs::remove(dir, ignored);
+    if (created) remove_empty_folder(dir);
+    errno = err;
     return err;
   };
   for (int attempt = 0; attempt < 100; ++attempt) {
     // Never through a link: run.lock is truncated and written in place.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    const int fd = open_in_folder(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {  // removed by a run that created it and failed at once
+      pin = FolderPin();
       created = make_folder(dir) || created;
+      pin = FolderPin(dir);
       continue;
     }
     if (fd < 0 && errno == ELOOP) throw not_own_lock_file(path, "a symbolic link");
@@ -203,6 +206,7 @@ bool RunLock::try_lock(const fs::path& dir, const std::string& command_line, std
     }
     fd_ = fd;
     dir_ = dir;
+    pin_ = std::move(pin);
     created_dir_ = created;
     const std::string owner = std::to_string(getpid()) + "\n" + command_line + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, owner.data(), owner.size(), 0) != ssize_t(owner.size()))
@@ -219,11 +223,11 @@ void RunLock::lock(const fs::path& dir, const std::string& command_line) {
 
 void RunLock::release() {
   if (fd_ < 0) return;
-  std::error_code ec;
-  fs::remove(dir_ / kLockName, ec);  // still locked: no one else holds this file
+  remove_file_in_folder(dir_ / kLockName);  // still locked: no one else holds this file
   ::close(fd_);
   fd_ = -1;
-  if (created_dir_) fs::remove(dir_, ec);  // only when empty: a run that failed before writing anything
+  if (created_dir_) remove_empty_folder(dir_);  // a run that failed before writing anything
+  pin_ = FolderPin();
 }
 
 RunFolder claim_new_run_folder(const std::string& out, const std::string& default_dir, bool overwrite,

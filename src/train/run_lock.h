@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <string>
 
+#include "io/folder_pin.h"
+
 namespace mnistlab {
 
 // An exclusive lock on a run folder: flock() on DIR/run.lock, a file that
 // holds the owner's PID and command line. The kernel drops the lock when the
 // process ends, however it ends (even SIGKILL), so no stale lock can block
-// the next run. Released (and run.lock removed) by the destructor.
+// the next run. Released (and run.lock removed) by the destructor. While
+// held, the folder is pinned (io/folder_pin.h).
 class RunLock {
  public:
   RunLock() = default;
@@ -30,6 +33,9 @@ class RunLock {
   void release();
   int fd_ = -1;
   std::filesystem::path dir_;
+  // Every write into the folder goes through the descriptor taken when it
+  // was locked, whatever its path comes to name later.
+  FolderPin pin_;
   bool created_dir_ = false;  // removed again on release when left empty
 };
 
