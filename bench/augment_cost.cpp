@@ -10,7 +10,6 @@
 #include <fstream>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
 #include "mnistlab/augment.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
@@ -67,7 +66,6 @@ int main(int argc, char** argv) {
   app.add_option("--images", images, "training images per round")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
-    cpu::set_num_threads(threads);
     const AugmentOptions augment = parse_augment(spec);
     const Dataset train = load_split(data_dir, true).head(images), test = load_split(data_dir, false).head(100);
     std::printf("# %s, %d threads; %s, batch %d, %zu images a round, %d rounds\n", cpu_model().c_str(), threads,

@@ -161,7 +161,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--isa %s: expected scalar, avx2, avx512 or all\n", isa_option.c_str());
     return 1;
   }
-  cpu::set_num_threads(1);
   std::printf("CPU: %s\n", cpu::cpu_info().model.c_str());
   // Forward and input-gradient (channels swapped) shapes of baseline, vgg-bn and fast.
   const int course[][3] = {{32, 32, 28}, {32, 32, 14}, {64, 64, 7}, {128, 128, 4},

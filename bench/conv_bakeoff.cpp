@@ -45,7 +45,6 @@
 #include "bench_timing.h"
 #include "conv_shapes.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/isa.h"
 #include "mnistlab/error.h"
 #include "mnistlab/rng.h"
@@ -198,7 +197,6 @@ void print_line(const Shape& s, const char* pass, int threads, double us, double
 }
 
 void bench_shape(const Shape& s, int threads, const std::vector<Isa>& isas, bool list_only) {
-  cpu::set_num_threads(threads);
   std::vector<Candidate> cands = candidates(s, threads, isas);
   if (list_only) {
     for (const Candidate& c : cands)

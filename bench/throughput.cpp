@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
@@ -70,7 +69,6 @@ int main(int argc, char** argv) {
   app.add_option("--per-image-min-pixels", backend.per_image_min_pixels)->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
-    cpu::set_num_threads(threads);
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(0);
@@ -109,15 +107,15 @@ int main(int argc, char** argv) {
       ++step_index;
       if (task == "train") {
         const Tensor& logits = model.forward(images.data(), n);
-        cross_entropy(logits, labels.data(), grad.data(), nullptr);
+        cross_entropy(model.backend(), logits, labels.data(), grad.data(), nullptr);
         model.backward(grad.data());
-        optimizer->step(model.parameters(), model.gradients());
+        optimizer->step(model);
       } else if (task == "denoise") {
-        add_noise(noise, step_index, 0, images.data(), size_t(n) * pixels, noisy.data());
+        add_noise(model.backend(), noise, step_index, 0, images.data(), size_t(n) * pixels, noisy.data());
         const Tensor& out = model.forward(noisy.data(), n);
-        l1_loss(out, images.data(), grad.data());
+        l1_loss(model.backend(), out, images.data(), grad.data());
         model.backward(grad.data());
-        optimizer->step(model.parameters(), model.gradients());
+        optimizer->step(model);
       } else {
         const Tensor& logits = model.forward(images.data(), n);
         for (int i = 0; i < n; ++i) {

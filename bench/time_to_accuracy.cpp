@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
@@ -42,7 +41,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     schedule.kind = parse_schedule(schedule_name);
-    cpu::set_num_threads(threads);
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(seed);
@@ -79,9 +77,9 @@ int main(int argc, char** argv) {
         optimizer->set_lr(rate.lr);
         if (rate.momentum >= 0) optimizer->set_momentum(rate.momentum);
         const Tensor& logits = model.forward(images.data(), n);
-        cross_entropy(logits, labels.data(), dlogits.data(), nullptr);
+        cross_entropy(model.backend(), logits, labels.data(), dlogits.data(), nullptr);
         model.backward(dlogits.data());
-        optimizer->step(model.parameters(), model.gradients());
+        optimizer->step(model);
         ++step;
         const bool epoch_end = size_t(step) % loader.num_batches() == 0;
         if (step % eval_every == 0 || epoch_end) {

@@ -24,9 +24,9 @@
 // EveryOperationOfTheSeamHasACase reads class Backend's methods from
 // src/kernels/backend.h and fails when one has no case here: an operation
 // added to the seam needs a case in the table (cases()) before the suite
-// passes, and Recording must forward it before this file compiles. Losses
-// and optimizers are not behind the seam (mnistlab/loss.h, optim.h:
-// test_loss_optim.cpp). ctest runs the Linear and convolution cases again
+// passes, and Recording must forward it before this file compiles. The
+// optimizers' steps and the losses are here too (their public wrappers,
+// mnistlab/loss.h and optim.h, also in test_loss_optim.cpp). ctest runs the Linear and convolution cases again
 // with oneDNN capped at AVX2 and SSE4.1 (tests/CMakeLists.txt), since
 // max_isa does not reach oneDNN's GEMM. The activation cases were
 // test_activation_kernels.cpp's, the pooling and upsampling ones
@@ -172,6 +172,31 @@ class Recording final : public Backend {
   void add_into(const float* x, size_t count, float* acc) const override {
     MNISTLAB_SEEN;
     b_->add_into(x, count, acc);
+  }
+  bool sgd_step(const SgdStep& s, float* params, const float* grads, float* momentum_buffer,
+                size_t count) const override {
+    MNISTLAB_SEEN;
+    return b_->sgd_step(s, params, grads, momentum_buffer, count);
+  }
+  bool adam_step(const AdamStep& s, float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
+                 size_t count) const override {
+    MNISTLAB_SEEN;
+    return b_->adam_step(s, params, grads, exp_avg, exp_avg_sq, count);
+  }
+  double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad,
+                       int* correct) const override {
+    MNISTLAB_SEEN;
+    return b_->cross_entropy(logits, n, k, labels, label_smoothing, grad, correct);
+  }
+  double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
+                         float* grad) const override {
+    MNISTLAB_SEEN;
+    return b_->regression_loss(kind, output, target, count, grad);
+  }
+  void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,
+                 size_t count, float* noisy) const override {
+    MNISTLAB_SEEN;
+    b_->add_noise(kind, amount, clip, seed, first, clean, count, noisy);
   }
 #undef MNISTLAB_SEEN
 
@@ -996,6 +1021,287 @@ KernelCase concat_case(int n, size_t a_len, size_t b_len) {
   return kc;
 }
 
+// ---------------------------------------------------------------- optimizers
+
+// Bounds proportional to each value (0: exactly 0), plus an absolute floor.
+std::vector<double> proportional(const std::vector<double>& v, double rel, double floor) {
+  std::vector<double> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) b[i] = v[i] == 0 && floor == 0 ? 0.0 : rel * std::fabs(v[i]) + floor;
+  return b;
+}
+Want proportional_want(std::vector<double> v, double rel, double floor) {
+  auto b = proportional(v, rel, floor);
+  return {std::move(v), std::move(b)};
+}
+
+// A few steps of an optimizer on `count` parameters, each step with its own
+// gradients. The reference follows torch.optim's documented algorithms
+// (the pseudocode of SGD, Adam and AdamW), in double from the same float
+// inputs and hyperparameters.
+// SGD: g = g + wd p; if mu != 0: b = (t > 1 ? mu b + (1 - dampening) g : g),
+//   g = nesterov ? g + mu b : b; p = p - lr g.
+// Adam: g = g + wd p (AdamW instead: p = p - lr wd p); m = b1 m + (1 - b1) g;
+//   v = b2 v + (1 - b2) g^2; m^ = m / (1 - b1^t); v^ = v / (1 - b2^t);
+//   p = p - lr m^ / (sqrt(v^) + eps).
+// `bad`: that many gradients of the first step are NaN, +inf or -inf, and
+// only the step's "finite" answer is checked (false).
+constexpr int kOptimizerSteps = 3;
+
+KernelCase sgd_case(const std::string& shape, size_t count, SgdStep s, size_t bad = 0) {
+  KernelCase kc{"sgd_step", shape, {"sgd_step"}, count, kFloatsToSplit, nullptr};
+  kc.make = [=] {
+    auto p0 = std::make_shared<Floats>(random_values(count, 91));
+    std::vector<std::shared_ptr<Floats>> g;
+    for (int t = 0; t < kOptimizerSteps; ++t) g.push_back(std::make_shared<Floats>(random_values(count, 92 + t)));
+    const float kBad[] = {kNaN, INFINITY, -INFINITY};
+    for (size_t j = 0; j < bad; ++j) (*g[0])[(j * 7919) % count] = kBad[j % 3];
+    std::vector<double> p(p0->begin(), p0->end()), buf(count, 0.0);
+    for (int t = 0; t < kOptimizerSteps; ++t)
+      for (size_t i = 0; i < count; ++i) {
+        double d = double((*g[t])[i]) + double(s.weight_decay) * p[i];
+        if (s.momentum != 0) {
+          buf[i] = t == 0 ? d : double(s.momentum) * buf[i] + (1.0 - double(s.dampening)) * d;
+          d = s.nesterov ? d + double(s.momentum) * buf[i] : buf[i];
+        }
+        p[i] -= double(s.lr) * d;
+      }
+    Instance inst;
+    inst.want["finite"] = exact_want({bad ? 0.0 : 1.0});
+    if (!bad) {
+      inst.want["params"] = relative_want(p, 2e-6);
+      if (s.momentum != 0) inst.want["momentum_buffer"] = relative_want(buf, 2e-6);
+    }
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats& po = r.out["params"] = *p0;
+      Floats buf_o(count, kNaN);
+      for (int t = 0; t < kOptimizerSteps; ++t) {
+        SgdStep step = s;
+        step.first = t == 0;
+        const bool finite =
+            be.sgd_step(step, po.data(), g[t]->data(), s.momentum != 0 ? buf_o.data() : nullptr, count);
+        if (t == 0) r.out["finite"] = {finite ? 1.f : 0.f};
+      }
+      if (bad) r.out.erase("params");
+      else if (s.momentum != 0) r.out["momentum_buffer"] = buf_o;
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+SgdStep sgd(float lr, float momentum, float dampening, float weight_decay, bool nesterov) {
+  SgdStep s;
+  s.lr = lr, s.momentum = momentum, s.dampening = dampening, s.weight_decay = weight_decay, s.nesterov = nesterov;
+  return s;
+}
+
+// Steps first_step + 1 .. first_step + 3 (after first_step steps, m and v
+// start from earlier values).
+KernelCase adam_case(const std::string& shape, size_t count, AdamStep s, int64_t first_step, size_t bad = 0) {
+  KernelCase kc{s.decoupled ? "adamw_step" : "adam_step", shape, {"adam_step"}, count, kFloatsToSplit, nullptr};
+  kc.make = [=] {
+    auto p0 = std::make_shared<Floats>(random_values(count, 101));
+    auto m0 = std::make_shared<Floats>(first_step ? random_values(count, 102, -.1f, .1f) : Floats(count, 0.f));
+    auto v0 = std::make_shared<Floats>(first_step ? random_values(count, 103, 0.f, .05f) : Floats(count, 0.f));
+    std::vector<std::shared_ptr<Floats>> g;
+    for (int t = 0; t < kOptimizerSteps; ++t) g.push_back(std::make_shared<Floats>(random_values(count, 104 + t)));
+    const float kBad[] = {kNaN, INFINITY, -INFINITY};
+    for (size_t j = 0; j < bad; ++j) (*g[0])[(j * 7919) % count] = kBad[j % 3];
+    std::vector<double> p(p0->begin(), p0->end()), m(m0->begin(), m0->end()), v(v0->begin(), v0->end());
+    const double lr = s.lr, b1 = s.beta1, b2 = s.beta2, eps = s.eps, wd = s.weight_decay;
+    for (int t = 0; t < kOptimizerSteps; ++t) {
+      const double step = double(first_step + 1 + t);
+      for (size_t i = 0; i < count; ++i) {
+        double grad = (*g[t])[i];
+        if (s.decoupled) p[i] -= lr * wd * p[i];
+        else grad += wd * p[i];
+        m[i] = b1 * m[i] + (1 - b1) * grad;
+        v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+        const double m_hat = m[i] / (1 - std::pow(b1, step)), v_hat = v[i] / (1 - std::pow(b2, step));
+        p[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
+      }
+    }
+    Instance inst;
+    inst.want["finite"] = exact_want({bad ? 0.0 : 1.0});
+    if (!bad) {
+      // Every update is at most about lr; its float rounding is relative to
+      // the value it changes.
+      inst.want["params"] = relative_want(p, 2e-6);
+      // m's two terms (b1 m, (1 - b1) g) reach about 0.2, and their float
+      // roundings (up to 7.5e-9 each) stay when the terms cancel.
+      inst.want["exp_avg"] = proportional_want(m, 2e-6, 1e-7);
+      inst.want["exp_avg_sq"] = proportional_want(v, 2e-6, 1e-12);
+    }
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats po = *p0, mo = *m0, vo = *v0;
+      for (int t = 0; t < kOptimizerSteps; ++t) {
+        AdamStep step = s;
+        step.step = first_step + 1 + t;
+        const bool finite = be.adam_step(step, po.data(), g[t]->data(), mo.data(), vo.data(), count);
+        if (t == 0) r.out["finite"] = {finite ? 1.f : 0.f};
+      }
+      if (!bad) r.out["params"] = po, r.out["exp_avg"] = mo, r.out["exp_avg_sq"] = vo;
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+AdamStep adam(float lr, float beta1, float beta2, float eps, float weight_decay, bool decoupled) {
+  AdamStep s;
+  s.lr = lr, s.beta1 = beta1, s.beta2 = beta2, s.eps = eps, s.weight_decay = weight_decay, s.decoupled = decoupled;
+  return s;
+}
+
+// ---------------------------------------------------------------- losses
+
+// nn.CrossEntropyLoss(label_smoothing=eps) from its documentation: with
+// log p = log_softmax(z), l_i = -sum_c q_c log p_c for the target q = (1 -
+// eps) one_hot(label) + eps / K; the loss is the mean of l_i and its
+// gradient (softmax(z) - q) / n. correct: rows whose argmax (the first
+// maximum, as torch.argmax) is the label. The losses split their sum over
+// the rows among every thread of the backend, at any size (split_at 1).
+KernelCase cross_entropy_case(const std::string& shape, int n, int k, float label_smoothing, bool ties = false) {
+  KernelCase kc{"cross_entropy", shape, {"cross_entropy"}, size_t(n), 1, nullptr};
+  kc.make = [=] {
+    auto z = std::make_shared<Floats>(random_values(size_t(n) * k, 111, -4.f, 4.f));
+    auto labels = std::make_shared<std::vector<int32_t>>(n);
+    Rng rng(112);
+    for (int32_t& l : *labels) l = int32_t(rng.uniform(0.f, float(k))) % k;
+    if (ties && k > 1)  // equal maxima: the first one is the argmax, so a label on the second is wrong
+      for (int i = 0; i < n; i += 3) {
+        (*z)[size_t(i) * k] = (*z)[size_t(i) * k + 1] = 5.f;
+        (*labels)[i] = i % 2;
+      }
+    const double eps = label_smoothing;
+    double total = 0;
+    int right = 0;
+    std::vector<double> grad(size_t(n) * k);
+    for (int i = 0; i < n; ++i) {
+      const float* row = z->data() + size_t(i) * k;
+      double top = row[0];
+      int best = 0;
+      for (int c = 1; c < k; ++c)
+        if (row[c] > top) top = row[c], best = c;
+      right += best == (*labels)[i];
+      double sum = 0;
+      for (int c = 0; c < k; ++c) sum += std::exp(double(row[c]) - top);
+      const double log_sum = std::log(sum) + top;
+      for (int c = 0; c < k; ++c) {
+        const double q = (c == (*labels)[i] ? 1 - eps : 0.0) + eps / k;
+        total += -q * (double(row[c]) - log_sum);
+        grad[size_t(i) * k + c] = (std::exp(double(row[c]) - log_sum) - q) / n;
+      }
+    }
+    Instance inst;
+    inst.want["loss"] = relative_want({total / n}, 1e-6);
+    inst.want["loss, no gradient"] = relative_want({total / n}, 1e-6);
+    inst.want["grad"] = proportional_want(grad, 1e-6, 1e-12);
+    inst.want["correct"] = exact_want({double(right)});
+    inst.close_across_threads = {"loss", "loss, no gradient"};  // a sum split among the threads
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats& go = r.out["grad"] = Floats(size_t(n) * k, kNaN);
+      int correct = -1;
+      r.out["loss"] = {float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, go.data(), &correct))};
+      r.out["correct"] = {float(correct)};
+      r.out["loss, no gradient"] = {
+          float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, nullptr, nullptr))};
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+// nn.L1Loss and nn.MSELoss (reduction='mean') from their documentation: the
+// mean of |x - y| or (x - y)^2 over every element; gradients sign(x - y) /
+// count (torch.sign(0) = 0) and 2 (x - y) / count. Every fifth output
+// equals its target.
+KernelCase regression_case(RegressionLoss kind, size_t count) {
+  const bool l1 = kind == RegressionLoss::L1;
+  KernelCase kc{l1 ? "l1_loss" : "mse_loss", std::to_string(count) + " values", {"regression_loss"}, count, 1,
+                nullptr};
+  kc.make = [=] {
+    auto out = std::make_shared<Floats>(random_values(count, 121, -2.f, 2.f));
+    auto target = std::make_shared<Floats>(random_values(count, 122));
+    for (size_t i = 0; i < count; i += 5) (*target)[i] = (*out)[i];
+    double sum = 0;
+    std::vector<double> grad(count);
+    for (size_t i = 0; i < count; ++i) {
+      const double d = double((*out)[i]) - (*target)[i];
+      sum += l1 ? std::fabs(d) : d * d;
+      grad[i] = (l1 ? (d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) : 2 * d) / double(count);
+    }
+    Instance inst;
+    inst.want["loss"] = relative_want({sum / double(count)}, 1e-6);
+    inst.want["loss, no gradient"] = relative_want({sum / double(count)}, 1e-6);
+    inst.want["grad"] = proportional_want(grad, 1e-6, 0);
+    inst.close_across_threads = {"loss", "loss, no gradient"};
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats& go = r.out["grad"] = Floats(count, kNaN);
+      r.out["loss"] = {float(be.regression_loss(kind, out->data(), target->data(), count, go.data()))};
+      r.out["loss, no gradient"] = {float(be.regression_loss(kind, out->data(), target->data(), count, nullptr))};
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+// ---------------------------------------------------------------- noise
+
+// The denoising task's noise from its definition (backend.h): SplitMix64
+// as Vigna's reference splitmix64.c (prng.di.unimi.it) steps it, the top 24
+// bits over 2^24 as u, Box-Muller in double. Uniform and salt-pepper are
+// float's rounding of the exact value; Gaussian within float's log, sqrt
+// and cos (1e-5 of 1 + |value|).
+uint64_t splitmix64_reference(uint64_t state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+KernelCase noise_case(NoiseKind kind, float amount, bool clip, uint64_t first, size_t count) {
+  KernelCase kc{"add_noise",
+                std::string(noise_name(kind)) + " " + std::to_string(amount).substr(0, 4) + (clip ? " clipped" : "") +
+                    " from " + std::to_string(first) + ", " + std::to_string(count) + " values",
+                {"add_noise"}, count, kFloatsToSplit, nullptr};
+  kc.make = [=] {
+    auto clean = std::make_shared<Floats>(random_values(count, 131, 0.f, 1.f));
+    const uint64_t seed = 0x5eed + first;
+    const uint64_t stream = splitmix64_reference(seed ^ 0x6E6F697365ull);  // "noise"
+    auto u = [](uint64_t bits) { return double(bits >> 40) / 16777216.0; };
+    std::vector<double> noisy(count);
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t r1 = splitmix64_reference(stream + 2 * (first + i));
+      double v = (*clean)[i];
+      if (kind == NoiseKind::Uniform) v += double(amount) * u(r1);
+      else if (kind == NoiseKind::Gaussian)
+        v += double(amount) * std::sqrt(-2 * std::log(1 - u(r1))) *
+             std::cos(2 * M_PI * u(splitmix64_reference(stream + 2 * (first + i) + 1)));
+      else if (u(r1) < amount) v = (r1 & 1) ? 1.0 : 0.0;
+      noisy[i] = clip ? std::min(std::max(v, 0.0), 1.0) : v;
+    }
+    Instance inst;
+    inst.want["noisy"] = kind == NoiseKind::Gaussian ? relative_want(noisy, 1e-5) : relative_want(noisy, 1.2e-7);
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats& o = r.out["noisy"] = Floats(count, kNaN);
+      be.add_noise(kind, amount, clip, seed, first, clean->data(), count, o.data());
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
 // ---------------------------------------------------------------- the table
 
 // Every operation of the seam, small shapes with odd sizes and edges, and
@@ -1078,6 +1384,38 @@ std::vector<KernelCase> cases() {
   all.push_back(concat_case(3, 5, 7));
   all.push_back(concat_case(16, 8 * 28 * 28, 4 * 28 * 28));
   all.push_back(concat_case(2, 1, 40));
+
+  all.push_back(sgd_case("plain, 7 values", 7, sgd(0.1f, 0.f, 0.f, 0.f, false)));
+  all.push_back(sgd_case("momentum 0.9 dampening 0.1 weight decay 0.01, 1001 values", 1001,
+                         sgd(0.05f, 0.9f, 0.1f, 0.01f, false)));
+  all.push_back(sgd_case("nesterov 0.9 weight decay 5e-4, 100003 values", 100003, sgd(0.1f, 0.9f, 0.f, 5e-4f, true)));
+  all.push_back(sgd_case("weight decay without momentum, 100003 values", 100003, sgd(0.02f, 0.f, 0.f, 0.1f, false)));
+  all.push_back(sgd_case("non-finite gradients, 1001 values", 1001, sgd(0.1f, 0.9f, 0.f, 0.f, false), 3));
+  all.push_back(sgd_case("non-finite gradients, 100003 values", 100003, sgd(0.1f, 0.f, 0.f, 0.f, false), 5));
+  all.push_back(adam_case("defaults, 7 values", 7, adam(1e-3f, 0.9f, 0.999f, 1e-8f, 0.f, false), 0));
+  all.push_back(adam_case("weight decay 0.01 from step 100, 100003 values", 100003,
+                          adam(1e-2f, 0.85f, 0.99f, 1e-6f, 0.01f, false), 100));
+  all.push_back(adam_case("weight decay 0.01, 1001 values", 1001, adam(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, true), 0));
+  all.push_back(adam_case("weight decay 0.1 from step 7, 100003 values", 100003,
+                          adam(3e-3f, 0.95f, 0.999f, 1e-8f, 0.1f, true), 7));
+  all.push_back(adam_case("non-finite gradients, 100003 values", 100003,
+                          adam(1e-3f, 0.9f, 0.999f, 1e-8f, 0.f, false), 0, 4));
+
+  all.push_back(cross_entropy_case("n3 k5", 3, 5, 0.f));
+  all.push_back(cross_entropy_case("n128 k10 label smoothing 0.1", 128, 10, 0.1f));
+  all.push_back(cross_entropy_case("n1000 k10 with ties", 1000, 10, 0.f, true));
+  all.push_back(cross_entropy_case("n7 k1", 7, 1, 0.3f));
+  all.push_back(cross_entropy_case("n64 k47 label smoothing 0.5", 64, 47, 0.5f));
+  for (RegressionLoss kind : {RegressionLoss::L1, RegressionLoss::Mse}) {
+    all.push_back(regression_case(kind, 7));
+    all.push_back(regression_case(kind, 784));
+    all.push_back(regression_case(kind, 100003));
+  }
+  all.push_back(noise_case(NoiseKind::Uniform, 1.f, false, 0, 7));
+  all.push_back(noise_case(NoiseKind::Uniform, 0.5f, true, 3136, 100003));
+  all.push_back(noise_case(NoiseKind::Gaussian, 0.1f, false, 784, 1001));
+  all.push_back(noise_case(NoiseKind::Gaussian, 0.5f, true, 0, 100003));
+  all.push_back(noise_case(NoiseKind::SaltPepper, 0.2f, false, 5, 100003));
   return all;
 }
 

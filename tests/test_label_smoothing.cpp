@@ -6,12 +6,19 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/task.h"
 
 using namespace mnistlab;
+
+// The backend the losses and optimizers compute on here (a model's would be Model::backend()).
+static const Backend& cpu_backend() {
+  static const std::unique_ptr<Backend> backend = make_backend({});
+  return *backend;
+}
 
 TEST(LabelSmoothing, LossAndGradientMatchPyTorch) {
   std::ifstream in(std::string(MNISTLAB_REFERENCE_DIR) + "/label_smoothing.json");
@@ -29,7 +36,7 @@ TEST(LabelSmoothing, LossAndGradientMatchPyTorch) {
     const std::string which = "K=" + std::to_string(k) + " eps=" + c["label_smoothing"].dump();
     std::vector<float> grad(logits.size());
     const double loss =
-        cross_entropy(Tensor{logits.data(), n, flat_shape(k)}, labels.data(), grad.data(), nullptr, eps);
+        cross_entropy(cpu_backend(), Tensor{logits.data(), n, flat_shape(k)}, labels.data(), grad.data(), nullptr, eps);
     const double want_loss = c["loss"];
     EXPECT_NEAR(loss, want_loss, 1e-9 * want_loss) << which << ": loss differs";
     worst_loss = std::max(worst_loss, std::fabs(loss - want_loss));
@@ -48,14 +55,14 @@ TEST(LabelSmoothing, HandCalculation) {
   float z[4] = {0.5f, 0.5f, 0.5f, 0.5f};
   const int32_t label = 2;
   float grad[4];
-  const double loss = cross_entropy(Tensor{z, 1, flat_shape(4)}, &label, grad, nullptr, 0.2f);
+  const double loss = cross_entropy(cpu_backend(), Tensor{z, 1, flat_shape(4)}, &label, grad, nullptr, 0.2f);
   EXPECT_NEAR(loss, std::log(4.0), 1e-12);
   EXPECT_NEAR(grad[0], 0.25f - 0.2f / 4, 1e-7);
   EXPECT_NEAR(grad[2], 0.25f - (0.8f + 0.2f / 4), 1e-7);
   // logits (0, ln 3): p = (1/4, 3/4), label 1, eps 0.5: 0.5 * -ln(3/4) + 0.5 * (-ln(1/4) - ln(3/4)) / 2.
   float two[2] = {0.f, std::log(3.f)};
   const int32_t one = 1;
-  EXPECT_NEAR(cross_entropy(Tensor{two, 1, flat_shape(2)}, &one, nullptr, nullptr, 0.5f),
+  EXPECT_NEAR(cross_entropy(cpu_backend(), Tensor{two, 1, flat_shape(2)}, &one, nullptr, nullptr, 0.5f),
               -0.5 * std::log(0.75) - 0.25 * (std::log(0.25) + std::log(0.75)), 1e-7);
 }
 
@@ -66,7 +73,7 @@ TEST(LabelSmoothing, GradientMatchesFiniteDifferences) {
   for (int i = 0; i < n * k; ++i) z[i] = std::cos(1.3f * i) * 2.f;
   const std::vector<int32_t> labels = {1, 4, 0};
   const auto loss = [&](float* g) {
-    return cross_entropy(Tensor{z.data(), n, flat_shape(k)}, labels.data(), g, nullptr, eps);
+    return cross_entropy(cpu_backend(), Tensor{z.data(), n, flat_shape(k)}, labels.data(), g, nullptr, eps);
   };
   loss(grad.data());
   const float h = 1e-2f;
@@ -85,7 +92,7 @@ TEST(LabelSmoothing, OutsideZeroToOneIsRefused) {
   float z[2] = {0.f, 1.f};
   const int32_t label = 0;
   for (float eps : {-0.1f, 1.0f, 1.5f, std::nanf("")})
-    EXPECT_THROW(cross_entropy(Tensor{z, 1, flat_shape(2)}, &label, nullptr, nullptr, eps), Error) << eps;
+    EXPECT_THROW(cross_entropy(cpu_backend(), Tensor{z, 1, flat_shape(2)}, &label, nullptr, nullptr, eps), Error) << eps;
 }
 
 // The task's train_loss is the smoothed loss; its evaluation stays plain
@@ -109,8 +116,8 @@ TEST(LabelSmoothing, TheTaskTrainsSmoothedAndEvaluatesPlain) {
   double sums[2] = {0, 0};
   task->train_step(model, images.data(), labels.data(), 6, 0, 0, sums);  // no optimizer step: same weights after
   const Tensor& logits = model.forward(images.data(), 6);
-  EXPECT_NEAR(sums[0] / 6, cross_entropy(logits, labels.data(), nullptr, nullptr, 0.3f), 1e-12);
-  const double plain = cross_entropy(logits, labels.data(), nullptr, nullptr);
+  EXPECT_NEAR(sums[0] / 6, cross_entropy(model.backend(), logits, labels.data(), nullptr, nullptr, 0.3f), 1e-12);
+  const double plain = cross_entropy(model.backend(), logits, labels.data(), nullptr, nullptr);
   EXPECT_NEAR(task->evaluate(model, data, 4)[0], plain, 1e-6);
   EXPECT_THROW(make_classification_task({1.f, false}), Error);
 }

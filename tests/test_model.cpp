@@ -386,9 +386,9 @@ TEST(Model, SameSeedSameTrainingRunBitForBit) {
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * i);
     std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5};
     for (int step = 0; step < 3; ++step) {
-      cross_entropy(m.forward(x.data(), 6), labels.data(), dlogits.data(), nullptr);
+      cross_entropy(m.backend(), m.forward(x.data(), 6), labels.data(), dlogits.data(), nullptr);
       m.backward(dlogits.data());
-      opt->step(m.parameters(), m.gradients());
+      opt->step(m);
     }
     return std::vector<float>(m.parameters(), m.parameters() + m.parameter_count());
   };

@@ -31,7 +31,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/rng.h"
@@ -343,7 +342,7 @@ Dataset synthetic(size_t count, int side, uint64_t seed) {
 int measure_epoch_two(Model& model, Task& task, const TrainOptions& options, const Dataset& train,
                       const Dataset& test) {
   prepare();
-  use_threads(model, 2);  // the backend's and OpenMP's parallel paths
+  use_threads(model, 2);  // the backend's parallel paths
   auto optimizer = make_optimizer(options.optimizer, model.parameter_count());
   TrainProgress progress;
   TrainCallbacks callbacks;
@@ -377,11 +376,7 @@ void expect_no_allocation(int measured) {
 
 class NoAllocationInFit : public ::testing::Test {
  protected:
-  void TearDown() override {
-    close_window();
-    cpu::set_num_threads(saved_);
-  }
-  int saved_ = cpu::num_threads();
+  void TearDown() override { close_window(); }
 };
 
 TEST_F(NoAllocationInFit, ClassificationStep) {

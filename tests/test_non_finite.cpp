@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "cli_fixture.h"
+#include "kernels/backend.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
@@ -11,6 +12,12 @@
 #include "mnistlab/trainer.h"
 
 using namespace mnistlab;
+
+// The backend the losses and optimizers compute on here (a model's would be Model::backend()).
+static const Backend& cpu_backend() {
+  static const std::unique_ptr<Backend> backend = make_backend({});
+  return *backend;
+}
 using namespace mnistlab::test;
 
 namespace {
@@ -42,11 +49,12 @@ class InfinityAt final : public Optimizer {
   enum What { Gradient, Weight };
   InfinityAt(std::unique_ptr<Optimizer> inner, int64_t at, What what)
       : inner_(std::move(inner)), at_(at), what_(what) {}
-  bool step(float* params, const float* grads) override {
+  using Optimizer::step;
+  bool step(const Backend& backend, float* params, const float* grads) override {
     const bool now = inner_->steps() + 1 == at_;
     if (now && what_ == Gradient) const_cast<float*>(grads)[1] = kInf;
     inner_->set_lr(lr());
-    const bool finite = inner_->step(params, grads);
+    const bool finite = inner_->step(backend, params, grads);
     if (now && what_ == Weight) params[1] = kInf;
     set_steps(inner_->steps());
     return finite;
@@ -88,12 +96,12 @@ TEST(NonFinite, OptimizersSayWhetherEveryGradientWasFinite) {
     std::vector<float> p(1000, 1.f), g(1000, 1e-42f);
     g[3] = big;
     g[4] = -big;
-    EXPECT_TRUE(make_optimizer(o, p.size())->step(p.data(), g.data())) << optimizer_name(kind);
+    EXPECT_TRUE(make_optimizer(o, p.size())->step(cpu_backend(), p.data(), g.data())) << optimizer_name(kind);
     for (float bad : {nan, kInf, -kInf})
       for (size_t at : {size_t(0), size_t(517), size_t(999)}) {
         std::vector<float> q(1000, 1.f), h(1000, 0.5f);
         h[at] = bad;
-        EXPECT_FALSE(make_optimizer(o, q.size())->step(q.data(), h.data())) << optimizer_name(kind) << " " << at;
+        EXPECT_FALSE(make_optimizer(o, q.size())->step(cpu_backend(), q.data(), h.data())) << optimizer_name(kind) << " " << at;
       }
   }
 }

@@ -47,7 +47,7 @@ TEST(PyTorchParity, BaselineLogitsLossAndEveryGradient) {
   const Tensor& logits = model.forward(x.data(), n);
   EXPECT_LT(relative_error(logits.data, ref.at("logits").to_floats()), 1e-4) << "logits differ";
   std::vector<float> dlogits(logits.numel());
-  const double loss = cross_entropy(logits, labels.data(), dlogits.data(), nullptr);
+  const double loss = cross_entropy(model.backend(), logits, labels.data(), dlogits.data(), nullptr);
   EXPECT_NEAR(loss, ref.at("loss").to_floats()[0], 1e-4 * std::fabs(ref.at("loss").to_floats()[0]));
   model.backward(dlogits.data());
   int compared = 0;
@@ -81,7 +81,7 @@ TEST(PyTorchParity, BatchNormNetworkInTrainingMode) {
   const Tensor& logits = model.forward(x.data(), n);
   EXPECT_LT(relative_error(logits.data, ref.at("logits").to_floats()), 1e-4) << "logits differ";
   std::vector<float> dlogits(logits.numel());
-  cross_entropy(logits, labels.data(), dlogits.data(), nullptr);
+  cross_entropy(model.backend(), logits, labels.data(), dlogits.data(), nullptr);
   model.backward(dlogits.data());
   int buffers = 0, grads = 0;
   for (const StateEntry& e : model.state_dict()) {
@@ -121,7 +121,7 @@ TEST(PyTorchParity, DaeUnetOutputAndEveryGradient) {
   const Tensor& y = model.forward(x.data(), n);
   EXPECT_LT(relative_error(y.data, ref.at("output").to_floats()), 1e-5) << "output differs";
   std::vector<float> dy(y.numel());
-  const double loss = l1_loss(y, target.data(), dy.data());
+  const double loss = l1_loss(model.backend(), y, target.data(), dy.data());
   EXPECT_NEAR(loss, ref.at("loss").to_floats()[0], 1e-5);
   model.backward(dy.data());
   int compared = 0;

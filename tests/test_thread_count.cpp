@@ -33,7 +33,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/rng.h"
 #include "mnistlab/trainer.h"
@@ -77,12 +76,9 @@ Dataset synthetic(size_t count, uint64_t seed) {
   return d;
 }
 
-// Restores the process-wide OpenMP thread count use_threads changes.
-class ThreadCount : public ::testing::Test {
- protected:
-  void TearDown() override { cpu::set_num_threads(saved_); }
-  int saved_ = cpu::num_threads();
-};
+// use_threads sets only the model's backend (no process-wide OpenMP
+// state), so there is nothing to restore.
+class ThreadCount : public ::testing::Test {};
 
 Model make_model(int threads) {
   Model model = parse_model(kModel, "thread-count test");

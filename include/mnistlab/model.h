@@ -46,6 +46,12 @@ class Model {
   // at the next reserve or forward.
   void set_backend(const BackendOptions& options);
   const BackendOptions& backend_options() const { return backend_options_; }
+  // The backend made from those options (now, if no reserve or set_backend
+  // has made it yet). The layers compute on it, and the optimizer and the
+  // losses take it (Optimizer::step, cross_entropy, l1_loss, mse_loss), so
+  // BackendOptions::threads governs the whole step. Its class is internal
+  // (src/kernels/backend.h): library code only passes it along.
+  const Backend& backend();
   // Per layer, the kernel route its last plan chose ("" for layers without one).
   std::vector<std::string> kernel_routes() const;
   // Bytes of the arena the last reserve sized: activations, their gradients

@@ -34,10 +34,12 @@ struct NoiseOptions {
 NoiseOptions checked_noise(NoiseOptions options);
 float noise_amount(const NoiseOptions& checked);
 
+class Backend;  // src/kernels/backend.h; a library user passes Model::backend() along
+
 // noisy[i] = clean[i] + noise for the pixels [first, first + count) of a
 // stream identified by seed; `first` makes the noise of a pixel independent
-// of how the stream is cut into batches.
-void add_noise(const NoiseOptions& options, uint64_t seed, uint64_t first, const float* clean, size_t count,
-               float* noisy);
+// of how the stream is cut into batches. Computed on `backend` (the model's).
+void add_noise(const Backend& backend, const NoiseOptions& options, uint64_t seed, uint64_t first,
+               const float* clean, size_t count, float* noisy);
 
 }  // namespace mnistlab

@@ -1,6 +1,8 @@
 #pragma once
 // Optimizers over one flat parameter array, with PyTorch's update rules
-// (torch/optim/sgd.py, adam.py, adamw.py) and defaults.
+// (torch/optim/sgd.py, adam.py, adamw.py) and defaults. A step computes on
+// a backend, the model's (Model::backend()), with its threads: one
+// BackendOptions::threads governs the layers, the loss and the optimizer.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +12,9 @@
 #include "mnistlab/names.h"
 
 namespace mnistlab {
+
+class Backend;  // src/kernels/backend.h; a library user passes Model::backend() along
+class Model;
 
 enum class OptimizerKind { Sgd, Adam, AdamW };
 inline constexpr Named<OptimizerKind> kOptimizerNames[] = {
@@ -34,7 +39,9 @@ class Optimizer {
   // Returns false when a gradient is not finite (NaN, +-inf): the step is
   // taken all the same (the check rides on its one pass over the
   // gradients), so the weights are no longer worth keeping.
-  virtual bool step(float* params, const float* grads) = 0;
+  virtual bool step(const Backend& backend, float* params, const float* grads) = 0;
+  // The model's parameters from its gradients, on its backend.
+  bool step(Model& model);
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
   // What OneCycleLR cycles: SGD's momentum, Adam's beta1.

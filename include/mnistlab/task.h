@@ -79,7 +79,8 @@ class Task {
   virtual std::string picture_name() const = 0;  // its file name and tag: "samples", "misclassified"
   // What the model has to beat before training, as one line (denoising: the
   // noisy input's own scores on the test set); "" when there is nothing.
-  virtual std::string baseline(const Dataset&, int) { return ""; }
+  // The model is the run's (its backend computes the scores).
+  virtual std::string baseline(Model&, const Dataset&, int) { return ""; }
   // The task's part of report.txt, for the final weights on the test set
   // (a classifier's names its classes by test.class_names).
   virtual std::string report(Model& model, const Dataset& test, int batch_size) = 0;

@@ -8,6 +8,7 @@
 #include "cli/image_input.h"
 #include "cli/train_args.h"
 #include "cli/validators.h"
+#include "kernels/backend.h"
 #include "mnistlab/denoise.h"
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
@@ -34,8 +35,9 @@ void run_pairs(const PairsArgs& a) {
   const Dataset test = load_split(dataset_dir(a.dataset, a.data_dir), false);
   const size_t count = std::min(size_t(a.count), test.size()), pixels = test.image_size();
   std::vector<float> noisy(count * pixels), clean(count * pixels);
+  const std::unique_ptr<Backend> backend = make_backend({});  // no model here: every CPU
   for (size_t i = 0; i < count; ++i) {
-    noisy_test_image(test, i, o.noise, o.seed, noisy.data() + i * pixels);
+    noisy_test_image(*backend, test, i, o.noise, o.seed, noisy.data() + i * pixels);
     for (size_t p = 0; p < pixels; ++p) clean[i * pixels + p] = float(test.pixels[i * pixels + p]) / 255.0f;
   }
   std::vector<std::vector<const float*>> rows;

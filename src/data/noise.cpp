@@ -1,26 +1,11 @@
-// A counter-based generator (SplitMix64 of seed and pixel index) gives each
-// pixel its own random numbers without a sequential state.
+// Noise options; the noise itself is the backend's (Backend::add_noise,
+// kernels/cpu/add_noise.cpp).
 #include "mnistlab/noise.h"
 
-#include <cmath>
-#include <numbers>
-
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Uniform in [0, 1) from the top 24 bits: every value is a float exactly.
-float unit(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
-
-}  // namespace
 
 const char* noise_name(NoiseKind kind) { return name_of(kNoiseNames, kind); }
 
@@ -47,26 +32,9 @@ NoiseOptions checked_noise(NoiseOptions o) {
 
 float noise_amount(const NoiseOptions& o) { return o.amount.value_or(0.f); }
 
-void add_noise(const NoiseOptions& o, uint64_t seed, uint64_t first, const float* clean, size_t count,
-               float* noisy) {
-  const uint64_t stream = splitmix64(seed ^ 0x6E6F697365ull);  // "noise"
-  const long n = long(count);
-  const float amount = noise_amount(o);
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; ++i) {
-    const uint64_t r1 = splitmix64(stream + 2 * (first + uint64_t(i)));
-    float v = clean[i];
-    if (o.kind == NoiseKind::Uniform) {
-      v += amount * unit(r1);
-    } else if (o.kind == NoiseKind::Gaussian) {
-      // Box-Muller; 1 - u keeps the logarithm finite.
-      const float u1 = 1.f - unit(r1), u2 = unit(splitmix64(stream + 2 * (first + uint64_t(i)) + 1));
-      v += amount * std::sqrt(-2.f * std::log(u1)) * std::cos(2.f * std::numbers::pi_v<float> * u2);
-    } else if (unit(r1) < amount) {  // salt-pepper: half salt, half pepper
-      v = (r1 & 1) ? 1.f : 0.f;
-    }
-    noisy[i] = o.clip ? std::fmin(std::fmax(v, 0.f), 1.f) : v;
-  }
+void add_noise(const Backend& backend, const NoiseOptions& o, uint64_t seed, uint64_t first, const float* clean,
+               size_t count, float* noisy) {
+  backend.add_noise(o.kind, noise_amount(o), o.clip, seed, first, clean, count, noisy);
 }
 
 }  // namespace mnistlab

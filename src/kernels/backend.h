@@ -15,6 +15,7 @@
 #include <string>
 
 #include "mnistlab/backend.h"
+#include "mnistlab/noise.h"
 
 namespace mnistlab {
 
@@ -80,6 +81,27 @@ class ConvKernel {
   virtual void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
                         float* dx, KernelMemory memory) = 0;
 };
+
+// One optimizer step's settings, torch.optim's (amsgrad and maximize off).
+// SGD: g += weight_decay * p; with momentum, buf = momentum * buf +
+// (1 - dampening) * g (buf = g on the buffer's first step) and g = nesterov ?
+// g + momentum * buf : buf; p -= lr * g.
+struct SgdStep {
+  float lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool first = false;  // the momentum buffer's first step: buf = g
+};
+// Adam: g += weight_decay * p; AdamW (decoupled): p *= 1 - lr * weight_decay.
+// m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2;
+// p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+struct AdamStep {
+  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0;
+  bool decoupled = false;
+  int64_t step = 1;  // t, counted from 1 (the bias corrections)
+};
+
+// nn.L1Loss and nn.MSELoss.
+enum class RegressionLoss { L1, Mse };
 
 // Elementwise activations, PyTorch's: ReLU, Sigmoid, Tanh, GELU
 // (approximate='none': x * Phi(x), Phi from erf), SiLU (x * sigmoid(x)) and
@@ -164,6 +186,37 @@ class Backend {
                                         float* db) const = 0;
   virtual void add(const float* a, const float* b, size_t count, float* out) const = 0;
   virtual void add_into(const float* x, size_t count, float* acc) const = 0;
+
+  // Optimizer steps over `count` parameters, in place (SgdStep, AdamStep).
+  // Each returns false when some gradient is not finite (NaN, +-inf): the
+  // check rides on the step's one pass over the gradients, and the step is
+  // taken all the same. momentum_buffer may be null when momentum is 0.
+  virtual bool sgd_step(const SgdStep& s, float* params, const float* grads, float* momentum_buffer,
+                        size_t count) const = 0;
+  virtual bool adam_step(const AdamStep& s, float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
+                         size_t count) const = 0;
+
+  // nn.CrossEntropyLoss(label_smoothing=eps), mean over the n rows of
+  // logits [n, k]: (1 - eps) * -log p_label + eps * mean_j(-log p_j).
+  // Writes dL/dlogits into grad (when not null) and the number of rows
+  // whose argmax (the first maximum) is the label into *correct (when not
+  // null). eps in [0, 1) (the caller checks).
+  virtual double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing,
+                               float* grad, int* correct) const = 0;
+  // nn.L1Loss / nn.MSELoss, mean over all `count` values; dL/doutput into
+  // grad when not null (L1's derivative at a tie is 0, as torch.sign).
+  virtual double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
+                                 float* grad) const = 0;
+
+  // The denoising task's input: noisy[i] = clean[i] + noise of value first +
+  // i of the stream `seed`, each value a function of (seed, first + i) alone
+  // (SplitMix64), so no thread count or batch cut changes it. Uniform: +
+  // amount * u; Gaussian: + amount * sqrt(-2 ln(1 - u1)) cos(2 pi u2)
+  // (Box-Muller); salt-pepper: with probability amount, 0 or 1; clip: the
+  // result clamped to [0, 1]. u, u1, u2: the top 24 bits of SplitMix64 of
+  // splitmix64(seed ^ "noise") + 2 (first + i) (u2: + 1) over 2^24.
+  virtual void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,
+                         size_t count, float* noisy) const = 0;
 };
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);

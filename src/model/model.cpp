@@ -124,6 +124,11 @@ void Model::set_backend(const BackendOptions& options) {
   capacity_ = 0;  // the next reserve plans again
 }
 
+const Backend& Model::backend() {
+  if (!backend_) backend_ = make_backend(backend_options_);
+  return *backend_;
+}
+
 std::vector<std::string> Model::kernel_routes() const {
   std::vector<std::string> routes;
   for (const auto& layer : layers_) routes.push_back(capacity_ ? layer->route() : "");

@@ -1,10 +1,6 @@
-// torch.optim.Adam / AdamW (amsgrad off):
-//   Adam:  g += wd*p          AdamW: p *= 1 - lr*wd
-//   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2
-//   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-#include <algorithm>
-#include <cmath>
-
+// torch.optim.Adam / AdamW (amsgrad off), computed by the backend
+// (Backend::adam_step).
+#include "kernels/backend.h"
 #include "optim/optimizers.h"
 
 namespace mnistlab {
@@ -14,26 +10,17 @@ Adam::Adam(const OptimizerOptions& o, size_t n, bool decoupled)
   lr_ = o.lr;
 }
 
-bool Adam::step(float* p, const float* g) {
+bool Adam::step(const Backend& backend, float* p, const float* g) {
   ++steps_;
-  const float lr = lr_, wd = o_.weight_decay, b1 = o_.beta1, b2 = o_.beta2, eps = o_.eps;
-  const double bc1 = 1.0 - std::pow(double(b1), double(steps_));
-  const double bc2 = 1.0 - std::pow(double(b2), double(steps_));
-  const float step_size = float(lr / bc1), inv_sqrt_bc2 = float(1.0 / std::sqrt(bc2));
-  const float decay = decoupled_ ? 1.f - lr * wd : 1.f, l2 = decoupled_ ? 0.f : wd;
-  float* m = m_.data();
-  float* v = v_.data();
-  const long n = long(n_);
-  uint32_t top = 0;
-#pragma omp parallel for schedule(static) reduction(max : top)
-  for (long i = 0; i < n; ++i) {
-    top = std::max(top, exponent_bits(g[i]));
-    const float grad = g[i] + l2 * p[i];
-    m[i] = b1 * m[i] + (1.f - b1) * grad;
-    v[i] = b2 * v[i] + (1.f - b2) * grad * grad;
-    p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-  }
-  return top != kNonFiniteExponent;
+  AdamStep s;
+  s.lr = lr_;
+  s.beta1 = o_.beta1;
+  s.beta2 = o_.beta2;
+  s.eps = o_.eps;
+  s.weight_decay = o_.weight_decay;
+  s.decoupled = decoupled_;
+  s.step = steps_;
+  return backend.adam_step(s, p, g, m_.data(), v_.data(), n_);
 }
 
 }  // namespace mnistlab

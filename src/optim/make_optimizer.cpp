@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "mnistlab/error.h"
+#include "mnistlab/model.h"
 #include "optim/optimizers.h"
 
 namespace mnistlab {
@@ -8,6 +9,8 @@ namespace mnistlab {
 static void require(bool ok, const std::string& what) {
   if (!ok) throw Error(what);
 }
+
+bool Optimizer::step(Model& model) { return step(model.backend(), model.parameters(), model.gradients()); }
 
 const char* optimizer_name(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
 

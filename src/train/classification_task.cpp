@@ -60,7 +60,7 @@ class ClassificationTask final : public Task {
                   double* sums) override {
     int right = 0;
     const Tensor& logits = model.forward(images, n);
-    sums[0] += cross_entropy(logits, labels, dlogits_.data(), &right, o_.label_smoothing) * n;
+    sums[0] += cross_entropy(model.backend(), logits, labels, dlogits_.data(), &right, o_.label_smoothing) * n;
     sums[1] += right;
     model.backward(dlogits_.data());
   }

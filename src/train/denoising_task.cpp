@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "kernels/backend.h"
 #include "mnistlab/denoise.h"
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
@@ -24,9 +25,14 @@ constexpr int kSampleRows = 8;  // the picture: fixed test images 0..7
 uint64_t test_stream(uint64_t seed) { return seed * 2654435761u + 0x7e57ull; }
 uint64_t epoch_stream(uint64_t seed, int epoch) { return (seed * 2654435761u) ^ (uint64_t(epoch + 1) << 32); }
 
-double loss_of(LossKind kind, const Tensor& output, const float* target, float* grad) {
-  return kind == LossKind::Mse ? mse_loss(output, target, grad) : l1_loss(output, target, grad);
+double loss_of(const Backend& backend, LossKind kind, const Tensor& output, const float* target, float* grad) {
+  return kind == LossKind::Mse ? mse_loss(backend, output, target, grad) : l1_loss(backend, output, target, grad);
 }
+
+// evaluate_denoiser, the loss on `backend` (the run's model's, also when
+// the noisy input itself is scored).
+DenoiseEval evaluate_on(const Backend& backend, Model* model, const Dataset& clean, const DenoiseOptions& o,
+                     int batch_size);
 
 class DenoisingTask final : public Task {
  public:
@@ -50,9 +56,9 @@ class DenoisingTask final : public Task {
   void train_step(Model& model, const float* clean, const int32_t*, int n, int epoch, size_t first,
                   double* sums) override {
     const size_t pixels = model.input_shape().numel(), count = size_t(n) * pixels;
-    add_noise(o_.noise, epoch_stream(o_.seed, epoch), first * pixels, clean, count, noisy_.data());
+    add_noise(model.backend(), o_.noise, epoch_stream(o_.seed, epoch), first * pixels, clean, count, noisy_.data());
     const Tensor& out = model.forward(noisy_.data(), n);
-    sums[0] += loss_of(o_.loss, out, clean, grad_.data()) * n;
+    sums[0] += loss_of(model.backend(), o_.loss, out, clean, grad_.data()) * n;
     model.backward(grad_.data());
   }
 
@@ -73,7 +79,7 @@ class DenoisingTask final : public Task {
     for_each_batch(shown, batch, [&](float* images, const int32_t*, int n, size_t first) {
       const size_t at = first * pixels, size = size_t(n) * pixels;
       std::copy(images, images + size, clean.data() + at);
-      add_noise(o_.noise, test_stream(o_.seed), at, images, size, noisy.data() + at);
+      add_noise(model.backend(), o_.noise, test_stream(o_.seed), at, images, size, noisy.data() + at);
       const Tensor& y = model.forward(noisy.data() + at, n);
       std::copy(y.data, y.data + y.numel(), output.data() + at);
     });
@@ -88,8 +94,8 @@ class DenoisingTask final : public Task {
   std::string folder_suffix() const override { return std::string("-") + noise_name(o_.noise.kind); }
   std::string title_suffix() const override { return std::string(" with ") + noise_name(o_.noise.kind) + " noise"; }
 
-  std::string baseline(const Dataset& test, int batch_size) override {
-    const DenoiseEval noisy = evaluate_denoiser(nullptr, test, o_, batch_size);
+  std::string baseline(Model& model, const Dataset& test, int batch_size) override {
+    const DenoiseEval noisy = evaluate_on(model.backend(), nullptr, test, o_, batch_size);
     char line[160];
     std::snprintf(line, sizeof line, "noisy test input itself: %s %.4f  PSNR %.2f dB  SSIM %.4f", loss_name(o_.loss),
                   noisy.loss, noisy.psnr, noisy.ssim);
@@ -97,7 +103,7 @@ class DenoisingTask final : public Task {
   }
 
   std::string report(Model& model, const Dataset& test, int batch_size) override {
-    const DenoiseEval input = evaluate_denoiser(nullptr, test, o_, batch_size);
+    const DenoiseEval input = evaluate_on(model.backend(), nullptr, test, o_, batch_size);
     // The run's final evaluation of this set, when it came just before.
     const std::optional<DenoiseEval> last = last_.take(test, model);
     const DenoiseEval output = last ? *last : evaluate_denoiser(&model, test, o_, batch_size);
@@ -123,14 +129,24 @@ class DenoisingTask final : public Task {
 
 }  // namespace
 
-void noisy_test_image(const Dataset& clean, size_t i, const NoiseOptions& noise, uint64_t seed, float* out) {
+void noisy_test_image(const Backend& backend, const Dataset& clean, size_t i, const NoiseOptions& noise, uint64_t seed,
+                      float* out) {
   const size_t pixels = clean.image_size();
   std::vector<float> image(pixels);
   for (size_t p = 0; p < pixels; ++p) image[p] = float(clean.pixels[i * pixels + p]) / 255.0f;
-  add_noise(noise, test_stream(seed), i * pixels, image.data(), pixels, out);
+  add_noise(backend, noise, test_stream(seed), i * pixels, image.data(), pixels, out);
 }
 
 DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseOptions& o, int batch_size) {
+  if (model) return evaluate_on(model->backend(), model, clean, o, batch_size);
+  const std::unique_ptr<Backend> backend = make_backend({});
+  return evaluate_on(*backend, nullptr, clean, o, batch_size);
+}
+
+namespace {
+
+DenoiseEval evaluate_on(const Backend& backend, Model* model, const Dataset& clean, const DenoiseOptions& o,
+                     int batch_size) {
   if (clean.size() == 0) return {};
   const size_t pixels = clean.image_size();
   if (model) check_denoiser(*model, clean);
@@ -142,13 +158,13 @@ DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseO
   std::vector<float> noisy(size_t(batch_size) * pixels);
   DenoiseEval r;
   for_each_batch(clean, batch_size, [&](float* images, const int32_t*, int n, size_t first) {
-    add_noise(o.noise, test_stream(o.seed), first * pixels, images, size_t(n) * pixels, noisy.data());
+    add_noise(backend, o.noise, test_stream(o.seed), first * pixels, images, size_t(n) * pixels, noisy.data());
     const Tensor out =
         model ? model->forward(noisy.data(), n) : Tensor{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
     for (int i = 0; i < n; ++i) {
       // Image by image, so the sums do not depend on how the set is cut into batches.
       const float* target = images + size_t(i) * pixels;
-      r.loss += loss_of(o.loss, Tensor{out.sample(i), 1, out.shape}, target, nullptr);
+      r.loss += loss_of(backend, o.loss, Tensor{out.sample(i), 1, out.shape}, target, nullptr);
       r.psnr += psnr(out.sample(i), target, clean.rows, clean.cols);
       r.ssim += ssim(out.sample(i), target, clean.rows, clean.cols);
     }
@@ -156,6 +172,8 @@ DenoiseEval evaluate_denoiser(Model* model, const Dataset& clean, const DenoiseO
   const double count = double(clean.size());
   return {r.loss / count, r.psnr / count, r.ssim / count};
 }
+
+}  // namespace
 
 std::unique_ptr<Task> make_denoising_task(const DenoiseOptions& options) {
   return std::make_unique<DenoisingTask>(options);

@@ -9,6 +9,7 @@
 
 #include "io/folder_pin.h"
 #include "io/text_file.h"
+#include "kernels/backend.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
@@ -145,11 +146,11 @@ RunStart run_start(const Run::State& s, Training& t) {
   start.train = t.data.train.size();
   start.eval = t.data.eval_set().size();
   start.test = t.data.test.size();
-  start.threads = t.model.backend_options().threads;
+  start.threads = t.model.backend().threads();
   start.resumed = s.resuming;
   start.epoch = t.progress.epoch;
   start.batch = t.progress.batch;
-  start.baseline = t.task->baseline(t.data.test, s.config.train.batch_size);
+  start.baseline = t.task->baseline(t.model, t.data.test, s.config.train.batch_size);
   start.note = s.folder.note;
   start.train_metrics = t.task->train_metrics();
   start.eval_metrics = t.task->eval_metrics();

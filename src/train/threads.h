@@ -3,8 +3,9 @@
 
 namespace mnistlab {
 
-// --threads N (0: every CPU) for the model's backend and for the OpenMP
-// loops outside it (optimizer, loss, data).
+// --threads N (0: every CPU) for the model's backend, which runs the whole
+// step: layers, loss and optimizer (OpenMP's process-wide setting is left
+// alone).
 void use_threads(Model& model, int threads);
 
 }  // namespace mnistlab

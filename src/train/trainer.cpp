@@ -120,7 +120,7 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       const double loss = (progress.sums[0] - loss_before) / n;
       if (!std::isfinite(loss))
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr, "the loss is " + number(loss));
-      if (!optimizer.step(model.parameters(), model.gradients()))
+      if (!optimizer.step(model))
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr,
                  "the loss is " + number(loss) + " but a gradient is not finite");
       ++progress.batch;

@@ -11,6 +11,9 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/join.h"
+#include "kernels/cpu/losses.h"
+#include "kernels/cpu/noise.h"
+#include "kernels/cpu/optimizer_steps.h"
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/upsample.h"
 #include "mnistlab/error.h"
@@ -144,6 +147,32 @@ class CpuBackend final : public Backend {
     cpu::add(t(count), a, b, count, out);
   }
   void add_into(const float* x, size_t count, float* acc) const override { cpu::add_into(t(count), x, count, acc); }
+
+  bool sgd_step(const SgdStep& s, float* params, const float* grads, float* momentum_buffer,
+                size_t count) const override {
+    return cpu::sgd_step(t(count), s, params, grads, momentum_buffer, count);
+  }
+  bool adam_step(const AdamStep& s, float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
+                 size_t count) const override {
+    return cpu::adam_step(t(count), s, params, grads, exp_avg, exp_avg_sq, count);
+  }
+
+  // The losses sum on every thread whatever the batch (their sum's order,
+  // and so its last bits, follow the thread count, as they did when they
+  // ran outside the seam).
+  double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad,
+                       int* correct) const override {
+    return cpu::cross_entropy(ctx_.threads, logits, n, k, labels, label_smoothing, grad, correct);
+  }
+  double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
+                         float* grad) const override {
+    return cpu::regression_loss(ctx_.threads, kind, output, target, count, grad);
+  }
+
+  void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,
+                 size_t count, float* noisy) const override {
+    cpu::add_noise(t(count), kind, amount, clip, seed, first, clean, count, noisy);
+  }
 
  private:
   // Threads for a pass over `floats` values: one below about 64K, where

@@ -12,8 +12,13 @@ constexpr double kMinParallelMacs = 1 << 20;
 // from a table of CPU models and falls back to SSE3 on models it does not
 // know (bench/README.md has the bake-off). oneDNN threads with OpenMP: it
 // takes omp_get_max_threads() threads, or only the calling one inside a
-// parallel region, so the count is set for the call on this thread alone
-// (the setting belongs to the calling thread, not to the process).
+// parallel region. oneDNN 2.6's OpenMP build has no other way to be given a
+// thread count (dnnl_threadpool_interop_sgemm serves only its threadpool
+// build; dnnl_sgemm takes no attribute), so the backend's count is set for
+// the call and the caller's restored right after. That setting belongs to
+// the calling thread (its task), not to the process, and nothing outside
+// src/kernels/ changes it any more (use_threads only sets
+// BackendOptions::threads).
 void gemm(int threads, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc) {
   if (m <= 0 || n <= 0) return;
@@ -50,9 +55,5 @@ std::string gemm_provider() {
   return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
          " sgemm, JIT " + isa;
 }
-
-void set_num_threads(int threads) { omp_set_num_threads(threads); }
-
-int num_threads() { return omp_get_max_threads(); }
 
 }  // namespace mnistlab::cpu

@@ -12,8 +12,4 @@ void gemm(int threads, bool trans_a, bool trans_b, int m, int n, int k, float al
 // "oneDNN 2.6.3 sgemm (JIT, avx512_core)": the library and the kernel it runs here.
 std::string gemm_provider();
 
-// Threads of the OpenMP loops outside the backend (optimizers, losses, data).
-void set_num_threads(int threads);
-int num_threads();
-
 }  // namespace mnistlab::cpu

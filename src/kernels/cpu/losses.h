@@ -1,0 +1,15 @@
+#pragma once
+// Kernels of the losses (Backend::cross_entropy, regression_loss).
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/backend.h"
+
+namespace mnistlab::cpu {
+
+double cross_entropy(int threads, const float* logits, int n, int k, const int32_t* labels, float label_smoothing,
+                     float* grad, int* correct);
+double regression_loss(int threads, RegressionLoss kind, const float* output, const float* target, size_t count,
+                       float* grad);
+
+}  // namespace mnistlab::cpu

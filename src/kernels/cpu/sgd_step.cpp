@@ -1,0 +1,32 @@
+// torch.optim.SGD: g += wd*p; buf = momentum*buf + (1-dampening)*g (buf = g
+// on the first step); g = nesterov ? g + momentum*buf : buf; p -= lr*g.
+#include <algorithm>
+
+#include "kernels/cpu/optimizer_steps.h"
+
+namespace mnistlab::cpu {
+
+bool sgd_step(int threads, const SgdStep& s, float* p, const float* g, float* buf, size_t count) {
+  const float lr = s.lr, wd = s.weight_decay, mu = s.momentum, damp = 1.f - s.dampening;
+  const bool first = s.first, nesterov = s.nesterov;
+  const long n = long(count);
+  uint32_t top = 0;
+  auto update = [&](long i, uint32_t& top) {
+    top = std::max(top, exponent_bits(g[i]));
+    float d = g[i] + wd * p[i];
+    if (mu != 0.f) {
+      buf[i] = first ? d : mu * buf[i] + damp * d;
+      d = nesterov ? d + mu * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  };
+  if (threads <= 1) {
+    for (long i = 0; i < n; ++i) update(i, top);
+  } else {
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : top)
+    for (long i = 0; i < n; ++i) update(i, top);
+  }
+  return top != kNonFiniteExponent;
+}
+
+}  // namespace mnistlab::cpu
