@@ -322,6 +322,49 @@ void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* 
   }
 }
 
+// dx[0, n) = the first n of o0 e0 o1 e1 ... (n < 2V through a buffer on the stack).
+template <class Vec>
+void store_pairs(float* dst, typename Vec::T o, typename Vec::T e, int n) {
+  if (n >= 2 * Vec::V) return Vec::store_interleaved2(dst, o, e);
+  alignas(64) float pair[2 * Vec::V];
+  Vec::store_interleaved2(pair, o, e);
+  copy_row<Vec>(pair, n, dst);
+}
+
+// The input gradient of a stride-2, pad-1 3x3 with one output channel per
+// input channel, two rows of dx per row a of dy, the weights in registers:
+// dx row 2a reads dy row a (ki = 1), row 2a + 1 dy rows a + 1 (ki = 0) and
+// a (ki = 2); column 2t takes kj = 1 at dy column t, column 2t + 1 kj = 0
+// at t + 1 and kj = 2 at t. zero: a zero row of dq floats (dy row ho).
+template <class Vec>
+void input_gradient_s2_3x3(const DepthwisePlan& p, const float* dyb, const float* weight, const float* zero,
+                           float* dx) {
+  using T = typename Vec::T;
+  constexpr int V = Vec::V;
+  T w[9];
+  for (int t = 0; t < 9; ++t) w[t] = Vec::set1(weight[t]);
+  const T z = Vec::zero();
+  const int pairs = (p.w + 1) / 2;
+  for (int a = 0; 2 * a < p.h; ++a) {
+    const float* r0 = dyb + size_t(a) * p.dq + p.lq;
+    const float* r1 = a + 1 < p.ho ? dyb + size_t(a + 1) * p.dq + p.lq : zero + p.lq;
+    float* x0 = dx + size_t(2 * a) * p.w;
+    float* x1 = x0 + p.w;
+    const bool second = 2 * a + 1 < p.h;
+    for (int t = 0; t < pairs; t += V) {
+      const T d0 = Vec::load(r0 + t), d0n = Vec::load(r0 + t + 1);
+      const int n = p.w - 2 * t;
+      store_pairs<Vec>(x0 + 2 * t, Vec::fma(w[4], d0, z), Vec::fma(w[3], d0n, Vec::fma(w[5], d0, z)), n);
+      if (second) {
+        const T d1 = Vec::load(r1 + t), d1n = Vec::load(r1 + t + 1);
+        const T o = Vec::fma(w[1], d1, Vec::fma(w[7], d0, z));
+        const T e = Vec::fma(w[0], d1n, Vec::fma(w[2], d1, Vec::fma(w[6], d0n, Vec::fma(w[8], d0, z))));
+        store_pairs<Vec>(x1 + 2 * t, o, e, n);
+      }
+    }
+  }
+}
+
 template <class Vec, int K>
 void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, const float* weight, float* dweight,
                     float* dbias, float* dx, float* work) {
@@ -351,6 +394,11 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
                             p.w);
       }
       return;
+    }
+    if (s == 2 && p.pad == 1 && m == 1) {
+      // phase_rows and row (4 * tq floats, unused on this route) as dy's zero row below the last.
+      for (int t = 0; t < 4 * p.tq; t += V) Vec::store(phase_rows + t, Vec::zero());
+      return input_gradient_s2_3x3<Vec>(p, dyb, weight, phase_rows, dx);
     }
   }
   for (int ih = 0; ih < p.h; ++ih) {
