@@ -1,6 +1,4 @@
 // mnistlab eval and mnistlab predict: use saved weights.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cpu/lane_sums.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 namespace {
@@ -27,8 +28,7 @@ void tap_range(const PoolShape& g, int kj, int wo, int& first, int& last) {
 void avgpool_forward(int threads, const PoolShape& g, const float* x, int n, float* y) {
   const int ho = g.ho(), wo = g.wo(), s = g.stride;
   const float divisor = float(g.k * g.k);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+  parallel_for(threads, long(n) * g.c, [&](long plane) {
     const float* in = x + plane * g.h * g.w;
     float* out = y + plane * ho * wo;
     if (g.k == 2 && s == 2 && g.pad == 0) {  // the usual 2x2: no bounds
@@ -38,7 +38,7 @@ void avgpool_forward(int threads, const PoolShape& g, const float* x, int n, flo
         float* __restrict o = out + oh * wo;
         for (int ow = 0; ow < wo; ++ow) o[ow] = (((r0[2 * ow] + r0[2 * ow + 1]) + r1[2 * ow]) + r1[2 * ow + 1]) / 4.f;
       }
-      continue;
+      return;
     }
     for (int oh = 0; oh < ho; ++oh) {
       float* __restrict o = out + oh * wo;
@@ -59,7 +59,7 @@ void avgpool_forward(int threads, const PoolShape& g, const float* x, int n, flo
       }
       for (int ow = 0; ow < wo; ++ow) o[ow] /= divisor;
     }
-  }
+  });
 }
 
 // Each output's share dy / (k * k), as PyTorch computes it, added to its
@@ -67,8 +67,7 @@ void avgpool_forward(int threads, const PoolShape& g, const float* x, int n, flo
 void avgpool_backward(int threads, const PoolShape& g, const float* dy, int n, float* dx) {
   const int ho = g.ho(), wo = g.wo(), s = g.stride;
   const float divisor = float(g.k * g.k);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+  parallel_for(threads, long(n) * g.c, [&](long plane) {
     float* in = dx + plane * g.h * g.w;
     const float* out = dy + plane * ho * wo;
     std::memset(in, 0, sizeof(float) * g.h * g.w);
@@ -89,21 +88,19 @@ void avgpool_backward(int threads, const PoolShape& g, const float* dy, int n, f
         }
       }
     }
-  }
+  });
 }
 
 void global_avgpool_forward(int threads, const float* x, size_t planes, int hw, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long p = 0; p < long(planes); ++p) y[p] = lane_sum(x + p * hw, hw) / float(hw);
+  parallel_for(threads, long(planes), [&](long p) { y[p] = lane_sum(x + p * hw, hw) / float(hw); });
 }
 
 void global_avgpool_backward(int threads, const float* dy, size_t planes, int hw, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long p = 0; p < long(planes); ++p) {
+  parallel_for(threads, long(planes), [&](long p) {
     const float v = dy[p] / float(hw);
     float* __restrict d = dx + p * hw;
     for (int j = 0; j < hw; ++j) d[j] = v;
-  }
+  });
 }
 
 }  // namespace mnistlab::cpu

@@ -1,13 +1,13 @@
 #include "kernels/cpu/batchnorm.h"
 
 #include "kernels/cpu/lane_sums.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 
 void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var) {
   const double count = double(n) * hw;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int ch = 0; ch < c; ++ch) {
+  parallel_for(threads, c, [&](int ch) {
     double s = 0.0;
     for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);
     const double m = s / count;
@@ -18,20 +18,17 @@ void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* 
       ss += lane_sum(x + (long(i) * c + ch) * hw, hw, [mf](float v, int) { return (v - mf) * (v - mf); });
     mean[ch] = float(m);
     var[ch] = float(ss / count);
-  }
+  });
 }
 
 void batchnorm_apply(int threads, const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y) {
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int ch = 0; ch < c; ++ch) {
+  parallel_for_2d(threads, n, c, [&](int i, int ch) {
       const float scale = invstd[ch] * gamma[ch], shift = beta[ch] - mean[ch] * scale;
       const float* in = x + (long(i) * c + ch) * hw;
       float* out = y + (long(i) * c + ch) * hw;
       for (int j = 0; j < hw; ++j) out[j] = in[j] * scale + shift;
-    }
-  }
+    });
 }
 
 // Sums of dy and dy*xhat for one channel.
@@ -52,13 +49,12 @@ void batchnorm_backward(int threads, const float* x, const float* dy, int n, int
                         const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
                         float* dbeta) {
   const double count = double(n) * hw;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int ch = 0; ch < c; ++ch) {
+  parallel_for(threads, c, [&](int ch) {
     double sum_dy, sum_dy_xhat;
     channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);
     dgamma[ch] = float(sum_dy_xhat);
     dbeta[ch] = float(sum_dy);
-    if (!dx) continue;
+    if (!dx) return;
     // With batch statistics, dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat));
     // with fixed (running) statistics the two mean terms vanish.
     const float k = gamma[ch] * invstd[ch];
@@ -71,7 +67,7 @@ void batchnorm_backward(int threads, const float* x, const float* dy, int n, int
         dx[off + j] = k * (dy[off + j] - mdy - xhat * mdyx);
       }
     }
-  }
+  });
 }
 
 }  // namespace mnistlab::cpu

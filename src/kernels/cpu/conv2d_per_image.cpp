@@ -28,7 +28,6 @@
 // route (W^T dy into columns, then col2im) runs a GEMM with K = Cout only
 // and a scattered col2im. Strided convolutions and small maps take the
 // textbook route.
-#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -39,6 +38,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
 
 namespace mnistlab::cpu {
@@ -166,30 +166,25 @@ class PerImageConv2d final : public ConvKernel {
     if (winograd_) {
       // The Winograd route needs all taps: a scaled weight is still [Cout, Cin, 3, 3].
       winograd_weight(wg_, w, winograd_weight_.data());
-#pragma omp parallel for schedule(static) num_threads(team(n))
-      for (int i = 0; i < n; ++i) {
-        float* work = m.workspace + size_t(omp_get_thread_num()) * per_thread;
+      parallel_for_threads(team(n), n, [&](int thread, int i) {
+        float* work = m.workspace + size_t(thread) * per_thread;
         winograd_conv3x3(wg_, winograd_weight_.data(), x + i * in_len, bias, relu, y + i * out_len, work);
-      }
+      });
       return;
     }
-#pragma omp parallel num_threads(team(n))
-    {
-      float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread;
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; ++i) {
-        float* out = y + i * out_len;
-        // Bands of output rows whose columns fit in L2: the GEMM then reads
-        // them where im2col just wrote them.
-        for (int oh0 = 0; oh0 < g_.ho(); oh0 += band_rows_) {
-          const int oh1 = std::min(g_.ho(), oh0 + band_rows_), cols = (oh1 - oh0) * g_.wo();
-          im2col_band(g_, x + i * in_len, oh0, oh1, col);
-          gemm(1, false, false, cout, cols, k, 1.f, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
-        }
-        if (bias) add_channel_bias(1, bias, 1, cout, hw, out);
-        if (relu) relu_forward(1, out, out_len, out);
+    parallel_for_threads(team(n), n, [&](int thread, int i) {
+      float* col = m.workspace + size_t(thread) * per_thread;
+      float* out = y + i * out_len;
+      // Bands of output rows whose columns fit in L2: the GEMM then reads
+      // them where im2col just wrote them.
+      for (int oh0 = 0; oh0 < g_.ho(); oh0 += band_rows_) {
+        const int oh1 = std::min(g_.ho(), oh0 + band_rows_), cols = (oh1 - oh0) * g_.wo();
+        im2col_band(g_, x + i * in_len, oh0, oh1, col);
+        gemm(1, false, false, cout, cols, k, 1.f, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
       }
-    }
+      if (bias) add_channel_bias(1, bias, 1, cout, hw, out);
+      if (relu) relu_forward(1, out, out_len, out);
+    });
   }
 
   void backward_images(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias,
@@ -204,44 +199,45 @@ class PerImageConv2d final : public ConvKernel {
     const bool textbook_dx = dx && !winograd_dx_ && !transposed_dx_;
     // Bands of output rows serve im2col's weight gradient and the textbook input gradient.
     const bool im2col_dw = !winograd_dw_, bands = im2col_dw || textbook_dx;
-#pragma omp parallel num_threads(threads)
-    {
-      float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread;
-      float* route = col + dw_route_floats();
-      float* dw = m.workspace + (size_t(omp_get_thread_num()) + 1) * per_thread - grads;
-      float* db = dw + dw_len;
+    // Each thread sums its images' weight and bias gradients into its own
+    // share of the workspace; the shares are added in thread order below.
+    for (int t = 0; t < threads; ++t) {
+      float* dw = m.workspace + (size_t(t) + 1) * per_thread - grads;
       std::fill(dw, dw + grads, 0.f);
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; ++i) {
-        const float* dyi = dy + i * out_len;
-        float* dxi = dx ? dx + i * in_len : nullptr;
-        if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
-        if (winograd_dw_) winograd_weight_products(wg_, x + i * in_len, dyi, dw, col);
-        for (int oh0 = 0; bands && oh0 < g_.ho(); oh0 += backward_rows_) {
-          const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
-          const float* dy_band = dyi + oh0 * g_.wo();
-          if (im2col_dw) {
-            im2col_band(g_, x + i * in_len, oh0, oh1, col);
-            gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
-          }
-          if (textbook_dx) {
-            gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
-            col2im_band(g_, route, oh0, oh1, dxi);
-          }
+    }
+    parallel_for_threads(threads, n, [&](int thread, int i) {
+      float* col = m.workspace + size_t(thread) * per_thread;
+      float* route = col + dw_route_floats();
+      float* dw = m.workspace + (size_t(thread) + 1) * per_thread - grads;
+      float* db = dw + dw_len;
+      const float* dyi = dy + i * out_len;
+      float* dxi = dx ? dx + i * in_len : nullptr;
+      if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
+      if (winograd_dw_) winograd_weight_products(wg_, x + i * in_len, dyi, dw, col);
+      for (int oh0 = 0; bands && oh0 < g_.ho(); oh0 += backward_rows_) {
+        const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
+        const float* dy_band = dyi + oh0 * g_.wo();
+        if (im2col_dw) {
+          im2col_band(g_, x + i * in_len, oh0, oh1, col);
+          gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
         }
-        if (dbias) sum_cols(1, dyi, cout, hw, db, true);
-        if (dx && winograd_dx_) {
-          winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dyi, nullptr, false, dxi, route);
-        } else if (dx && transposed_dx_) {
-          const int hwi = int(hw_in()), kt = flipped_.k(), wi = g_.w;
-          for (int r0 = 0; r0 < g_.h; r0 += flipped_rows_) {
-            const int r1 = std::min(g_.h, r0 + flipped_rows_), cols = (r1 - r0) * wi;
-            im2col_band(flipped_, dyi, r0, r1, route);
-            gemm(1, false, false, g_.c, cols, kt, 1.f, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
-          }
+        if (textbook_dx) {
+          gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
+          col2im_band(g_, route, oh0, oh1, dxi);
         }
       }
-    }
+      if (dbias) sum_cols(1, dyi, cout, hw, db, true);
+      if (dx && winograd_dx_) {
+        winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dyi, nullptr, false, dxi, route);
+      } else if (dx && transposed_dx_) {
+        const int hwi = int(hw_in()), kt = flipped_.k(), wi = g_.w;
+        for (int r0 = 0; r0 < g_.h; r0 += flipped_rows_) {
+          const int r1 = std::min(g_.h, r0 + flipped_rows_), cols = (r1 - r0) * wi;
+          im2col_band(flipped_, dyi, r0, r1, route);
+          gemm(1, false, false, g_.c, cols, kt, 1.f, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
+        }
+      }
+    });
     const float* parts = m.workspace + per_thread - grads;
     if (winograd_dw_) {
       sum_parts(parts, threads, per_thread, dw_len, winograd_grad_.data());

@@ -6,7 +6,6 @@
 // The threads split the batch image by image, as Conv2d does on large maps:
 // each image's columns stay in cache and its GEMM output is already NCHW;
 // the threads' shares of the weight gradient are summed at the end.
-#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 namespace {
@@ -41,23 +41,19 @@ class ConvTranspose2d final : public ConvKernel {
     const size_t in_len = size_t(cin) * hw, out_len = size_t(s_.cin) * hw_out;
     const float* w = packed(weight);
     const bool shifted = affine.scale || affine.shift;
-#pragma omp parallel num_threads(team(n))
-    {
-      float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread();
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; ++i) {
-        float* yi = y + i * out_len;
-        std::fill(yi, yi + out_len, 0.f);
-        for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
-          const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
-          gemm(1, true, false, k, cols, cin, 1.f, w, k, x + i * in_len + r0 * g_.wo(), hw, 0.f, col, cols);
-          col2im_band(g_, col, r0, r1, yi);
-        }
-        if (bias) add_channel_bias(1, bias, 1, s_.cin, hw_out, yi);
-        if (shifted) apply_affine(affine, yi, hw_out);
-        if (relu) relu_forward(1, yi, out_len, yi);
+    parallel_for_threads(team(n), n, [&](int thread, int i) {
+      float* col = m.workspace + size_t(thread) * per_thread();
+      float* yi = y + i * out_len;
+      std::fill(yi, yi + out_len, 0.f);
+      for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
+        const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
+        gemm(1, true, false, k, cols, cin, 1.f, w, k, x + i * in_len + r0 * g_.wo(), hw, 0.f, col, cols);
+        col2im_band(g_, col, r0, r1, yi);
       }
-    }
+      if (bias) add_channel_bias(1, bias, 1, s_.cin, hw_out, yi);
+      if (shifted) apply_affine(affine, yi, hw_out);
+      if (relu) relu_forward(1, yi, out_len, yi);
+    });
   }
 
   void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias, float* dx,
@@ -66,25 +62,26 @@ class ConvTranspose2d final : public ConvKernel {
     const size_t in_len = size_t(cin) * hw, out_len = size_t(s_.cin) * hw_out;
     const float* w = packed(weight);
     float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
-#pragma omp parallel num_threads(threads)
-    {
-      float* col = m.workspace + size_t(omp_get_thread_num()) * per_thread();
+    // Each thread sums its images' weight and bias gradients into its own
+    // share of the workspace; the shares are added in thread order below.
+    for (int t = 0; t < threads; ++t) {
+      float* dw = m.workspace + size_t(t) * per_thread() + col_floats();
+      std::fill(dw, dw + grad_floats(), 0.f);
+    }
+    parallel_for_threads(threads, n, [&](int thread, int i) {
+      float* col = m.workspace + size_t(thread) * per_thread();
       float* dw = col + col_floats();
       float* db = dw + size_t(cin) * k;
-      std::fill(dw, dw + grad_floats(), 0.f);
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; ++i) {
-        const float* dyi = dy + i * out_len;
-        for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
-          const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
-          const size_t at = i * in_len + size_t(r0) * g_.wo();
-          im2col_band(g_, dyi, r0, r1, col);
-          gemm(1, false, true, cin, k, cols, 1.f, x + at, hw, col, cols, 1.f, dw, k);
-          if (dx) gemm(1, false, false, cin, cols, k, 1.f, w, k, col, cols, 0.f, dx + at, hw);
-        }
-        if (dbias) sum_cols(1, dyi, s_.cin, hw_out, db, true);
+      const float* dyi = dy + i * out_len;
+      for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
+        const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
+        const size_t at = i * in_len + size_t(r0) * g_.wo();
+        im2col_band(g_, dyi, r0, r1, col);
+        gemm(1, false, true, cin, k, cols, 1.f, x + at, hw, col, cols, 1.f, dw, k);
+        if (dx) gemm(1, false, false, cin, cols, k, 1.f, w, k, col, cols, 0.f, dx + at, hw);
       }
-    }
+      if (dbias) sum_cols(1, dyi, s_.cin, hw_out, db, true);
+    });
     const float* parts = m.workspace + col_floats();
     sum_parts(parts, threads, per_thread(), size_t(cin) * k, weight_grad);
     if (dbias) sum_parts(parts + size_t(cin) * k, threads, per_thread(), s_.cin, dbias);

@@ -7,37 +7,32 @@
 #include <random>
 
 #include "kernels/cpu/lane_sums.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 
 void relu_forward(int threads, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : 0.f; });
 }
 
 void relu_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+  parallel_for(threads, count, [&](size_t i) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; });
 }
 
 void sigmoid_forward(int threads, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = 1.f / (1.f + std::exp(-x[i]));
+  parallel_for(threads, count, [&](size_t i) { y[i] = 1.f / (1.f + std::exp(-x[i])); });
 }
 
 void sigmoid_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+  parallel_for(threads, count, [&](size_t i) { dx[i] = dy[i] * y[i] * (1.f - y[i]); });
 }
 
 void tanh_forward(int threads, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = std::tanh(x[i]);
+  parallel_for(threads, count, [&](size_t i) { y[i] = std::tanh(x[i]); });
 }
 
 void tanh_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) dx[i] = dy[i] * (1.f - y[i] * y[i]);
+  parallel_for(threads, count, [&](size_t i) { dx[i] = dy[i] * (1.f - y[i] * y[i]); });
 }
 
 namespace {
@@ -100,66 +95,56 @@ inline float erf_poly(float x) {
 }  // namespace
 
 void gelu_forward(int threads, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = 0.5f * x[i] * (1.f + erf_poly(x[i] * kInvSqrt2));
+  parallel_for(threads, count, [&](size_t i) { y[i] = 0.5f * x[i] * (1.f + erf_poly(x[i] * kInvSqrt2)); });
 }
 
 void gelu_backward(int threads, const float* x, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) {
+  parallel_for(threads, count, [&](size_t i) {
     const float v = x[i];
     const float cdf = 0.5f * (1.f + erf_poly(v * kInvSqrt2));
     const float pdf = kInvSqrt2Pi * exp_clamped(-0.5f * v * v);
     dx[i] = dy[i] * (cdf + v * pdf);
-  }
+  });
 }
 
 void silu_forward(int threads, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = x[i] / (1.f + exp_clamped(-x[i]));
+  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] / (1.f + exp_clamped(-x[i])); });
 }
 
 void silu_backward(int threads, const float* x, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) {
+  parallel_for(threads, count, [&](size_t i) {
     const float s = 1.f / (1.f + exp_clamped(-x[i]));
     dx[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
-  }
+  });
 }
 
 void leaky_relu_forward(int threads, float slope, const float* x, size_t count, float* y) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) y[i] = x[i] > 0.f ? x[i] : slope * x[i];
+  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : slope * x[i]; });
 }
 
 void leaky_relu_backward(int threads, float slope, const float* x, const float* dy, size_t count, float* dx) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) dx[i] = x[i] > 0.f ? dy[i] : slope * dy[i];
+  parallel_for(threads, count, [&](size_t i) { dx[i] = x[i] > 0.f ? dy[i] : slope * dy[i]; });
 }
 
 void add_to_rows(int threads, const float* v, int rows, int cols, float* m) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) m[long(i) * cols + j] += v[j];
+  parallel_for(threads, rows, [&](int i) { for (int j = 0; j < cols; ++j) m[long(i) * cols + j] += v[j]; });
 }
 
 void sum_rows(int threads, const float* m, int rows, int cols, float* out) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int j = 0; j < cols; ++j) {
+  parallel_for(threads, cols, [&](int j) {
     float s = 0.f;
     for (int i = 0; i < rows; ++i) s += m[long(i) * cols + j];
     out[j] = s;
-  }
+  });
 }
 
 void sum_cols(int threads, const float* m, int rows, long cols, float* out, bool accumulate) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int r = 0; r < rows; ++r) {
+  parallel_for(threads, rows, [&](int r) {
     const float* row = m + r * cols;
     double s = 0.0;
     for (long j = 0; j < cols; j += 1024) s += lane_sum(row + j, int(std::min(cols - j, 1024L)));
     out[r] = accumulate ? out[r] + float(s) : float(s);
-  }
+  });
 }
 
 void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) {
@@ -174,8 +159,7 @@ void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float
 }
 
 void multiply(int threads, const float* a, const float* b, size_t count, float* out) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < count; ++i) out[i] = a[i] * b[i];
+  parallel_for(threads, count, [&](size_t i) { out[i] = a[i] * b[i]; });
 }
 
 }  // namespace mnistlab::cpu

@@ -5,6 +5,8 @@
 // training step when the small kernels' regions were opened with 1 thread.
 // More threads: `#pragma omp parallel for num_threads(threads)
 // schedule(static)`, so each thread gets the same share as before.
+#include <omp.h>
+
 namespace mnistlab::cpu {
 
 template <class Index, class Body>
@@ -28,6 +30,19 @@ inline void parallel_for_2d(int threads, Index rows, Index cols, Body&& body) {
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (Index i = 0; i < rows; ++i)
     for (Index j = 0; j < cols; ++j) body(i, j);
+}
+
+// body(thread, i) for i in [0, count), each call told the number of the
+// thread that runs it (its share of a workspace): OpenMP's static schedule
+// on `threads` threads, or a plain loop as thread 0.
+template <class Body>
+inline void parallel_for_threads(int threads, int count, Body&& body) {
+  if (threads <= 1) {
+    for (int i = 0; i < count; ++i) body(0, i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int i = 0; i < count; ++i) body(omp_get_thread_num(), i);
 }
 
 }  // namespace mnistlab::cpu

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/pooling_kernels.h"
 
 namespace mnistlab::cpu {
@@ -14,14 +15,13 @@ namespace mnistlab::cpu {
 static void maxpool_2x2(int threads, Isa isa, const PoolGeometry& g, const float* x, int n, float* y,
                         int32_t* argmax) {
   const int ho = g.ho(), wo = g.wo(), w = g.w;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+  parallel_for(threads, long(n) * g.c, [&](long plane) {
     const float* in = x + plane * g.h * w;
     float* out = y + plane * ho * wo;
     int32_t* arg = argmax ? argmax + plane * ho * wo : nullptr;
     if (isa == Isa::Avx512) {
       maxpool_2x2_plane_avx512(in, g.h, w, out, arg);
-      continue;
+      return;
     }
     for (int oh = 0; oh < ho; ++oh) {
       const float* __restrict r0 = in + 2 * oh * w;
@@ -54,15 +54,13 @@ static void maxpool_2x2(int threads, Isa isa, const PoolGeometry& g, const float
         a[ow] = row + 2 * ow + where;
       }
     }
-  }
+  });
 }
 
 void maxpool_forward(int threads, Isa isa, const PoolGeometry& g, const float* x, int n, float* y, int32_t* argmax) {
   if (g.k == 2 && g.stride == 2 && g.pad == 0) return maxpool_2x2(threads, isa, g, x, n, y, argmax);
   const int ho = g.ho(), wo = g.wo();
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int c = 0; c < g.c; ++c) {
+  parallel_for_2d(threads, n, int(g.c), [&](int i, int c) {
       const float* in = x + (long(i) * g.c + c) * g.h * g.w;
       const long out = (long(i) * g.c + c) * ho * wo;
       for (int oh = 0; oh < ho; ++oh) {
@@ -87,21 +85,17 @@ void maxpool_forward(int threads, Isa isa, const PoolGeometry& g, const float* x
           if (argmax) argmax[out + oh * wo + ow] = where;
         }
       }
-    }
-  }
+    });
 }
 
 void maxpool_backward(int threads, const PoolGeometry& g, const float* dy, const int32_t* argmax, int n, float* dx) {
   const int hw_out = g.ho() * g.wo();
-#pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    for (int c = 0; c < g.c; ++c) {
+  parallel_for_2d(threads, n, int(g.c), [&](int i, int c) {
       float* plane = dx + (long(i) * g.c + c) * g.h * g.w;
       std::memset(plane, 0, sizeof(float) * g.h * g.w);
       const long out = (long(i) * g.c + c) * hw_out;
       for (int j = 0; j < hw_out; ++j) plane[argmax[out + j]] += dy[out + j];
-    }
-  }
+    });
 }
 
 }  // namespace mnistlab::cpu

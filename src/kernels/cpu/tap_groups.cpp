@@ -1,4 +1,5 @@
 #include "kernels/cpu/tap_groups.h"
+#include "kernels/cpu/parallel.h"
 
 #include <map>
 
@@ -46,8 +47,7 @@ std::vector<TapGroup> tap_groups(const ConvGeometry& g) {
 
 void gather_rows(int threads, const ConvGeometry& g, const TapGroup& group, const float* x, int n, float* rows) {
   const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w, k = g.c * T;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i) {
+  parallel_for(threads, n, [&](int i) {
     const float* image = x + long(i) * g.c * plane;
     for (int p = 0; p < P; ++p) {
       float* row = rows + (long(i) * P + p) * k;
@@ -56,14 +56,13 @@ void gather_rows(int threads, const ConvGeometry& g, const TapGroup& group, cons
         for (int c = 0; c < g.c; ++c) row[c * T + t] = in[long(c) * plane];
       }
     }
-  }
+  });
 }
 
 void scatter_rows_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* rows, int n,
                       float* dx) {
   const int T = int(group.taps.size()), P = group.size(), plane = g.h * g.w, k = g.c * T;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i) {
+  parallel_for(threads, n, [&](int i) {
     float* image = dx + long(i) * g.c * plane;
     for (int p = 0; p < P; ++p) {
       const float* row = rows + (long(i) * P + p) * k;
@@ -72,30 +71,30 @@ void scatter_rows_add(int threads, const ConvGeometry& g, const TapGroup& group,
         for (int c = 0; c < g.c; ++c) out[long(c) * plane] += row[c * T + t];
       }
     }
-  }
+  });
 }
 
 void gather_pixels(int threads, const TapGroup& group, const float* nchw, int n, int channels, int plane, float* m) {
   const int P = group.size();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i)
+  parallel_for(threads, n, [&](int i) {
     for (int p = 0; p < P; ++p) {
       const float* in = nchw + long(i) * channels * plane + group.pixels[p];
       float* out = m + (long(i) * P + p) * channels;
       for (int ch = 0; ch < channels; ++ch) out[ch] = in[long(ch) * plane];
     }
+  });
 }
 
 void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, int channels, int plane,
                     const float* bias, float* nchw) {
   const int P = group.size();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i)
+  parallel_for(threads, n, [&](int i) {
     for (int p = 0; p < P; ++p) {
       const float* in = m + (long(i) * P + p) * channels;
       float* out = nchw + long(i) * channels * plane + group.pixels[p];
       for (int ch = 0; ch < channels; ++ch) out[long(ch) * plane] = in[ch] + (bias ? bias[ch] : 0.f);
     }
+  });
 }
 
 void pack_group_weight(const ConvGeometry& g, const TapGroup& group, const float* weight, int rows, float* packed) {

@@ -1,4 +1,5 @@
 #include "kernels/cpu/upsample.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 #include <cstring>
@@ -111,24 +112,22 @@ void bilinear_backward(const UpsampleShape& g, const float* dy, float* dx) {
 
 void upsample_forward(int threads, const UpsampleShape& g, const float* x, int n, float* y) {
   const long in_plane = long(g.h) * g.w, out_plane = long(g.ho()) * g.wo();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+  parallel_for(threads, long(n) * g.c, [&](long plane) {
     if (g.bilinear)
       bilinear_forward(g, x + plane * in_plane, y + plane * out_plane);
     else
       nearest_forward(g, x + plane * in_plane, y + plane * out_plane);
-  }
+  });
 }
 
 void upsample_backward(int threads, const UpsampleShape& g, const float* dy, int n, float* dx) {
   const long in_plane = long(g.h) * g.w, out_plane = long(g.ho()) * g.wo();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (long plane = 0; plane < long(n) * g.c; ++plane) {
+  parallel_for(threads, long(n) * g.c, [&](long plane) {
     if (g.bilinear)
       bilinear_backward(g, dy + plane * out_plane, dx + plane * in_plane);
     else
       nearest_backward(g, dy + plane * out_plane, dx + plane * in_plane);
-  }
+  });
 }
 
 }  // namespace mnistlab::cpu
