@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/cpu/optimizer_steps.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 
@@ -16,20 +17,14 @@ bool adam_step(int threads, const AdamStep& s, float* p, const float* g, float* 
   const float step_size = float(lr / bc1), inv_sqrt_bc2 = float(1.0 / std::sqrt(bc2));
   const float decay = s.decoupled ? 1.f - lr * wd : 1.f, l2 = s.decoupled ? 0.f : wd;
   const long n = long(count);
-  uint32_t top = 0;
-  auto update = [&](long i, uint32_t& top) {
-    top = std::max(top, exponent_bits(g[i]));
+  // Each value also gives its gradient's exponent bits: the largest says whether one was not finite.
+  const uint32_t top = parallel_max(threads, n, [&](long i) {
     const float grad = g[i] + l2 * p[i];
     m[i] = b1 * m[i] + (1.f - b1) * grad;
     v[i] = b2 * v[i] + (1.f - b2) * grad * grad;
     p[i] = p[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-  };
-  if (threads <= 1) {
-    for (long i = 0; i < n; ++i) update(i, top);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : top)
-    for (long i = 0; i < n; ++i) update(i, top);
-  }
+    return exponent_bits(g[i]);
+  });
   return top != kNonFiniteExponent;
 }
 

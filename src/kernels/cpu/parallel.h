@@ -7,6 +7,9 @@
 // schedule(static)`, so each thread gets the same share as before.
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace mnistlab::cpu {
 
 template <class Index, class Body>
@@ -30,6 +33,20 @@ inline void parallel_for_2d(int threads, Index rows, Index cols, Body&& body) {
 #pragma omp parallel for num_threads(threads) collapse(2) schedule(static)
   for (Index i = 0; i < rows; ++i)
     for (Index j = 0; j < cols; ++j) body(i, j);
+}
+
+// The largest of body(i) over i in [0, count) (0 when count is 0), as
+// OpenMP's reduction(max) gives it: the same whatever the thread count.
+template <class Index, class Body>
+inline uint32_t parallel_max(int threads, Index count, Body&& body) {
+  uint32_t top = 0;
+  if (threads <= 1) {
+    for (Index i = 0; i < count; ++i) top = std::max(top, body(i));
+    return top;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : top)
+  for (Index i = 0; i < count; ++i) top = std::max(top, body(i));
+  return top;
 }
 
 // body(thread, i) for i in [0, count), each call told the number of the

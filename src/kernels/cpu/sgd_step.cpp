@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/optimizer_steps.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 
@@ -10,22 +11,16 @@ bool sgd_step(int threads, const SgdStep& s, float* p, const float* g, float* bu
   const float lr = s.lr, wd = s.weight_decay, mu = s.momentum, damp = 1.f - s.dampening;
   const bool first = s.first, nesterov = s.nesterov;
   const long n = long(count);
-  uint32_t top = 0;
-  auto update = [&](long i, uint32_t& top) {
-    top = std::max(top, exponent_bits(g[i]));
+  // Each value also gives its gradient's exponent bits: the largest says whether one was not finite.
+  const uint32_t top = parallel_max(threads, n, [&](long i) {
     float d = g[i] + wd * p[i];
     if (mu != 0.f) {
       buf[i] = first ? d : mu * buf[i] + damp * d;
       d = nesterov ? d + mu * buf[i] : buf[i];
     }
     p[i] -= lr * d;
-  };
-  if (threads <= 1) {
-    for (long i = 0; i < n; ++i) update(i, top);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(max : top)
-    for (long i = 0; i < n; ++i) update(i, top);
-  }
+    return exponent_bits(g[i]);
+  });
   return top != kNonFiniteExponent;
 }
 
