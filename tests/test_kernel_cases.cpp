@@ -20,7 +20,8 @@
 //   for oneDNN's GEMM (Linear) and a convolution's backward, whose threads
 //   split sums over the batch;
 // - that the case calls exactly the Backend methods it declares (a
-//   recording Backend in front of the CPU one).
+//   recording Backend in front of the CPU one: the ForwardingBackend that
+//   the guarded backend also is).
 // EveryOperationOfTheSeamHasACase reads class Backend's methods from
 // src/kernels/backend.h and fails when one has no case here: an operation
 // added to the seam needs a case in the table (cases()) before the suite
@@ -49,6 +50,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/forwarding_backend.h"
 #include "kernels/cpu/isa.h"
 #include "mnistlab/rng.h"
 
@@ -64,144 +66,15 @@ using Floats = std::vector<float>;
 using Outputs = std::map<std::string, Floats>;
 
 // The CPU backend, with a note of every method called on it.
-class Recording final : public Backend {
+class Recording final : public ForwardingBackend {
  public:
-  explicit Recording(const BackendOptions& o) : b_(make_backend(o)) {}
+  explicit Recording(const BackendOptions& o) : ForwardingBackend(make_backend(o)) {}
   const std::set<std::string>& calls() const { return calls_; }
 
-  const BackendOptions& options() const override { return b_->options(); }
-  int threads() const override { return b_->threads(); }
-  std::string describe() const override { return b_->describe(); }
-
-#define MNISTLAB_SEEN calls_.insert(__func__)
-  std::unique_ptr<ConvKernel> conv2d(const ConvShape& s, int max_batch, bool gradients) const override {
-    MNISTLAB_SEEN;
-    return b_->conv2d(s, max_batch, gradients);
-  }
-  std::unique_ptr<ConvKernel> conv_transpose2d(const ConvShape& s, int max_batch, bool gradients) const override {
-    MNISTLAB_SEEN;
-    return b_->conv_transpose2d(s, max_batch, gradients);
-  }
-  void linear_forward(const float* x, int n, int in, int out, const float* w, const float* b,
-                      float* y) const override {
-    MNISTLAB_SEEN;
-    b_->linear_forward(x, n, in, out, w, b, y);
-  }
-  void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw, float* db,
-                       float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->linear_backward(x, dy, n, in, out, w, dw, db, dx);
-  }
-  void activation_forward(Activation f, float slope, const float* x, size_t count, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->activation_forward(f, slope, x, count, y);
-  }
-  void activation_backward(Activation f, float slope, const float* x, const float* y, const float* dy, size_t count,
-                           float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->activation_backward(f, slope, x, y, dy, count, dx);
-  }
-  void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const override {
-    MNISTLAB_SEEN;
-    b_->channel_mean_var(x, n, c, hw, mean, var);
-  }
-  void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
-                       const float* gamma, const float* beta, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->batchnorm_apply(x, n, c, hw, mean, invstd, gamma, beta, y);
-  }
-  void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
-                          const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
-                          float* dbeta) const override {
-    MNISTLAB_SEEN;
-    b_->batchnorm_backward(x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
-  }
-  void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const override {
-    MNISTLAB_SEEN;
-    b_->maxpool_forward(s, x, n, y, argmax);
-  }
-  void maxpool_backward(const PoolShape& s, const float* dy, const int32_t* argmax, int n, float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->maxpool_backward(s, dy, argmax, n, dx);
-  }
-  void avgpool_forward(const PoolShape& s, const float* x, int n, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->avgpool_forward(s, x, n, y);
-  }
-  void avgpool_backward(const PoolShape& s, const float* dy, int n, float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->avgpool_backward(s, dy, n, dx);
-  }
-  void global_avgpool_forward(const float* x, size_t planes, int hw, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->global_avgpool_forward(x, planes, hw, y);
-  }
-  void global_avgpool_backward(const float* dy, size_t planes, int hw, float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->global_avgpool_backward(dy, planes, hw, dx);
-  }
-  void upsample_forward(const UpsampleShape& s, const float* x, int n, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->upsample_forward(s, x, n, y);
-  }
-  void upsample_backward(const UpsampleShape& s, const float* dy, int n, float* dx) const override {
-    MNISTLAB_SEEN;
-    b_->upsample_backward(s, dy, n, dx);
-  }
-  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->dropout_forward(x, count, p, seed, mask, y);
-  }
-  void multiply(const float* a, const float* b, size_t count, float* out) const override {
-    MNISTLAB_SEEN;
-    b_->multiply(a, b, count, out);
-  }
-  void concat_samples(const float* a, size_t a_len, const float* b, size_t b_len, int n, float* y) const override {
-    MNISTLAB_SEEN;
-    b_->concat_samples(a, a_len, b, b_len, n, y);
-  }
-  void split_samples_accumulate(const float* dy, size_t a_len, size_t b_len, int n, float* da,
-                                float* db) const override {
-    MNISTLAB_SEEN;
-    b_->split_samples_accumulate(dy, a_len, b_len, n, da, db);
-  }
-  void add(const float* a, const float* b, size_t count, float* out) const override {
-    MNISTLAB_SEEN;
-    b_->add(a, b, count, out);
-  }
-  void add_into(const float* x, size_t count, float* acc) const override {
-    MNISTLAB_SEEN;
-    b_->add_into(x, count, acc);
-  }
-  bool sgd_step(const SgdStep& s, float* params, const float* grads, float* momentum_buffer,
-                size_t count) const override {
-    MNISTLAB_SEEN;
-    return b_->sgd_step(s, params, grads, momentum_buffer, count);
-  }
-  bool adam_step(const AdamStep& s, float* params, const float* grads, float* exp_avg, float* exp_avg_sq,
-                 size_t count) const override {
-    MNISTLAB_SEEN;
-    return b_->adam_step(s, params, grads, exp_avg, exp_avg_sq, count);
-  }
-  double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad,
-                       int* correct) const override {
-    MNISTLAB_SEEN;
-    return b_->cross_entropy(logits, n, k, labels, label_smoothing, grad, correct);
-  }
-  double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
-                         float* grad) const override {
-    MNISTLAB_SEEN;
-    return b_->regression_loss(kind, output, target, count, grad);
-  }
-  void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,
-                 size_t count, float* noisy) const override {
-    MNISTLAB_SEEN;
-    b_->add_noise(kind, amount, clip, seed, first, clean, count, noisy);
-  }
-#undef MNISTLAB_SEEN
+ protected:
+  void enter(const char* op) const override { calls_.insert(op); }
 
  private:
-  std::unique_ptr<Backend> b_;
   mutable std::set<std::string> calls_;
 };
 
@@ -917,6 +790,116 @@ KernelCase dropout_case(size_t count, float p) {
   return kc;
 }
 
+// ---------------------------------------------------------------- memory
+
+// The backend's memory: a block it allocates reads back as zeros; what is
+// uploaded reads back unchanged; a copy within it moves values bit for bit
+// (the same ranges: from [0, count) to [count, 2 count)); a fill sets every
+// value of its range and nothing beyond.
+KernelCase memory_case(size_t count) {
+  KernelCase kc{"memory", std::to_string(count) + " values",
+                {"allocate", "upload", "download", "copy", "fill"}, count, kFloatsToSplit, nullptr};
+  kc.make = [=] {
+    auto x = std::make_shared<Floats>(random_values(count, 81, -3.f, 3.f));
+    (*x)[count / 2] = kNaN;  // bytes, not values: a NaN moves as it is
+    const std::vector<double> zeros(3 * count, 0.0);
+    const size_t fill_from = count / 3, fill_count = count - count / 3;  // within the last third, not at its start
+    Instance inst;
+    inst.want["allocated"] = exact_want(zeros);
+    inst.check = [=](const Outputs& out) {
+      const Floats& c = out.at("copied");
+      const Floats& f = out.at("filled");
+      ASSERT_EQ(c.size(), 3 * count);
+      ASSERT_EQ(f.size(), 3 * count);
+      size_t bad = 0;
+      for (size_t i = 0; i < 3 * count; ++i) {
+        const float want_c = i < 2 * count ? (*x)[i % count] : 0.f;
+        bad += std::memcmp(&c[i], &want_c, sizeof(float)) != 0;
+        const float want_f = i >= 2 * count + fill_from && i < 2 * count + fill_from + fill_count ? 0.25f : want_c;
+        bad += std::memcmp(&f[i], &want_f, sizeof(float)) != 0;
+      }
+      EXPECT_EQ(bad, 0u) << "values that upload, copy, fill and download did not move bit for bit";
+    };
+    inst.run = [=](const Backend& b) {
+      Result r;
+      const std::unique_ptr<Storage> block = b.allocate(3 * count * sizeof(float));
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(block->data()) % 64, 0u) << "not aligned for AVX-512";
+      float* at = block->as<float>();
+      Floats& allocated = r.out["allocated"] = Floats(3 * count, kNaN);
+      b.download(at, 3 * count * sizeof(float), allocated.data());
+      b.upload(x->data(), count * sizeof(float), at);
+      b.copy(at, count, at + count);
+      Floats& copied_out = r.out["copied"] = Floats(3 * count, kNaN);
+      b.download(at, 3 * count * sizeof(float), copied_out.data());
+      b.fill(0.25f, fill_count, at + 2 * count + fill_from);
+      Floats& filled_out = r.out["filled"] = Floats(3 * count, kNaN);
+      b.download(at, 3 * count * sizeof(float), filled_out.data());
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+// BatchNorm's running statistics, as torch.nn.functional.batch_norm keeps
+// them in training (running = (1 - momentum) running + momentum batch, the
+// variance unbiased by m / (m - 1); num_batches_tracked + 1), and the eval
+// forms: mean and invstd from them, and the affine map gamma / sqrt(var +
+// eps), beta - mean * that. Each value one float rounding or a few from the
+// double reference.
+KernelCase batchnorm_running_case(int c, double count) {
+  KernelCase kc{"batchnorm_running", std::to_string(c) + " channels, batch of " + std::to_string(long(count)),
+                {"batchnorm_update_running", "batchnorm_running_stats", "batchnorm_eval_affine"}, size_t(c), 0,
+                nullptr};
+  kc.make = [=] {
+    const float momentum = 0.1f, eps = 1e-5f;
+    auto mean = std::make_shared<Floats>(random_values(c, 91, -2.f, 2.f));
+    auto var = std::make_shared<Floats>(random_values(c, 92, 0.f, 3.f));
+    auto rm = std::make_shared<Floats>(random_values(c, 93, -1.f, 1.f));
+    auto rv = std::make_shared<Floats>(random_values(c, 94, 0.5f, 2.f));
+    auto gamma = std::make_shared<Floats>(random_values(c, 95, 0.5f, 1.5f));
+    auto beta = std::make_shared<Floats>(random_values(c, 96));
+    std::vector<double> new_rm(c), new_rv(c), invstd(c), eval_mean(c), eval_invstd(c), scale(c), shift(c);
+    const double unbias = count > 1 ? count / (count - 1) : 1.0;
+    for (int i = 0; i < c; ++i) {
+      new_rm[i] = (1 - double(momentum)) * (*rm)[i] + double(momentum) * (*mean)[i];
+      new_rv[i] = (1 - double(momentum)) * (*rv)[i] + double(momentum) * (*var)[i] * unbias;
+      invstd[i] = 1 / std::sqrt(double((*var)[i]) + eps);
+      eval_mean[i] = (*rm)[i];
+      eval_invstd[i] = 1 / std::sqrt(double((*rv)[i]) + eps);
+      scale[i] = (*gamma)[i] * eval_invstd[i];
+      shift[i] = (*beta)[i] - (*rm)[i] * scale[i];
+    }
+    Instance inst;
+    inst.want["running_mean"] = relative_want(new_rm, 4e-7);
+    inst.want["running_var"] = relative_want(new_rv, 4e-7);
+    inst.want["invstd"] = relative_want(invstd, 4e-7);
+    inst.want["num_batches_tracked"] = exact_want({8.0});
+    inst.want["eval mean"] = exact_want(eval_mean);
+    inst.want["eval invstd"] = relative_want(eval_invstd, 4e-7);
+    inst.want["scale"] = relative_want(scale, 4e-7);
+    inst.want["shift"] = relative_want(shift, 8e-7);
+    inst.run = [=](const Backend& b) {
+      Result r;
+      Floats& rm_out = r.out["running_mean"] = *rm;
+      Floats& rv_out = r.out["running_var"] = *rv;
+      Floats& invstd_out = r.out["invstd"] = *var;
+      Floats& tracked = r.out["num_batches_tracked"] = Floats{7.f};
+      b.batchnorm_update_running(c, momentum, eps, count, mean->data(), invstd_out.data(), rm_out.data(),
+                                 rv_out.data(), tracked.data());
+      Floats& m = r.out["eval mean"] = Floats(c, kNaN);
+      Floats& is = r.out["eval invstd"] = Floats(c, kNaN);
+      b.batchnorm_running_stats(c, eps, rm->data(), rv->data(), m.data(), is.data());
+      Floats& sc = r.out["scale"] = Floats(c, kNaN);
+      Floats& sh = r.out["shift"] = Floats(c, kNaN);
+      b.batchnorm_eval_affine(c, eps, gamma->data(), beta->data(), rm->data(), rv->data(), sc.data(), sh.data());
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
 // Elementwise products and sums: float's own rounding of the exact result.
 KernelCase multiply_case(size_t count) {
   KernelCase kc{"multiply", std::to_string(count) + " values", {"multiply"}, count, kFloatsToSplit, nullptr};
@@ -1381,6 +1364,10 @@ std::vector<KernelCase> cases() {
   all.push_back(multiply_case(100003));
   all.push_back(add_case(7));
   all.push_back(add_case(100003));
+  all.push_back(memory_case(5));
+  all.push_back(memory_case(100003));
+  all.push_back(batchnorm_running_case(3, 1.0));
+  all.push_back(batchnorm_running_case(1024, 128.0 * 49));
   all.push_back(concat_case(3, 5, 7));
   all.push_back(concat_case(16, 8 * 28 * 28, 4 * 28 * 28));
   all.push_back(concat_case(2, 1, 40));

@@ -60,7 +60,13 @@ class InfinityAt final : public Optimizer {
     return finite;
   }
   void set_momentum(float momentum) override { inner_->set_momentum(momentum); }
-  std::vector<Buffer> buffers() override { return inner_->buffers(); }
+  std::vector<std::string> buffer_names() const override { return inner_->buffer_names(); }
+  std::vector<float> read_buffer(const Backend& backend, const std::string& name) const override {
+    return inner_->read_buffer(backend, name);
+  }
+  void write_buffer(const Backend& backend, const std::string& name, const std::vector<float>& values) override {
+    inner_->write_buffer(backend, name, values);
+  }
 
  private:
   std::unique_ptr<Optimizer> inner_;

@@ -27,7 +27,13 @@ enum class ConvAlgorithm {
   Winograd,  // Winograd F(2x2, 3x3) wherever the shape allows
 };
 
+// Which backend computes: the CPU's, or the CPU's kernels on guarded memory
+// (pages the host cannot read or write between backend calls: slow, for
+// tests that prove no code reaches around the backend to a tensor's bytes).
+enum class BackendKind { Cpu, GuardedCpu };
+
 struct BackendOptions {
+  BackendKind kind = BackendKind::Cpu;
   int threads = 0;             // 0: every online CPU
   std::optional<Isa> max_isa;  // cap on the hand-written kernels; default the widest this CPU runs
   ConvAlgorithm conv = ConvAlgorithm::Auto;

@@ -32,6 +32,7 @@ struct Param {
 // backward; `workspace` is shared by all layers and only lasts for one call.
 struct Scratch {
   float* saved = nullptr;
+  int32_t* saved_indices = nullptr;  // saved_int32s() of them, kept like `saved`
   float* workspace = nullptr;
   bool training = true;
   uint64_t step = 0;  // training forwards before this one: random masks are a function of it
@@ -95,6 +96,8 @@ class Layer {
   // The route the kernels chosen by plan() take ("" for simple layers).
   virtual std::string route() const { return ""; }
   virtual size_t saved_floats(int /*n*/) const { return 0; }
+  // Indices kept from forward to backward (MaxPool2d's argmax), in storage of their own type.
+  virtual size_t saved_int32s(int /*n*/) const { return 0; }
   virtual size_t workspace_floats(int /*n*/) const { return 0; }
   // A view (Flatten) shares its input's memory and does no work.
   virtual bool is_view() const { return false; }
@@ -102,7 +105,7 @@ class Layer {
   virtual bool fuses_epilogue() const { return false; }
   // Eval mode: the per-channel y = x * scale + shift this layer computes
   // (BatchNorm2d with its running statistics), written into scale and shift
-  // (one float per channel each); false for other layers.
+  // (one float per channel each, in the backend's memory); false for other layers.
   virtual bool eval_affine(float* /*scale*/, float* /*shift*/) const { return false; }
   virtual void forward(const Tensor& x, Tensor& y, Scratch& s) = 0;
   // Writes parameter gradients (overwriting) and, when dx is given, dL/dx.

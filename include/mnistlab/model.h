@@ -21,6 +21,8 @@ struct StateEntry {
   Param* param;
 };
 
+class Storage;  // src/kernels/backend.h: a block of the backend's memory
+
 class Model {
  public:
   explicit Model(SampleShape input);
@@ -56,7 +58,7 @@ class Model {
   std::vector<std::string> kernel_routes() const;
   // Bytes of the arena the last reserve sized: activations, their gradients
   // and the kernels' workspace.
-  size_t arena_bytes() const { return arena_.size() * sizeof(float); }
+  size_t arena_bytes() const;
   // Bytes of the arena reserve(max_batch, gradients) would size on a model
   // not reserved yet, found without allocating, so a caller can refuse a
   // batch before memory runs out. It plans the layers' kernels for that
@@ -75,10 +77,15 @@ class Model {
   uint64_t training_steps() const { return training_steps_; }
   void set_training_steps(uint64_t steps) { training_steps_ = steps; }
 
-  // Runs the batch (n samples of input_shape()) and returns the output view.
+  // Runs the batch (n samples of input_shape(), in host memory: copied into
+  // the arena) and returns the output view, in the backend's memory (read
+  // it on the host with read_output).
   const Tensor& forward(const float* input, int n);
-  // Gradients of all parameters for dL/d(output) of the last forward, and
-  // of the input into dinput when it is given.
+  // The last forward's output, copied to the host: n * output_shape().numel() floats.
+  void read_output(float* host) const;
+  // Gradients of all parameters for dL/d(output) of the last forward (in the
+  // backend's memory, as a loss on backend() writes it), and of the input
+  // into dinput (host memory) when it is given.
   void backward(const float* doutput, float* dinput = nullptr);
 
   const SampleShape& input_shape() const { return input_; }
@@ -91,11 +98,21 @@ class Model {
   const std::string& input_name() const { return names_[0]; }
 
   // Trainable parameters as one flat array, with their gradients beside
-  // (null until the model is reserved with gradients).
-  float* parameters() { return params_.data(); }
-  float* gradients() { return grads_.empty() ? nullptr : grads_.data(); }
-  size_t parameter_count() const { return params_.size(); }
+  // (null until the model is reserved with gradients), in the backend's
+  // memory (the host reads them on a CPU backend only).
+  float* parameters();
+  float* gradients();
+  size_t parameter_count() const { return parameter_count_; }
+  // The parameters and buffers by PyTorch key; each Param's value is in the
+  // backend's memory. Host code reads and writes them with read_state and
+  // write_state.
   std::vector<StateEntry> state_dict();
+  // Every parameter and buffer copied to the host, in state_dict() order,
+  // and back (after a caller changed them, e.g. loaded a checkpoint).
+  std::vector<std::vector<float>> read_state();
+  void write_state(const std::vector<std::vector<float>>& values);
+  void read_param(const Param& p, float* host) const;
+  void write_param(const Param& p, const float* host);
 
  private:
   SampleShape input_;
@@ -104,7 +121,8 @@ class Model {
   std::vector<std::string> names_;   // names_[i] names activation i: the input (0) or layer i-1's output
   std::vector<JoinLayer*> joins_;    // joins_[i]: layer i as a join, or null
   std::vector<size_t> join_source_;  // joins_[i]'s second input: activation index
-  std::vector<float> params_, grads_, buffers_;
+  std::unique_ptr<Storage> params_, grads_, buffers_;
+  size_t parameter_count_ = 0, buffer_count_ = 0;
   bool built_ = false, training_ = true;
   int64_t parameter_total_ = 0;  // parameters and buffers of the layers added so far
   uint64_t training_steps_ = 0;
@@ -115,6 +133,7 @@ class Model {
   void plan_epilogues(bool gradients);
   size_t share_buffers(const std::vector<size_t>& root, int max_batch, std::vector<size_t>& act_at) const;
   void allocate_gradients();
+  void place_parameters(float* params, float* buffers);
 
   BackendOptions backend_options_;
   std::unique_ptr<Backend> backend_;
@@ -123,8 +142,9 @@ class Model {
   // caller's batch, never written) and output (i = layers.size()).
   int capacity_ = 0;
   bool has_gradients_ = false;
-  std::vector<float> arena_;
+  std::unique_ptr<Storage> arena_, index_arena_;  // floats; int32 (pooling indices)
   std::vector<float*> act_, grad_, saved_;
+  std::vector<int32_t*> saved_indices_;
   std::vector<float*> skip_grad_;  // per activation read by a join: the joins' share of its gradient
   float* workspace_ = nullptr;
   size_t first_compute_layer_ = 0;  // the first layer that is not a view

@@ -48,12 +48,12 @@ class Optimizer {
   virtual void set_momentum(float momentum) = 0;
 
   // The state a checkpoint keeps, under PyTorch's names (momentum_buffer,
-  // exp_avg, exp_avg_sq); an empty buffer has not been created yet.
-  struct Buffer {
-    std::string name;
-    std::vector<float>* values;
-  };
-  virtual std::vector<Buffer> buffers() = 0;
+  // exp_avg, exp_avg_sq), one float per parameter, in the memory of the
+  // backend the steps run on; read_buffer copies one to the host (empty: not
+  // created yet) and write_buffer back, on that backend.
+  virtual std::vector<std::string> buffer_names() const = 0;
+  virtual std::vector<float> read_buffer(const Backend& backend, const std::string& name) const = 0;
+  virtual void write_buffer(const Backend& backend, const std::string& name, const std::vector<float>& values) = 0;
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }
 

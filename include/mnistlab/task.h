@@ -57,7 +57,7 @@ class Task {
   virtual std::vector<MetricInfo> train_metrics() const = 0;
   virtual std::vector<MetricInfo> eval_metrics() const = 0;
   // Buffers for batches of up to batch_size; a training step allocates nothing after.
-  virtual void reserve(const Model& model, int batch_size) = 0;
+  virtual void reserve(Model& model, int batch_size) = 0;
   // The floats reserve(model, batch_size) allocates, counted before a run starts.
   virtual size_t batch_floats(const Model& model, int batch_size) const = 0;
   // Forward, loss and backward of a batch from the loader (images in [0, 1],

@@ -69,10 +69,12 @@ void run_denoise_apply(const ApplyArgs& a) {
   load_state_dict(model, a.weights);
   model.eval();
   const std::vector<float> x = png_as_input(a.in, model.input_shape());
-  const Tensor& y = model.forward(x.data(), 1);
+  model.forward(x.data(), 1);
+  std::vector<float> y(x.size());
+  model.read_output(y.data());
   GrayImage out{model.input_shape().w, model.input_shape().h, std::vector<uint8_t>(x.size())};
   for (size_t i = 0; i < x.size(); ++i)
-    out.pixels[i] = uint8_t(std::lround(std::clamp(y.data[i], 0.f, 1.f) * 255.f));
+    out.pixels[i] = uint8_t(std::lround(std::clamp(y[i], 0.f, 1.f) * 255.f));
   write_png_gray(a.out, out);
   std::printf("wrote %s\n", a.out.c_str());
 }

@@ -80,12 +80,14 @@ void run_predict(const UseArgs& a) {
                                                      int(k), "the outputs of " + origin);
   for (const std::string& path : a.images) {
     const std::vector<float> x = png_as_input(path, model.input_shape());
-    const Tensor& logits = model.forward(x.data(), 1);
+    model.forward(x.data(), 1);
+    std::vector<float> logits(k);
+    model.read_output(logits.data());
     // softmax with the max subtracted, as log-softmax in the loss
-    const float top_logit = *std::max_element(logits.data, logits.data + k);
+    const float top_logit = *std::max_element(logits.begin(), logits.end());
     std::vector<double> p(k);
     double sum = 0;
-    for (size_t c = 0; c < k; ++c) sum += p[c] = std::exp(double(logits.data[c] - top_logit));
+    for (size_t c = 0; c < k; ++c) sum += p[c] = std::exp(double(logits[c] - top_logit));
     std::vector<size_t> order(k);
     std::iota(order.begin(), order.end(), size_t(0));
     std::sort(order.begin(), order.end(), [&](size_t l, size_t r) { return p[l] > p[r]; });

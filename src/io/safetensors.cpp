@@ -360,18 +360,21 @@ static std::string shape_str(const std::vector<int64_t>& shape) {
 void save_state_dict(Model& model, const std::filesystem::path& path,
                      const std::map<std::string, std::string>& metadata) {
   std::map<std::string, StoredTensor> tensors;
+  const std::vector<std::vector<float>> state = model.read_state();
+  size_t index = 0;
   for (const StateEntry& e : model.state_dict()) {
+    const std::vector<float>& values = state[index++];
     StoredTensor t;
     t.shape.assign(e.param->shape.begin(), e.param->shape.end());
     if (e.param->name == "num_batches_tracked") {
       t.dtype = "I64";
-      const int64_t v = int64_t(e.param->value[0]);
+      const int64_t v = int64_t(values[0]);
       t.bytes.resize(8);
       std::memcpy(t.bytes.data(), &v, 8);
     } else {
       t.dtype = "F32";
       t.bytes.resize(e.param->numel() * 4);
-      std::memcpy(t.bytes.data(), e.param->value, t.bytes.size());
+      std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
     }
     tensors.emplace(e.key, std::move(t));
   }
@@ -411,10 +414,7 @@ void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& te
                   " NaN or infinite values, the first at index " + std::to_string(first) + " (" +
                   (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf") + "); weights must be finite");
   }
-  for (const StateEntry& e : entries) {
-    const auto values = tensors.at(e.key).to_floats();
-    std::copy(values.begin(), values.end(), e.param->value);
-  }
+  for (const StateEntry& e : entries) model.write_param(*e.param, tensors.at(e.key).to_floats().data());
 }
 
 void load_state_dict(Model& model, const std::filesystem::path& path) {

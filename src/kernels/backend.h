@@ -7,8 +7,12 @@
 // is the one implementation today; a GPU backend would implement the same
 // interface, and the layers would not change.
 //
-// Tensors are float32, NCHW (or [N, F]), contiguous, in memory the model's
-// arena provides.
+// The backend owns the memory it computes on: parameters, gradients,
+// optimizer state, activations and workspaces are Storage it allocated, and
+// host code moves bytes in and out of it only through upload and download
+// (a device backend's storage is not host memory; the guarded test backend's
+// pages are unreadable between its calls). Tensors are float32, NCHW (or
+// [N, F]), contiguous; non-float data (pooling indices) has int32 storage.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -82,6 +86,23 @@ class ConvKernel {
                         float* dx, KernelMemory memory) = 0;
 };
 
+// A block of a backend's memory, zero-filled when allocated, freed with the
+// handle. data() is an address for that backend's calls, not for the host.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+
+ protected:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 // One optimizer step's settings, torch.optim's (amsgrad and maximize off).
 // SGD: g += weight_decay * p; with momentum, buf = momentum * buf +
 // (1 - dampening) * g (buf = g on the buffer's first step) and g = nesterov ?
@@ -114,6 +135,14 @@ class Backend {
   virtual const BackendOptions& options() const = 0;
   virtual int threads() const = 0;
   virtual std::string describe() const = 0;
+
+  // Memory: a zero-filled block of `bytes` (aligned for any vector load);
+  // host <-> backend copies; copies and fills within the backend's memory.
+  virtual std::unique_ptr<Storage> allocate(size_t bytes) const = 0;
+  virtual void upload(const void* host, size_t bytes, void* to) const = 0;
+  virtual void download(const void* from, size_t bytes, void* host) const = 0;
+  virtual void copy(const float* from, size_t count, float* to) const = 0;
+  virtual void fill(float value, size_t count, float* to) const = 0;
 
   // A convolution for batches up to max_batch; without gradients it keeps
   // nothing for a backward.
@@ -149,6 +178,21 @@ class Backend {
   virtual void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
                                   const float* invstd, const float* gamma, bool batch_statistics, float* dx,
                                   float* dgamma, float* dbeta) const = 0;
+
+  // Training: running = (1 - momentum) * running + momentum * batch, the
+  // variance unbiased by count / (count - 1) (torch.nn.functional.batch_norm);
+  // var is overwritten by invstd = 1 / sqrt(var + eps); *batches_tracked += 1.
+  virtual void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,
+                                        float* var_to_invstd, float* running_mean, float* running_var,
+                                        float* batches_tracked) const = 0;
+  // Eval: mean = running_mean, invstd = 1 / sqrt(running_var + eps); and
+  // the same as one affine map, scale = gamma / sqrt(running_var + eps),
+  // shift = beta - running_mean * scale (what a convolution's epilogue folds in).
+  virtual void batchnorm_running_stats(int c, float eps, const float* running_mean, const float* running_var,
+                                       float* mean, float* invstd) const = 0;
+  virtual void batchnorm_eval_affine(int c, float eps, const float* gamma, const float* beta,
+                                     const float* running_mean, const float* running_var, float* scale,
+                                     float* shift) const = 0;
 
   // argmax: per output, the index within its input plane of the maximum (null: not kept).
   virtual void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const = 0;

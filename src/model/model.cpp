@@ -81,45 +81,85 @@ Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
-void Model::build(uint64_t seed) {
-  size_t n_params = 0, n_buffers = 0;
-  for (auto& layer : layers_)
-    for (Param& p : layer->params()) (p.kind == ParamKind::Parameter ? n_params : n_buffers) += p.numel();
-  params_.assign(n_params, 0.f);
-  grads_.clear();  // allocate_gradients(), when a reserve asks for them
-  buffers_.assign(n_buffers, 0.f);
+// Where each parameter and buffer lives: consecutive in the two blocks, in
+// layer order.
+void Model::place_parameters(float* params, float* buffers) {
   size_t at_param = 0, at_buffer = 0;
-  for (auto& layer : layers_) {
+  for (auto& layer : layers_)
     for (Param& p : layer->params()) {
-      p.grad = nullptr;
       if (p.kind == ParamKind::Parameter) {
-        p.value = params_.data() + at_param;
+        p.value = params + at_param;
         at_param += p.numel();
       } else {
-        p.value = buffers_.data() + at_buffer;
+        p.value = buffers + at_buffer;
         at_buffer += p.numel();
       }
     }
-  }
+}
+
+void Model::build(uint64_t seed) {
+  parameter_count_ = buffer_count_ = 0;
+  for (auto& layer : layers_)
+    for (Param& p : layer->params()) (p.kind == ParamKind::Parameter ? parameter_count_ : buffer_count_) += p.numel();
+  // The layers initialize on the host (PyTorch's initializers draw one
+  // number at a time from one generator); the values then move to the backend.
+  std::vector<float> params(parameter_count_), buffers(buffer_count_);
+  place_parameters(params.data(), buffers.data());
   Rng rng(seed);
   for (auto& layer : layers_) layer->reset_parameters(rng);
+  const Backend& b = backend();
+  params_ = b.allocate(params.size() * sizeof(float));
+  buffers_ = b.allocate(buffers.size() * sizeof(float));
+  b.upload(params.data(), params.size() * sizeof(float), params_->data());
+  b.upload(buffers.data(), buffers.size() * sizeof(float), buffers_->data());
+  place_parameters(params_->as<float>(), buffers_->as<float>());
+  grads_.reset();  // allocate_gradients(), when a reserve asks for them
+  for (auto& layer : layers_)
+    for (Param& p : layer->params()) p.grad = nullptr;
   built_ = true;
 }
 
 void Model::allocate_gradients() {
-  if (!grads_.empty() || params_.empty()) return;
-  grads_.assign(params_.size(), 0.f);
+  if (grads_ || parameter_count_ == 0) return;
+  grads_ = backend().allocate(parameter_count_ * sizeof(float));
   size_t at = 0;
   for (auto& layer : layers_)
     for (Param& p : layer->params())
       if (p.kind == ParamKind::Parameter) {
-        p.grad = grads_.data() + at;
+        p.grad = grads_->as<float>() + at;
         at += p.numel();
       }
 }
 
+float* Model::parameters() { return params_ ? params_->as<float>() : nullptr; }
+float* Model::gradients() { return grads_ ? grads_->as<float>() : nullptr; }
+size_t Model::arena_bytes() const {
+  return (arena_ ? arena_->bytes() : 0) + (index_arena_ ? index_arena_->bytes() : 0);
+}
+
 void Model::set_backend(const BackendOptions& options) {
-  backend_ = make_backend(options);  // checks the options before anything changes
+  std::unique_ptr<Backend> next = make_backend(options);  // checks the options before anything changes
+  if (built_) {
+    // The parameters and buffers move to the new backend's memory; the
+    // gradients and the arena are made again at the next reserve.
+    std::vector<float> params(parameter_count_), buffers(buffer_count_);
+    backend_->download(params_->data(), params.size() * sizeof(float), params.data());
+    backend_->download(buffers_->data(), buffers.size() * sizeof(float), buffers.data());
+    std::unique_ptr<Storage> moved_params = next->allocate(params.size() * sizeof(float));
+    std::unique_ptr<Storage> moved_buffers = next->allocate(buffers.size() * sizeof(float));
+    next->upload(params.data(), params.size() * sizeof(float), moved_params->data());
+    next->upload(buffers.data(), buffers.size() * sizeof(float), moved_buffers->data());
+    arena_.reset();
+    index_arena_.reset();
+    grads_.reset();
+    params_ = std::move(moved_params);
+    buffers_ = std::move(moved_buffers);
+    place_parameters(params_->as<float>(), buffers_->as<float>());
+    for (auto& layer : layers_)
+      for (Param& p : layer->params()) p.grad = nullptr;
+    has_gradients_ = false;
+  }
+  backend_ = std::move(next);
   backend_options_ = options;
   capacity_ = 0;  // the next reserve plans again
 }
@@ -198,8 +238,8 @@ size_t Model::share_buffers(const std::vector<size_t>& root, int max_batch, std:
 // at saved_at[i], a join source's gradient share at skip_at[j]; the
 // workspace after `total`.
 struct Model::Layout {
-  std::vector<size_t> root, act_at, grad_at, saved_at, skip_at;
-  size_t total = 0, workspace = 0;
+  std::vector<size_t> root, act_at, grad_at, saved_at, skip_at, indices_at;
+  size_t total = 0, workspace = 0, indices = 0;
 };
 
 Model::Layout Model::layout(int max_batch, bool gradients) {
@@ -231,6 +271,9 @@ Model::Layout Model::layout(int max_batch, bool gradients) {
   } else {
     total = share_buffers(p.root, max_batch, p.act_at);
   }
+  // The batch as the caller gave it, copied in.
+  p.act_at[0] = total;
+  total += size_t(max_batch) * input_.numel();
   // The input's gradient (used only by layers after a view of the input).
   const size_t grad_scale = gradients ? 1 : 0;
   p.grad_at[0] = total;
@@ -241,9 +284,12 @@ Model::Layout Model::layout(int max_batch, bool gradients) {
     p.skip_at[j] = total;
     total += size_t(max_batch) * shapes_[j].numel();
   }
+  p.indices_at.assign(L, 0);
   for (size_t i = 0; i < L; ++i) {
     p.saved_at[i] = total;
     total += layers_[i]->saved_floats(max_batch);
+    p.indices_at[i] = p.indices;
+    p.indices += layers_[i]->saved_int32s(max_batch);
     p.workspace = std::max(p.workspace, layers_[i]->workspace_floats(max_batch));
   }
   return p;
@@ -255,7 +301,7 @@ size_t Model::arena_bytes_for(int max_batch, bool gradients) {
   const Layout p = layout(max_batch, gradients);
   // The kernels and epilogues go back to the plan the arena was sized for.
   if (capacity_) layout(capacity_, has_gradients_);
-  return (p.total + p.workspace) * sizeof(float);
+  return (p.total + p.workspace) * sizeof(float) + p.indices * sizeof(int32_t);
 }
 
 void Model::reserve(int max_batch, bool gradients) {
@@ -267,23 +313,31 @@ void Model::reserve(int max_batch, bool gradients) {
   const size_t L = layers_.size();
   // Offsets first, then one allocation.
   const Layout p = layout(max_batch, gradients);
-  arena_.assign(p.total + p.workspace, 0.f);
+  arena_.reset();  // the old arena goes before the new one is taken
+  index_arena_.reset();
+  arena_ = backend_->allocate((p.total + p.workspace) * sizeof(float));
+  index_arena_ = backend_->allocate(p.indices * sizeof(int32_t));
+  float* const arena = arena_->as<float>();
   act_.assign(L + 1, nullptr);
   grad_.assign(L + 1, nullptr);
   saved_.assign(L, nullptr);
+  saved_indices_.assign(L, nullptr);
   for (size_t i = 0; i <= L; ++i) {
     if (i > 0 && layers_[i - 1]->is_view()) {
       grad_[i] = grad_[i - 1];
     } else {
-      if (i > 0) act_[i] = arena_.data() + p.act_at[p.root[i]];
-      grad_[i] = gradients ? arena_.data() + p.grad_at[i] : nullptr;
+      act_[i] = arena + p.act_at[p.root[i]];
+      grad_[i] = gradients ? arena + p.grad_at[i] : nullptr;
     }
   }
-  for (size_t i = 0; i < L; ++i) saved_[i] = arena_.data() + p.saved_at[i];
+  for (size_t i = 0; i < L; ++i) {
+    saved_[i] = arena + p.saved_at[i];
+    saved_indices_[i] = index_arena_->as<int32_t>() + p.indices_at[i];
+  }
   skip_grad_.assign(L + 1, nullptr);
   for (size_t j = 0; j <= L; ++j)
-    if (p.skip_at[j]) skip_grad_[j] = arena_.data() + p.skip_at[j];
-  workspace_ = arena_.data() + p.total;
+    if (p.skip_at[j]) skip_grad_[j] = arena + p.skip_at[j];
+  workspace_ = arena + p.total;
   first_compute_layer_ = 0;
   while (first_compute_layer_ < L && layers_[first_compute_layer_]->is_view()) ++first_compute_layer_;
   act_views_.assign(L + 1, Tensor{});
@@ -298,14 +352,15 @@ const Tensor& Model::forward(const float* input, int n) {
   // BatchNorm2d and ReLU after it while its output is in cache. Training
   // keeps every output (backward reads them).
   const auto folded = [&](size_t i) { return !training_ && folded_[i]; };
-  act_views_[0] = Tensor{const_cast<float*>(input), n, shapes_[0]};  // read only: no layer writes its input
+  backend_->upload(input, size_t(n) * input_.numel() * sizeof(float), act_[0]);
+  act_views_[0] = Tensor{act_[0], n, shapes_[0]};
   for (size_t i = 0; i < layers_.size(); ++i) {
     float* data = layers_[i]->is_view() || folded(i) ? act_views_[i].data : act_[i + 1];
     act_views_[i + 1] = Tensor{data, n, shapes_[i + 1]};
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (folded(i)) continue;
-    Scratch s{saved_[i], workspace_, training_, training_steps_};
+    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_};
     if (!training_ && epilogue_bn_[i] >= 0) {
       float* affine = saved_[epilogue_bn_[i]];  // the BatchNorm2d's own room: 2 floats per channel
       layers_[epilogue_bn_[i]]->eval_affine(affine, affine + shapes_[i + 1].c);
@@ -329,12 +384,12 @@ void Model::backward(const float* doutput, float* dinput) {
   const int n = batch_;
   Tensor dy{const_cast<float*>(doutput), n, shapes_[L]};
   for (size_t j = 0; j <= L; ++j)
-    if (skip_grad_[j]) std::fill_n(skip_grad_[j], size_t(n) * shapes_[j].numel(), 0.f);
+    if (skip_grad_[j]) backend_->fill(0.f, size_t(n) * shapes_[j].numel(), skip_grad_[j]);
   for (size_t i = L; i-- > 0;) {
     // The first real layer has no one to pass its input gradient to.
     const bool need_dx = dinput != nullptr || i > first_compute_layer_;
     Tensor dx{grad_[i], n, shapes_[i]};
-    Scratch s{saved_[i], workspace_, training_, training_steps_ - 1};
+    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_ - 1};
     if (layers_[i]->is_view()) {
       dx.data = dy.data;  // same storage, new shape
     } else if (joins_[i]) {
@@ -348,7 +403,42 @@ void Model::backward(const float* doutput, float* dinput) {
     if (need_dx && skip_grad_[i]) backend_->add_into(skip_grad_[i], dx.numel(), dx.data);
     dy = dx;
   }
-  if (dinput) std::copy(dy.data, dy.data + dy.numel(), dinput);
+  if (dinput) backend_->download(dy.data, dy.numel() * sizeof(float), dinput);
+}
+
+void Model::read_output(float* host) const {
+  const Tensor& y = act_views_.back();
+  backend_->download(y.data, y.numel() * sizeof(float), host);
+}
+
+void Model::read_param(const Param& p, float* host) const {
+  backend_->download(p.value, p.numel() * sizeof(float), host);
+}
+
+void Model::write_param(const Param& p, const float* host) {
+  backend().upload(host, p.numel() * sizeof(float), p.value);
+}
+
+std::vector<std::vector<float>> Model::read_state() {
+  std::vector<std::vector<float>> values;
+  for (const StateEntry& e : state_dict()) {
+    values.emplace_back(e.param->numel());
+    read_param(*e.param, values.back().data());
+  }
+  return values;
+}
+
+void Model::write_state(const std::vector<std::vector<float>>& values) {
+  const std::vector<StateEntry> entries = state_dict();
+  if (values.size() != entries.size())
+    throw Error("Model::write_state: " + std::to_string(values.size()) + " tensors for " +
+                std::to_string(entries.size()) + " entries");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (values[i].size() != entries[i].param->numel())
+      throw Error("Model::write_state: " + entries[i].key + " takes " + std::to_string(entries[i].param->numel()) +
+                  " values, got " + std::to_string(values[i].size()));
+    write_param(*entries[i].param, values[i].data());
+  }
 }
 
 std::vector<StateEntry> Model::state_dict() {

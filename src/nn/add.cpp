@@ -26,7 +26,7 @@ class AddLayer final : public JoinLayer {
   }
 
   void backward_join(const Tensor& dy, Tensor* dx, Tensor& dother) override {
-    if (dx) std::copy_n(dy.data, dy.numel(), dx->data);
+    if (dx) backend().copy(dy.data, dy.numel(), dx->data);
     backend().add_into(dy.data, dy.numel(), dother.data);
   }
 };

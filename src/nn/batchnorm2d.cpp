@@ -49,21 +49,12 @@ class BatchNormLayer final : public Layer {
     float* mean = s.saved;
     float* invstd = s.saved + c;
     if (s.training) {
-      float* var = invstd;
+      float* var = invstd;  // becomes invstd
       backend().channel_mean_var(x.data, x.n, c, hw, mean, var);
-      const double count = double(x.n) * hw;
-      const float unbias = count > 1 ? float(count / (count - 1)) : 1.f;
-      for (int ch = 0; ch < c; ++ch) {
-        running_mean()[ch] = (1 - momentum_) * running_mean()[ch] + momentum_ * mean[ch];
-        running_var()[ch] = (1 - momentum_) * running_var()[ch] + momentum_ * var[ch] * unbias;
-        invstd[ch] = 1.f / std::sqrt(var[ch] + eps_);
-      }
-      params_[4].value[0] += 1.f;
+      backend().batchnorm_update_running(c, momentum_, eps_, double(x.n) * hw, mean, var, running_mean(),
+                                         running_var(), params_[4].value);
     } else {
-      for (int ch = 0; ch < c; ++ch) {
-        mean[ch] = running_mean()[ch];
-        invstd[ch] = 1.f / std::sqrt(running_var()[ch] + eps_);
-      }
+      backend().batchnorm_running_stats(c, eps_, running_mean(), running_var(), mean, invstd);
     }
     backend().batchnorm_apply(x.data, x.n, c, hw, mean, invstd, weight(), bias(), y.data);
   }
@@ -78,10 +69,8 @@ class BatchNormLayer final : public Layer {
 
   // Eval mode: (x - running_mean) / sqrt(running_var + eps) * weight + bias.
   bool eval_affine(float* scale, float* shift) const override {
-    for (int c = 0; c < in_.c; ++c) {
-      scale[c] = params_[0].value[c] / std::sqrt(params_[3].value[c] + eps_);
-      shift[c] = params_[1].value[c] - params_[2].value[c] * scale[c];
-    }
+    backend().batchnorm_eval_affine(in_.c, eps_, params_[0].value, params_[1].value, params_[2].value,
+                                    params_[3].value, scale, shift);
     return true;
   }
 

@@ -30,7 +30,7 @@ class DropoutLayer final : public Layer {
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
     if (!s.training) {
-      std::memcpy(y.data, x.data, sizeof(float) * x.numel());
+      backend().copy(x.data, x.numel(), y.data);
       return;
     }
     backend().dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull, s.saved, y.data);
@@ -38,7 +38,7 @@ class DropoutLayer final : public Layer {
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     if (!dx) return;
     if (s.training) backend().multiply(dy.data, s.saved, x.numel(), dx->data);
-    else std::memcpy(dx->data, dy.data, sizeof(float) * x.numel());
+    else backend().copy(dy.data, x.numel(), dx->data);
   }
 
  private:

@@ -33,14 +33,14 @@ class MaxPool2dLayer final : public Layer {
     Layer::plan(backend, max_batch, gradients);
     keeps_argmax_ = gradients;
   }
-  // Indices of the maxima, stored as int32 in float-sized slots, for backward.
-  size_t saved_floats(int n) const override { return keeps_argmax_ ? size_t(n) * out_.numel() : 0; }
+  // Indices of the maxima, for backward.
+  size_t saved_int32s(int n) const override { return keeps_argmax_ ? size_t(n) * out_.numel() : 0; }
 
   void forward(const Tensor& x, Tensor& y, Scratch& s) override {
-    backend().maxpool_forward(g_, x.data, x.n, y.data, keeps_argmax_ ? reinterpret_cast<int32_t*>(s.saved) : nullptr);
+    backend().maxpool_forward(g_, x.data, x.n, y.data, keeps_argmax_ ? s.saved_indices : nullptr);
   }
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
-    if (dx) backend().maxpool_backward(g_, dy.data, reinterpret_cast<const int32_t*>(s.saved), x.n, dx->data);
+    if (dx) backend().maxpool_backward(g_, dy.data, s.saved_indices, x.n, dx->data);
   }
 
  private:

@@ -186,14 +186,17 @@ class GraphWriter {
   }
 
   void add_initializers() {
+    const std::vector<std::vector<float>> state = model_.read_state();
+    size_t index = 0;
     for (const StateEntry& e : model_.state_dict()) {
+      const std::vector<float>& values = state[index++];
       if (e.param->name == "num_batches_tracked") continue;  // training bookkeeping, as torch.onnx.export drops it
       onnx::TensorProto* t = graph_.add_initializer();
       t->set_name(e.key);
       t->set_data_type(onnx::TensorProto::FLOAT);
       for (int d : e.param->shape) t->add_dims(d);
       // raw_data is little-endian, as x86-64 stores floats.
-      t->set_raw_data(std::string(reinterpret_cast<const char*>(e.param->value), e.param->numel() * sizeof(float)));
+      t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
     }
   }
 };

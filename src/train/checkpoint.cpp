@@ -78,17 +78,20 @@ int64_t steps_from_metadata(const std::map<std::string, std::string>& metadata, 
 void save_checkpoint(const std::filesystem::path& path, Model& model, Optimizer& optimizer,
                      const TrainProgress& progress, const std::map<std::string, std::string>& extra) {
   std::map<std::string, StoredTensor> tensors;
-  for (const StateEntry& e : model.state_dict()) {
-    StoredTensor t = f32_tensor(e.param->value, {e.param->shape.begin(), e.param->shape.end()});
-    tensors.emplace(e.key, std::move(t));
+  const std::vector<StateEntry> entries = model.state_dict();
+  const std::vector<std::vector<float>> state = model.read_state();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Param& p = *entries[i].param;
+    tensors.emplace(entries[i].key, f32_tensor(state[i].data(), {p.shape.begin(), p.shape.end()}));
   }
-  for (const Optimizer::Buffer& b : optimizer.buffers()) {
-    if (b.values->empty()) continue;
+  for (const std::string& name : optimizer.buffer_names()) {
+    const std::vector<float> values = optimizer.read_buffer(model.backend(), name);
+    if (values.empty()) continue;
     size_t offset = 0;
-    for (const StateEntry& e : model.state_dict()) {
+    for (const StateEntry& e : entries) {
       if (e.param->kind != ParamKind::Parameter) continue;
-      tensors.emplace(kOptimizerPrefix + e.key + "." + b.name,
-                      f32_tensor(b.values->data() + offset, {e.param->shape.begin(), e.param->shape.end()}));
+      tensors.emplace(kOptimizerPrefix + e.key + "." + name,
+                      f32_tensor(values.data() + offset, {e.param->shape.begin(), e.param->shape.end()}));
       offset += e.param->numel();
     }
   }
@@ -132,12 +135,12 @@ TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, O
   }
   // Check the buffers before anything is loaded.
   const auto entries = model.state_dict();
-  for (const Optimizer::Buffer& b : optimizer.buffers()) {
+  for (const std::string& name : optimizer.buffer_names()) {
     size_t present = 0, expected = 0;
     for (const StateEntry& e : entries) {
       if (e.param->kind != ParamKind::Parameter) continue;
       ++expected;
-      const std::string key = kOptimizerPrefix + e.key + "." + b.name;
+      const std::string key = kOptimizerPrefix + e.key + "." + name;
       const auto it = optimizer_tensors.find(key);
       if (it == optimizer_tensors.end()) continue;
       ++present;
@@ -145,21 +148,21 @@ TrainProgress load_checkpoint(const std::filesystem::path& path, Model& model, O
         throw Error(origin + ": '" + key + "' does not match the parameter " + e.key);
     }
     if (present != 0 && present != expected)
-      throw Error(origin + ": optimizer buffer '" + b.name + "' is there for " + std::to_string(present) + " of " +
+      throw Error(origin + ": optimizer buffer '" + name + "' is there for " + std::to_string(present) + " of " +
                   std::to_string(expected) + " parameters");
   }
   load_state_dict(model, tensors, origin);
-  for (const Optimizer::Buffer& b : optimizer.buffers()) {
+  for (const std::string& name : optimizer.buffer_names()) {
     std::vector<float> loaded;
     for (const StateEntry& e : entries) {
       if (e.param->kind != ParamKind::Parameter) continue;
-      const auto it = optimizer_tensors.find(kOptimizerPrefix + e.key + "." + b.name);
+      const auto it = optimizer_tensors.find(kOptimizerPrefix + e.key + "." + name);
       if (it == optimizer_tensors.end()) break;
       const auto values = it->second.to_floats();
       loaded.insert(loaded.end(), values.begin(), values.end());
     }
     // Absent: not created yet when the checkpoint was written (SGD's momentum buffer).
-    if (loaded.size() == model.parameter_count()) *b.values = std::move(loaded);
+    if (loaded.size() == model.parameter_count()) optimizer.write_buffer(model.backend(), name, loaded);
   }
   optimizer.set_steps(steps);
   model.set_training_steps(uint64_t(steps));

@@ -9,10 +9,13 @@
 namespace mnistlab {
 namespace {
 
-void log_softmax(const Tensor& logits, double* out) {
+// The model's last output, copied to the host, as log-probabilities.
+void log_softmax(Model& model, const Tensor& logits, std::vector<float>& host, double* out) {
   const int k = int(logits.shape.numel());
+  host.resize(logits.numel());
+  model.read_output(host.data());
   for (int i = 0; i < logits.n; ++i) {
-    const float* z = logits.sample(i);
+    const float* z = host.data() + size_t(i) * k;
     const double log_sum = log_sum_exp(z, k, z[argmax(z, k)]);
     for (int j = 0; j < k; ++j) out[long(i) * k + j] = double(z[j]) - log_sum;
   }
@@ -43,13 +46,15 @@ void class_log_probs(Model& model, float* images, int n, const TestTimeAugmentat
   const size_t k = model.output_shape().numel();
   out.resize(size_t(n) * k);
   if (tta.views() == 1) {
-    log_softmax(model.forward(images, n), out.data());
+    std::vector<float> host;
+    log_softmax(model, model.forward(images, n), host, out.data());
     return;
   }
   const SampleShape in = model.input_shape();
   const int planes = n * in.c;
   std::vector<float> view(tta.crops > 0 ? size_t(n) * in.numel() : 0);
   std::vector<double> view_log_p(out.size());
+  std::vector<float> host;
   // log of the sum over views of the softmax, one view at a time in log
   // space, so a class every view finds unlikely keeps its tiny probability.
   std::fill(out.begin(), out.end(), -INFINITY);
@@ -64,7 +69,7 @@ void class_log_probs(Model& model, float* images, int n, const TestTimeAugmentat
                       kFiveCrop[c][1] * tta.crops, view.data() + i * plane);
         batch = view.data();
       }
-      log_softmax(model.forward(batch, n), view_log_p.data());
+      log_softmax(model, model.forward(batch, n), host, view_log_p.data());
       for (size_t i = 0; i < out.size(); ++i) out[i] = log_add_exp(out[i], view_log_p[i]);
     }
   }

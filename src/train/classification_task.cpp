@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 #include "mnistlab/image_grid.h"
 #include "mnistlab/loss.h"
@@ -51,7 +52,9 @@ class ClassificationTask final : public Task {
   std::vector<MetricInfo> train_metrics() const override { return {loss(), accuracy()}; }
   std::vector<MetricInfo> eval_metrics() const override { return {loss(), accuracy()}; }
 
-  void reserve(const Model& model, int batch_size) override { dlogits_.resize(batch_floats(model, batch_size)); }
+  void reserve(Model& model, int batch_size) override {
+    dlogits_ = model.backend().allocate(batch_floats(model, batch_size) * sizeof(float));
+  }
   size_t batch_floats(const Model& model, int batch_size) const override {
     return size_t(batch_size) * model.output_shape().numel();
   }
@@ -60,9 +63,10 @@ class ClassificationTask final : public Task {
                   double* sums) override {
     int right = 0;
     const Tensor& logits = model.forward(images, n);
-    sums[0] += cross_entropy(model.backend(), logits, labels, dlogits_.data(), &right, o_.label_smoothing) * n;
+    float* dlogits = dlogits_->as<float>();
+    sums[0] += cross_entropy(model.backend(), logits, labels, dlogits, &right, o_.label_smoothing) * n;
     sums[1] += right;
-    model.backward(dlogits_.data());
+    model.backward(dlogits);
   }
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
@@ -130,7 +134,7 @@ class ClassificationTask final : public Task {
     std::vector<int> classes;  // predicted, sample by sample
   };
   ClassificationOptions o_;
-  std::vector<float> dlogits_;
+  std::unique_ptr<Storage> dlogits_;  // dL/dlogits, in the backend's memory
   LastEvaluation<Evaluation> last_;
 };
 

@@ -45,9 +45,9 @@ class DenoisingTask final : public Task {
     return {loss(), {"psnr", "psnr", true, kNoLimit, "PSNR (dB)", true, 1, 2, " dB"}, {"ssim", "ssim", true, 1.0, "ssim", true}};
   }
 
-  void reserve(const Model& model, int batch_size) override {
+  void reserve(Model& model, int batch_size) override {
     noisy_.resize(batch_floats(model, batch_size) / 2);
-    grad_.resize(noisy_.size());
+    grad_ = model.backend().allocate(noisy_.size() * sizeof(float));
   }
   size_t batch_floats(const Model& model, int batch_size) const override {
     return 2 * size_t(batch_size) * model.input_shape().numel();  // noisy input, output gradient
@@ -58,8 +58,8 @@ class DenoisingTask final : public Task {
     const size_t pixels = model.input_shape().numel(), count = size_t(n) * pixels;
     add_noise(model.backend(), o_.noise, epoch_stream(o_.seed, epoch), first * pixels, clean, count, noisy_.data());
     const Tensor& out = model.forward(noisy_.data(), n);
-    sums[0] += loss_of(model.backend(), o_.loss, out, clean, grad_.data()) * n;
-    model.backward(grad_.data());
+    sums[0] += loss_of(model.backend(), o_.loss, out, clean, grad_->as<float>()) * n;
+    model.backward(grad_->as<float>());
   }
 
   std::vector<double> evaluate(Model& model, const Dataset& data, int batch_size) override {
@@ -80,8 +80,8 @@ class DenoisingTask final : public Task {
       const size_t at = first * pixels, size = size_t(n) * pixels;
       std::copy(images, images + size, clean.data() + at);
       add_noise(model.backend(), o_.noise, test_stream(o_.seed), at, images, size, noisy.data() + at);
-      const Tensor& y = model.forward(noisy.data() + at, n);
-      std::copy(y.data, y.data + y.numel(), output.data() + at);
+      model.forward(noisy.data() + at, n);
+      model.read_output(output.data() + at);
     });
     std::vector<std::vector<const float*>> rows;
     for (size_t i = 0; i < count; ++i)
@@ -123,7 +123,8 @@ class DenoisingTask final : public Task {
   MetricInfo loss() const { return {"loss", "loss", false, kNoLimit, "loss"}; }
 
   DenoiseOptions o_;
-  std::vector<float> noisy_, grad_;
+  std::vector<float> noisy_;       // the batch as the model's input takes it, from the host
+  std::unique_ptr<Storage> grad_;  // dL/doutput
   LastEvaluation<DenoiseEval> last_;
 };
 
@@ -155,12 +156,16 @@ DenoiseEval evaluate_on(const Backend& backend, Model* model, const Dataset& cle
   const size_t most = std::min(size_t(batch_size), clean.size());
   batch_size = model ? evaluation_batch(*model, int(most))
                      : int(std::min(most, std::max<size_t>(1, kEvaluationArenaBytes / (8 * pixels))));
-  std::vector<float> noisy(size_t(batch_size) * pixels);
+  std::vector<float> noisy(size_t(batch_size) * pixels), output(model ? noisy.size() : 0);
   DenoiseEval r;
   for_each_batch(clean, batch_size, [&](float* images, const int32_t*, int n, size_t first) {
     add_noise(backend, o.noise, test_stream(o.seed), first * pixels, images, size_t(n) * pixels, noisy.data());
-    const Tensor out =
-        model ? model->forward(noisy.data(), n) : Tensor{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
+    Tensor out{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
+    if (model) {
+      out.shape = model->forward(noisy.data(), n).shape;
+      model->read_output(output.data());
+      out.data = output.data();
+    }
     for (int i = 0; i < n; ++i) {
       // Image by image, so the sums do not depend on how the set is cut into batches.
       const float* target = images + size_t(i) * pixels;

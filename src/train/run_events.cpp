@@ -54,8 +54,10 @@ void RunEvents::epoch(const Task& task, const std::string& eval_name, const Epoc
   file_.scalar("time/epoch_seconds", m.epoch, m.seconds);
   file_.scalar("time/images_per_second", m.epoch, m.images_per_second);
   if (picture.width > 0) file_.image(picture_name, m.epoch, picture);
+  const std::vector<std::vector<float>> state = model.read_state();
+  size_t index = 0;
   for (const StateEntry& e : model.state_dict()) {
-    const std::span<const float> values(e.param->value, e.param->numel());
+    const std::span<const float> values(state[index++]);
     bool finite = !values.empty();
     for (float v : values) finite = finite && std::isfinite(v);
     if (finite) file_.histogram(e.key, m.epoch, values);  // a diverged run's weights have no histogram

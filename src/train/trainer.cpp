@@ -52,9 +52,11 @@ std::string number(double x) {
 
 // The key of the first weight or buffer that is not finite, or "".
 std::string non_finite_state(Model& model) {
-  for (const StateEntry& e : model.state_dict())
-    for (size_t i = 0, n = e.param->numel(); i < n; ++i)
-      if (!std::isfinite(e.param->value[i])) return e.key;
+  const std::vector<StateEntry> entries = model.state_dict();
+  const std::vector<std::vector<float>> state = model.read_state();
+  for (size_t t = 0; t < entries.size(); ++t)
+    for (float v : state[t])
+      if (!std::isfinite(v)) return entries[t].key;
   return "";
 }
 

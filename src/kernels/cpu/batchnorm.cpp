@@ -1,5 +1,7 @@
 #include "kernels/cpu/batchnorm.h"
 
+#include <cmath>
+
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/parallel.h"
 
@@ -68,6 +70,35 @@ void batchnorm_backward(int threads, const float* x, const float* dy, int n, int
       }
     }
   });
+}
+
+// The running statistics are a few floats per channel: one thread.
+void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,
+                              float* var_to_invstd, float* running_mean, float* running_var, float* batches_tracked) {
+  const float unbias = count > 1 ? float(count / (count - 1)) : 1.f;
+  for (int ch = 0; ch < c; ++ch) {
+    const float var = var_to_invstd[ch];
+    running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean[ch];
+    running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var * unbias;
+    var_to_invstd[ch] = 1.f / std::sqrt(var + eps);
+  }
+  *batches_tracked += 1.f;
+}
+
+void batchnorm_running_stats(int c, float eps, const float* running_mean, const float* running_var, float* mean,
+                             float* invstd) {
+  for (int ch = 0; ch < c; ++ch) {
+    mean[ch] = running_mean[ch];
+    invstd[ch] = 1.f / std::sqrt(running_var[ch] + eps);
+  }
+}
+
+void batchnorm_eval_affine(int c, float eps, const float* gamma, const float* beta, const float* running_mean,
+                           const float* running_var, float* scale, float* shift) {
+  for (int ch = 0; ch < c; ++ch) {
+    scale[ch] = gamma[ch] / std::sqrt(running_var[ch] + eps);
+    shift[ch] = beta[ch] - running_mean[ch] * scale[ch];
+  }
 }
 
 }  // namespace mnistlab::cpu

@@ -13,4 +13,12 @@ void batchnorm_backward(int threads, const float* x, const float* dy, int n, int
                         const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
                         float* dbeta);
 
+// Running statistics and the eval-mode affine map (backend.h says what each computes).
+void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,
+                              float* var_to_invstd, float* running_mean, float* running_var, float* batches_tracked);
+void batchnorm_running_stats(int c, float eps, const float* running_mean, const float* running_var, float* mean,
+                             float* invstd);
+void batchnorm_eval_affine(int c, float eps, const float* gamma, const float* beta, const float* running_mean,
+                           const float* running_var, float* scale, float* shift);
+
 }  // namespace mnistlab::cpu

@@ -2,16 +2,20 @@
 // operation forwarded to the kernels of kernels/cpu/ with them.
 #include <omp.h>
 
+#include <cstring>
+
 #include "kernels/backend.h"
 #include "kernels/cpu/avgpool.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/join.h"
 #include "kernels/cpu/losses.h"
+#include "kernels/cpu/memory.h"
 #include "kernels/cpu/noise.h"
 #include "kernels/cpu/optimizer_steps.h"
 #include "kernels/cpu/pooling.h"
@@ -47,6 +51,12 @@ class CpuBackend final : public Backend {
   const BackendOptions& options() const override { return ctx_.options; }
   int threads() const override { return ctx_.threads; }
   std::string describe() const override { return describe_backend(ctx_.options); }
+
+  std::unique_ptr<Storage> allocate(size_t bytes) const override { return allocate_host(bytes); }
+  void upload(const void* host, size_t bytes, void* to) const override { std::memcpy(to, host, bytes); }
+  void download(const void* from, size_t bytes, void* host) const override { std::memcpy(host, from, bytes); }
+  void copy(const float* from, size_t count, float* to) const override { cpu::copy(t(count), from, count, to); }
+  void fill(float value, size_t count, float* to) const override { cpu::fill(t(count), value, count, to); }
 
   std::unique_ptr<ConvKernel> conv2d(const ConvShape& s, int max_batch, bool gradients) const override {
     if (s.groups != 1) return make_grouped_conv2d(ctx_, s, max_batch, gradients);
@@ -102,6 +112,21 @@ class CpuBackend final : public Backend {
                           const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
                           float* dbeta) const override {
     cpu::batchnorm_backward(t(size_t(n) * c * hw), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
+  }
+
+  void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,
+                                float* var_to_invstd, float* running_mean, float* running_var,
+                                float* batches_tracked) const override {
+    cpu::batchnorm_update_running(c, momentum, eps, count, mean, var_to_invstd, running_mean, running_var,
+                                  batches_tracked);
+  }
+  void batchnorm_running_stats(int c, float eps, const float* running_mean, const float* running_var, float* mean,
+                               float* invstd) const override {
+    cpu::batchnorm_running_stats(c, eps, running_mean, running_var, mean, invstd);
+  }
+  void batchnorm_eval_affine(int c, float eps, const float* gamma, const float* beta, const float* running_mean,
+                             const float* running_var, float* scale, float* shift) const override {
+    cpu::batchnorm_eval_affine(c, eps, gamma, beta, running_mean, running_var, scale, shift);
   }
 
   void maxpool_forward(const PoolShape& s, const float* x, int n, float* y, int32_t* argmax) const override {
@@ -184,7 +209,7 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_backend(const BackendOptions& options) { return std::make_unique<CpuBackend>(options); }
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) { return std::make_unique<CpuBackend>(options); }
 
 std::string describe_backend(const BackendOptions& options) {
   const CpuContext ctx = context(options);
