@@ -35,7 +35,7 @@
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/conv_fold.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
 #include "kernels/cpu/parallel.h"
@@ -67,9 +67,11 @@ class PerImageConv2d final : public ConvKernel {
     transposed_dx_ = s.stride == 1 && s.pad <= s.k - 1 && s.h * s.w >= 64;
     if (transposed_dx_) flipped_weight_.resize(size_t(s.cin) * flipped_.k());
     // (On a map of one row or column some taps only see padding: the GEMM
-    // route leaves them out, Winograd's transforms cannot.)
-    const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && s.k == 3 && s.stride == 1 &&
-                                   s.pad == 1 && g_.all_taps();
+    // route leaves them out, Winograd's transforms cannot.) Bf16 multiplies
+    // the rounded inputs themselves, which Winograd's float32 transforms of
+    // them would not: its layers take im2col and the bfloat16 GEMM.
+    const bool winograd_geometry = o.precision == Precision::Fp32 && o.conv != ConvAlgorithm::Im2col && s.k == 3 &&
+                                   s.stride == 1 && s.pad == 1 && g_.all_taps();
     const int min_channels = o.conv == ConvAlgorithm::Winograd ? 1 : kWinogradMinChannels;
     winograd_ = winograd_geometry && s.cin >= min_channels;
     if (winograd_) {
@@ -97,7 +99,7 @@ class PerImageConv2d final : public ConvKernel {
   }
 
   std::string route() const override {
-    std::string r = "per image, ";
+    std::string r = ctx_.options.precision == Precision::Bf16 ? "per image, bf16 GEMM, " : "per image, ";
     r += winograd_ ? std::string("winograd/") + isa_name(ctx_.isa) : "im2col";
     r += " forward";
     if (!gradients_) return r;
@@ -180,7 +182,7 @@ class PerImageConv2d final : public ConvKernel {
       for (int oh0 = 0; oh0 < g_.ho(); oh0 += band_rows_) {
         const int oh1 = std::min(g_.ho(), oh0 + band_rows_), cols = (oh1 - oh0) * g_.wo();
         im2col_band(g_, x + i * in_len, oh0, oh1, col);
-        gemm(1, false, false, cout, cols, k, 1.f, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
+        matmul(ctx_.options.precision, 1, false, false, cout, cols, k, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
       }
       if (bias) add_channel_bias(1, bias, 1, cout, hw, out);
       if (relu) relu_forward(1, out, out_len, out);
@@ -219,10 +221,10 @@ class PerImageConv2d final : public ConvKernel {
         const float* dy_band = dyi + oh0 * g_.wo();
         if (im2col_dw) {
           im2col_band(g_, x + i * in_len, oh0, oh1, col);
-          gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
+          matmul(ctx_.options.precision, 1, false, true, cout, k, cols, dy_band, hw, col, cols, 1.f, dw, k);
         }
         if (textbook_dx) {
-          gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
+          matmul(ctx_.options.precision, 1, true, false, k, cols, cout, w, k, dy_band, hw, 0.f, route, cols);
           col2im_band(g_, route, oh0, oh1, dxi);
         }
       }
@@ -234,7 +236,7 @@ class PerImageConv2d final : public ConvKernel {
         for (int r0 = 0; r0 < g_.h; r0 += flipped_rows_) {
           const int r1 = std::min(g_.h, r0 + flipped_rows_), cols = (r1 - r0) * wi;
           im2col_band(flipped_, dyi, r0, r1, route);
-          gemm(1, false, false, g_.c, cols, kt, 1.f, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
+          matmul(ctx_.options.precision, 1, false, false, g_.c, cols, kt, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
         }
       }
     });
