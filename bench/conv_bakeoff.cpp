@@ -55,6 +55,11 @@ using namespace conv_bench;
 namespace {
 
 constexpr double kTolerance = 1e-4;  // of the largest reference value
+// --precision bf16 against the same float32 references: the inputs' rounding
+// (2^-9 relative each) shows; the exact bound is tests/test_kernel_cases.cpp's.
+constexpr double kBf16Tolerance = 2e-2;
+Precision g_precision = Precision::Fp32;
+bool g_auto_only = false;  // the defaults' route alone (bench/bf16_bakeoff.sh)
 // A forced route whose first forward call takes longer than both of these is not timed further.
 constexpr double kSlowUs = 1e5, kSlowFactor = 10;
 
@@ -106,8 +111,9 @@ struct Candidate {
 std::vector<Candidate> candidates(const Shape& s, int threads, const std::vector<Isa>& isas) {
   BackendOptions defaults;
   defaults.threads = threads;
+  defaults.precision = g_precision;
   std::vector<BackendOptions> options{defaults};
-  for (Isa isa : isas)
+  for (Isa isa : g_auto_only ? std::vector<Isa>{} : isas)
     for (ConvAlgorithm conv : {ConvAlgorithm::Auto, ConvAlgorithm::Im2col, ConvAlgorithm::Winograd})
       for (int min_pixels : {defaults.per_image_min_pixels, 1, 1 << 30}) {
         BackendOptions o = defaults;
@@ -245,7 +251,7 @@ void bench_shape(const Shape& s, int threads, const std::vector<Isa>& isas, bool
         note += buf;
       }
     }
-    const bool ok = worst <= kTolerance;
+    const bool ok = worst <= (g_precision == Precision::Bf16 ? kBf16Tolerance : kTolerance);
     std::printf("check %-46s t%d %-4s %-3s %-34s %s | %s [%s]\n", s.name.c_str(), threads, c.is_auto ? "auto" : "-",
                 ok ? "ok" : "BAD", route_id(c.route).c_str(), note.c_str(), c.route.c_str(), c.forced.c_str());
     std::fflush(stdout);
@@ -289,11 +295,17 @@ int main(int argc, char** argv) {
   app.add_option("--busy-threshold", g_busy_threshold,
                  "repeat a measurement while other processes use more than this many cores");
   app.add_option("--max-wait", g_max_wait_s, "seconds to wait for a quiet machine per measurement");
+  std::string precision = "fp32";
+  app.add_option("--precision", precision, "fp32 or bf16 (the defaults' routes at that precision)");
+  app.add_flag("--auto-only", g_auto_only, "time the defaults' route only, no forced routes");
   app.add_flag("--list", list, "the shape table only");
   app.add_flag("--routes", routes, "the distinct routes per shape and what forces them, no timing");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const std::optional<Precision> p = parse_precision(precision);
+    if (!p) throw Error("--precision: fp32 or bf16, got \"" + precision + "\"");
+    g_precision = *p;
     std::vector<int> threads;
     std::istringstream tin(threads_list);
     for (int n; tin >> n;) {

@@ -90,6 +90,14 @@ inline std::vector<NetSpec> presets() {
         {false, 1024, 1024, 1, 3, 1, 1, 0},
         {false, 1024, 1024, 1, 3, 1, 1, 0}},
        {{64, true}, {1000, false}}},
+      {"best-fashion",  // three VGG stages, maxpool k=2 after each: 28 -> 14 -> 7
+       {{false, 1, 48, 28, 3, 1, 1, 0},
+        {false, 48, 48, 28, 3, 1, 1, 0},
+        {false, 48, 96, 14, 3, 1, 1, 0},
+        {false, 96, 96, 14, 3, 1, 1, 0},
+        {false, 96, 192, 7, 3, 1, 1, 0},
+        {false, 192, 192, 7, 3, 1, 1, 0}},
+       {{128, true}}},
       {"fast",  // conv + batchnorm + relu + maxpool k=2: 28 -> 14 -> 7
        {{false, 1, 16, 28, 3, 1, 1, 0}, {false, 16, 32, 14, 3, 1, 1, 0}, {false, 32, 64, 7, 3, 1, 1, 0}},
        {{32, true}}},

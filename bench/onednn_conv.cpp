@@ -98,18 +98,25 @@ struct Descs {
   memory::desc src, wei, bias, dst;
 };
 
-Descs descs(const Shape& s, bool plain) {
+Descs descs(const Shape& s, bool plain, dt src = dt::f32, dt wei = dt::f32, dt dst = dt::f32) {
   const tag act = plain ? tag::nchw : tag::any;
   // oneDNN's weight dims are {OC, IC, KH, KW} for both primitives; a
   // ConvTranspose2d weight is stored (in, out, kh, kw), which is iohw.
   const tag wt = plain ? (s.deconv ? tag::iohw : tag::oihw) : tag::any;
-  return {memory::desc({s.n, s.ic, s.ih, s.iw}, dt::f32, act), memory::desc({s.oc, s.ic, s.k, s.k}, dt::f32, wt),
-          memory::desc({s.oc}, dt::f32, tag::x), memory::desc({s.n, s.oc, s.oh, s.ow}, dt::f32, act)};
+  return {memory::desc({s.n, s.ic, s.ih, s.iw}, src, act), memory::desc({s.oc, s.ic, s.k, s.k}, wei, wt),
+          memory::desc({s.oc}, dt::f32, tag::x), memory::desc({s.n, s.oc, s.oh, s.ow}, dst, act)};
 }
+
+// --bf16: the primitives take bfloat16 inputs (src, weights, diff_dst) and
+// write float32 (dst, diff_src, diff_weights), PyTorch's CPU autocast; the
+// user's tensors stay float32 NCHW, so "plain" includes the rounding reorders.
+bool g_bf16 = false;
 
 // nullopt where oneDNN has no implementation for this combination.
 std::optional<primitive_desc> make_pd(const Shape& s, Pass pass, algorithm alg, bool plain, const engine& eng) {
-  const Descs d = descs(s, plain);
+  const dt in = g_bf16 ? dt::bf16 : dt::f32;
+  const Descs d = descs(s, plain, in, in, dt::f32);  // forward; the backward passes' below
+  const Descs bd = descs(s, plain, dt::f32, in, in), bw = descs(s, plain, in, dt::f32, in);
   const memory::dims st{s.s, s.s}, pl{s.p, s.p}, pr{s.pr, s.pr};
   const prop_kind fprop = pass == Pass::fwd_inf ? prop_kind::forward_inference : prop_kind::forward_training;
   try {
@@ -119,18 +126,18 @@ std::optional<primitive_desc> make_pd(const Shape& s, Pass pass, algorithm alg, 
       if (pass == Pass::fwd_train || pass == Pass::fwd_inf) return fpd;
       if (pass == Pass::bwd_data)
         return convolution_backward_data::primitive_desc(
-            convolution_backward_data::desc(alg, d.src, d.wei, d.dst, st, pl, pr), eng, fpd);
+            convolution_backward_data::desc(alg, bd.src, bd.wei, bd.dst, st, pl, pr), eng, fpd);
       return convolution_backward_weights::primitive_desc(
-          convolution_backward_weights::desc(alg, d.src, d.wei, d.bias, d.dst, st, pl, pr), eng, fpd);
+          convolution_backward_weights::desc(alg, bw.src, bw.wei, bw.bias, bw.dst, st, pl, pr), eng, fpd);
     }
     const deconvolution_forward::primitive_desc fpd(
         deconvolution_forward::desc(fprop, alg, d.src, d.wei, d.bias, d.dst, st, pl, pr), eng);
     if (pass == Pass::fwd_train || pass == Pass::fwd_inf) return fpd;
     if (pass == Pass::bwd_data)
       return deconvolution_backward_data::primitive_desc(
-          deconvolution_backward_data::desc(alg, d.src, d.wei, d.dst, st, pl, pr), eng, fpd);
+          deconvolution_backward_data::desc(alg, bd.src, bd.wei, bd.dst, st, pl, pr), eng, fpd);
     return deconvolution_backward_weights::primitive_desc(
-        deconvolution_backward_weights::desc(alg, d.src, d.wei, d.bias, d.dst, st, pl, pr), eng, fpd);
+        deconvolution_backward_weights::desc(alg, bw.src, bw.wei, bw.bias, bw.dst, st, pl, pr), eng, fpd);
   } catch (const dnnl::error& e) {
     if (e.status == dnnl_unimplemented) return std::nullopt;
     throw;
@@ -495,7 +502,8 @@ const char* isa_name(cpu_isa isa) {
 void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--only SUBSTRING] [--threads \"1 2\"] [--busy-threshold CORES] [--max-wait S]\n"
-               "          [--no-check] [--check-only] [--list] [--impls]\n"
+               "          [--no-check] [--check-only] [--list] [--impls] [--bf16]\n"
+               "  --bf16            bfloat16 src, weights and diff_dst (float32 outputs), reorders from float32 timed\n"
                "  --only SUBSTRING  benchmark only shapes whose name contains SUBSTRING (e.g. vgg-bn.L3, n1000)\n"
                "  --threads LIST    OpenMP thread counts, space separated (default \"1 2\")\n"
                "  --busy-threshold  repeat a measurement while other processes use more than this many cores\n"
@@ -537,6 +545,8 @@ int main(int argc, char** argv) {
       check = false;
     } else if (a == "--check-only") {
       check_only = true;
+    } else if (a == "--bf16") {
+      g_bf16 = true;
     } else if (a == "--impls") {
       impls = true;
     } else if (a == "--list") {
@@ -570,9 +580,9 @@ int main(int argc, char** argv) {
     std::fclose(f);
   }
   const version_t* v = version();
-  std::printf("oneDNN %d.%d.%d, effective ISA %s, CPU %s, %ld online CPUs, OpenMP max threads %d\n", v->major,
+  std::printf("oneDNN %d.%d.%d, effective ISA %s, CPU %s, %ld online CPUs, OpenMP max threads %d%s\n", v->major,
               v->minor, v->patch, isa_name(get_effective_cpu_isa()), cpu.c_str(), sysconf(_SC_NPROCESSORS_ONLN),
-              omp_get_max_threads());
+              omp_get_max_threads(), g_bf16 ? ", bf16 inputs" : "");
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
 

@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   app.add_option("--conv", conv, "3x3 algorithm: auto, im2col, winograd")
       ->check(CLI::IsMember({"auto", "im2col", "winograd"}));
   app.add_option("--per-image-min-pixels", backend.per_image_min_pixels)->check(CLI::PositiveNumber);
+  std::string precision = "fp32";
+  app.add_option("--precision", precision, "convolutions and Linear: fp32 or bf16 (bfloat16 products, float32 sums)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   CLI11_PARSE(app, argc, argv);
   try {
     const ModelSource source = resolve_model(model_name);
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
     backend.threads = threads;
     backend.conv = conv == "im2col" ? ConvAlgorithm::Im2col : conv == "winograd" ? ConvAlgorithm::Winograd
                                                                                  : ConvAlgorithm::Auto;
+    backend.precision = *parse_precision(precision);
     model.set_backend(backend);
     const bool training = task != "eval";
     model.reserve(batch, training);

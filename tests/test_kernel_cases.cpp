@@ -49,8 +49,10 @@
 #include <string>
 #include <vector>
 
+#include "bf16_reference.h"
 #include "kernels/backend.h"
 #include "kernels/forwarding_backend.h"
+#include "kernels/cpu/bf16.h"
 #include "kernels/cpu/isa.h"
 #include "mnistlab/rng.h"
 
@@ -172,6 +174,32 @@ void add_dot(const Floats& a, const std::vector<double>& b, double& dot, double&
 }
 std::vector<double> widen(const Floats& v) { return std::vector<double>(v.begin(), v.end()); }
 
+// ---------------------------------------------------------------- bfloat16 references
+
+// What a bfloat16 kernel multiplies: the inputs rounded (bf16_reference.h's
+// definition), or the inputs themselves for float32.
+Floats as_multiplied(const Floats& v, bool bf16) {
+  if (!bf16) return v;
+  Floats r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = bf16_test::nearest_bf16(v[i]);
+  return r;
+}
+
+// A bfloat16 kernel's output against the double sum of the rounded inputs'
+// products: each product of two bfloat16 values is exact in float32 (8 + 8
+// significant bits), so the only error is float32 accumulation, whatever its
+// order: |got - value| <= gamma_n * sum |terms|, gamma_n = n u / (1 - n u),
+// u = 2^-24, n = the additions into that output. n is the reduction length
+// plus 16, for the bias and the partial sums of bands, K panels and
+// threads. (vdpbf16ps flushes denormal products to zero: none occur with
+// these inputs.)
+Want accumulation_want(std::vector<double> value, const std::vector<double>& magnitude, size_t reduction) {
+  const double nu = double(reduction + 16) * 0x1p-24, gamma = nu / (1 - nu);
+  std::vector<double> bound(value.size());
+  for (size_t i = 0; i < value.size(); ++i) bound[i] = gamma * magnitude[i] + 1e-30;
+  return {std::move(value), std::move(bound)};
+}
+
 // ---------------------------------------------------------------- conv2d, conv_transpose2d
 
 // PyTorch's Conv2d (torch.nn.Conv2d's documentation, groups included):
@@ -200,7 +228,10 @@ void conv_products(const ConvShape& s, int n, F visit) {
 // x[i][co][oh][ow] * weight[co][ci][ki][kj], weight [in, out, k, k]; its
 // output size fixes output_padding). n large enough for a per-image route's
 // threads to get images of their own.
-KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transposed) {
+//
+// bf16: the products of x, weight and dy rounded to bfloat16, with the
+// bound of accumulation_want; the bias and its gradient stay float32.
+KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transposed, bool bf16 = false) {
   const size_t a_len = size_t(s.cin) * s.h * s.w, b_len = size_t(s.cout) * s.ho() * s.wo();
   const size_t macs = size_t(n) * s.cout * (s.cin / s.groups) * s.k * s.k * s.ho() * s.wo();
   KernelCase c{transposed ? "conv_transpose2d" : "conv2d", shape, {transposed ? "conv_transpose2d" : "conv2d"},
@@ -213,10 +244,14 @@ KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transpos
     auto w = std::make_shared<Floats>(random_values(size_t(s.cout) * (s.cin / s.groups) * s.k * s.k, 12, -.5f, .5f));
     auto bias = std::make_shared<Floats>(random_values(out_channels, 13, -.5f, .5f));
     auto dy = std::make_shared<Floats>(random_values(n * out_len, 14));
+    const Floats xr = as_multiplied(*x, bf16), wr = as_multiplied(*w, bf16), dyr = as_multiplied(*dy, bf16);
     std::vector<double> y(n * out_len, 0.0), dx(n * in_len, 0.0), dw(w->size(), 0.0), db(out_channels, 0.0);
+    std::vector<double> y_mag(y.size()), dx_mag(dx.size(), 0.0), dw_mag(dw.size(), 0.0), db_mag(db.size(), 0.0);
     for (size_t j = 0; j < y.size(); ++j) {
       y[j] = (*bias)[j / out_plane % out_channels];
+      y_mag[j] = std::fabs(y[j]);
       db[j / out_plane % out_channels] += (*dy)[j];
+      db_mag[j / out_plane % out_channels] += std::fabs((*dy)[j]);
     }
     auto a_at = [&](int i, int ci, int ih, int iw) { return i * a_len + (size_t(ci) * s.h + ih) * s.w + iw; };
     auto b_at = [&](int i, int co, int oh, int ow) {
@@ -225,15 +260,29 @@ KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transpos
     conv_products(s, n, [&](int i, int co, int oh, int ow, int ci, size_t wi, int ih, int iw) {
       const size_t a = a_at(i, ci, ih, iw), b = b_at(i, co, oh, ow);
       const size_t in = transposed ? b : a, out = transposed ? a : b;
-      y[out] += double((*x)[in]) * (*w)[wi];
-      dx[in] += double((*dy)[out]) * (*w)[wi];
-      dw[wi] += double((*dy)[out]) * (*x)[in];
+      y[out] += double(xr[in]) * wr[wi];
+      dx[in] += double(dyr[out]) * wr[wi];
+      dw[wi] += double(dyr[out]) * xr[in];
+      y_mag[out] += std::fabs(double(xr[in]) * wr[wi]);
+      dx_mag[in] += std::fabs(double(dyr[out]) * wr[wi]);
+      dw_mag[wi] += std::fabs(double(dyr[out]) * xr[in]);
     });
     Instance inst;
-    inst.want["y"] = largest_want(y, 1e-5);
-    inst.want["dx"] = largest_want(dx, 1e-5);
-    inst.want["dweight"] = largest_want(dw, 1e-5);
-    inst.want["dbias"] = largest_want(db, 1e-5);
+    if (bf16) {
+      const int cin_g = s.cin / s.groups, cout_g = s.cout / s.groups;
+      const size_t y_terms = size_t(transposed ? cout_g : cin_g) * s.k * s.k;
+      const size_t dx_terms = size_t(transposed ? cin_g : cout_g) * s.k * s.k;
+      const size_t dw_terms = size_t(n) * s.ho() * s.wo();
+      inst.want["y"] = accumulation_want(y, y_mag, y_terms);
+      inst.want["dx"] = accumulation_want(dx, dx_mag, dx_terms);
+      inst.want["dweight"] = accumulation_want(dw, dw_mag, dw_terms);
+      inst.want["dbias"] = accumulation_want(db, db_mag, out_len / out_channels * n);
+    } else {
+      inst.want["y"] = largest_want(y, 1e-5);
+      inst.want["dx"] = largest_want(dx, 1e-5);
+      inst.want["dweight"] = largest_want(dw, 1e-5);
+      inst.want["dbias"] = largest_want(db, 1e-5);
+    }
     // A forward splits images (or GEMM rows) among threads; a backward's
     // weight gradient is summed over the batch in each thread's share.
     inst.close_across_threads = {"dx", "dweight", "dbias"};
@@ -251,13 +300,14 @@ KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transpos
                        {saved.data(), work.data()});
       return r;
     };
+    // bf16: the forward's map is of the rounded x, the backward's of the rounded dy.
     inst.adjoint = [=](const Outputs& o) {
       Adjoint a;
       const Floats& yo = o.at("y");
       std::vector<double> linear(yo.size());
       for (size_t j = 0; j < yo.size(); ++j) linear[j] = double(yo[j]) - (*bias)[j / out_plane % out_channels];
-      add_dot(*dy, linear, a.forward, a.magnitude);
-      add_dot(o.at("dx"), widen(*x), a.backward, a.magnitude);
+      add_dot(dyr, linear, a.forward, a.magnitude);
+      add_dot(o.at("dx"), widen(xr), a.backward, a.magnitude);
       return a;
     };
     return inst;
@@ -275,32 +325,39 @@ ConvShape conv_shape(int cin, int h, int w, int cout, int k, int stride, int pad
 
 // PyTorch's Linear: y = x W^T + b; gradients of <dy, y>: dW = dy^T x, db =
 // the column sums of dy, dx = dy W.
-KernelCase linear_case(const std::string& shape, int n, int in, int out, bool bias_and_dx) {
+KernelCase linear_case(const std::string& shape, int n, int in, int out, bool bias_and_dx, bool bf16 = false) {
   KernelCase c{"linear", shape, {"linear_forward", "linear_backward"}, size_t(n) * in * out, kMacsToSplit, nullptr};
   c.make = [=] {
     auto x = std::make_shared<Floats>(random_values(size_t(n) * in, 21));
     auto w = std::make_shared<Floats>(random_values(size_t(out) * in, 22, -.5f, .5f));
     auto b = std::make_shared<Floats>(random_values(out, 23, -.5f, .5f));
     auto dy = std::make_shared<Floats>(random_values(size_t(n) * out, 24));
+    const Floats xr = as_multiplied(*x, bf16), wr = as_multiplied(*w, bf16), dyr = as_multiplied(*dy, bf16);
     std::vector<double> y(size_t(n) * out), dw(size_t(out) * in, 0.0), db(out, 0.0), dx(size_t(n) * in, 0.0);
+    std::vector<double> y_mag(y.size()), dw_mag(dw.size(), 0.0), db_mag(db.size(), 0.0), dx_mag(dx.size(), 0.0);
     for (int i = 0; i < n; ++i)
       for (int o = 0; o < out; ++o) {
-        double s = bias_and_dx ? (*b)[o] : 0.0;
-        const double g = (*dy)[size_t(i) * out + o];
+        double s = bias_and_dx ? (*b)[o] : 0.0, mag = std::fabs(s);
+        const double g = dyr[size_t(i) * out + o];
         for (int k = 0; k < in; ++k) {
-          s += double((*x)[size_t(i) * in + k]) * (*w)[size_t(o) * in + k];
-          dw[size_t(o) * in + k] += g * (*x)[size_t(i) * in + k];
-          dx[size_t(i) * in + k] += g * (*w)[size_t(o) * in + k];
+          s += double(xr[size_t(i) * in + k]) * wr[size_t(o) * in + k];
+          mag += std::fabs(double(xr[size_t(i) * in + k]) * wr[size_t(o) * in + k]);
+          dw[size_t(o) * in + k] += g * xr[size_t(i) * in + k];
+          dw_mag[size_t(o) * in + k] += std::fabs(g * xr[size_t(i) * in + k]);
+          dx[size_t(i) * in + k] += g * wr[size_t(o) * in + k];
+          dx_mag[size_t(i) * in + k] += std::fabs(g * wr[size_t(o) * in + k]);
         }
         y[size_t(i) * out + o] = s;
-        db[o] += g;
+        y_mag[size_t(i) * out + o] = mag;
+        db[o] += (*dy)[size_t(i) * out + o];
+        db_mag[o] += std::fabs((*dy)[size_t(i) * out + o]);
       }
     Instance inst;
-    inst.want["y"] = largest_want(y, 1e-5);
-    inst.want["dweight"] = largest_want(dw, 1e-5);
+    inst.want["y"] = bf16 ? accumulation_want(y, y_mag, in) : largest_want(y, 1e-5);
+    inst.want["dweight"] = bf16 ? accumulation_want(dw, dw_mag, n) : largest_want(dw, 1e-5);
     if (bias_and_dx) {
-      inst.want["dbias"] = largest_want(db, 1e-5);
-      inst.want["dx"] = largest_want(dx, 1e-5);
+      inst.want["dbias"] = bf16 ? accumulation_want(db, db_mag, n) : largest_want(db, 1e-5);
+      inst.want["dx"] = bf16 ? accumulation_want(dx, dx_mag, out) : largest_want(dx, 1e-5);
     }
     // oneDNN's threaded SGEMM promises no order of additions.
     inst.close_across_threads = {"y", "dweight", "dbias", "dx"};
@@ -324,8 +381,8 @@ KernelCase linear_case(const std::string& shape, int n, int in, int out, bool bi
         const Floats& yo = o.at("y");
         std::vector<double> linear(yo.size());
         for (size_t j = 0; j < yo.size(); ++j) linear[j] = double(yo[j]) - (*b)[j % out];
-        add_dot(*dy, linear, a.forward, a.magnitude);
-        add_dot(o.at("dx"), widen(*x), a.backward, a.magnitude);
+        add_dot(dyr, linear, a.forward, a.magnitude);
+        add_dot(o.at("dx"), widen(xr), a.backward, a.magnitude);
         return a;
       };
     return inst;
@@ -1411,6 +1468,33 @@ const std::vector<KernelCase>& table() {
   return all;
 }
 
+// Precision::Bf16's operations (convolutions, transposed convolutions,
+// Linear; grouped and depthwise convolutions stay float32): the shapes of
+// the table above, and shapes whose reductions cross the bfloat16 GEMM's
+// 384-deep panels, have odd lengths (a pair padded with zero) and leave
+// tails of its 8 x 32 register tile.
+std::vector<KernelCase> bf16_cases() {
+  std::vector<KernelCase> all;
+  all.push_back(conv_case("3x3 s1 p1 n3 8x9x9 to 10", 3, conv_shape(8, 9, 9, 10, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s2 p1 n3 4x7x7 to 5", 3, conv_shape(4, 7, 7, 5, 3, 2, 1), false, true));
+  all.push_back(conv_case("5x5 s1 p0 n2 3x9x8 to 2", 2, conv_shape(3, 9, 8, 2, 5, 1, 0), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n4 8x16x16 to 16", 4, conv_shape(8, 16, 16, 16, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s2 p1 n4 16x28x28 to 32", 4, conv_shape(16, 28, 28, 32, 3, 2, 1), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n4 32x28x28 to 32", 4, conv_shape(32, 28, 28, 32, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n4 1x28x28 to 32", 4, conv_shape(1, 28, 28, 32, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n6 64x4x4 to 40", 6, conv_shape(64, 4, 4, 40, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s2 p1 n5 48x7x7 to 72", 5, conv_shape(48, 7, 7, 72, 3, 2, 1), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n4 72x1x1 to 24", 4, conv_shape(72, 1, 1, 24, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s2 p1 n3 6x7x7 to 4x14x14", 3, conv_shape(4, 14, 14, 6, 3, 2, 1), true, true));
+  all.push_back(conv_case("3x3 s2 p1 n4 16x16x16 to 8x32x32", 4, conv_shape(8, 32, 32, 16, 3, 2, 1), true, true));
+  all.push_back(linear_case("n3 5 to 7", 3, 5, 7, true, true));
+  all.push_back(linear_case("n1 784 to 10", 1, 784, 10, true, true));
+  all.push_back(linear_case("n64 256 to 128", 64, 256, 128, true, true));
+  all.push_back(linear_case("n37 801 to 45", 37, 801, 45, true, true));
+  all.push_back(linear_case("n5 33 to 9 without bias and dx", 5, 33, 9, false, true));
+  return all;
+}
+
 // ---------------------------------------------------------------- running a case
 
 std::vector<Isa> isas() {
@@ -1455,19 +1539,20 @@ void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.op << " | " << c.
 
 class KernelCases : public ::testing::TestWithParam<KernelCase> {};
 
-TEST_P(KernelCases, MatchTheDefinitionOnEveryIsaAndOneAndTwoThreads) {
-  const KernelCase& c = GetParam();
+// Runs a case at `precision` on each of `isas` and 1 and 2 threads.
+void run_case(const KernelCase& c, Precision precision, const std::vector<Isa>& isa_list) {
   const Instance inst = c.make();
   const std::set<std::string> declared(c.calls.begin(), c.calls.end());
-  for (Isa isa : isas()) {
+  for (Isa isa : isa_list) {
     Outputs one_thread;
     for (int threads : {1, 2}) {
-      const std::string where = c.op + " | " + c.shape + " | " + isa_name(isa) + ", " + std::to_string(threads) +
-                                " thread" + (threads > 1 ? "s" : "");
+      const std::string where = c.op + " | " + c.shape + " | " + precision_name(precision) + ", " + isa_name(isa) +
+                                ", " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "");
       SCOPED_TRACE(where);
       BackendOptions o;
       o.max_isa = isa;
       o.threads = threads;
+      o.precision = precision;
       const Recording backend(o);
       const Result run = inst.run(backend);
       const std::string at = where + (run.route.empty() ? "" : " (" + run.route + ")");
@@ -1500,6 +1585,22 @@ TEST_P(KernelCases, MatchTheDefinitionOnEveryIsaAndOneAndTwoThreads) {
     }
   }
 }
+
+TEST_P(KernelCases, MatchTheDefinitionOnEveryIsaAndOneAndTwoThreads) {
+  run_case(GetParam(), Precision::Fp32, isas());
+}
+
+class Bf16KernelCases : public ::testing::TestWithParam<KernelCase> {};
+
+// bfloat16 kernels are AVX-512 code: they run at the widest level only.
+TEST_P(Bf16KernelCases, MatchTheDefinitionOnRoundedInputsOnOneAndTwoThreads) {
+  const std::string why = cpu::bf16_unsupported(cpu::cpu_info(), std::nullopt);
+  if (!why.empty()) GTEST_SKIP() << why;
+  run_case(GetParam(), Precision::Bf16, {Isa::Avx512});
+}
+
+INSTANTIATE_TEST_SUITE_P(Seam, Bf16KernelCases, ::testing::ValuesIn(bf16_cases()),
+                         [](const ::testing::TestParamInfo<KernelCase>& info) { return case_id(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Seam, KernelCases, ::testing::ValuesIn(table()),
                          [](const ::testing::TestParamInfo<KernelCase>& info) { return case_id(info.param); });

@@ -32,11 +32,21 @@ enum class ConvAlgorithm {
 // tests that prove no code reaches around the backend to a tensor's bytes).
 enum class BackendKind { Cpu, GuardedCpu };
 
+// The arithmetic of convolutions, transposed convolutions and linear layers,
+// as PyTorch's CPU autocast to bfloat16: Bf16 rounds their inputs, weights
+// and output gradients to bfloat16 (round to nearest even) and multiplies
+// them with float32 accumulation; everything else (BatchNorm, activations,
+// losses, optimizer state, master weights, checkpoints) stays float32. Bf16
+// needs a CPU with AVX512_BF16 or AMX-BF16: make_backend refuses it
+// elsewhere (no slow emulation).
+enum class Precision { Fp32, Bf16 };
+
 struct BackendOptions {
   BackendKind kind = BackendKind::Cpu;
   int threads = 0;             // 0: every online CPU
   std::optional<Isa> max_isa;  // cap on the hand-written kernels; default the widest this CPU runs
   ConvAlgorithm conv = ConvAlgorithm::Auto;
+  Precision precision = Precision::Fp32;
   // Convolutions whose output has at least this many pixels per image run
   // image by image (each thread its own images); smaller maps unfold the
   // whole batch for one GEMM.
@@ -56,5 +66,9 @@ std::string describe_backend(const BackendOptions& options = {});
 inline constexpr Named<Isa> kIsaNames[] = {{"scalar", Isa::Scalar}, {"avx2", Isa::Avx2}, {"avx512", Isa::Avx512}};
 const char* isa_name(Isa isa);
 std::optional<Isa> parse_isa(const std::string& name);
+
+inline constexpr Named<Precision> kPrecisionNames[] = {{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}};
+const char* precision_name(Precision precision);
+std::optional<Precision> parse_precision(const std::string& name);
 
 }  // namespace mnistlab

@@ -13,7 +13,7 @@
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/conv_fold.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/layout.h"
 #include "kernels/cpu/tap_groups.h"
 
@@ -40,7 +40,8 @@ class BatchedConv2d final : public ConvKernel {
   }
 
   std::string route() const override {
-    return "batched, " + std::to_string(groups_.size()) + " tap group" + (groups_.size() == 1 ? "" : "s") +
+    return std::string(ctx_.options.precision == Precision::Bf16 ? "batched, bf16 GEMM, " : "batched, ") +
+           std::to_string(groups_.size()) + " tap group" + (groups_.size() == 1 ? "" : "s") +
            " (exact im2col + GEMM)";
   }
   size_t saved_floats() const override { return keeps_columns() ? size_t(max_batch_) * col_per_image_ : 0; }
@@ -66,7 +67,7 @@ class BatchedConv2d final : public ConvKernel {
         const int k = group.k(s_.cin), width = count * group.size();
         float* col = cols + size_t(count) * col_at_[gi];
         gather_rows(threads, g_, group, x + start * in_len, count, col);
-        gemm(threads, false, true, width, s_.cout, k, 1.f, col, k, packed_[gi].data(), k, 0.f, out, s_.cout);
+        matmul(ctx_.options.precision, threads, false, true, width, s_.cout, k, col, k, packed_[gi].data(), k, 0.f, out, s_.cout);
         scatter_pixels(threads, group, out, count, s_.cout, hw, b, y + start * out_len);
       }
       if (relu) relu_forward(threads, y + start * out_len, count * out_len, y + start * out_len);
@@ -95,10 +96,10 @@ class BatchedConv2d final : public ConvKernel {
         float* col = cols + size_t(count) * col_at_[gi];
         if (!keep) gather_rows(threads, g_, group, x + start * in_len, count, col);
         gather_pixels(threads, group, dy + start * out_len, count, s_.cout, hw, dout);
-        gemm(threads, true, false, s_.cout, k, width, 1.f, dout, s_.cout, col, k, 0.f, dw, k);
+        matmul(ctx_.options.precision, threads, true, false, s_.cout, k, width, dout, s_.cout, col, k, 0.f, dw, k);
         unpack_group_weight_add(g_, group, dw, s_.cout, dweight);
         if (!dx) continue;
-        gemm(threads, false, false, width, k, s_.cout, 1.f, dout, s_.cout, packed_[gi].data(), k, 0.f, dcol, k);
+        matmul(ctx_.options.precision, threads, false, false, width, k, s_.cout, dout, s_.cout, packed_[gi].data(), k, 0.f, dcol, k);
         scatter_rows_add(threads, g_, group, dcol, count, dx + start * in_len);
       }
     }

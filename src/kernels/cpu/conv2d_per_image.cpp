@@ -35,7 +35,7 @@
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/conv_fold.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
 #include "kernels/cpu/parallel.h"
@@ -68,8 +68,14 @@ class PerImageConv2d final : public ConvKernel {
     if (transposed_dx_) flipped_weight_.resize(size_t(s.cin) * flipped_.k());
     // (On a map of one row or column some taps only see padding: the GEMM
     // route leaves them out, Winograd's transforms cannot.)
-    const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && s.k == 3 && s.stride == 1 &&
-                                   s.pad == 1 && g_.all_taps();
+    //
+    // At Bf16 these layers keep float32 Winograd, on x, weights and dy
+    // rounded to bfloat16 first (round_): the products of the rounded values
+    // summed in float32, as the bfloat16 GEMM computes them. bench/
+    // bf16_bakeoff.sh measured it faster than im2col with the bfloat16 GEMM
+    // and than oneDNN's bfloat16 primitives on NCHW tensors (bench/README.md).
+    const bool winograd_geometry = o.conv != ConvAlgorithm::Im2col && s.k == 3 && s.stride == 1 && s.pad == 1 &&
+                                   g_.all_taps();
     const int min_channels = o.conv == ConvAlgorithm::Winograd ? 1 : kWinogradMinChannels;
     winograd_ = winograd_geometry && s.cin >= min_channels;
     if (winograd_) {
@@ -87,6 +93,8 @@ class PerImageConv2d final : public ConvKernel {
                    (o.conv == ConvAlgorithm::Winograd ||
                     size_t(s.cin) * s.cout * wg_.tiles_h * wg_.tiles_w >= kWinogradMinWeightProducts);
     if (winograd_dw_) winograd_grad_.resize(wg_.weight_floats());
+    round_ = o.precision == Precision::Bf16 && (winograd_ || winograd_dx_);
+    if (round_) rounded_weight_.resize(size_t(s.cout) * s.cin * s.k * s.k);
     backward_rows_ = band_rows(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
     band_rows_ = std::min(backward_rows_, band_rows(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
     flipped_rows_ = band_rows(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
@@ -97,7 +105,9 @@ class PerImageConv2d final : public ConvKernel {
   }
 
   std::string route() const override {
-    std::string r = "per image, ";
+    std::string r = ctx_.options.precision != Precision::Bf16 ? "per image, "
+                    : round_ ? "per image, bf16 (winograd on rounded inputs, GEMMs bf16), "
+                             : "per image, bf16 GEMM, ";
     r += winograd_ ? std::string("winograd/") + isa_name(ctx_.isa) : "im2col";
     r += " forward";
     if (!gradients_) return r;
@@ -108,7 +118,7 @@ class PerImageConv2d final : public ConvKernel {
     return r + " weight gradient";
   }
 
-  size_t workspace_floats() const override { return size_t(team_) * per_thread_floats(); }
+  size_t workspace_floats() const override { return size_t(team_) * (per_thread_floats() + round_floats()); }
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
                float* y, KernelMemory m) override {
@@ -144,6 +154,20 @@ class PerImageConv2d final : public ConvKernel {
     const size_t backward = dw_route_floats() + dx_route + grad_floats();
     return winograd_ ? std::max(backward, wg_.workspace_floats()) : backward;
   }
+  // Per thread, after every thread's per_thread_floats(): one image of x and
+  // one of dy rounded to bfloat16 for the Winograd routes.
+  size_t round_floats() const { return round_ ? size_t(g_.c) * hw_in() + size_t(s_.cout) * hw_out() : 0; }
+  float* rounded_x(const KernelMemory& m, int thread) const {
+    return m.workspace + size_t(team_) * per_thread_floats() + size_t(thread) * round_floats();
+  }
+  float* rounded_dy(const KernelMemory& m, int thread) const { return rounded_x(m, thread) + size_t(g_.c) * hw_in(); }
+  // x (len floats) as the Winograd routes read it: rounded into `to` at Bf16.
+  const float* as_multiplied(const float* x, size_t len, float* to) const {
+    if (!round_) return x;
+    round_bf16_floats(x, len, to);
+    return to;
+  }
+
   int team(int n) const {
     const double macs = double(n) * s_.cout * g_.k() * hw_out();
     return std::max(1, std::min({team_, n, ctx_.threads_for(macs)}));
@@ -165,10 +189,11 @@ class PerImageConv2d final : public ConvKernel {
     const size_t out_len = size_t(cout) * hw;
     if (winograd_) {
       // The Winograd route needs all taps: a scaled weight is still [Cout, Cin, 3, 3].
-      winograd_weight(wg_, w, winograd_weight_.data());
+      winograd_weight(wg_, as_multiplied(w, rounded_weight_.size(), rounded_weight_.data()), winograd_weight_.data());
       parallel_for_threads(team(n), n, [&](int thread, int i) {
         float* work = m.workspace + size_t(thread) * per_thread;
-        winograd_conv3x3(wg_, winograd_weight_.data(), x + i * in_len, bias, relu, y + i * out_len, work);
+        const float* xi = as_multiplied(x + i * in_len, in_len, rounded_x(m, thread));
+        winograd_conv3x3(wg_, winograd_weight_.data(), xi, bias, relu, y + i * out_len, work);
       });
       return;
     }
@@ -180,7 +205,7 @@ class PerImageConv2d final : public ConvKernel {
       for (int oh0 = 0; oh0 < g_.ho(); oh0 += band_rows_) {
         const int oh1 = std::min(g_.ho(), oh0 + band_rows_), cols = (oh1 - oh0) * g_.wo();
         im2col_band(g_, x + i * in_len, oh0, oh1, col);
-        gemm(1, false, false, cout, cols, k, 1.f, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
+        matmul(ctx_.options.precision, 1, false, false, cout, cols, k, w, k, col, cols, 0.f, out + oh0 * g_.wo(), hw);
       }
       if (bias) add_channel_bias(1, bias, 1, cout, hw, out);
       if (relu) relu_forward(1, out, out_len, out);
@@ -192,7 +217,10 @@ class PerImageConv2d final : public ConvKernel {
     const int hw = int(hw_out()), k = g_.k(), cout = s_.cout, threads = team(n);
     const size_t in_len = size_t(g_.c) * hw_in(), out_len = size_t(cout) * hw;
     if (dx && transposed_dx_) flip_weight(weight);
-    if (dx && winograd_dx_) winograd_weight(wg_dx_, flipped_weight_.data(), winograd_dx_weight_.data());
+    if (dx && winograd_dx_) {
+      if (round_) round_bf16_floats(flipped_weight_.data(), flipped_weight_.size(), flipped_weight_.data());
+      winograd_weight(wg_dx_, flipped_weight_.data(), winograd_dx_weight_.data());
+    }
     const float* w = g_.all_taps() ? weight : packed(weight);
     float* weight_grad = g_.all_taps() ? dweight : packed_grad_.data();
     const size_t per_thread = per_thread_floats(), grads = grad_floats(), dw_len = grads - cout;
@@ -213,28 +241,32 @@ class PerImageConv2d final : public ConvKernel {
       const float* dyi = dy + i * out_len;
       float* dxi = dx ? dx + i * in_len : nullptr;
       if (textbook_dx) std::fill(dxi, dxi + in_len, 0.f);
-      if (winograd_dw_) winograd_weight_products(wg_, x + i * in_len, dyi, dw, col);
+      // The Winograd routes' inputs rounded at Bf16 (the GEMMs round their own).
+      const bool dy_winograd = winograd_dw_ || (dx && winograd_dx_);
+      const float* dy_mult = dy_winograd ? as_multiplied(dyi, out_len, rounded_dy(m, thread)) : dyi;
+      if (winograd_dw_)
+        winograd_weight_products(wg_, as_multiplied(x + i * in_len, in_len, rounded_x(m, thread)), dy_mult, dw, col);
       for (int oh0 = 0; bands && oh0 < g_.ho(); oh0 += backward_rows_) {
         const int oh1 = std::min(g_.ho(), oh0 + backward_rows_), cols = (oh1 - oh0) * g_.wo();
         const float* dy_band = dyi + oh0 * g_.wo();
         if (im2col_dw) {
           im2col_band(g_, x + i * in_len, oh0, oh1, col);
-          gemm(1, false, true, cout, k, cols, 1.f, dy_band, hw, col, cols, 1.f, dw, k);
+          matmul(ctx_.options.precision, 1, false, true, cout, k, cols, dy_band, hw, col, cols, 1.f, dw, k);
         }
         if (textbook_dx) {
-          gemm(1, true, false, k, cols, cout, 1.f, w, k, dy_band, hw, 0.f, route, cols);
+          matmul(ctx_.options.precision, 1, true, false, k, cols, cout, w, k, dy_band, hw, 0.f, route, cols);
           col2im_band(g_, route, oh0, oh1, dxi);
         }
       }
       if (dbias) sum_cols(1, dyi, cout, hw, db, true);
       if (dx && winograd_dx_) {
-        winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dyi, nullptr, false, dxi, route);
+        winograd_conv3x3(wg_dx_, winograd_dx_weight_.data(), dy_mult, nullptr, false, dxi, route);
       } else if (dx && transposed_dx_) {
         const int hwi = int(hw_in()), kt = flipped_.k(), wi = g_.w;
         for (int r0 = 0; r0 < g_.h; r0 += flipped_rows_) {
           const int r1 = std::min(g_.h, r0 + flipped_rows_), cols = (r1 - r0) * wi;
           im2col_band(flipped_, dyi, r0, r1, route);
-          gemm(1, false, false, g_.c, cols, kt, 1.f, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
+          matmul(ctx_.options.precision, 1, false, false, g_.c, cols, kt, flipped_weight_.data(), kt, route, cols, 0.f, dxi + r0 * wi, hwi);
         }
       }
     });
@@ -270,6 +302,8 @@ class PerImageConv2d final : public ConvKernel {
   bool gradients_;
   ConvGeometry g_{}, flipped_{};
   bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false, winograd_dw_ = false;
+  bool round_ = false;  // Bf16 with a Winograd route: its inputs rounded to bfloat16 first
+  std::vector<float> rounded_weight_;  // the forward's weight rounded, [Cout, Cin, 3, 3]
   Winograd3x3 wg_{}, wg_dx_{};
   std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
   std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]

@@ -12,7 +12,7 @@
 
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
 #include "kernels/cpu/parallel.h"
@@ -32,7 +32,10 @@ class ConvTranspose2d final : public ConvKernel {
     rows_ = band_rows(ctx.options.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
   }
 
-  std::string route() const override { return "per-image col2im forward, im2col backward"; }
+  std::string route() const override {
+    return ctx_.options.precision == Precision::Bf16 ? "per-image col2im forward, im2col backward, bf16 GEMM"
+                                                     : "per-image col2im forward, im2col backward";
+  }
   size_t workspace_floats() const override { return size_t(team_) * per_thread(); }
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
@@ -47,7 +50,7 @@ class ConvTranspose2d final : public ConvKernel {
       std::fill(yi, yi + out_len, 0.f);
       for (int r0 = 0; r0 < g_.ho(); r0 += rows_) {
         const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
-        gemm(1, true, false, k, cols, cin, 1.f, w, k, x + i * in_len + r0 * g_.wo(), hw, 0.f, col, cols);
+        matmul(ctx_.options.precision, 1, true, false, k, cols, cin, w, k, x + i * in_len + r0 * g_.wo(), hw, 0.f, col, cols);
         col2im_band(g_, col, r0, r1, yi);
       }
       if (bias) add_channel_bias(1, bias, 1, s_.cin, hw_out, yi);
@@ -77,8 +80,8 @@ class ConvTranspose2d final : public ConvKernel {
         const int r1 = std::min(g_.ho(), r0 + rows_), cols = (r1 - r0) * g_.wo();
         const size_t at = i * in_len + size_t(r0) * g_.wo();
         im2col_band(g_, dyi, r0, r1, col);
-        gemm(1, false, true, cin, k, cols, 1.f, x + at, hw, col, cols, 1.f, dw, k);
-        if (dx) gemm(1, false, false, cin, cols, k, 1.f, w, k, col, cols, 0.f, dx + at, hw);
+        matmul(ctx_.options.precision, 1, false, true, cin, k, cols, x + at, hw, col, cols, 1.f, dw, k);
+        if (dx) matmul(ctx_.options.precision, 1, false, false, cin, cols, k, w, k, col, cols, 0.f, dx + at, hw);
       }
       if (dbias) sum_cols(1, dyi, s_.cin, hw_out, db, true);
     });

@@ -7,11 +7,13 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/avgpool.h"
 #include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/bf16.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/join.h"
 #include "kernels/cpu/losses.h"
@@ -41,6 +43,10 @@ CpuContext context(const BackendOptions& o) {
                   isa_name(widest_isa()));
     ctx.isa = *o.max_isa;
   }
+  if (o.precision == Precision::Bf16) {
+    const std::string why = bf16_unsupported(cpu_info(), o.max_isa);
+    if (!why.empty()) throw Error(why);
+  }
   return ctx;
 }
 
@@ -59,6 +65,9 @@ class CpuBackend final : public Backend {
   void fill(float value, size_t count, float* to) const override { cpu::fill(t(count), value, count, to); }
 
   std::unique_ptr<ConvKernel> conv2d(const ConvShape& s, int max_batch, bool gradients) const override {
+    // Grouped and depthwise convolutions stay float32 at Precision::Bf16
+    // (PyTorch's autocast converts them too): they are memory-bound, a few
+    // multiply-adds per value loaded, so bfloat16 products would save no time.
     if (s.groups != 1) return make_grouped_conv2d(ctx_, s, max_batch, gradients);
     return make_conv2d(ctx_, s, max_batch, gradients);
   }
@@ -69,14 +78,15 @@ class CpuBackend final : public Backend {
 
   void linear_forward(const float* x, int n, int in, int out, const float* w, const float* b,
                       float* y) const override {
-    gemm(ctx_.threads, false, true, n, out, in, 1.f, x, in, w, in, 0.f, y, out);
+    matmul(ctx_.options.precision, ctx_.threads, false, true, n, out, in, x, in, w, in, 0.f, y, out);
     if (b) add_to_rows(t(size_t(n) * out), b, n, out, y);
   }
   void linear_backward(const float* x, const float* dy, int n, int in, int out, const float* w, float* dw, float* db,
                        float* dx) const override {
-    gemm(ctx_.threads, true, false, out, in, n, 1.f, dy, out, x, in, 0.f, dw, in);
+    const Precision p = ctx_.options.precision;
+    matmul(p, ctx_.threads, true, false, out, in, n, dy, out, x, in, 0.f, dw, in);
     if (db) sum_rows(t(size_t(n) * out), dy, n, out, db);
-    if (dx) gemm(ctx_.threads, false, false, n, in, out, 1.f, dy, out, w, in, 0.f, dx, in);
+    if (dx) matmul(p, ctx_.threads, false, false, n, in, out, dy, out, w, in, 0.f, dx, in);
   }
 
   void activation_forward(Activation f, float slope, const float* x, size_t count, float* y) const override {

@@ -75,6 +75,7 @@ CpuInfo detect() {
   info.avx512_vnni = avx512 && bit(l7.c, 11);
   info.avx512_bf16 = avx512 && bit(l7s1.a, 5);
   info.amx_tile = bit(l7.d, 24) && ((xcr >> 17) & 0x3) == 0x3;  // TILECFG and TILEDATA state
+  info.amx_bf16 = info.amx_tile && bit(l7.d, 22);
   return info;
 }
 
@@ -94,5 +95,9 @@ namespace mnistlab {
 const char* isa_name(Isa isa) { return name_of(kIsaNames, isa); }
 
 std::optional<Isa> parse_isa(const std::string& name) { return find_named(kIsaNames, name); }
+
+const char* precision_name(Precision precision) { return name_of(kPrecisionNames, precision); }
+
+std::optional<Precision> parse_precision(const std::string& name) { return find_named(kPrecisionNames, name); }
 
 }  // namespace mnistlab

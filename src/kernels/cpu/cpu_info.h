@@ -13,7 +13,7 @@ struct CpuInfo {
   int family = 0, model_number = 0, stepping = 0;  // display family and model, as lscpu prints them
   int logical_cpus = 0;                             // online, as the OS reports them
   Isa widest = Isa::Scalar;
-  bool avx512_bf16 = false, avx512_vnni = false, amx_tile = false;
+  bool avx512_bf16 = false, avx512_vnni = false, amx_tile = false, amx_bf16 = false;
 };
 
 const CpuInfo& cpu_info();
