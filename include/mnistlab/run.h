@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mnistlab/backend.h"
 #include "mnistlab/noise.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/schedule.h"
@@ -35,6 +36,7 @@ struct RunConfig {
   TrainOptions train;
   double val_split = 0;            // share of the training set held out to choose the epoch
   int threads = 0;                 // 0: every CPU
+  Precision precision = Precision::Fp32;  // of convolutions and linear layers (BackendOptions::precision)
   size_t train_limit = 0, test_limit = 0;  // 0: all
   int log_every_steps = 0;         // loss/train_step and lr in the event file; 0: about 50 points an epoch
   ClassificationOptions classification;  // classification: label smoothing, test-time flips
@@ -68,6 +70,7 @@ struct RunStart {
   std::string data_dir, eval_name;  // eval_name: "test", or "val" with a validation split
   size_t train = 0, eval = 0, test = 0;
   int threads = 0;
+  Precision precision = Precision::Fp32;
   bool resumed = false;
   int epoch = 0;      // a resumed run's epochs done ...
   int64_t batch = 0;  // ... and batches of the next

@@ -52,6 +52,10 @@ struct RunOption {
   std::string unset_means{};
   bool show_default = true;  // in --help, the default's value
   bool later = false;        // may be absent from run.json (older runs): then the default
+  // Written to run.json only when not the default (implies later): run.json
+  // files from before the option came are what mnistlab writes for them
+  // still, so those runs resume.
+  bool only_when_set = false;
   bool every_run_json = false;  // in every task's run.json, not only the tasks' that take it
   std::string type_name{};        // --help's placeholder ("NAME", "P"); "" for the type's own
   std::vector<std::string> (*choices)() = nullptr;  // Choice: run.json's values

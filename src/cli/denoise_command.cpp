@@ -56,13 +56,14 @@ void run_pairs(const PairsArgs& a) {
 struct ApplyArgs {
   std::string model = "dae", weights, in, out;
   int threads = 0;
+  RunConfig settings = default_run_config(TaskKind::Denoising);  // its precision
 };
 
 void run_denoise_apply(const ApplyArgs& a) {
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(0);
-  use_threads(model, a.threads);
+  use_threads(model, a.threads, a.settings.precision);
   if (!(model.input_shape() == model.output_shape()))
     throw Error("a denoiser must give back the shape it takes: " + source.origin + " takes " +
                 model.input_shape().str() + " and gives " + model.output_shape().str());
@@ -122,6 +123,7 @@ void add_denoise_command(CLI::App& app) {
   cmd->add_option("in", apply->in, "noisy grayscale PNG")->required();
   cmd->add_option("out", apply->out, "PNG to write")->required();
   cmd->add_option("--threads", apply->threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
+  add_run_option(cmd, apply->settings, "precision");
   cmd->callback([apply]() { run_denoise_apply(*apply); });
 }
 

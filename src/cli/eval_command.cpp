@@ -41,7 +41,7 @@ std::pair<Model, std::string> load_trained(const UseArgs& a) {
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
   model.build(0);
-  use_threads(model, a.threads);
+  use_threads(model, a.threads, a.settings.precision);
   load_state_dict(model, a.weights);
   model.eval();
   return {std::move(model), source.origin};
@@ -109,6 +109,7 @@ void add_model_options(CLI::App* cmd, UseArgs& a) {
   cmd->add_option("--data-dir", a.data_dir, "Folder with mnist's or fashion's IDX files (default data/mnist or "
                                             "data/fashion-mnist)");
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
+  add_run_option(cmd, a.settings, "precision");
 }
 
 }  // namespace

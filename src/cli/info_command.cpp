@@ -14,6 +14,7 @@ namespace {
 struct InfoArgs {
   int threads = 0;
   std::string isa;
+  std::string precision = "fp32";
   std::string model;
   int batch_size = 64;
   bool eval = false;
@@ -26,6 +27,7 @@ BackendOptions backend_options(const InfoArgs& a) {
     o.max_isa = parse_isa(a.isa);
     if (!o.max_isa) throw Error("--isa: expected " + names_list(names(kIsaNames)) + ", got '" + a.isa + "'");
   }
+  o.precision = parse_named(kPrecisionNames, a.precision, "--precision");
   return o;
 }
 
@@ -59,6 +61,9 @@ void add_info_command(CLI::App& app) {
               "--model, the route each convolution takes");
   cmd->add_option("--threads", args->threads, "Threads (0: every CPU)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--isa", args->isa, "Cap the hand-written kernels at " + names_list(names(kIsaNames)));
+  cmd->add_option("--precision", args->precision,
+                  "Plan for " + names_list(names(kPrecisionNames)) + " convolutions and linear layers")
+      ->capture_default_str();
   cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file");
   cmd->add_option("--batch-size", args->batch_size, "Batch size the routes are planned for")
       ->check(CLI::PositiveNumber);

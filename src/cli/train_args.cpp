@@ -153,13 +153,13 @@ void run_training(const TrainArgs& args) {
     else if (s.resumed)
       std::printf("resuming %s after epoch %d\n", s.dir.c_str(), s.epoch);
     started = s;
-    std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads\n",
+    std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads%s\n",
                 s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
                 optimizer_name(c.train.optimizer.kind), c.train.optimizer.lr,
                 c.train.schedule.kind == ScheduleKind::None
                     ? ""
                     : (std::string(" (") + schedule_name(c.train.schedule.kind) + ")").c_str(),
-                c.train.batch_size, s.threads);
+                c.train.batch_size, s.threads, s.precision == Precision::Bf16 ? ", bf16" : "");
     if (!s.baseline.empty()) std::printf("%s\n", s.baseline.c_str());
     std::fflush(stdout);
   };

@@ -92,7 +92,7 @@ Training prepare(const Run::State& s, const std::atomic<bool>* stop) {
   const RunConfig& c = s.config;
   Training t{parse_model(s.model_text, s.model_origin)};
   t.model.build(c.train.seed);
-  use_threads(t.model, c.threads);
+  use_threads(t.model, c.threads, c.precision);
   t.options = train_options(c, stop);
   t.task = make_task(c);
   t.metric = t.task->eval_metrics()[early_stop_index(*t.task, c.train.early_stop_metric)].name;
@@ -147,6 +147,7 @@ RunStart run_start(const Run::State& s, Training& t) {
   start.eval = t.data.eval_set().size();
   start.test = t.data.test.size();
   start.threads = t.model.backend().threads();
+  start.precision = t.model.backend().options().precision;
   start.resumed = s.resuming;
   start.epoch = t.progress.epoch;
   start.batch = t.progress.batch;

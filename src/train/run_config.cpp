@@ -78,8 +78,9 @@ std::unique_ptr<Task> make_task(const RunConfig& c) { return task_type(c.task).m
 
 std::string to_json(const RunConfig& c) {
   nlohmann::json j = {{"task", task_name(c.task)}};
+  const RunConfig defaults = default_run_config(c.task);
   for (const RunOption& o : run_options())
-    if (o.in_run_json_of(c.task)) j[o.key] = json_of(o.get(c));
+    if (o.in_run_json_of(c.task) && !(o.only_when_set && o.get(c) == o.get(defaults))) j[o.key] = json_of(o.get(c));
   return j.dump(2) + "\n";
 }
 
@@ -97,7 +98,7 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
   for (const RunOption& o : run_options()) {
     // An option that came later may be absent: a run interrupted before it
     // came resumes with its default, which is how it was started.
-    if (!o.in_run_json_of(task) || (o.later && !j.contains(o.key))) continue;
+    if (!o.in_run_json_of(task) || ((o.later || o.only_when_set) && !j.contains(o.key))) continue;
     o.set(c, read_option(o, j, origin));
   }
   try {

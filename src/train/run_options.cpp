@@ -25,6 +25,7 @@ constexpr const auto& name_table(OptimizerKind) { return kOptimizerNames; }
 constexpr const auto& name_table(ScheduleKind) { return kScheduleNames; }
 constexpr const auto& name_table(NoiseKind) { return kNoiseNames; }
 constexpr const auto& name_table(LossKind) { return kLossNames; }
+constexpr const auto& name_table(Precision) { return kPrecisionNames; }
 
 template <class E>
 std::vector<std::string> choices_of() {
@@ -225,6 +226,15 @@ std::vector<RunOption> make_table() {
                                           .help = "CPU threads (default: all cores)",
                                           .range = {1, 1024},
                                           .unset = 0}));
+  t.push_back(field<&RunConfig::precision>(
+      {.flag = "--precision",
+       .key = "precision",
+       .type = Choice,
+       .help = "Arithmetic of convolutions and linear layers: fp32, or bf16 as PyTorch's CPU autocast (bfloat16 "
+               "inputs and weights, float32 sums; BatchNorm, losses, optimizer and checkpoints stay float32). bf16 "
+               "needs a CPU with AVX512_BF16 or AMX",
+       .only_when_set = true,
+       .type_name = "P"}));
   t.push_back(field<&RunConfig::out>(
       {.flag = "--out",
        .key = "out",
