@@ -12,19 +12,23 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
+#include "cli_fixture.h"
 #include "every_layer.h"
 #include "kernels/backend.h"
 #include "mnistlab/checkpoint.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/rng.h"
+#include "mnistlab/run.h"
 #include "mnistlab/safetensors.h"
 #include "mnistlab/task.h"
 #include "mnistlab/trainer.h"
 
 using namespace mnistlab;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -133,6 +137,34 @@ INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, GuardedBackend, ::testing::ValuesI
                            for (char c : info.param) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return id;
                          });
+
+// A whole run on the guarded backend: its folder (checkpoints, event file
+// with histograms of the weights, curves, report, the misclassified
+// picture) is written from the backend's memory through its copies, and it
+// ends with the CPU backend's weights to the byte and its metrics.
+TEST(GuardedBackendRun, WritesTheRunFolderTheCpuBackendWrites) {
+  const fs::path dir = fs::temp_directory_path() / ("mnistlab_guarded_run_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  test::write_idx_split(dir / "data", test::patterned(60, 10, 28, 1), "train");
+  test::write_idx_split(dir / "data", test::patterned(30, 10, 28, 2), "t10k");
+  const auto train = [&](BackendKind kind, const std::string& name) {
+    RunConfig c = default_run_config(TaskKind::Classification);
+    c.model = "fast";
+    c.dataset = (dir / "data").string();
+    c.out = (dir / name).string();
+    c.train.epochs = 2;
+    c.train.batch_size = 20;
+    c.threads = 2;
+    c.backend = kind;
+    return Run::create(c, "test", false).train(nullptr, {});
+  };
+  const RunOutcome cpu = train(BackendKind::Cpu, "cpu");
+  const RunOutcome guarded = train(BackendKind::GuardedCpu, "guarded");
+  EXPECT_EQ(cpu.test, guarded.test);
+  test::expect_same_run_end(dir / "guarded", dir / "cpu", 2, 5);
+  EXPECT_EQ(test::read_file(dir / "guarded" / "report.txt"), test::read_file(dir / "cpu" / "report.txt"));
+  fs::remove_all(dir);
+}
 
 // The guard itself: the backend's memory faults when the host touches it
 // outside a call, and is there inside one.

@@ -42,6 +42,9 @@ struct RunConfig {
   ClassificationOptions classification;  // classification: label smoothing, test-time flips
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
+  // Not a run option (nor in run.json): which backend the library trains on,
+  // for tests that run the guarded one (BackendKind::GuardedCpu) through a whole run.
+  BackendKind backend = BackendKind::Cpu;
 };
 
 // The settings of a run of `task` that sets nothing: the options' defaults

@@ -92,6 +92,11 @@ Training prepare(const Run::State& s, const std::atomic<bool>* stop) {
   const RunConfig& c = s.config;
   Training t{parse_model(s.model_text, s.model_origin)};
   t.model.build(c.train.seed);
+  if (c.backend != BackendKind::Cpu) {
+    BackendOptions o = t.model.backend_options();
+    o.kind = c.backend;
+    t.model.set_backend(o);  // use_threads keeps the kind
+  }
   use_threads(t.model, c.threads, c.precision);
   t.options = train_options(c, stop);
   t.task = make_task(c);
