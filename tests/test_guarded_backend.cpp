@@ -32,18 +32,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Dataset synthetic(size_t count, uint64_t seed) {
-  Dataset d;
-  d.rows = d.cols = 28;
-  d.num_classes = 10;
-  Rng rng(seed);
-  for (size_t i = 0; i < count; ++i) {
-    for (int p = 0; p < 28 * 28; ++p) d.pixels.push_back(uint8_t(rng.next() % 256));
-    d.labels.push_back(uint8_t(i % 10));
-  }
-  return d;
-}
-
 struct Ending {
   std::vector<double> metrics;              // the task's eval metrics after the resumed epoch
   std::vector<std::vector<float>> state;    // every parameter and buffer
@@ -57,7 +45,7 @@ Ending train_save_resume(const std::string& text, const std::string& origin, Bac
                          const std::filesystem::path& dir) {
   const Model probe = parse_model(text, origin);
   const bool denoiser = probe.input_shape() == probe.output_shape();
-  const Dataset data = synthetic(24, 5);
+  const Dataset data = test::synthetic(24, 5);
   BackendOptions backend;
   backend.kind = kind;
   backend.threads = 2;
