@@ -411,8 +411,12 @@ TEST_F(NoAllocationInFit, ClassificationStep) {
 }
 
 // The same step at Precision::Bf16: the bfloat16 GEMM packs on the stack,
-// the rounded Winograd inputs live in the kernels' workspace, and oneDNN's
-// SGEMM is not called for convolutions and Linear at all.
+// the rounded Winograd inputs and oneDNN's bf16 convolutions' reordered
+// tensors and scratchpads live in the kernels' workspace, and those
+// primitives run through the C API with arguments fixed at planning (the
+// C++ API's execute() builds a vector per call). oneDNN's own execute
+// allocates inside the library (about 500 times a step here), shown as
+// known like its SGEMM's.
 TEST_F(NoAllocationInFit, ClassificationStepAtBf16) {
   const std::string why = cpu::bf16_unsupported(cpu::cpu_info(), std::nullopt);
   if (!why.empty()) GTEST_SKIP() << why;
@@ -433,9 +437,6 @@ TEST_F(NoAllocationInFit, ClassificationStepAtBf16) {
   const int measured = measure_epoch_two(model, *task, o, train, test);
   EXPECT_EQ(measured, 5);
   expect_no_allocation(measured);
-  // At float32 oneDNN's SGEMM allocates about 100 times a step here: none
-  // means every convolution and Linear took a bfloat16 route.
-  EXPECT_EQ(counted_by(Dnnl), 0) << describe_window(Dnnl);
   EXPECT_EQ(model.backend_options().precision, Precision::Bf16);
 }
 

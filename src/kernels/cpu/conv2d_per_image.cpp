@@ -315,12 +315,21 @@ class PerImageConv2d final : public ConvKernel {
   std::vector<float> flipped_weight_, packed_weight_, packed_grad_, bias_;
 };
 
+// Where oneDNN's bfloat16 primitives (with their NCHW reorders) won
+// bench/bf16_bakeoff.sh on this kind of CPU: see bench/README.md.
+bool onednn_bf16_wins(const CpuContext&, const ConvShape&) { return true; }
+
 }  // namespace
 
 std::unique_ptr<ConvKernel> make_conv2d(const CpuContext& ctx, const ConvShape& shape, int max_batch, bool gradients) {
-  if (shape.ho() * shape.wo() < ctx.options.per_image_min_pixels)
-    return make_batched_conv2d(ctx, shape, max_batch, gradients);
-  return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
+  auto own = [&]() -> std::unique_ptr<ConvKernel> {
+    if (shape.ho() * shape.wo() < ctx.options.per_image_min_pixels)
+      return make_batched_conv2d(ctx, shape, max_batch, gradients);
+    return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
+  };
+  if (ctx.options.precision == Precision::Bf16 && onednn_bf16_wins(ctx, shape))
+    if (auto k = make_onednn_bf16_conv2d(ctx, shape, max_batch, gradients, own)) return k;
+  return own();
 }
 
 }  // namespace mnistlab::cpu
