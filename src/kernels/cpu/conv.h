@@ -14,8 +14,8 @@ std::unique_ptr<ConvKernel> make_conv2d(const CpuContext& ctx, const ConvShape& 
 std::unique_ptr<ConvKernel> make_batched_conv2d(const CpuContext& ctx, const ConvShape& shape, int max_batch,
                                                 bool gradients);
 // Precision::Bf16 by oneDNN's bfloat16 primitives for batches of exactly
-// max_batch (onednn_bf16_conv.cpp); other batches and eval epilogues run
-// fallback()'s kernel. Null where oneDNN has no bf16 implementation here.
+// max_batch (onednn_bf16_conv.cpp); other batches run fallback()'s kernel.
+// Null where oneDNN has no bf16 implementation here.
 std::unique_ptr<ConvKernel> make_onednn_bf16_conv2d(const CpuContext& ctx, const ConvShape& shape, int max_batch,
                                                     bool gradients,
                                                     const std::function<std::unique_ptr<ConvKernel>()>& fallback);

@@ -11,9 +11,8 @@
 // nearest even: vcvtneps2bf16, which flushes float32 denormals to zero),
 // the memory objects and the argument maps. A call only points the memory
 // objects at the caller's tensors and at workspace (scratchpads included:
-// scratchpad_mode::user), so nothing of ours allocates. A smaller batch
-// (an epoch's last) and an eval epilogue (a folded BatchNorm) take the
-// fallback kernel, our own bfloat16 route.
+// scratchpad_mode::user), so nothing of ours allocates. Another batch size
+// (an epoch's last) takes the fallback kernel, our own bfloat16 route.
 #include <dnnl.hpp>
 #include <omp.h>
 
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/conv_fold.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/layout.h"
 
@@ -83,6 +83,8 @@ class OnednnBf16Conv2d final : public ConvKernel {
     ThreadScope scope(ctx.threads);
     zero_bias_.assign(s.cout, 0.f);
     dbias_scratch_.assign(s.cout, 0.f);
+    folded_bias_.assign(s.cout, 0.f);
+    scaled_weight_.assign(size_t(s.cout) * s.cin * s.k * s.k, 0.f);
     const int ho = s.ho(), wo = s.wo();
     const dnnl::memory::dims x_dims{batch, s.cin, s.h, s.w}, w_dims{s.cout, s.cin, s.k, s.k},
         y_dims{batch, s.cout, ho, wo}, b_dims{s.cout};
@@ -153,14 +155,21 @@ class OnednnBf16Conv2d final : public ConvKernel {
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
                float* y, KernelMemory m) override {
-    if (n != batch_ || affine.scale || affine.shift)
-      return fallback_->forward(x, n, weight, bias, affine, relu, y, m);
+    if (n != batch_) return fallback_->forward(x, n, weight, bias, affine, relu, y, m);
     ThreadScope scope(ctx_.threads);
     char* work = reinterpret_cast<char*>(m.workspace);
+    // A folded BatchNorm scales the weight before it is rounded (conv_fold.h).
+    const float* w = weight;
+    if (affine.scale) {
+      std::copy(weight, weight + scaled_weight_.size(), scaled_weight_.begin());
+      scale_rows(affine, s_.cout, scaled_weight_.size() / s_.cout, scaled_weight_.data());
+      w = scaled_weight_.data();
+    }
+    const float* b = fold_bias(bias, affine, s_.cout, folded_bias_.data());
     point(x_, x, work);
-    point(w_, weight, work);
+    point(w_, w, work);
     point(y_, y, work);
-    bias_.set_data_handle(const_cast<float*>(bias ? bias : zero_bias_.data()));
+    bias_.set_data_handle(const_cast<float*>(b ? b : zero_bias_.data()));
     fwd_pad_.set_data_handle(work + fwd_pad_at_);
     copy_in(x_);
     copy_in(w_);
@@ -261,6 +270,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
   size_t fwd_pad_at_ = 0, bwd_w_pad_at_ = 0, bwd_d_pad_at_ = 0;
   std::vector<dnnl_exec_arg_t> fwd_args_, bwd_w_args_, bwd_d_args_;
   std::vector<float> zero_bias_, dbias_scratch_;  // a missing bias, an unwanted bias gradient
+  std::vector<float> folded_bias_, scaled_weight_;  // an eval epilogue folded in
 };
 
 }  // namespace
