@@ -55,6 +55,7 @@ struct BackendOptions {
 };
 
 // "AMD EPYC 9R45 (AuthenticAMD family 26 model 2), avx512, 2 threads; GEMM oneDNN 2.6.3 sgemm (JIT, avx512_core)"
+// (at Precision::Bf16 followed by "; precision bf16 (AVX512_BF16)")
 std::string describe_backend(const BackendOptions& options = {});
 
 inline constexpr Named<Isa> kIsaNames[] = {{"scalar", Isa::Scalar}, {"avx2", Isa::Avx2}, {"avx512", Isa::Avx512}};

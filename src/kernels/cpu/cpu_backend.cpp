@@ -204,6 +204,9 @@ std::string describe_backend(const BackendOptions& options) {
        ", " + std::to_string(cpu.logical_cpus) + " CPUs), kernels " + isa_name(ctx.isa) + " (widest " +
        isa_name(cpu.widest) + "), " + std::to_string(ctx.threads) + " thread" + (ctx.threads == 1 ? "" : "s") +
        "; GEMM " + gemm_provider();
+  // Bf16: which CPU feature runs the bfloat16 products (context() refused the rest).
+  if (ctx.options.precision == Precision::Bf16)
+    s += std::string("; precision bf16 (") + (cpu.amx_bf16 ? "AMX-BF16, " : "") + "AVX512_BF16)";
   return s;
 }
 
