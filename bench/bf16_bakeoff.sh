@@ -17,18 +17,19 @@
 #
 # Options: --only SUBSTRING, --threads "1 2", --max-wait S (per measurement; default 30),
 # --from DIR (join a saved run: DIR/fp32, DIR/bf16, DIR/dnnl and DIR/linear, the four programs'
-# outputs, e.g. from another machine).
+# outputs, e.g. from another machine), --keep DIR (save this run's four outputs there).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN_DIR=${MNISTLAB_BENCH_DIR:-build/bench}
-only="" threads="1 2" max_wait=30 from=""
+only="" threads="1 2" max_wait=30 from="" keep=""
 while [[ $# -gt 0 ]]; do
-  [[ "$1" =~ ^--(only|threads|max-wait|from)$ && $# -lt 2 ]] && { echo "bf16_bakeoff.sh: $1 needs a value" >&2; exit 2; }
+  [[ "$1" =~ ^--(only|threads|max-wait|from|keep)$ && $# -lt 2 ]] && { echo "bf16_bakeoff.sh: $1 needs a value" >&2; exit 2; }
   case "$1" in
     --only) only=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --max-wait) max_wait=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bf16_bakeoff.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -51,7 +52,8 @@ else
   "$BIN_DIR/mnistlab_bench_onednn_conv" --bf16 --no-check "${args[@]}" >"$tmp/dnnl"
   "$BIN_DIR/mnistlab_bench_bf16_linear" --threads "$threads" --max-wait "$max_wait" >"$tmp/linear"
 fi
-grep -m1 '^oneDNN ' "$tmp/dnnl" | sed 's/^/# /'
+[[ -n "$keep" ]] && mkdir -p "$keep" && cp "$tmp/fp32" "$tmp/bf16" "$tmp/dnnl" "$tmp/linear" "$keep/"
+{ grep -m1 '^oneDNN ' "$tmp/dnnl" || true; } | sed 's/^/# /'
 bad=$(grep -c '^check .* BAD ' "$tmp/bf16" || true)
 [[ "$bad" != 0 ]] && echo "# $bad bf16 route(s) failed their check:" && grep '^check .* BAD ' "$tmp/bf16"
 
@@ -87,10 +89,10 @@ for t in $threads; do
           key = name SUBSEP pass
           if (!(key in f32)) continue
           o = (key in ours) ? ours[key] : 1e30; d = (key in dn) ? dn[key] : 1e30
-          best = o <= d ? "ours" : "dnnl"
+          best = o <= d ? "ours" : "dnnl"; star = ext[key] > 0.15 ? "*" : " "
           printf "%-46s %-9s %9.1f %9s %9s %9s %s %s x%.2f, %s, %s\n", name, pass, f32[key], (key in ours) ? sprintf("%9.1f", o) : "-",
                  (key in auto16) ? sprintf("%9.1f", auto16[key]) : "-", (key in dn) ? sprintf("%9.1f", d) : "-",
-                 ext[key] > 0.15 ? "*" : " ", best, f32[key] / (o <= d ? o : d), (key in oid) ? oid[key] : "-", (key in dimpl) ? dimpl[key] : "-"
+                 star, best, f32[key] / (o <= d ? o : d), (key in oid) ? oid[key] : "-", (key in dimpl) ? dimpl[key] : "-"
         }
       }
     }' "$tmp/fp32" "$tmp/bf16" "$tmp/dnnl"

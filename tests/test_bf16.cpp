@@ -131,10 +131,13 @@ TEST(Bf16Precision, RefusalNamesTheCpuAndTheMissingFeature) {
   const std::string capped = cpu::bf16_unsupported(zen4, Isa::Avx2);
   EXPECT_NE(capped.find("max_isa avx2"), std::string::npos) << capped;
 
-  cpu::CpuInfo amx_only = zen3;  // AMX-BF16 alone is enough to be accepted
+  cpu::CpuInfo amx_only = zen3;  // AMX-BF16 without AVX512_BF16: our vdpbf16ps routes could not run
   amx_only.amx_tile = amx_only.amx_bf16 = true;
   amx_only.widest = Isa::Avx512;
-  EXPECT_EQ(cpu::bf16_unsupported(amx_only, std::nullopt), "");
+  EXPECT_NE(cpu::bf16_unsupported(amx_only, std::nullopt).find("AMX-BF16 without it"), std::string::npos);
+  cpu::CpuInfo sapphire_rapids = amx_only;
+  sapphire_rapids.avx512_bf16 = true;
+  EXPECT_EQ(cpu::bf16_unsupported(sapphire_rapids, std::nullopt), "");
 }
 
 // make_backend applies the check to the CPU it runs on.

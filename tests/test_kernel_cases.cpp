@@ -231,7 +231,10 @@ void conv_products(const ConvShape& s, int n, F visit) {
 //
 // bf16: the products of x, weight and dy rounded to bfloat16, with the
 // bound of accumulation_want; the bias and its gradient stay float32.
-KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transposed, bool bf16 = false) {
+// plan_batch > n: the kernel is planned for a larger batch than it runs
+// (an epoch's last), where a bf16 Conv2d leaves oneDNN for its own route.
+KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transposed, bool bf16 = false,
+                     int plan_batch = 0) {
   const size_t a_len = size_t(s.cin) * s.h * s.w, b_len = size_t(s.cout) * s.ho() * s.wo();
   const size_t macs = size_t(n) * s.cout * (s.cin / s.groups) * s.k * s.k * s.ho() * s.wo();
   KernelCase c{transposed ? "conv_transpose2d" : "conv2d", shape, {transposed ? "conv_transpose2d" : "conv2d"},
@@ -287,7 +290,8 @@ KernelCase conv_case(const std::string& shape, int n, ConvShape s, bool transpos
     // weight gradient is summed over the batch in each thread's share.
     inst.close_across_threads = {"dx", "dweight", "dbias"};
     inst.run = [=](const Backend& b) {
-      auto kernel = transposed ? b.conv_transpose2d(s, n, true) : b.conv2d(s, n, true);
+      const int planned = std::max(n, plan_batch);
+      auto kernel = transposed ? b.conv_transpose2d(s, planned, true) : b.conv2d(s, planned, true);
       Floats saved(kernel->saved_floats()), work(kernel->workspace_floats(), kNaN);
       Result r;
       r.route = kernel->route();
@@ -1485,6 +1489,18 @@ std::vector<KernelCase> bf16_cases() {
   all.push_back(conv_case("3x3 s1 p1 n6 64x4x4 to 40", 6, conv_shape(64, 4, 4, 40, 3, 1, 1), false, true));
   all.push_back(conv_case("3x3 s2 p1 n5 48x7x7 to 72", 5, conv_shape(48, 7, 7, 72, 3, 2, 1), false, true));
   all.push_back(conv_case("3x3 s1 p1 n4 72x1x1 to 24", 4, conv_shape(72, 1, 1, 24, 3, 1, 1), false, true));
+  // Planned for a larger batch: oneDNN's primitives are made for the
+  // planned one, so these run mnistlab's own bf16 routes (Winograd on
+  // rounded inputs, im2col and tap groups with the bfloat16 GEMM).
+  all.push_back(conv_case("3x3 s1 p1 n3 8x9x9 to 10 planned for 5", 3, conv_shape(8, 9, 9, 10, 3, 1, 1), false, true, 5));
+  all.push_back(conv_case("3x3 s2 p1 n4 16x28x28 to 32 planned for 6", 4, conv_shape(16, 28, 28, 32, 3, 2, 1), false,
+                          true, 6));
+  all.push_back(conv_case("3x3 s1 p1 n4 1x28x28 to 32 planned for 5", 4, conv_shape(1, 28, 28, 32, 3, 1, 1), false,
+                          true, 5));
+  all.push_back(conv_case("3x3 s1 p1 n6 64x4x4 to 40 planned for 8", 6, conv_shape(64, 4, 4, 40, 3, 1, 1), false,
+                          true, 8));
+  all.push_back(conv_case("3x3 s1 p1 n4 72x1x1 to 24 planned for 5", 4, conv_shape(72, 1, 1, 24, 3, 1, 1), false,
+                          true, 5));
   all.push_back(conv_case("3x3 s2 p1 n3 6x7x7 to 4x14x14", 3, conv_shape(4, 14, 14, 6, 3, 2, 1), true, true));
   all.push_back(conv_case("3x3 s2 p1 n4 16x16x16 to 8x32x32", 4, conv_shape(8, 32, 32, 16, 3, 2, 1), true, true));
   all.push_back(linear_case("n3 5 to 7", 3, 5, 7, true, true));

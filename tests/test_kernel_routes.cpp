@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "bf16_reference.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/bf16.h"
 #include "kernels/cpu/isa.h"
 #include "mnistlab/rng.h"
 
@@ -223,6 +225,50 @@ TEST(KernelRoutes, EpilogueScalesShiftsAndClamps) {
       kernel->forward(x.data(), n, w.data(), bias.data(), {scale.data(), shift.data()}, true, y.data(),
                       {saved.data(), work.data()});
       expect_close(y, want, 1e-5, "output with epilogue");
+    }
+  }
+}
+
+// At Precision::Bf16 a folded BatchNorm's scale multiplies the weight
+// before it is rounded to bfloat16 (conv_fold.h): y = max(0, conv(bf16(x),
+// bf16(w * scale)) + bias * scale + shift). Both bf16 Conv2d routes: oneDNN's
+// (the planned batch) and the own fallback (a smaller batch). Tolerance:
+// float32 sums of exact bfloat16 products, 1e-4 of the largest output.
+TEST(KernelRoutes, Bf16EpilogueScalesTheWeightBeforeRounding) {
+  const std::string why = cpu::bf16_unsupported(cpu::cpu_info(), std::nullopt);
+  if (!why.empty()) GTEST_SKIP() << why;
+  const int n = 2;
+  for (const ConvCase& c : kCases) {
+    if (c.transposed) continue;
+    const ConvShape& s = c.s;
+    const size_t out_len = size_t(s.cout) * s.ho() * s.wo(), plane = size_t(s.ho()) * s.wo();
+    const size_t per_row = size_t(s.cin) * s.k * s.k;
+    Rng rng(6);
+    const std::vector<float> x = random_values(n * size_t(s.cin) * s.h * s.w, rng, 1.f);
+    const std::vector<float> w = random_values(s.cout * per_row, rng, 0.5f);
+    const std::vector<float> bias = random_values(s.cout, rng, 0.5f);
+    const std::vector<float> scale = random_values(s.cout, rng, 2.f);
+    const std::vector<float> shift = random_values(s.cout, rng, 0.5f);
+    std::vector<float> xr(x.size()), wr(w.size()), zero_bias(s.cout, 0.f);
+    for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_test::nearest_bf16(x[i]);
+    for (size_t i = 0; i < w.size(); ++i) wr[i] = bf16_test::nearest_bf16(w[i] * scale[i / per_row]);
+    const Reference products = reference(c, n, xr, wr, zero_bias, std::vector<float>(n * out_len, 0.f));
+    std::vector<double> want(products.y.size());
+    for (size_t j = 0; j < want.size(); ++j) {
+      const size_t ch = j / plane % s.cout;
+      want[j] = std::max(0.0, products.y[j] + double(bias[ch]) * scale[ch] + shift[ch]);
+    }
+    for (int planned : {n, n + 3}) {
+      BackendOptions o;
+      o.precision = Precision::Bf16;
+      auto backend = make_backend(o);
+      auto kernel = backend->conv2d(s, planned, false);
+      SCOPED_TRACE(std::string(c.name) + " | " + kernel->route());
+      std::vector<float> saved(kernel->saved_floats()), work(kernel->workspace_floats());
+      std::vector<float> y(n * out_len, std::nanf(""));
+      kernel->forward(x.data(), n, w.data(), bias.data(), {scale.data(), shift.data()}, true, y.data(),
+                      {saved.data(), work.data()});
+      expect_close(y, want, 1e-4, "bf16 output with epilogue");
     }
   }
 }

@@ -37,7 +37,7 @@ enum class BackendKind { Cpu, GuardedCpu };
 // and output gradients to bfloat16 (round to nearest even) and multiplies
 // them with float32 accumulation; everything else (BatchNorm, activations,
 // losses, optimizer state, master weights, checkpoints) stays float32. Bf16
-// needs a CPU with AVX512_BF16 or AMX-BF16: make_backend refuses it
+// needs a CPU with AVX512_BF16 (those with AMX-BF16 have it): make_backend refuses it
 // elsewhere (no slow emulation).
 enum class Precision { Fp32, Bf16 };
 
@@ -61,6 +61,7 @@ struct BackendOptions {
 };
 
 // "AMD EPYC 9R45 (AuthenticAMD family 26 model 2), avx512, 2 threads; GEMM oneDNN 2.6.3 sgemm (JIT, avx512_core)"
+// (at Precision::Bf16 followed by "; precision bf16 (AVX512_BF16)")
 std::string describe_backend(const BackendOptions& options = {});
 
 inline constexpr Named<Isa> kIsaNames[] = {{"scalar", Isa::Scalar}, {"avx2", Isa::Avx2}, {"avx512", Isa::Avx512}};

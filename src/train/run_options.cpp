@@ -232,7 +232,7 @@ std::vector<RunOption> make_table() {
        .type = Choice,
        .help = "Arithmetic of convolutions and linear layers: fp32, or bf16 as PyTorch's CPU autocast (bfloat16 "
                "inputs and weights, float32 sums; BatchNorm, losses, optimizer and checkpoints stay float32). bf16 "
-               "needs a CPU with AVX512_BF16 or AMX",
+               "needs a CPU with AVX512_BF16 (AMX CPUs have it)",
        .only_when_set = true,
        .type_name = "P"}));
   t.push_back(field<&RunConfig::out>(

@@ -315,12 +315,33 @@ class PerImageConv2d final : public ConvKernel {
   std::vector<float> flipped_weight_, packed_weight_, packed_grad_, bias_;
 };
 
+// Where oneDNN's bfloat16 primitives (with their NCHW reorders) won
+// bench/bf16_bakeoff.sh (bench/README.md; 2-core Zen 5 with AVX512_BF16,
+// 1 thread, heavily loaded, so only the large differences count): VGG-BN's
+// and best-fashion's 14x14, 7x7 and 4x4 layers and the 28x28 stride-2 one
+// (forward and input gradient 1.4x to 6.8x faster than float32). Not on
+// 2x2 and 1x1 maps, where its weight gradient took 11 to 180 ms against our
+// 4 to 21 ms (VGG-BN L11-L16); not on 28x28 stride-1 layers, where float32
+// Winograd on rounded inputs came out even (baseline L2/L3 slower with
+// oneDNN, best-fashion L2 faster); not on one input channel (L1: oneDNN's
+// forward 0.3x to 0.8x).
+bool onednn_bf16_wins(const CpuContext&, const ConvShape& s) {
+  const int pixels = s.h * s.w;
+  if (s.cin == 1 || pixels < 16) return false;
+  return !(s.stride == 1 && pixels >= 28 * 28);
+}
+
 }  // namespace
 
 std::unique_ptr<ConvKernel> make_conv2d(const CpuContext& ctx, const ConvShape& shape, int max_batch, bool gradients) {
-  if (shape.ho() * shape.wo() < ctx.options.per_image_min_pixels)
-    return make_batched_conv2d(ctx, shape, max_batch, gradients);
-  return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
+  auto own = [&]() -> std::unique_ptr<ConvKernel> {
+    if (shape.ho() * shape.wo() < ctx.options.per_image_min_pixels)
+      return make_batched_conv2d(ctx, shape, max_batch, gradients);
+    return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
+  };
+  if (ctx.options.precision == Precision::Bf16 && onednn_bf16_wins(ctx, shape))
+    if (auto k = make_onednn_bf16_conv2d(ctx, shape, max_batch, gradients, own)) return k;
+  return own();
 }
 
 }  // namespace mnistlab::cpu

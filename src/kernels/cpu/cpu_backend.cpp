@@ -228,8 +228,12 @@ std::string describe_backend(const BackendOptions& options) {
   s += " (" + cpu.vendor + " family " + std::to_string(cpu.family) + " model " + std::to_string(cpu.model_number) +
        ", " + std::to_string(cpu.logical_cpus) + " CPUs), kernels " + isa_name(ctx.isa) + " (widest " +
        isa_name(cpu.widest) + "), " + std::to_string(ctx.threads) + " thread" + (ctx.threads == 1 ? "" : "s") +
-       "; GEMM " + gemm_provider() + "; precision " + precision_name(options.precision) + " (bfloat16: " +
-       (cpu.amx_bf16 ? "AMX-BF16" : cpu.avx512_bf16 ? "AVX512_BF16" : "none") + ")";
+       "; GEMM " + gemm_provider() + "; precision " + precision_name(options.precision) + " (bfloat16 on this CPU: " +
+       (cpu.amx_bf16 && cpu.avx512_bf16 ? "AMX-BF16, AVX512_BF16"
+        : cpu.avx512_bf16               ? "AVX512_BF16"
+        : cpu.amx_bf16                  ? "AMX-BF16"
+                                        : "none") +
+       ")";
   return s;
 }
 

@@ -136,6 +136,12 @@ void gemm_serial(const Operand& A, const Operand& B, int m, int n, int k, float 
   if (beta != 0.f && beta != 1.f)
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) c[size_t(i) * ldc + j] *= beta;
+  // A of one block (M <= MC, K <= KC: a convolution's weight, a Linear's
+  // batch of 64) is packed once for all panels of B, not once per panel:
+  // on Linear's input gradient (N = 25088) that repacking cost more than
+  // the products.
+  const bool a_once = m <= MC && k <= KC;
+  if (a_once) pack<MR>(A, 0, m, 0, k, apack);
   for (int jc = 0; jc < n; jc += NC) {
     const int nc = std::min(NC, n - jc);
     for (int pc = 0; pc < k; pc += KC) {
@@ -145,7 +151,7 @@ void gemm_serial(const Operand& A, const Operand& B, int m, int n, int k, float 
       pack<NR>(B, jc, nc, pc, kc, bpack);
       for (int ic = 0; ic < m; ic += MC) {
         const int mc = std::min(MC, m - ic);
-        pack<MR>(A, ic, mc, pc, kc, apack);
+        if (!a_once) pack<MR>(A, ic, mc, pc, kc, apack);
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
             tile(apack + size_t(ir / MR) * pairs_n * MR, bpack + size_t(jr / NR) * pairs_n * NR, pairs_n,
