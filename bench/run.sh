@@ -105,9 +105,12 @@ fi
 
 # Run one program; print "<images/s> <peak MiB>" (or fail, showing its output).
 measure() {
-  local out rate peak
-  if ! out=$("$@" 2>&1); then
-    echo "run.sh: failed: $*" >&2
+  local out rate peak rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if (( rc != 0 )); then
+    # The status tells a crash or a kill by another process (128 + signal,
+    # with no output) from the program's own refusal.
+    echo "run.sh: failed with status $rc: $*" >&2
     echo "$out" >&2
     exit 1
   fi
