@@ -15,7 +15,7 @@
 # for the python process only). bf16 needs avx512_bf16 or amx_bf16 in
 # /proc/cpuinfo; without them the bf16 columns say n/a.
 #
-#   bench/run.sh                          everything below, threads 1 and 2 (about 45 min)
+#   bench/run.sh                          everything below, threads 1 and 2 (about an hour, estimated)
 #   bench/run.sh --only "baseline-train"  one row (see the names below)
 #   bench/run.sh --threads 2 --rounds 5   other thread counts or rounds
 #   bench/run.sh --precision fp32         mnistlab float32 only
