@@ -10,12 +10,14 @@
 #
 # Throughput: mnistlab in float32 and in bf16 (--precision bf16), against
 # PyTorch at its best: the fastest of its variants on that row (named in the
-# table), by default float32 and bf16 autocast, each in the default
-# environment and with OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 (set
-# for the python process only). bf16 needs avx512_bf16 or amx_bf16 in
-# /proc/cpuinfo; without them the bf16 columns say n/a.
+# table), by default float32 and bf16 autocast, each in NCHW and in
+# channels_last, each in the default environment and with
+# OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 (set for the python
+# process only): 8 PyTorch processes per row and round. bf16 needs
+# avx512_bf16 or amx_bf16 in /proc/cpuinfo; without them the bf16 columns
+# say n/a.
 #
-#   bench/run.sh                          everything below, threads 1 and 2 (about an hour, estimated)
+#   bench/run.sh                          everything below, threads 1 and 2 (about 1.5 hours, estimated)
 #   bench/run.sh --only "baseline-train"  one row (see the names below)
 #   bench/run.sh --threads 2 --rounds 5   other thread counts or rounds
 #   bench/run.sh --precision fp32         mnistlab float32 only
@@ -25,8 +27,8 @@
 # vgg-bn-eval (1000), dae-denoise (300, Fashion-MNIST, uniform noise, L1).
 # Options: --threads "T1 T2 ..." (default "1 2"), --rounds R (3),
 # --only "ROW ...", --precision "fp32 bf16" (mnistlab's columns),
-# --pytorch-variants "V ..." (fp32 fp32+passive bf16 bf16+passive; also
-# fp32-cl, bf16-cl: channels_last; +passive adds the two variables),
+# --pytorch-variants "V ..." (fp32 bf16, -cl: channels_last, +passive: the
+# two variables; default all 8 of fp32[-cl][+passive] bf16[-cl][+passive]),
 # --tta-rounds R (1), --no-time-to-accuracy,
 # --mnist DIR (data/mnist), --fashion DIR (data/fashion-mnist).
 set -euo pipefail
@@ -44,9 +46,9 @@ time_to_accuracy=1
 mnist=data/mnist
 fashion=data/fashion-mnist
 precisions="fp32 bf16"
-py_variants="fp32 fp32+passive bf16 bf16+passive"
+py_variants="fp32 fp32+passive bf16 bf16+passive fp32-cl fp32-cl+passive bf16-cl bf16-cl+passive"
 
-usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 need() { [[ $# -ge 2 && -n "$2" ]] || { echo "run.sh: $1 needs a value" >&2; exit 2; }; }
 
 while [[ $# -gt 0 ]]; do
