@@ -17,6 +17,20 @@ torch.set_num_threads(T). Tasks, on consecutive batches of real images
              U[0,1) (torch.rand_like), forward, L1Loss against the clean batch,
              backward, Adam step
 
+Modes (named in the header line on stderr):
+
+    --autocast none   float32 throughout (the default)
+    --autocast bf16   forward and loss under torch.autocast("cpu",
+                      dtype=torch.bfloat16), in eval too: what PyTorch offers
+                      to match mnistlab's --precision bf16. Weights, gradients
+                      and Adam stay float32. Without avx512_bf16 or amx_bf16 in
+                      /proc/cpuinfo the header says so: oneDNN then emulates
+                      bfloat16 or falls back to slow reference code, and the
+                      figure says nothing about bf16 hardware.
+    --channels-last   model and input batches in torch.channels_last (NHWC),
+                      the layout oneDNN's convolutions prefer; combines with
+                      either --autocast.
+
 W warmup steps run once, then R timed windows of S steps each
 (time.perf_counter); each window gives batch*S/seconds images/s.
 
@@ -48,6 +62,21 @@ from networks import EXPECTED_PARAMS, MODELS  # noqa: E402  (the shared PyTorch 
 from idx_data import load_split  # noqa: E402
 
 
+def cpu_bf16_flags():
+    """The bf16 instruction sets /proc/cpuinfo lists: oneDNN, behind PyTorch's
+    bf16 convolutions and Linear layers, runs native bf16 kernels only on
+    these, and torch 1.13 has no public call that says so."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in have]
+    except OSError:
+        pass
+    return []
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="PyTorch CPU throughput of one task")
     ap.add_argument("--task", choices=("train", "eval", "denoise"), default="train")
@@ -58,6 +87,9 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps before the first repeat")
     ap.add_argument("--data-dir", default="data/mnist")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--autocast", choices=("none", "bf16"), default="none",
+                    help="bf16: forward and loss under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
+    ap.add_argument("--channels-last", action="store_true", help="model and batches in torch.channels_last")
     args = ap.parse_args(argv)
     for flag in ("batch_size", "threads", "steps", "repeats"):
         if getattr(args, flag) < 1:
@@ -78,13 +110,24 @@ def main(argv=None):
     order = torch.from_numpy(np.random.RandomState(SEED).permutation(n)) if training else torch.arange(n)
 
     model = MODELS[args.model]().float().train(training)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == EXPECTED_PARAMS[args.model], \
         f"{args.model} has {n_params} parameters, expected {EXPECTED_PARAMS[args.model]}"
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = nn.L1Loss() if args.task == "denoise" else nn.CrossEntropyLoss()
 
-    print(f"pytorch_throughput: torch {torch.__version__}, task {args.task}, model {args.model} "
+    autocast = args.autocast == "bf16"
+    mode = "autocast bf16" if autocast else "float32"
+    if autocast:
+        flags = cpu_bf16_flags()
+        mode += f" ({', '.join(flags)})" if flags else \
+            " (NO avx512_bf16 or amx_bf16 on this CPU: emulated or reference bf16, not a hardware figure)"
+    if args.channels_last:
+        mode += ", channels_last"
+
+    print(f"pytorch_throughput: torch {torch.__version__}, {mode}, task {args.task}, model {args.model} "
           f"({n_params} parameters), batch {args.batch_size}, threads {torch.get_num_threads()}, "
           f"warmup {args.warmup}, steps {args.steps} x {args.repeats} repeats, {n} images from {args.data_dir}",
           file=sys.stderr)
@@ -98,20 +141,24 @@ def main(argv=None):
             pos = 0
         idx = order[pos:pos + bs]
         pos += bs
-        return images.index_select(0, idx).float().div_(255.0), labels.index_select(0, idx)
+        x = images.index_select(0, idx).float().div_(255.0).contiguous(memory_format=memory_format)
+        return x, labels.index_select(0, idx)
 
     def train_step():
         x, y = next_batch()
         if args.task == "denoise":  # the clean batch is the target of its noisy copy
             x, y = x + torch.rand_like(x), x
         optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(x), y)
+        # Backward stays outside autocast, as PyTorch's documentation asks:
+        # autograd replays each op in the precision its forward ran in.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = criterion(model(x), y)
         loss.backward()
         optimizer.step()
 
     def eval_step():
         x, _ = next_batch()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             model(x).argmax(1)
 
     step = eval_step if args.task == "eval" else train_step
