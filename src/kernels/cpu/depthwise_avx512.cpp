@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/depthwise_body.h"
+#include "kernels/cpu/depthwise_s2_body.h"
 
 namespace mnistlab::cpu {
 namespace {
@@ -17,6 +18,15 @@ struct Avx512 {
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
   static T load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p); }
   static void store_n(float* p, T v, int n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v); }
+  // Lane masks (depthwise_flat_body.h): a masked-off lane reads nothing.
+  using M = __mmask16;
+  static M mask(unsigned bits) { return M(bits); }
+  static M both(M a, M b) { return M(a & b); }
+  static T load_m(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  // 16 of the 32 floats of a:b (depthwise_s2_body.h), zero where m is clear.
+  using I = __m512i;
+  static I index(const int* p) { return _mm512_loadu_si512(p); }
+  static T permute2(T a, I index, T b, M m) { return _mm512_maskz_permutex2var_ps(m, a, index, b); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
   // NaN -> 0. (The masked form: GCC 12 warns that the plain one's header
@@ -40,11 +50,17 @@ struct Avx512 {
 
 void depthwise_forward_avx512(const DepthwisePlan& p, const float* x, const float* weight, const float* bias,
                               bool relu, float* y, float* work) {
+  if (p.s2) return depthwise::forward_s2<Avx512>(p, x, weight, bias, relu, y);
   depthwise::forward<Avx512>(p, x, weight, bias, relu, y, work);
 }
 
 void depthwise_backward_avx512(const DepthwisePlan& p, const float* x, const float* dy, const float* weight,
                                float* dweight, float* dbias, float* dx, float* work) {
+  if (p.s2) {
+    depthwise::weight_gradient_s2<Avx512>(p, x, dy, dweight, dbias);
+    if (dx) depthwise::input_gradient_s2_3x3<Avx512>(p, dy, weight, dx);
+    return;
+  }
   depthwise::backward<Avx512>(p, x, dy, weight, dweight, dbias, dx, work);
 }
 
