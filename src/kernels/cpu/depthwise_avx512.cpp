@@ -21,7 +21,7 @@ struct Avx512 {
   // Lane masks (depthwise_flat_body.h): a masked-off lane reads nothing.
   using M = __mmask16;
   static M mask(unsigned bits) { return M(bits); }
-  static M both(M a, M b) { return M(a & b); }
+  static M both(M a, M b) { return _kand_mask16(a, b); }
   static T load_m(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
   // 16 of the 32 floats of a:b (depthwise_s2_body.h), zero where m is clear.
   using I = __m512i;

@@ -48,6 +48,24 @@ void flat_tap_masks(const std::uint32_t* m, typename Vec::M* out) {
   }
 }
 
+// One vector of the forward at pixel i: three chains (one per tap row)
+// summed at the end, so consecutive vectors' multiply-adds overlap instead
+// of waiting on one chain of nine.
+template <class Vec>
+typename Vec::T forward_flat_vector(const float* x, std::ptrdiff_t i, int w, const typename Vec::T* wv,
+                                    typename Vec::T b, const std::uint32_t* m) {
+  using T = typename Vec::T;
+  typename Vec::M mk[9];
+  flat_tap_masks<Vec>(m, mk);
+  T acc[3] = {b, Vec::zero(), Vec::zero()};
+#pragma GCC unroll 3
+  for (int ki = 0; ki < 3; ++ki)
+#pragma GCC unroll 3
+    for (int kj = 0; kj < 3; ++kj)
+      acc[ki] = Vec::fma(wv[ki * 3 + kj], Vec::load_m(x + i + (ki - 1) * w + (kj - 1), mk[ki * 3 + kj]), acc[ki]);
+  return Vec::add(Vec::add(acc[0], acc[1]), acc[2]);
+}
+
 // y = w (*) x + bias, then max(0, .) when relu: one pass over the plane.
 template <class Vec>
 void forward_flat(const DepthwisePlan& p, const float* x, const float* weight, const float* bias, bool relu,
@@ -61,12 +79,7 @@ void forward_flat(const DepthwisePlan& p, const float* x, const float* weight, c
   const std::uint32_t* m = p.masks;
   for (int i = 0; i < n; i += V, m += kFlatMasks) {
     __builtin_prefetch(x + i + kPrefetchAhead);
-    typename Vec::M mk[9];
-    flat_tap_masks<Vec>(m, mk);
-    T acc = b;
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t)
-      acc = Vec::fma(wv[t], Vec::load_m(x + i + (t / 3 - 1) * w + (t % 3 - 1), mk[t]), acc);
+    T acc = forward_flat_vector<Vec>(x, i, w, wv, b, m);
     if (relu) acc = Vec::relu(acc);
     if (n - i >= V)
       Vec::store(y + i, acc);
@@ -96,18 +109,22 @@ void backward_flat(const DepthwisePlan& p, const float* x, const float* dy, cons
     flat_tap_masks<Vec>(m, mk);
     const T g = Vec::load_m(dy + i, mk[4]);
     db = Vec::add(db, g);
-    T acc = Vec::zero();
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) {
-      const std::ptrdiff_t at = i + (t / 3 - 1) * w + (t % 3 - 1);
-      dw[t] = Vec::fma(g, Vec::load_m(x + at, mk[t]), dw[t]);
-      if constexpr (DX) acc = Vec::fma(flipped[t], Vec::load_m(dy + at, mk[t]), acc);
-    }
+    T acc[3] = {Vec::zero(), Vec::zero(), Vec::zero()};  // dx, a chain per tap row (forward_flat_vector says why)
+#pragma GCC unroll 3
+    for (int ki = 0; ki < 3; ++ki)
+#pragma GCC unroll 3
+      for (int kj = 0; kj < 3; ++kj) {
+        const int t = ki * 3 + kj;
+        const std::ptrdiff_t at = i + (ki - 1) * w + (kj - 1);
+        dw[t] = Vec::fma(g, Vec::load_m(x + at, mk[t]), dw[t]);
+        if constexpr (DX) acc[ki] = Vec::fma(flipped[t], Vec::load_m(dy + at, mk[t]), acc[ki]);
+      }
     if constexpr (DX) {
+      const T sum = Vec::add(Vec::add(acc[0], acc[1]), acc[2]);
       if (n - i >= V)
-        Vec::store(dx + i, acc);
+        Vec::store(dx + i, sum);
       else
-        Vec::store_n(dx + i, acc, n - i);
+        Vec::store_n(dx + i, sum, n - i);
     }
   }
   // Into the call's partial sums, lane by lane (the caller adds the lanes up).
