@@ -37,10 +37,16 @@ struct Avx2 {
     o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
                                                _MM_SHUFFLE(3, 1, 2, 0)));
   }
-  static void store_interleaved2(float* p, T e, T o) {
+  static void interleave2(T e, T o, T& first, T& second) {
     const T lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
-    store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
-    store(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    first = _mm256_permute2f128_ps(lo, hi, 0x20);
+    second = _mm256_permute2f128_ps(lo, hi, 0x31);
+  }
+  static void store_interleaved2(float* p, T e, T o) {
+    T first, second;
+    interleave2(e, o, first, second);
+    store(p, first);
+    store(p + 8, second);
   }
 };
 

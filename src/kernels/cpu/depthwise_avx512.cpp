@@ -38,11 +38,17 @@ struct Avx512 {
     e = _mm512_permutex2var_ps(a, even, b);
     o = _mm512_permutex2var_ps(a, odd, b);
   }
+  static void interleave2(T e, T o, T& lo, T& hi) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    lo = _mm512_permutex2var_ps(e, first, o);
+    hi = _mm512_permutex2var_ps(e, second, o);
+  }
   static void store_interleaved2(float* p, T e, T o) {
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    store(p, _mm512_permutex2var_ps(e, lo, o));
-    store(p + 16, _mm512_permutex2var_ps(e, hi, o));
+    T lo, hi;
+    interleave2(e, o, lo, hi);
+    store(p, lo);
+    store(p + 16, hi);
   }
 };
 

@@ -10,6 +10,7 @@
 //                                   read as zero, and never touched)
 //   deinterleave2(a, b, e, o)       e = a0 a2 .. b0 b2 .., o = a1 a3 .. b1 b3 ..
 //   store_interleaved2(p, e, o)     2V floats to p: e0 o0 e1 o1 ...
+//   interleave2(e, o, lo, hi)       the same 2V floats into two registers
 //
 // Everything here has internal linkage: each file compiles its own copy for
 // its level (winograd_products.h says why), and it calls no inline function
@@ -323,13 +324,21 @@ void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* 
   }
 }
 
-// dx[0, n) = the first n of o0 e0 o1 e1 ... (n < 2V through a buffer on the stack).
+// dx[0, n) = the first n of o0 e0 o1 e1 ... (a row's end by masked stores).
 template <class Vec>
 void store_pairs(float* dst, typename Vec::T o, typename Vec::T e, int n) {
-  if (n >= 2 * Vec::V) return Vec::store_interleaved2(dst, o, e);
-  alignas(64) float pair[2 * Vec::V];
-  Vec::store_interleaved2(pair, o, e);
-  copy_row<Vec>(pair, n, dst);
+  constexpr int V = Vec::V;
+  typename Vec::T lo, hi;
+  Vec::interleave2(o, e, lo, hi);
+  if (n >= V) {
+    Vec::store(dst, lo);
+    if (n >= 2 * V)
+      Vec::store(dst + V, hi);
+    else if (n > V)
+      Vec::store_n(dst + V, hi, n - V);
+  } else {
+    Vec::store_n(dst, lo, n);
+  }
 }
 
 // The first n (< 0: none, >= V: all) floats at p, zero past them.

@@ -25,6 +25,7 @@ struct Scalar {
   static T add(T a, T b) { return a + b; }
   static T relu(T a) { return a > 0.f ? a : 0.f; }
   static void deinterleave2(T a, T b, T& e, T& o) { e = a, o = b; }
+  static void interleave2(T e, T o, T& first, T& second) { first = e, second = o; }
   static void store_interleaved2(float* p, T e, T o) { p[0] = e, p[1] = o; }
 };
 
