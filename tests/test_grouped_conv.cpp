@@ -57,7 +57,8 @@ const Case kCases[] = {
 };
 
 // Shapes only the definition checks: stride 3, padding beyond k/2, a
-// multiplier of 3, maps narrower than the kernel's reach.
+// multiplier of 3, maps narrower than the kernel's reach, and the edges of
+// the multiplier-1 routes.
 const Case kMoreCases[] = {
     {"dw3_s3_p1", 2, shape(3, 10, 11, 3, 3, 3, 1, 3)},
     {"dw3_s1_p2_mult3", 2, shape(2, 6, 5, 6, 3, 1, 2, 2)},
@@ -65,6 +66,35 @@ const Case kMoreCases[] = {
     {"dw3_s1_p1_on_1x17", 2, shape(3, 1, 17, 3, 3, 1, 1, 3)},
     {"dw4_s2_p0_w33", 2, shape(2, 9, 33, 4, 4, 2, 0, 2)},
     {"g4_s1_p1_on_3x3", 2, shape(8, 3, 3, 12, 3, 1, 1, 4)},
+    // Multiplier 1, padding 1 (the flat planes at stride 1): vectors that
+    // span rows (28, 14, 7, 5 wide), a plane of exactly one and of several
+    // vectors, planes smaller than a vector, one row, one column.
+    {"dw3_s1_p1_m1_28x28", 2, shape(3, 28, 28, 3, 3, 1, 1, 3)},
+    {"dw3_s1_p1_m1_14x14", 3, shape(4, 14, 14, 4, 3, 1, 1, 4)},
+    {"dw3_s1_p1_m1_7x7", 2, shape(3, 7, 7, 3, 3, 1, 1, 3)},
+    {"dw3_s1_p1_m1_4x4", 2, shape(2, 4, 4, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_13x16", 2, shape(2, 13, 16, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_3x5", 2, shape(3, 3, 5, 3, 3, 1, 1, 3)},
+    {"dw3_s1_p1_m1_2x2", 3, shape(2, 2, 2, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_1x1", 3, shape(2, 1, 1, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_1x19", 2, shape(2, 1, 19, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_19x1", 2, shape(2, 19, 1, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_9x67", 2, shape(2, 9, 67, 2, 3, 1, 1, 2)},
+    {"dw3_s1_p1_m1_2threads", 4, shape(32, 30, 33, 32, 3, 1, 1, 32)},
+    // The same at stride 2: outputs 14, 7, 4, 1 wide, odd and even sizes,
+    // rows of more than 16 outputs.
+    {"dw3_s2_p1_m1_28x28", 2, shape(3, 28, 28, 3, 3, 2, 1, 3)},
+    {"dw3_s2_p1_m1_14x14", 3, shape(4, 14, 14, 4, 3, 2, 1, 4)},
+    {"dw3_s2_p1_m1_7x7", 2, shape(3, 7, 7, 3, 3, 2, 1, 3)},
+    {"dw3_s2_p1_m1_15x13", 2, shape(2, 15, 13, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_5x9", 2, shape(2, 5, 9, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_3x3", 2, shape(2, 3, 3, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_1x1", 3, shape(2, 1, 1, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_1x18", 2, shape(2, 1, 18, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_18x1", 2, shape(2, 18, 1, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_11x32", 2, shape(2, 11, 32, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_6x34", 2, shape(2, 6, 34, 2, 3, 2, 1, 2)},
+    {"dw3_s2_p1_m1_2threads", 8, shape(64, 30, 30, 64, 3, 2, 1, 64)},
 };
 
 struct Route {
@@ -209,6 +239,13 @@ void expect_route(const ConvShape& s, const Route& route, const std::string& tak
   }
   EXPECT_EQ(taken.rfind("depthwise direct", 0), 0u) << taken;
   EXPECT_NE(taken.find(std::string("/") + isa_name(route.isa)), std::string::npos) << taken;
+  // Multiplier 1, 3x3, padding 1: the planes read in place (stride 2:
+  // AVX-512, outputs up to 16 wide).
+  const bool m1 = s.cout == s.cin && s.k == 3 && s.pad == 1;
+  EXPECT_EQ(taken.find("flat planes") != std::string::npos, m1 && s.stride == 1) << taken;
+  EXPECT_EQ(taken.find("rows in place") != std::string::npos,
+            m1 && s.stride == 2 && route.isa == Isa::Avx512 && s.wo() <= 16)
+      << taken;
 }
 
 void check_against_definition(const Case& c) {

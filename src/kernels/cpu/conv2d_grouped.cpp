@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "kernels/cpu/depthwise_kernels.h"
 #include "kernels/cpu/grouped_conv.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/parallel.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab::cpu {
@@ -41,7 +43,65 @@ DepthwisePlan depthwise_plan(const ConvShape& s) {
   p.phase_floats = size_t(p.hp) * p.xq;
   p.dy_floats = size_t(p.dy_rows) * p.dq;
   p.work_floats = size_t(st) * p.phase_floats + size_t(p.multiplier) * p.dy_floats + 2 * size_t(st) * p.tq;
+  p.flat = s.k == 3 && st == 1 && s.pad == 1 && p.multiplier == 1;
+  if (p.flat) p.work_floats = 0;  // read in place
   return p;
+}
+
+// The flat route's masks (depthwise_flat_body.h) for vectors of `lanes`
+// floats over an h x w plane: per vector left, right, row above, own row,
+// row below, bit l for the vector's lane l.
+std::vector<std::uint32_t> flat_masks(int h, int w, int lanes) {
+  const int n = h * w;
+  std::vector<std::uint32_t> masks;
+  for (int i = 0; i < n; i += lanes) {
+    std::uint32_t m[kFlatMasks] = {};
+    for (int l = 0; l < lanes && i + l < n; ++l) {
+      const int at = i + l, col = at % w;
+      const std::uint32_t bit = std::uint32_t(1) << l;
+      if (col > 0) m[0] |= bit;
+      if (col < w - 1) m[1] |= bit;
+      if (at >= w) m[2] |= bit;
+      m[3] |= bit;
+      if (at < n - w) m[4] |= bit;
+    }
+    masks.insert(masks.end(), m, m + kFlatMasks);
+  }
+  return masks;
+}
+
+// The AVX-512 stride-2 route's permutes (depthwise_s2_body.h), when the shape takes it.
+void plan_s2(const ConvShape& s, DepthwisePlan& p) {
+  p.s2 = s.k == 3 && s.stride == 2 && s.pad == 1 && p.multiplier == 1 && p.wo <= 16;
+  if (!p.s2) return;
+  p.s2_rows = p.wo <= 8 ? 2 : 1;  // two rows: both in A:B, 16 floats each
+  for (int kj = 0; kj < 3; ++kj) {
+    p.s2_mask[kj] = 0;
+    for (int l = 0; l < 16; ++l) {
+      const int row = l / p.wo, col = 2 * (l % p.wo) + kj - 1;
+      const bool in = row < p.s2_rows && col >= 0 && col < s.w;
+      p.s2_index[kj][l] = in ? row * 16 + col : 0;
+      if (in) p.s2_mask[kj] |= 1u << l;
+    }
+  }
+  p.work_floats = 0;  // read in place
+}
+
+int vector_lanes(Isa isa) { return isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 1; }
+
+// body(thread, begin, end) on each of `threads` threads, planes [0, count)
+// split as OpenMP's static schedule splits them (the first count % threads
+// threads one more); one thread opens no OpenMP region (parallel.h says why).
+template <class Body>
+void each_thread(int threads, long count, Body&& body) {
+  if (threads <= 1) return body(0, 0L, count);
+  auto share = [&](int t) {
+    const long q = count / threads, r = count % threads;
+    const long begin = t * q + std::min<long>(t, r);
+    body(t, begin, begin + q + (t < r ? 1 : 0));
+  };
+#pragma omp parallel num_threads(threads)
+  share(omp_get_thread_num());
 }
 
 using ForwardPlane = void (*)(const DepthwisePlan&, const float*, const float*, const float*, bool, float*, float*);
@@ -61,6 +121,11 @@ class DepthwiseConv2d final : public ConvKernel {
       case Isa::Avx2: forward_ = depthwise_forward_avx2, backward_ = depthwise_backward_avx2; break;
       case Isa::Scalar: forward_ = depthwise_forward_scalar, backward_ = depthwise_backward_scalar; break;
     }
+    if (plan_.flat) {
+      masks_ = flat_masks(s.h, s.w, vector_lanes(ctx.isa));
+      plan_.masks = masks_.data();
+    }
+    if (ctx.isa == Isa::Avx512) plan_s2(s, plan_);
     team_ = std::max(1, std::min(ctx.threads, std::max(max_batch, 1) * s.cin));
     scaled_weight_.resize(size_t(s.cout) * taps());
     bias_.resize(s.cout);
@@ -68,7 +133,8 @@ class DepthwiseConv2d final : public ConvKernel {
 
   std::string route() const override {
     return std::string("depthwise direct ") + (s_.k == 3 ? "3x3" : "k=" + std::to_string(s_.k) + " (any k)") + "/" +
-           isa_name(ctx_.isa) + (plan_.multiplier > 1 ? ", multiplier " + std::to_string(plan_.multiplier) : "");
+           isa_name(ctx_.isa) + (plan_.multiplier > 1 ? ", multiplier " + std::to_string(plan_.multiplier) : "") +
+           (plan_.flat ? ", flat planes" : plan_.s2 ? ", rows in place" : "");
   }
   size_t workspace_floats() const override { return size_t(team_) * per_thread(); }
 
@@ -84,19 +150,17 @@ class DepthwiseConv2d final : public ConvKernel {
     const int cin = s_.cin, mult = plan_.multiplier, kk = int(taps());
     const size_t in_len = size_t(s_.h) * s_.w, out_len = size_t(plan_.ho) * plan_.wo * mult;
     const long planes = long(n) * cin;
-    const size_t per = per_thread(), zeroed = size_t(s_.stride) * plan_.phase_floats;
+    const size_t per = per_thread(), zeroed = plan_.work_floats ? size_t(s_.stride) * plan_.phase_floats : 0;
     const ForwardPlane plane = forward_;
-#pragma omp parallel num_threads(team(n))
-    {
-      float* work = m.workspace + size_t(omp_get_thread_num()) * per;
+    each_thread(team(n), planes, [&](int thread, long begin, long end) {
+      float* work = m.workspace + size_t(thread) * per;
       std::memset(work, 0, sizeof(float) * zeroed);
-#pragma omp for schedule(static)
-      for (long i = 0; i < planes; ++i) {
+      for (long i = begin; i < end; ++i) {
         const int c = int(i % cin);
         plane(plan_, x + i * in_len, w + size_t(c) * mult * kk, b ? b + size_t(c) * mult : nullptr, relu,
               y + i * out_len, work);
       }
-    }
+    });
   }
 
   void backward(const float* x, const float* dy, int n, const float* weight, float* dweight, float* dbias, float* dx,
@@ -106,23 +170,22 @@ class DepthwiseConv2d final : public ConvKernel {
     const long planes = long(n) * cin;
     constexpr size_t L = kDepthwiseColumns;  // partial sums per gradient value
     const size_t per = per_thread(), grads = (size_t(cout) * kk + cout) * L;
-    const size_t zeroed = size_t(s_.stride) * plan_.phase_floats + size_t(mult) * plan_.dy_floats;
+    const size_t zeroed =
+        plan_.work_floats ? size_t(s_.stride) * plan_.phase_floats + size_t(mult) * plan_.dy_floats : 0;
     const BackwardPlane plane = backward_;
-#pragma omp parallel num_threads(threads)
-    {
-      float* work = m.workspace + size_t(omp_get_thread_num()) * per;
+    each_thread(threads, planes, [&](int thread, long begin, long end) {
+      float* work = m.workspace + size_t(thread) * per;
       float* dw = work + plan_.work_floats;
       float* db = dw + size_t(cout) * kk * L;
       std::memset(work, 0, sizeof(float) * zeroed);
       std::memset(dw, 0, sizeof(float) * grads);
-#pragma omp for schedule(static)
-      for (long i = 0; i < planes; ++i) {
+      for (long i = begin; i < end; ++i) {
         const int c = int(i % cin);
         const size_t first = size_t(c) * mult;  // the plane's first output channel
         plane(plan_, x + i * in_len, dy + i * out_len, weight + first * kk, dw + first * kk * L,
               dbias ? db + first * L : nullptr, dx ? dx + i * in_len : nullptr, work);
       }
-    }
+    });
     // Every value's partial sums, thread by thread, lane by lane: the same order every time.
     const float* parts = m.workspace + plan_.work_floats;
     auto total = [&](size_t at) {
@@ -156,6 +219,7 @@ class DepthwiseConv2d final : public ConvKernel {
   BackwardPlane backward_ = nullptr;
   int team_ = 1;
   std::vector<float> scaled_weight_, bias_;
+  std::vector<std::uint32_t> masks_;  // plan_.masks
 };
 
 // Any other grouping: each group by the ordinary routes, as a Conv2d of
@@ -230,13 +294,13 @@ class GroupedConv2d final : public ConvKernel {
   // Group g's slice (len floats per image) of every image, packed one image after another, and back.
   void gather(const float* all, int n, int g, size_t len, float* part) const {
     const size_t stride = len * s_.groups;
-#pragma omp parallel for num_threads(threads(n, len)) schedule(static)
-    for (int i = 0; i < n; ++i) std::memcpy(part + i * len, all + i * stride + g * len, sizeof(float) * len);
+    parallel_for(threads(n, len), n,
+                 [&](int i) { std::memcpy(part + i * len, all + i * stride + g * len, sizeof(float) * len); });
   }
   void scatter(const float* part, int n, int g, size_t len, float* all) const {
     const size_t stride = len * s_.groups;
-#pragma omp parallel for num_threads(threads(n, len)) schedule(static)
-    for (int i = 0; i < n; ++i) std::memcpy(all + i * stride + g * len, part + i * len, sizeof(float) * len);
+    parallel_for(threads(n, len), n,
+                 [&](int i) { std::memcpy(all + i * stride + g * len, part + i * len, sizeof(float) * len); });
   }
 
   CpuContext ctx_;

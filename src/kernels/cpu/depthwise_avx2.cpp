@@ -18,6 +18,15 @@ struct Avx2 {
   static __m256i first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
   static T load_n(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
   static void store_n(float* p, T v, int n) { _mm256_maskstore_ps(p, first(n), v); }
+  // Lane masks (depthwise_flat_body.h): all ones where the bit is set; a
+  // masked-off lane reads nothing.
+  using M = __m256i;
+  static M mask(unsigned bits) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), bit), bit);
+  }
+  static M both(M a, M b) { return _mm256_and_si256(a, b); }
+  static T load_m(const float* p, M m) { return _mm256_maskload_ps(p, m); }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   static T relu(T a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }  // NaN -> 0
@@ -28,10 +37,16 @@ struct Avx2 {
     o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
                                                _MM_SHUFFLE(3, 1, 2, 0)));
   }
-  static void store_interleaved2(float* p, T e, T o) {
+  static void interleave2(T e, T o, T& first, T& second) {
     const T lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
-    store(p, _mm256_permute2f128_ps(lo, hi, 0x20));
-    store(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    first = _mm256_permute2f128_ps(lo, hi, 0x20);
+    second = _mm256_permute2f128_ps(lo, hi, 0x31);
+  }
+  static void store_interleaved2(float* p, T e, T o) {
+    T first, second;
+    interleave2(e, o, first, second);
+    store(p, first);
+    store(p + 8, second);
   }
 };
 

@@ -10,12 +10,14 @@
 //                                   read as zero, and never touched)
 //   deinterleave2(a, b, e, o)       e = a0 a2 .. b0 b2 .., o = a1 a3 .. b1 b3 ..
 //   store_interleaved2(p, e, o)     2V floats to p: e0 o0 e1 o1 ...
+//   interleave2(e, o, lo, hi)       the same 2V floats into two registers
 //
 // Everything here has internal linkage: each file compiles its own copy for
 // its level (winograd_products.h says why), and it calls no inline function
 // of the standard library.
 #include <cstddef>
 
+#include "kernels/cpu/depthwise_flat_body.h"
 #include "kernels/cpu/depthwise_kernels.h"
 
 namespace mnistlab::cpu {
@@ -322,23 +324,37 @@ void input_gradient_phase(const DepthwisePlan& p, const float* dy, const float* 
   }
 }
 
-// dx[0, n) = the first n of o0 e0 o1 e1 ... (n < 2V through a buffer on the stack).
+// dx[0, n) = the first n of o0 e0 o1 e1 ... (a row's end by masked stores).
 template <class Vec>
 void store_pairs(float* dst, typename Vec::T o, typename Vec::T e, int n) {
-  if (n >= 2 * Vec::V) return Vec::store_interleaved2(dst, o, e);
-  alignas(64) float pair[2 * Vec::V];
-  Vec::store_interleaved2(pair, o, e);
-  copy_row<Vec>(pair, n, dst);
+  constexpr int V = Vec::V;
+  typename Vec::T lo, hi;
+  Vec::interleave2(o, e, lo, hi);
+  if (n >= V) {
+    Vec::store(dst, lo);
+    if (n >= 2 * V)
+      Vec::store(dst + V, hi);
+    else if (n > V)
+      Vec::store_n(dst + V, hi, n - V);
+  } else {
+    Vec::store_n(dst, lo, n);
+  }
+}
+
+// The first n (< 0: none, >= V: all) floats at p, zero past them.
+template <class Vec>
+typename Vec::T load_upto(const float* p, int n) {
+  return n >= Vec::V ? Vec::load(p) : n > 0 ? Vec::load_n(p, n) : Vec::zero();
 }
 
 // The input gradient of a stride-2, pad-1 3x3 with one output channel per
-// input channel, two rows of dx per row a of dy, the weights in registers:
-// dx row 2a reads dy row a (ki = 1), row 2a + 1 dy rows a + 1 (ki = 0) and
-// a (ki = 2); column 2t takes kj = 1 at dy column t, column 2t + 1 kj = 0
-// at t + 1 and kj = 2 at t. zero: a zero row of dq floats (dy row ho).
+// input channel, read from dy itself (ho rows of wo), two rows of dx per
+// row a of dy, the weights in registers: dx row 2a reads dy row a (ki =
+// 1), row 2a + 1 dy rows a + 1 (ki = 0) and a (ki = 2); column 2t takes kj
+// = 1 at dy column t, column 2t + 1 kj = 0 at t + 1 and kj = 2 at t (dy's
+// columns past wo and its row ho read as zero, by masked loads).
 template <class Vec>
-void input_gradient_s2_3x3(const DepthwisePlan& p, const float* dyb, const float* weight, const float* zero,
-                           float* dx) {
+void input_gradient_s2_3x3(const DepthwisePlan& p, const float* dy, const float* weight, float* dx) {
   using T = typename Vec::T;
   constexpr int V = Vec::V;
   T w[9];
@@ -346,17 +362,18 @@ void input_gradient_s2_3x3(const DepthwisePlan& p, const float* dyb, const float
   const T z = Vec::zero();
   const int pairs = (p.w + 1) / 2;
   for (int a = 0; 2 * a < p.h; ++a) {
-    const float* r0 = dyb + size_t(a) * p.dq + p.lq;
-    const float* r1 = a + 1 < p.ho ? dyb + size_t(a + 1) * p.dq + p.lq : zero + p.lq;
+    const float* r0 = dy + size_t(a) * p.wo;
+    const float* r1 = a + 1 < p.ho ? r0 + p.wo : nullptr;
     float* x0 = dx + size_t(2 * a) * p.w;
     float* x1 = x0 + p.w;
     const bool second = 2 * a + 1 < p.h;
+    __builtin_prefetch(r0 + kPrefetchAhead);
     for (int t = 0; t < pairs; t += V) {
-      const T d0 = Vec::load(r0 + t), d0n = Vec::load(r0 + t + 1);
+      const T d0 = load_upto<Vec>(r0 + t, p.wo - t), d0n = load_upto<Vec>(r0 + t + 1, p.wo - t - 1);
       const int n = p.w - 2 * t;
       store_pairs<Vec>(x0 + 2 * t, Vec::fma(w[4], d0, z), Vec::fma(w[3], d0n, Vec::fma(w[5], d0, z)), n);
       if (second) {
-        const T d1 = Vec::load(r1 + t), d1n = Vec::load(r1 + t + 1);
+        const T d1 = r1 ? load_upto<Vec>(r1 + t, p.wo - t) : z, d1n = r1 ? load_upto<Vec>(r1 + t + 1, p.wo - t - 1) : z;
         const T o = Vec::fma(w[1], d1, Vec::fma(w[7], d0, z));
         const T e = Vec::fma(w[0], d1n, Vec::fma(w[2], d1, Vec::fma(w[6], d0n, Vec::fma(w[8], d0, z))));
         store_pairs<Vec>(x1 + 2 * t, o, e, n);
@@ -395,11 +412,7 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
       }
       return;
     }
-    if (s == 2 && p.pad == 1 && m == 1) {
-      // phase_rows and row (4 * tq floats, unused on this route) as dy's zero row below the last.
-      for (int t = 0; t < 4 * p.tq; t += V) Vec::store(phase_rows + t, Vec::zero());
-      return input_gradient_s2_3x3<Vec>(p, dyb, weight, phase_rows, dx);
-    }
+    if (s == 2 && p.pad == 1 && m == 1) return input_gradient_s2_3x3<Vec>(p, dy, weight, dx);
   }
   for (int ih = 0; ih < p.h; ++ih) {
     const int R = ih + p.pad;
@@ -428,6 +441,7 @@ void backward_plane(const DepthwisePlan& p, const float* x, const float* dy, con
 template <class Vec>
 void forward(const DepthwisePlan& p, const float* x, const float* weight, const float* bias, bool relu, float* y,
              float* work) {
+  if (p.flat) return forward_flat<Vec>(p, x, weight, bias, relu, y);
   if (p.k == 3) return forward_plane<Vec, 3>(p, x, weight, bias, relu, y, work);
   forward_plane<Vec, 0>(p, x, weight, bias, relu, y, work);
 }
@@ -435,6 +449,10 @@ void forward(const DepthwisePlan& p, const float* x, const float* weight, const 
 template <class Vec>
 void backward(const DepthwisePlan& p, const float* x, const float* dy, const float* weight, float* dweight,
               float* dbias, float* dx, float* work) {
+  if (p.flat) {
+    if (dx) return backward_flat<Vec, true>(p, x, dy, weight, dweight, dbias, dx);
+    return backward_flat<Vec, false>(p, x, dy, weight, dweight, dbias, dx);
+  }
   if (p.k == 3) return backward_plane<Vec, 3>(p, x, dy, weight, dweight, dbias, dx, work);
   backward_plane<Vec, 0>(p, x, dy, weight, dweight, dbias, dx, work);
 }

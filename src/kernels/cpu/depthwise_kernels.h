@@ -33,12 +33,17 @@
 // files share no inline code compiled for another level
 // (winograd_products.h says why).
 #include <cstddef>
+#include <cstdint>
 
 namespace mnistlab::cpu {
 
 // Every width in it is a multiple of 16 floats, so the layout serves every
 // instruction set's vectors (AVX-512's 16, AVX2's 8, scalar's 1).
 constexpr int kDepthwiseColumns = 16;
+
+// The flat route's lane masks per vector (depthwise_flat_body.h): left,
+// right, and the rows above, at and below.
+constexpr int kFlatMasks = 5;
 
 struct DepthwisePlan {
   int k, stride, pad;
@@ -50,6 +55,18 @@ struct DepthwisePlan {
   std::size_t phase_floats;  // hp * xq
   std::size_t dy_floats;     // dy_rows * dq, one dy plane
   std::size_t work_floats;   // one call's work: stride phase planes, multiplier dy planes, a row of stride * tq
+  // 3x3, stride 1, padding 1, multiplier 1: the plane read in place, no
+  // work (depthwise_flat_body.h); masks: kFlatMasks per vector of the
+  // instruction set's width over the h * w pixels.
+  bool flat;
+  const std::uint32_t* masks;
+  // AVX-512 only: 3x3, stride 2, padding 1, multiplier 1, wo <= 16, read in
+  // place (depthwise_s2_body.h): s2_rows output rows per vector, tap kj's
+  // permute of the two input registers and its lanes.
+  bool s2;
+  int s2_rows;
+  std::int32_t s2_index[3][16];
+  std::uint32_t s2_mask[3];
 };
 
 // y[j] (j < multiplier output planes, ho * wo each) = the depthwise

@@ -16,10 +16,16 @@ struct Scalar {
   static void store_n(float* p, T v, int n) {
     if (n > 0) *p = v;
   }
+  // Lane masks (depthwise_flat_body.h): a masked-off load reads nothing.
+  using M = bool;
+  static M mask(unsigned bits) { return bits & 1u; }
+  static M both(M a, M b) { return a && b; }
+  static T load_m(const float* p, M m) { return m ? *p : 0.f; }
   static T fma(T a, T b, T c) { return a * b + c; }
   static T add(T a, T b) { return a + b; }
   static T relu(T a) { return a > 0.f ? a : 0.f; }
   static void deinterleave2(T a, T b, T& e, T& o) { e = a, o = b; }
+  static void interleave2(T e, T o, T& first, T& second) { first = e, second = o; }
   static void store_interleaved2(float* p, T e, T o) { p[0] = e, p[1] = o; }
 };
 
