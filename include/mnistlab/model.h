@@ -134,6 +134,7 @@ class Model {
   size_t share_buffers(const std::vector<size_t>& root, int max_batch, std::vector<size_t>& act_at) const;
   void allocate_gradients();
   void place_parameters(float* params, float* buffers);
+  void store_parameters(const Backend& b, const std::vector<float>& params, const std::vector<float>& buffers);
 
   BackendOptions backend_options_;
   std::unique_ptr<Backend> backend_;

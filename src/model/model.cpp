@@ -107,16 +107,22 @@ void Model::build(uint64_t seed) {
   place_parameters(params.data(), buffers.data());
   Rng rng(seed);
   for (auto& layer : layers_) layer->reset_parameters(rng);
-  const Backend& b = backend();
+  store_parameters(backend(), params, buffers);
+  built_ = true;
+}
+
+// The parameters and buffers into new blocks of `b`; the gradients are
+// made again by the next reserve that asks for them (allocate_gradients).
+void Model::store_parameters(const Backend& b, const std::vector<float>& params, const std::vector<float>& buffers) {
   params_ = b.allocate(params.size() * sizeof(float));
   buffers_ = b.allocate(buffers.size() * sizeof(float));
   b.upload(params.data(), params.size() * sizeof(float), params_->data());
   b.upload(buffers.data(), buffers.size() * sizeof(float), buffers_->data());
   place_parameters(params_->as<float>(), buffers_->as<float>());
-  grads_.reset();  // allocate_gradients(), when a reserve asks for them
+  grads_.reset();
   for (auto& layer : layers_)
     for (Param& p : layer->params()) p.grad = nullptr;
-  built_ = true;
+  has_gradients_ = false;
 }
 
 void Model::allocate_gradients() {
@@ -145,19 +151,9 @@ void Model::set_backend(const BackendOptions& options) {
     std::vector<float> params(parameter_count_), buffers(buffer_count_);
     backend_->download(params_->data(), params.size() * sizeof(float), params.data());
     backend_->download(buffers_->data(), buffers.size() * sizeof(float), buffers.data());
-    std::unique_ptr<Storage> moved_params = next->allocate(params.size() * sizeof(float));
-    std::unique_ptr<Storage> moved_buffers = next->allocate(buffers.size() * sizeof(float));
-    next->upload(params.data(), params.size() * sizeof(float), moved_params->data());
-    next->upload(buffers.data(), buffers.size() * sizeof(float), moved_buffers->data());
     arena_.reset();
     index_arena_.reset();
-    grads_.reset();
-    params_ = std::move(moved_params);
-    buffers_ = std::move(moved_buffers);
-    place_parameters(params_->as<float>(), buffers_->as<float>());
-    for (auto& layer : layers_)
-      for (Param& p : layer->params()) p.grad = nullptr;
-    has_gradients_ = false;
+    store_parameters(*next, params, buffers);
   }
   backend_ = std::move(next);
   backend_options_ = options;

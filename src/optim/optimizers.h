@@ -11,53 +11,51 @@
 
 namespace mnistlab {
 
-// One float of optimizer state per parameter, in a backend's memory, made
-// when first needed.
-class StateBuffer {
+// An optimizer whose state is named buffers of one float per parameter, in
+// the memory of the backend its steps run on, each made when first needed:
+// reading and writing them by name (checkpoints) is written once, here.
+class BufferedOptimizer : public Optimizer {
  public:
-  bool empty() const { return !storage_; }
-  float* data() const { return storage_ ? storage_->as<float>() : nullptr; }
-  void create(const Backend& backend, size_t n) { storage_ = backend.allocate(n * sizeof(float)); }
-  std::vector<float> read(const Backend& backend, size_t n) const;
-  void write(const Backend& backend, const std::vector<float>& values);
+  std::vector<std::string> buffer_names() const final { return names_; }
+  std::vector<float> read_buffer(const Backend& backend, const std::string& name) const final;
+  void write_buffer(const Backend& backend, const std::string& name, const std::vector<float>& values) final;
+
+ protected:
+  BufferedOptimizer(std::string type, size_t n, std::vector<std::string> names);
+  // Buffer i of names, made zero on `backend` when it is not there yet.
+  float* buffer(const Backend& backend, size_t i);
+  bool has_buffer(size_t i) const { return storage_[i] != nullptr; }
+  size_t n_;
 
  private:
-  std::unique_ptr<Storage> storage_;
+  size_t index(const std::string& name) const;  // Error naming the optimizer for an unknown name
+  std::string type_;
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<Storage>> storage_;
 };
 
-class SGD final : public Optimizer {
+class SGD final : public BufferedOptimizer {
  public:
   SGD(const OptimizerOptions& options, size_t n);
   using Optimizer::step;
   bool step(const Backend& backend, float* params, const float* grads) override;
   void set_momentum(float momentum) override { o_.momentum = momentum; }
-  std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
-  std::vector<float> read_buffer(const Backend& backend, const std::string& name) const override;
-  void write_buffer(const Backend& backend, const std::string& name, const std::vector<float>& values) override;
 
  private:
-  OptimizerOptions o_;
-  size_t n_;
-  StateBuffer buf_;  // created on the first step with momentum, as PyTorch's
+  OptimizerOptions o_;  // its momentum_buffer is made on the first step with momentum, as PyTorch's
 };
 
-class Adam final : public Optimizer {
+class Adam final : public BufferedOptimizer {
  public:
   // decoupled: AdamW's weight decay.
   Adam(const OptimizerOptions& options, size_t n, bool decoupled);
   using Optimizer::step;
   bool step(const Backend& backend, float* params, const float* grads) override;
   void set_momentum(float beta1) override { o_.beta1 = beta1; }
-  std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
-  std::vector<float> read_buffer(const Backend& backend, const std::string& name) const override;
-  void write_buffer(const Backend& backend, const std::string& name, const std::vector<float>& values) override;
 
  private:
-  StateBuffer& buffer(const std::string& name);
   OptimizerOptions o_;
-  size_t n_;
   bool decoupled_;
-  StateBuffer m_, v_;  // created zero on the first step
 };
 
 }  // namespace mnistlab

@@ -2,11 +2,7 @@
 
 namespace mnistlab {
 
-void use_threads(Model& model, int threads) {
-  BackendOptions options = model.backend_options();
-  options.threads = threads;
-  model.set_backend(options);
-}
+void use_threads(Model& model, int threads) { use_threads(model, threads, model.backend_options().precision); }
 
 void use_threads(Model& model, int threads, Precision precision) {
   BackendOptions options = model.backend_options();

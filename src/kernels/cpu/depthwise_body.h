@@ -198,12 +198,8 @@ void forward_plane(const DepthwisePlan& p, const float* x, const float* weight, 
 }
 
 // dweight[j][t] += sum over outputs of dy * the input tap t saw; dbias[j]
-// += sum of dy; each as kDepthwiseColumns partial sums (lanes), added up
-// once at the end of the call, not per plane.
-template <class Vec>
-void add_lanes(float* lanes, typename Vec::T v) {
-  Vec::store(lanes, Vec::add(Vec::load(lanes), v));
-}
+// += sum of dy; each as kDepthwiseColumns partial sums (lanes, add_lanes),
+// added up once at the end of the call, not per plane.
 
 template <class Vec, int K>
 void weight_gradient(const DepthwisePlan& p, const float* phases, const float* dyj, float* dwj, float* dbj) {

@@ -32,6 +32,13 @@ namespace mnistlab::cpu {
 namespace {
 namespace depthwise {
 
+// A vector added into kDepthwiseColumns partial sums (lanes) of a weight or
+// bias gradient; the caller adds the lanes up once per call.
+template <class Vec>
+void add_lanes(float* lanes, typename Vec::T v) {
+  Vec::store(lanes, Vec::add(Vec::load(lanes), v));
+}
+
 // How far ahead of the pixel being computed the flat and in-place loops
 // prefetch (floats): measured on the 28x28 planes, whose layers stream from
 // memory, the masked loads alone ran at 2/3 of the copying kernels' rate.
@@ -127,10 +134,8 @@ void backward_flat(const DepthwisePlan& p, const float* x, const float* dy, cons
         Vec::store_n(dx + i, sum, n - i);
     }
   }
-  // Into the call's partial sums, lane by lane (the caller adds the lanes up).
-  auto add = [](float* lanes, T v) { Vec::store(lanes, Vec::add(Vec::load(lanes), v)); };
-  for (int t = 0; t < 9; ++t) add(dweight + t * kDepthwiseColumns, dw[t]);
-  if (dbias) add(dbias, db);
+  for (int t = 0; t < 9; ++t) add_lanes<Vec>(dweight + t * kDepthwiseColumns, dw[t]);
+  if (dbias) add_lanes<Vec>(dbias, db);
 }
 
 }  // namespace depthwise

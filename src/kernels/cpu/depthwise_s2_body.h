@@ -96,9 +96,8 @@ void weight_gradient_s2(const DepthwisePlan& p, const float* x, const float* dy,
       for (int kj = 0; kj < 3; ++kj) dw[ki * 3 + kj] = Vec::fma(d, Vec::permute2(lo, index[kj], hi, mask[kj]), dw[ki * 3 + kj]);
     }
   }
-  auto add = [](float* lanes, T v) { Vec::store(lanes, Vec::add(Vec::load(lanes), v)); };
-  for (int t = 0; t < 9; ++t) add(dweight + t * kDepthwiseColumns, dw[t]);
-  if (dbias) add(dbias, db);
+  for (int t = 0; t < 9; ++t) add_lanes<Vec>(dweight + t * kDepthwiseColumns, dw[t]);
+  if (dbias) add_lanes<Vec>(dbias, db);
 }
 
 }  // namespace depthwise
