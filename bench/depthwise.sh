@@ -8,7 +8,10 @@
 # environment and with OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1.
 # Rounds alternate which program goes first; the table shows medians over
 # rounds and the ratio PyTorch's best time / mnistlab's time (above 1:
-# mnistlab is faster). Only the ratios printed by one run are meaningful.
+# mnistlab is faster). "floor us" is a loop that only moves the bytes the
+# pass must move (depthwise_conv.cpp), and "2x/floor" PyTorch's best time / 2
+# over it: below 1, no kernel on this machine can be 2x PyTorch on that row.
+# Only the ratios printed by one run are meaningful.
 #
 #   bench/depthwise.sh                      threads 2, 3 rounds
 #   bench/depthwise.sh --threads "1 2" --rounds 5 --only c32_28
@@ -22,7 +25,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=/usr/bin/python3
 BIN_DIR=${MNISTLAB_BENCH_DIR:-build/bench}
 threads="2" rounds=3 only="" variants="f32,bf16,f32_cl" raw=0
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   [[ "$1" =~ ^--(threads|rounds|only|variants)$ && $# -lt 2 ]] && { echo "depthwise.sh: $1 needs a value" >&2; exit 2; }
   case "$1" in
@@ -50,6 +53,7 @@ torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/nul
 echo "# $(date '+%Y-%m-%d %H:%M:%S')  $(nproc) cores ($cpu)  torch $torch_version  load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(git log -1 --format='%h %s' 2>/dev/null | cut -c1-70)"
 echo "# $rounds alternating rounds, medians; ratio = PyTorch's best variant / mnistlab (above 1: mnistlab faster)"
+echo "# floor: only the pass's least bytes moved; 2x/floor = PyTorch's best / 2 / floor (below 1: 2x is out of reach)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -81,17 +85,20 @@ awk '
     key = $2 " " $3 " " $4
     if (!(key in seen)) { seen[key] = 1; order[++rows] = key }
     if ($5 == "mnistlab") { ml[key] = ml[key] " " $7; if ($10 + 0 > foreign[key]) foreign[key] = $10 + 0 }
+    else if ($5 == "floor") fl[key] = fl[key] " " $7
     else { vk = key SUBSEP $6; if (!(vk in py)) variants[key] = variants[key] " " $6; py[vk] = py[vk] " " $7 }
   }
   END {
-    printf "\n%-20s %-8s %3s %12s %12s %-17s %7s  %s\n", "shape", "pass", "thr", "mnistlab us", "pytorch us", "(best variant)", "ratio", "pytorch f32 us / ratio"
+    printf "\n%-20s %-8s %3s %12s %12s %-17s %7s  %-24s %9s %8s\n", "shape", "pass", "thr", "mnistlab us", "pytorch us", "(best variant)", "ratio", "pytorch f32 us / ratio", "floor us", "2x/floor"
     for (r = 1; r <= rows; ++r) {
       key = order[r]; split(key, k, " ")
       m = median(ml[key]); best = ""; best_v = ""
       n = split(variants[key], vs, " ")
       for (i = 1; i <= n; ++i) { t = median(py[key SUBSEP vs[i]]); if (best == "" || t < best) { best = t; best_v = vs[i] } }
       f32 = (key SUBSEP "f32") in py ? median(py[key SUBSEP "f32"]) : 0
-      printf "%-20s %-8s %3s %12.1f %12.1f %-17s %6.2fx  %10.1f / %.2fx%s\n", k[1], k[2], substr(k[3], 2), m, best,
-             "(" best_v ")", best / m, f32, f32 / m, (foreign[key] > 0.15 ? "  (load " foreign[key] " cores)" : "")
+      floor_us = median(fl[key])
+      printf "%-20s %-8s %3s %12.1f %12.1f %-17s %6.2fx  %10.1f / %-11s %9.1f %7.2f%s\n", k[1], k[2], substr(k[3], 2), m, best,
+             "(" best_v ")", best / m, f32, sprintf("%.2fx", f32 / m), floor_us, best / 2 / floor_us,
+             (foreign[key] > 0.15 ? "  (load " foreign[key] " cores)" : "")
     }
   }' "$tmp/lines"

@@ -16,9 +16,17 @@
 //
 // stdout, one line per measurement (depthwise.sh parses them):
 //   row <name> <pass> t<threads> mnistlab <isa> <microseconds> us foreign <cores>
+//   row <name> <pass> t<threads> floor stream <microseconds> us foreign <cores>
+// The floor is the time of a loop that only moves the bytes the pass must
+// move at the least (forward: read x, write y; forward + backward: that,
+// then read x and dy, write dx), each summed 16 floats at a time, on the
+// same threads and the same buffers' sizes: no depthwise kernel on this
+// machine can take less, so PyTorch's best time / 2 below it means 2x
+// PyTorch is out of reach for that row.
 // name: n<N>_c<C>_<H>_s<stride>_m<multiplier>; "foreign": the other
 // processes' CPU use during the measurement (bench_timing.h).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -86,6 +94,25 @@ double check(const ConvShape& s, int n, const std::vector<float>& x, const std::
   return worst;
 }
 
+// 16 floats, unaligned; GCC lowers it to the widest vectors the build targets.
+typedef float Floats16 __attribute__((vector_size(64), aligned(4)));
+
+// Reads in and extra once and writes out once, in blocks of whole
+// 16-float vectors (each array's block: its size / the smallest size * 16
+// floats), OpenMP's static schedule on `threads`.
+void stream_sweep(int threads, const float* in, size_t in_count, const float* extra, size_t extra_count, float* out,
+                  size_t out_count) {
+  const size_t blocks = std::min({in_count, out_count, extra ? extra_count : in_count}) / 16;
+  const size_t in_per = in_count / blocks, extra_per = extra ? extra_count / blocks : 0, out_per = out_count / blocks;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t blk = 0; blk < blocks; ++blk) {
+    Floats16 acc = *reinterpret_cast<const Floats16*>(in + blk * in_per);
+    for (size_t j = 16; j < in_per; j += 16) acc += *reinterpret_cast<const Floats16*>(in + blk * in_per + j);
+    for (size_t j = 0; j < extra_per; j += 16) acc += *reinterpret_cast<const Floats16*>(extra + blk * extra_per + j);
+    for (size_t j = 0; j < out_per; j += 16) *reinterpret_cast<Floats16*>(out + blk * out_per + j) = acc;
+  }
+}
+
 bool measure(const Shape& shape, int threads) {
   const ConvShape s = shape.conv();
   const int n = shape.n;
@@ -122,6 +149,15 @@ bool measure(const Shape& shape, int threads) {
     const double us = pass == 0 ? median_us(forward) : median_us(forward_backward);
     std::printf("row %s %s t%d mnistlab %s %.1f us foreign %.2f\n", shape.name().c_str(), pass ? "fwd_bwd" : "fwd",
                 threads, isa, us, g_line_foreign);
+    std::vector<float> sink_y(out), sink_dx(in);
+    auto floor_pass = [&] {
+      stream_sweep(threads, x.data(), in, nullptr, 0, sink_y.data(), out);
+      if (pass) stream_sweep(threads, x.data(), in, dy.data(), out, sink_dx.data(), in);
+    };
+    g_line_foreign = 0;
+    const double floor_us = median_us(floor_pass);
+    std::printf("row %s %s t%d floor stream %.1f us foreign %.2f\n", shape.name().c_str(), pass ? "fwd_bwd" : "fwd",
+                threads, floor_us, g_line_foreign);
     std::fflush(stdout);
   }
   return true;
