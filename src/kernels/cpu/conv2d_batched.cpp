@@ -97,7 +97,7 @@ class BatchedConv2d final : public ConvKernel {
         if (!keep) gather_rows(threads, g_, group, x + start * in_len, count, col);
         gather_pixels(threads, group, dy + start * out_len, count, s_.cout, hw, dout);
         matmul(ctx_.options.precision, threads, true, false, s_.cout, k, width, dout, s_.cout, col, k, 0.f, dw, k);
-        unpack_group_weight_add(g_, group, dw, s_.cout, dweight);
+        unpack_group_weight_add(threads, g_, group, dw, s_.cout, dweight);
         if (!dx) continue;
         matmul(ctx_.options.precision, threads, false, false, width, k, s_.cout, dout, s_.cout, packed_[gi].data(), k, 0.f, dcol, k);
         scatter_rows_add(threads, g_, group, dcol, count, dx + start * in_len);
@@ -115,7 +115,7 @@ class BatchedConv2d final : public ConvKernel {
 
   void pack(const float* weight, const ChannelAffine& affine) {
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
-      pack_group_weight(g_, groups_[gi], weight, s_.cout, packed_[gi].data());
+      pack_group_weight(ctx_.threads_for(double(s_.cout) * s_.cin * g_.kh * g_.kw), g_, groups_[gi], weight, s_.cout, packed_[gi].data());
       scale_rows(affine, s_.cout, size_t(groups_[gi].k(s_.cin)), packed_[gi].data());
     }
     packed_scaled_ = affine.scale != nullptr;

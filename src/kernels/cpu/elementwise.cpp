@@ -12,11 +12,12 @@
 namespace mnistlab::cpu {
 
 void relu_forward(int threads, const float* x, size_t count, float* y) {
-  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : 0.f; });
+  parallel_for_elementwise(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : 0.f; });
 }
 
 void relu_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) { dx[i] = y[i] > 0.f ? dy[i] : 0.f; });
+  parallel_for_elementwise(threads, count, [&](size_t i) { const float g = dy[i];
+    dx[i] = y[i] > 0.f ? g : 0.f; });
 }
 
 void sigmoid_forward(int threads, const float* x, size_t count, float* y) {
@@ -24,7 +25,7 @@ void sigmoid_forward(int threads, const float* x, size_t count, float* y) {
 }
 
 void sigmoid_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) { dx[i] = dy[i] * y[i] * (1.f - y[i]); });
+  parallel_for_elementwise(threads, count, [&](size_t i) { dx[i] = dy[i] * y[i] * (1.f - y[i]); });
 }
 
 void tanh_forward(int threads, const float* x, size_t count, float* y) {
@@ -32,7 +33,7 @@ void tanh_forward(int threads, const float* x, size_t count, float* y) {
 }
 
 void tanh_backward(int threads, const float* y, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) { dx[i] = dy[i] * (1.f - y[i] * y[i]); });
+  parallel_for_elementwise(threads, count, [&](size_t i) { dx[i] = dy[i] * (1.f - y[i] * y[i]); });
 }
 
 namespace {
@@ -95,11 +96,11 @@ inline float erf_poly(float x) {
 }  // namespace
 
 void gelu_forward(int threads, const float* x, size_t count, float* y) {
-  parallel_for(threads, count, [&](size_t i) { y[i] = 0.5f * x[i] * (1.f + erf_poly(x[i] * kInvSqrt2)); });
+  parallel_for_elementwise(threads, count, [&](size_t i) { y[i] = 0.5f * x[i] * (1.f + erf_poly(x[i] * kInvSqrt2)); });
 }
 
 void gelu_backward(int threads, const float* x, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) {
+  parallel_for_elementwise(threads, count, [&](size_t i) {
     const float v = x[i];
     const float cdf = 0.5f * (1.f + erf_poly(v * kInvSqrt2));
     const float pdf = kInvSqrt2Pi * exp_clamped(-0.5f * v * v);
@@ -108,22 +109,23 @@ void gelu_backward(int threads, const float* x, const float* dy, size_t count, f
 }
 
 void silu_forward(int threads, const float* x, size_t count, float* y) {
-  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] / (1.f + exp_clamped(-x[i])); });
+  parallel_for_elementwise(threads, count, [&](size_t i) { y[i] = x[i] / (1.f + exp_clamped(-x[i])); });
 }
 
 void silu_backward(int threads, const float* x, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) {
+  parallel_for_elementwise(threads, count, [&](size_t i) {
     const float s = 1.f / (1.f + exp_clamped(-x[i]));
     dx[i] = dy[i] * s * (1.f + x[i] * (1.f - s));
   });
 }
 
 void leaky_relu_forward(int threads, float slope, const float* x, size_t count, float* y) {
-  parallel_for(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : slope * x[i]; });
+  parallel_for_elementwise(threads, count, [&](size_t i) { y[i] = x[i] > 0.f ? x[i] : slope * x[i]; });
 }
 
 void leaky_relu_backward(int threads, float slope, const float* x, const float* dy, size_t count, float* dx) {
-  parallel_for(threads, count, [&](size_t i) { dx[i] = x[i] > 0.f ? dy[i] : slope * dy[i]; });
+  parallel_for_elementwise(threads, count, [&](size_t i) { const float g = dy[i];
+    dx[i] = x[i] > 0.f ? g : slope * g; });
 }
 
 void add_to_rows(int threads, const float* v, int rows, int cols, float* m) {
@@ -159,7 +161,7 @@ void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float
 }
 
 void multiply(int threads, const float* a, const float* b, size_t count, float* out) {
-  parallel_for(threads, count, [&](size_t i) { out[i] = a[i] * b[i]; });
+  parallel_for_elementwise(threads, count, [&](size_t i) { out[i] = a[i] * b[i]; });
 }
 
 }  // namespace mnistlab::cpu

@@ -97,17 +97,20 @@ void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, i
   });
 }
 
-void pack_group_weight(const ConvGeometry& g, const TapGroup& group, const float* weight, int rows, float* packed) {
+void pack_group_weight(int threads, const ConvGeometry& g, const TapGroup& group, const float* weight, int rows,
+                       float* packed) {
   const int T = int(group.taps.size()), kk = g.kh * g.kw;
-  for (long r = 0; r < long(rows) * g.c; ++r)
+  parallel_for(threads, long(rows) * g.c, [&](long r) {
     for (int t = 0; t < T; ++t) packed[r * T + t] = weight[r * kk + group.taps[t]];
+  });
 }
 
-void unpack_group_weight_add(const ConvGeometry& g, const TapGroup& group, const float* packed, int rows,
+void unpack_group_weight_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* packed, int rows,
                              float* weight) {
   const int T = int(group.taps.size()), kk = g.kh * g.kw;
-  for (long r = 0; r < long(rows) * g.c; ++r)
+  parallel_for(threads, long(rows) * g.c, [&](long r) {
     for (int t = 0; t < T; ++t) weight[r * kk + group.taps[t]] += packed[r * T + t];
+  });
 }
 
 }  // namespace mnistlab::cpu

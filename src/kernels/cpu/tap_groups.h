@@ -38,9 +38,10 @@ void gather_pixels(int threads, const TapGroup& group, const float* nchw, int n,
 void scatter_pixels(int threads, const TapGroup& group, const float* m, int n, int channels, int plane,
                     const float* bias, float* nchw);
 // packed[row][c*T + t] = weight[row][c][taps[t]] for weights [rows, Cin, kh*kw].
-void pack_group_weight(const ConvGeometry& g, const TapGroup& group, const float* weight, int rows, float* packed);
+void pack_group_weight(int threads, const ConvGeometry& g, const TapGroup& group, const float* weight, int rows,
+                       float* packed);
 // weight[row][c][taps[t]] += packed[row][c*T + t].
-void unpack_group_weight_add(const ConvGeometry& g, const TapGroup& group, const float* packed, int rows,
+void unpack_group_weight_add(int threads, const ConvGeometry& g, const TapGroup& group, const float* packed, int rows,
                              float* weight);
 
 }  // namespace mnistlab::cpu
