@@ -1501,6 +1501,10 @@ std::vector<KernelCase> bf16_cases() {
                           true, 8));
   all.push_back(conv_case("3x3 s1 p1 n4 72x1x1 to 24 planned for 5", 4, conv_shape(72, 1, 1, 24, 3, 1, 1), false,
                           true, 5));
+  // Batches oneDNN's primitives run in chunks of at most 32 images (64 in 2
+  // of 32, 40 in 2 of 20): the weight gradient summed over the chunks.
+  all.push_back(conv_case("3x3 s1 p1 n64 8x14x14 to 8 in chunks", 64, conv_shape(8, 14, 14, 8, 3, 1, 1), false, true));
+  all.push_back(conv_case("3x3 s1 p1 n40 24x7x7 to 16 in chunks", 40, conv_shape(24, 7, 7, 16, 3, 1, 1), false, true));
   all.push_back(conv_case("3x3 s2 p1 n3 6x7x7 to 4x14x14", 3, conv_shape(4, 14, 14, 6, 3, 2, 1), true, true));
   all.push_back(conv_case("3x3 s2 p1 n4 16x16x16 to 8x32x32", 4, conv_shape(8, 32, 32, 16, 3, 2, 1), true, true));
   all.push_back(linear_case("n3 5 to 7", 3, 5, 7, true, true));
