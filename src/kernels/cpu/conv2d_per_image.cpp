@@ -94,7 +94,6 @@ class PerImageConv2d final : public ConvKernel {
                     size_t(s.cin) * s.cout * wg_.tiles_h * wg_.tiles_w >= kWinogradMinWeightProducts);
     if (winograd_dw_) winograd_grad_.resize(wg_.weight_floats());
     round_ = o.precision == Precision::Bf16 && (winograd_ || winograd_dx_);
-    if (round_) rounded_weight_.resize(size_t(s.cout) * s.cin * s.k * s.k);
     backward_rows_ = band_rows(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
     band_rows_ = std::min(backward_rows_, band_rows(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
     flipped_rows_ = band_rows(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
@@ -118,7 +117,9 @@ class PerImageConv2d final : public ConvKernel {
     return r + " weight gradient";
   }
 
-  size_t workspace_floats() const override { return size_t(team_) * (per_thread_floats() + round_floats()); }
+  size_t workspace_floats() const override {
+    return std::max(size_t(team_) * (per_thread_floats() + round_floats()), round_ ? weight_floats() : 0);
+  }
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
                float* y, KernelMemory m) override {
@@ -132,6 +133,7 @@ class PerImageConv2d final : public ConvKernel {
   }
 
  private:
+  size_t weight_floats() const { return size_t(s_.cout) * s_.cin * s_.k * s_.k; }
   size_t hw_out() const { return size_t(g_.ho()) * g_.wo(); }
   size_t hw_in() const { return size_t(g_.h) * g_.w; }
   // One band of backward's columns: backward_rows_ output rows.
@@ -189,7 +191,8 @@ class PerImageConv2d final : public ConvKernel {
     const size_t out_len = size_t(cout) * hw;
     if (winograd_) {
       // The Winograd route needs all taps: a scaled weight is still [Cout, Cin, 3, 3].
-      winograd_weight(wg_, as_multiplied(w, rounded_weight_.size(), rounded_weight_.data()), winograd_weight_.data());
+      // The rounded weight lives in the workspace until its transform is made, before any thread's work starts.
+      winograd_weight(wg_, as_multiplied(w, weight_floats(), m.workspace), winograd_weight_.data());
       parallel_for_threads(team(n), n, [&](int thread, int i) {
         float* work = m.workspace + size_t(thread) * per_thread;
         const float* xi = as_multiplied(x + i * in_len, in_len, rounded_x(m, thread));
@@ -303,7 +306,6 @@ class PerImageConv2d final : public ConvKernel {
   ConvGeometry g_{}, flipped_{};
   bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false, winograd_dw_ = false;
   bool round_ = false;  // Bf16 with a Winograd route: its inputs rounded to bfloat16 first
-  std::vector<float> rounded_weight_;  // the forward's weight rounded, [Cout, Cin, 3, 3]
   Winograd3x3 wg_{}, wg_dx_{};
   std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
   std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]

@@ -21,9 +21,9 @@
 // whose batch is 1000 by default) and a training step are made for a
 // share of the planned batch (chunk_of) and run a batch chunk by chunk:
 // best-fashion's evaluation at batch 1000 took 109 MB more than float32
-// with whole-batch reorders, its training at batch 64 23 MB more. A batch
-// that is not whole chunks (an epoch's last) runs on the fallback, as
-// does a partial chunk of an evaluation.
+// with whole-batch reorders, its training at batch 64 23 MB more. A
+// training batch that is not whole chunks (an epoch's last) runs on the
+// fallback, as does a partial chunk of an evaluation.
 #include <dnnl.hpp>
 #include <omp.h>
 
@@ -48,17 +48,32 @@ constexpr size_t kAlign = 64;  // bytes: each buffer carved from the workspace s
 
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// Images per primitive call (see above): at most kInferenceChunk or, with
-// gradients, kTrainingChunk, the planned batch split evenly (1000 in 8
-// calls of 125, 64 in 2 of 32), so the planned batch leaves no images to
-// the slower fallback.
+// Images per primitive call (see above). The reordered tensors of one call
+// stay within kChunkBytes (bf16 x, float32 y; with gradients also bf16 dy
+// and float32 dx) and at most kInferenceChunk or kTrainingChunk images; the
+// chunk divides the planned batch where a divisor near that size exists
+// (1000 in 8 calls of 125, or 40 of 25 for best-fashion's 14x14 layers; 64
+// in 2 of 32). Otherwise an evaluation splits it evenly and leaves the
+// remainder to the fallback, and a training step takes the batch in one
+// call (a partial chunk there would send the whole batch to the fallback).
+// The budget keeps bf16's peak memory at float32's: with 125-image chunks
+// best-fashion's evaluation took 14 MB more, with 25 none, at the same speed.
+constexpr size_t kChunkBytes = size_t(5) << 19;  // 2.5 MiB
 constexpr int kInferenceChunk = 128, kTrainingChunk = 32;
-int chunk_of(int batch, int most) {
+int chunk_of(const ConvShape& s, int batch, bool gradients) {
+  const size_t x = size_t(s.cin) * s.h * s.w, y = size_t(s.cout) * s.ho() * s.wo();
+  const size_t per_image = gradients ? std::max({2 * x + 4 * y, 2 * x + 2 * y, 2 * y + 4 * x}) : 2 * x + 4 * y;
+  const int most = std::clamp(int(std::min<size_t>(kChunkBytes / per_image, size_t(gradients ? kTrainingChunk : kInferenceChunk))), 1, batch);
+  for (int d = most; d >= 1; --d)
+    if (batch % d == 0) {
+      if (4 * d >= most) return d;
+      break;
+    }
+  if (gradients) return batch;
   const int calls = (batch + most - 1) / most;
   return (batch + calls - 1) / calls;
 }
 
-// oneDNN takes omp_get_max_threads() threads (gemm.cpp says why it is set per call).
 class ThreadScope {
  public:
   explicit ThreadScope(int threads) : before_(omp_get_max_threads()) {
@@ -103,7 +118,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
                    const std::function<std::unique_ptr<ConvKernel>()>& fallback)
       : ctx_(ctx),
         s_(s),
-        batch_(chunk_of(batch, gradients ? kTrainingChunk : kInferenceChunk)),
+        batch_(chunk_of(s, batch, gradients)),
         gradients_(gradients),
         eng_(dnnl::engine::kind::cpu, 0),
         strm_(eng_) {
@@ -112,8 +127,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     zero_bias_.assign(s.cout, 0.f);
     dbias_scratch_.assign(s.cout, 0.f);
     folded_bias_.assign(s.cout, 0.f);
-    scaled_weight_.assign(size_t(s.cout) * s.cin * s.k * s.k, 0.f);
-    if (gradients) chunk_dweight_.assign(scaled_weight_.size(), 0.f);
+    weight_floats_ = size_t(s.cout) * s.cin * s.k * s.k;
     const int ho = s.ho(), wo = s.wo();
     const dnnl::memory::dims x_dims{batch, s.cin, s.h, s.w}, w_dims{s.cout, s.cin, s.k, s.k},
         y_dims{batch, s.cout, ho, wo}, b_dims{s.cout};
@@ -139,6 +153,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     bias_ = dnnl::memory(b_user, eng_, DNNL_MEMORY_NONE);
     fwd_pad_ = dnnl::memory(fwd_pd_.scratchpad_desc(), eng_, DNNL_MEMORY_NONE);
     fwd_pad_at_ = carve(fwd_pd_.scratchpad_desc().get_size());
+    scaled_weight_at_ = carve(weight_floats_ * sizeof(float));
     fwd_args_ = c_args({{DNNL_ARG_SRC, x_.prim}, {DNNL_ARG_WEIGHTS, w_.prim}, {DNNL_ARG_BIAS, bias_},
                         {DNNL_ARG_DST, y_.prim}, {DNNL_ARG_SCRATCHPAD, fwd_pad_}});
     if (!gradients) {
@@ -163,6 +178,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     db_ = dnnl::memory(b_user, eng_, DNNL_MEMORY_NONE);
     bwd_w_pad_ = dnnl::memory(bwd_w_pd_.scratchpad_desc(), eng_, DNNL_MEMORY_NONE);
     bwd_w_pad_at_ = carve(bwd_w_pd_.scratchpad_desc().get_size());
+    chunk_dweight_at_ = carve(weight_floats_ * sizeof(float));
     begin_phase();  // the input gradient's
     dy_d_ = slot(y_user, bwd_d_pd_.diff_dst_desc(), true);
     bw_ = slot(w_user, bwd_d_pd_.weights_desc(), true);
@@ -194,9 +210,10 @@ class OnednnBf16Conv2d final : public ConvKernel {
     // A folded BatchNorm scales the weight before it is rounded (conv_fold.h).
     const float* w = weight;
     if (affine.scale) {
-      std::copy(weight, weight + scaled_weight_.size(), scaled_weight_.begin());
-      scale_rows(affine, s_.cout, scaled_weight_.size() / s_.cout, scaled_weight_.data());
-      w = scaled_weight_.data();
+      float* scaled = reinterpret_cast<float*>(work + scaled_weight_at_);
+      std::copy(weight, weight + weight_floats_, scaled);
+      scale_rows(affine, s_.cout, weight_floats_ / s_.cout, scaled);
+      w = scaled;
     }
     const float* b = fold_bias(bias, affine, s_.cout, folded_bias_.data());
     const size_t in_len = size_t(s_.cin) * s_.h * s_.w, out_len = size_t(s_.cout) * s_.ho() * s_.wo();
@@ -231,15 +248,16 @@ class OnednnBf16Conv2d final : public ConvKernel {
       // The first chunk's weight gradient goes to dweight, the others' are added to it.
       point(bx_, x + i * in_len, work);
       point(dy_w_, dy + i * out_len, work);
-      point(dw_, i == 0 ? dweight : chunk_dweight_.data(), work);
+      float* chunk_dweight = reinterpret_cast<float*>(work + chunk_dweight_at_);
+      point(dw_, i == 0 ? dweight : chunk_dweight, work);
       copy_in(bx_);
       copy_in(dy_w_);
       run(bwd_w_, strm_, bwd_w_args_);
       copy_out(dw_);
       strm_.wait();
       if (i > 0) {
-        const float* add = chunk_dweight_.data();
-        parallel_for_elementwise(ctx_.threads, chunk_dweight_.size(), [&](size_t j) { dweight[j] += add[j]; });
+        const float* add = chunk_dweight;
+        parallel_for_elementwise(ctx_.threads, weight_floats_, [&](size_t j) { dweight[j] += add[j]; });
       }
       if (!dx) continue;
       // The input gradient's buffers share bytes with the weight gradient's: its weights are reordered per chunk.
@@ -318,8 +336,11 @@ class OnednnBf16Conv2d final : public ConvKernel {
   size_t fwd_pad_at_ = 0, bwd_w_pad_at_ = 0, bwd_d_pad_at_ = 0;
   std::vector<dnnl_exec_arg_t> fwd_args_, bwd_w_args_, bwd_d_args_;
   std::vector<float> zero_bias_, dbias_scratch_;  // a missing bias, an unwanted bias gradient
-  std::vector<float> folded_bias_, scaled_weight_;  // an eval epilogue folded in
-  std::vector<float> chunk_dweight_;                // the weight gradient of a chunk after the first
+  std::vector<float> folded_bias_;  // an eval epilogue folded in
+  // In the workspace (no memory of their own when another layer's workspace
+  // is larger): the weight scaled by an eval epilogue (forward's bytes) and
+  // the weight gradient of a chunk after the first (the weight gradient's).
+  size_t weight_floats_ = 0, scaled_weight_at_ = 0, chunk_dweight_at_ = 0;
 };
 
 }  // namespace
