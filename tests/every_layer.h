@@ -5,8 +5,12 @@
 // table grows.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cctype>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "mnistlab/model_file.h"
 #include "model/layer_table.h"
@@ -61,6 +65,19 @@ inline std::string every_kind_missing(const std::string& text) {
     if (!kinds.count(spec.kind)) missing += " " + spec.keyword;
   if (!grouped) missing += " conv groups=";
   return missing;
+}
+
+// Every preset's name and "every-layer", for suites run on each
+// (kEveryLayer stands for the last), and gtest's name for each.
+inline std::vector<std::string> every_preset_and_layer() {
+  std::vector<std::string> names = preset_names();
+  names.push_back("every-layer");
+  return names;
+}
+inline std::string model_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string id;
+  for (char c : info.param) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return id;
 }
 
 }  // namespace mnistlab::test

@@ -119,17 +119,7 @@ TEST_P(Bf16Networks, StayWithinBf16sBoundOfFloat32AndDifferFromIt) {
   EXPECT_GT(gradient_error, kUnitRoundoff / 64);
 }
 
-std::vector<std::string> models() {
-  std::vector<std::string> names = preset_names();
-  names.push_back("every-layer");
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, Bf16Networks, ::testing::ValuesIn(models()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string id;
-                           for (char c : info.param) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return id;
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, Bf16Networks, ::testing::ValuesIn(test::every_preset_and_layer()),
+                         test::model_test_name);
 
 }  // namespace

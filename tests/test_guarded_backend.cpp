@@ -113,18 +113,8 @@ TEST_P(GuardedBackend, TrainsSavesResumesAndEvaluatesAsTheCpuBackendDoes) {
   EXPECT_EQ(guarded.loaded, guarded.state) << "the saved weights, loaded on the guarded backend";
 }
 
-std::vector<std::string> models() {
-  std::vector<std::string> names = preset_names();
-  names.push_back("every-layer");
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, GuardedBackend, ::testing::ValuesIn(models()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string id;
-                           for (char c : info.param) id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return id;
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryPresetAndLayer, GuardedBackend, ::testing::ValuesIn(test::every_preset_and_layer()),
+                         test::model_test_name);
 
 // A whole run on the guarded backend: its folder (checkpoints, event file
 // with histograms of the weights, curves, report, the misclassified

@@ -188,10 +188,7 @@ void forward_plane(const DepthwisePlan& p, const float* x, const float* weight, 
               acc = Vec::fma(Vec::set1(wj[ki * k + kj]), Vec::load(base + tap_offset(p, ki, kj) + ow), acc);
         }
         if (relu) acc = Vec::relu(acc);
-        if (wo - ow >= V)
-          Vec::store(out + ow, acc);
-        else
-          Vec::store_n(out + ow, acc, wo - ow);
+        store_first<Vec>(out + ow, acc, wo - ow);
       }
     }
   }

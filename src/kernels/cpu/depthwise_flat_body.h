@@ -39,6 +39,15 @@ void add_lanes(float* lanes, typename Vec::T v) {
   Vec::store(lanes, Vec::add(Vec::load(lanes), v));
 }
 
+// The first n floats of v at p: a whole vector when n >= V, else n lanes.
+template <class Vec>
+void store_first(float* p, typename Vec::T v, std::ptrdiff_t n) {
+  if (n >= Vec::V)
+    Vec::store(p, v);
+  else
+    Vec::store_n(p, v, int(n));
+}
+
 // How far ahead of the pixel being computed the flat and in-place loops
 // prefetch (floats): measured on the 28x28 planes, whose layers stream from
 // memory, the masked loads alone ran at 2/3 of the copying kernels' rate.
@@ -88,10 +97,7 @@ void forward_flat(const DepthwisePlan& p, const float* x, const float* weight, c
     __builtin_prefetch(x + i + kPrefetchAhead);
     T acc = forward_flat_vector<Vec>(x, i, w, wv, b, m);
     if (relu) acc = Vec::relu(acc);
-    if (n - i >= V)
-      Vec::store(y + i, acc);
-    else
-      Vec::store_n(y + i, acc, n - i);
+    store_first<Vec>(y + i, acc, n - i);
   }
 }
 
@@ -127,11 +133,7 @@ void backward_flat(const DepthwisePlan& p, const float* x, const float* dy, cons
         if constexpr (DX) acc[ki] = Vec::fma(flipped[t], Vec::load_m(dy + at, mk[t]), acc[ki]);
       }
     if constexpr (DX) {
-      const T sum = Vec::add(Vec::add(acc[0], acc[1]), acc[2]);
-      if (n - i >= V)
-        Vec::store(dx + i, sum);
-      else
-        Vec::store_n(dx + i, sum, n - i);
+      store_first<Vec>(dx + i, Vec::add(Vec::add(acc[0], acc[1]), acc[2]), n - i);
     }
   }
   for (int t = 0; t < 9; ++t) add_lanes<Vec>(dweight + t * kDepthwiseColumns, dw[t]);

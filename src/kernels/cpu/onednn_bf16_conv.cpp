@@ -62,7 +62,8 @@ constexpr size_t kChunkBytes = size_t(5) << 19;  // 2.5 MiB
 constexpr int kInferenceChunk = 128, kTrainingChunk = 32;
 int chunk_of(const ConvShape& s, int batch, bool gradients) {
   const size_t x = size_t(s.cin) * s.h * s.w, y = size_t(s.cout) * s.ho() * s.wo();
-  const size_t per_image = gradients ? std::max({2 * x + 4 * y, 2 * x + 2 * y, 2 * y + 4 * x}) : 2 * x + 4 * y;
+  // Forward: bf16 x, float32 y; input gradient: bf16 dy, float32 dx (the weight gradient's bf16 x and dy are less).
+  const size_t per_image = gradients ? std::max(2 * x + 4 * y, 2 * y + 4 * x) : 2 * x + 4 * y;
   const int most = std::clamp(int(std::min<size_t>(kChunkBytes / per_image, size_t(gradients ? kTrainingChunk : kInferenceChunk))), 1, batch);
   for (int d = most; d >= 1; --d)
     if (batch % d == 0) {
@@ -244,30 +245,33 @@ class OnednnBf16Conv2d final : public ConvKernel {
     db_.set_data_handle(dbias_scratch_.data());
     bwd_w_pad_.set_data_handle(work + bwd_w_pad_at_);
     bwd_d_pad_.set_data_handle(work + bwd_d_pad_at_);
+    // The weight gradient over every chunk, then the input gradient (whose
+    // buffers share bytes with the weight gradient's): its weights are then
+    // reordered once a step, not once a chunk.
+    float* chunk_dweight = reinterpret_cast<float*>(work + chunk_dweight_at_);
     for (int i = 0; i < n; i += batch_) {
       // The first chunk's weight gradient goes to dweight, the others' are added to it.
       point(bx_, x + i * in_len, work);
       point(dy_w_, dy + i * out_len, work);
-      float* chunk_dweight = reinterpret_cast<float*>(work + chunk_dweight_at_);
       point(dw_, i == 0 ? dweight : chunk_dweight, work);
       copy_in(bx_);
       copy_in(dy_w_);
       run(bwd_w_, strm_, bwd_w_args_);
       copy_out(dw_);
       strm_.wait();
-      if (i > 0) {
-        const float* add = chunk_dweight;
-        parallel_for_elementwise(ctx_.threads, weight_floats_, [&](size_t j) { dweight[j] += add[j]; });
-      }
-      if (!dx) continue;
-      // The input gradient's buffers share bytes with the weight gradient's: its weights are reordered per chunk.
-      point(dy_d_, dy + i * out_len, work);
+      if (i > 0)
+        parallel_for_elementwise(ctx_.threads, weight_floats_, [&](size_t j) { dweight[j] += chunk_dweight[j]; });
+    }
+    if (dx) {
       point(bw_, weight, work);
-      point(dx_, dx + i * in_len, work);
-      copy_in(dy_d_);
       copy_in(bw_);
-      run(bwd_d_, strm_, bwd_d_args_);
-      copy_out(dx_);
+      for (int i = 0; i < n; i += batch_) {
+        point(dy_d_, dy + i * out_len, work);
+        point(dx_, dx + i * in_len, work);
+        copy_in(dy_d_);
+        run(bwd_d_, strm_, bwd_d_args_);
+        copy_out(dx_);
+      }
       strm_.wait();
     }
     if (dbias) {
