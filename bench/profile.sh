@@ -42,9 +42,13 @@ args=(--task "$task" --model "$model" --batch-size "$batch" --threads "$threads"
 
 # Throughput without the profiler first, then the profiled run.
 out=$("$bin" "${args[@]}")
-perf record -q -F 999 -o "$data" "$bin" "${args[@]}" >/dev/null 2>&1
+# Sampling on for the timed steps only (perf's control FIFO), not start-up.
+ctl=$(mktemp -u /tmp/mnistlab-profile-ctl.XXXXXX)
+mkfifo "$ctl"
+trap 'rm -f "$data" "$ctl"' EXIT
+perf record -q -D -1 --control "fifo:$ctl" -F 999 -o "$data" "$bin" "${args[@]}" --perf-control "$ctl" >/dev/null 2>&1
 
-echo "# $model $task, batch $batch, $threads threads, $steps steps (perf also sees start-up: model build, data loading)"
+echo "# $model $task, batch $batch, $threads threads, $steps steps (timed steps only)"
 echo "# $(build/mnistlab info --threads "$threads" 2>/dev/null)"
 echo "# by library"
 # (head closes the pipe early: that is not a failure)

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include "mnistlab/data.h"
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps)->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup)->check(CLI::NonNegativeNumber);
   app.add_option("--repeats", repeats)->check(CLI::PositiveNumber);
+  std::string perf_control;
+  app.add_option("--perf-control", perf_control,
+                 "perf's control FIFO (perf record -D -1 --control fifo:PATH): "
+                 "sampling enabled for the timed steps only, not start-up or warmup");
   // Route experiments (the defaults are the product's).
   BackendOptions backend;
   std::string conv = "auto";
@@ -129,13 +134,20 @@ int main(int argc, char** argv) {
       }
     };
     for (int i = 0; i < warmup; ++i) step();
+    std::ofstream perf_fifo;
+    if (!perf_control.empty()) perf_fifo.open(perf_control);
+    auto tell_perf = [&](const char* command) {
+      if (perf_fifo.is_open()) perf_fifo << command << std::endl;
+    };
     std::vector<double> rates;
+    tell_perf("enable");
     for (int r = 0; r < repeats; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < steps; ++i) step();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       rates.push_back(double(steps) * batch / s);
     }
+    tell_perf("disable");
     std::vector<double> sorted = rates;
     std::sort(sorted.begin(), sorted.end());
     const double median = sorted[sorted.size() / 2];

@@ -25,7 +25,9 @@ namespace mnistlab::cpu {
 namespace {
 
 constexpr int MR = 8, NR = 32;
-constexpr int KC = 384, MC = 64, NC = 128;  // KC even: pairs never straddle a panel
+// KC even: pairs never straddle a panel. NC 512, not 128: A (a weight) is
+// repacked once per panel of B, a quarter as often.
+constexpr int KC = 384, MC = 64, NC = 512;
 constexpr int KP = KC / 2;
 
 // Shifts by a constant, written masked: GCC 12's plain intrinsics start
@@ -46,6 +48,43 @@ inline __m512i pairs(__m512 lo, __m512 hi) {
   return _mm512_or_si512(bf16_lanes(lo), sll(bf16_lanes(hi), 16));
 }
 inline uint32_t pair(float lo, float hi) { return uint32_t(bf16_bits(lo)) | uint32_t(bf16_bits(hi)) << 16; }
+// 32 consecutive floats of one row as 16 pairs: (2i, 2i+1) in lane i.
+inline __m512i row_pairs(__m512 a, __m512 b) {
+  const __m512i ia = bf16_lanes(a), ib = bf16_lanes(b);
+  const __m512i even = _mm512_permutex2var_epi32(
+      ia, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), ib);
+  const __m512i odd = _mm512_permutex2var_epi32(
+      ia, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), ib);
+  return _mm512_or_si512(even, sll(odd, 16));
+}
+
+// v[j] lane t -> v[t] lane j: 32-bit elements within 128-bit lanes by two
+// unpacks, then the four 128-bit lanes by two rounds of shuffle_i32x4 (all
+// written masked, for the same GCC 12 warning as srl and sll).
+inline void transpose16(__m512i (&v)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_epi32(0xFFFF, v[i], v[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_epi32(0xFFFF, v[i], v[i + 1]);
+  }
+  // u[4g + c]: rows 4g..4g+3 of columns 4L + c in lane L.
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g + 0] = _mm512_maskz_unpacklo_epi64(0xFF, t[4 * g], t[4 * g + 2]);
+    u[4 * g + 1] = _mm512_maskz_unpackhi_epi64(0xFF, t[4 * g], t[4 * g + 2]);
+    u[4 * g + 2] = _mm512_maskz_unpacklo_epi64(0xFF, t[4 * g + 1], t[4 * g + 3]);
+    u[4 * g + 3] = _mm512_maskz_unpackhi_epi64(0xFF, t[4 * g + 1], t[4 * g + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    // Rows 0-7 and 8-15 of columns c, c+8 (0x88) and c+4, c+12 (0xDD).
+    const __m512i lo_even = _mm512_maskz_shuffle_i32x4(0xFFFF, u[c], u[4 + c], 0x88), lo_odd = _mm512_maskz_shuffle_i32x4(0xFFFF, u[c], u[4 + c], 0xDD);
+    const __m512i hi_even = _mm512_maskz_shuffle_i32x4(0xFFFF, u[8 + c], u[12 + c], 0x88),
+                  hi_odd = _mm512_maskz_shuffle_i32x4(0xFFFF, u[8 + c], u[12 + c], 0xDD);
+    v[c] = _mm512_maskz_shuffle_i32x4(0xFFFF, lo_even, hi_even, 0x88);
+    v[c + 8] = _mm512_maskz_shuffle_i32x4(0xFFFF, lo_even, hi_even, 0xDD);
+    v[c + 4] = _mm512_maskz_shuffle_i32x4(0xFFFF, lo_odd, hi_odd, 0x88);
+    v[c + 12] = _mm512_maskz_shuffle_i32x4(0xFFFF, lo_odd, hi_odd, 0xDD);
+  }
+}
 inline __mmask16 first(int count) {
   return count >= 16 ? __mmask16(0xFFFF) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
 }
@@ -80,27 +119,35 @@ void pack(const Operand& o, int r0, int rows, int p0, int depth, uint32_t* out) 
         }
       }
     } else {
-      // Depth contiguous in memory: one row's 16 pairs per vector, stored W apart.
-      for (int j = 0; j < W; ++j) {
-        if (j >= live) {
-          for (int q = 0; q < pairs_n; ++q) dst[q * W + j] = 0;
-          continue;
-        }
-        const float* row = o.x + size_t(rs + j) * o.ld + p0;
+      // Depth contiguous in memory: 16 rows at a time, each row's 16 pairs
+      // one vector, then a 16 x 16 transpose puts each pair's rows side by
+      // side (storing them one by one cost more than the products on
+      // Linear's forward, where B is the 25088 x 256 weight).
+      for (int j0 = 0; j0 < W; j0 += 16) {
+        const int width = std::min(16, W - j0), rows_live = std::clamp(live - j0, 0, width);
         int q = 0;
-        alignas(64) uint32_t tmp[16];
         for (; 2 * q + 32 <= depth; q += 16) {
-          const __m512 a = _mm512_loadu_ps(row + 2 * q), b = _mm512_loadu_ps(row + 2 * q + 16);
-          // Even elements to the low halves, odd to the high: the pair (2i, 2i+1) in lane i.
-          const __m512i ia = bf16_lanes(a), ib = bf16_lanes(b);
-          const __m512i even = _mm512_permutex2var_epi32(
-              ia, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), ib);
-          const __m512i odd = _mm512_permutex2var_epi32(
-              ia, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), ib);
-          _mm512_store_si512(tmp, _mm512_or_si512(even, sll(odd, 16)));
-          for (int t = 0; t < 16; ++t) dst[(q + t) * W + j] = tmp[t];
+          __m512i v[16];
+          for (int j = 0; j < 16; ++j) {
+            if (j >= rows_live) {
+              v[j] = _mm512_setzero_si512();
+              continue;
+            }
+            const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0 + 2 * q;
+            v[j] = row_pairs(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16));
+          }
+          transpose16(v);
+          for (int t = 0; t < 16; ++t) {
+            uint32_t* to = dst + size_t(q + t) * W + j0;
+            _mm512_mask_storeu_epi32(to, first(width), v[t]);
+          }
         }
-        for (; q < pairs_n; ++q) dst[q * W + j] = pair(row[2 * q], 2 * q + 1 < depth ? row[2 * q + 1] : 0.f);
+        for (int j = 0; j < width; ++j) {
+          const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0;
+          for (int qq = q; qq < pairs_n; ++qq)
+            dst[qq * W + j0 + j] =
+                j < rows_live ? pair(row[2 * qq], 2 * qq + 1 < depth ? row[2 * qq + 1] : 0.f) : 0u;
+        }
       }
     }
   }
@@ -131,6 +178,8 @@ void tile(const uint32_t* a, const uint32_t* b, int pairs_n, float* c, int ldc, 
 }
 
 void gemm_serial(const Operand& A, const Operand& B, int m, int n, int k, float beta, float* c, int ldc) {
+  // 384 KiB of B panel on the stack (within libgomp's default thread stack):
+  // a thread_local array would be zeroed, so resident, in every thread.
   alignas(64) uint32_t bpack[KP * NC];
   alignas(64) uint32_t apack[KP * MC];
   if (beta != 0.f && beta != 1.f)
