@@ -8,9 +8,17 @@
 #   - everything else — products, packing, im2col, activations, memory
 #     fills, even OpenMP's waits and the kernel's time — is assumed to gain
 #     the full ratio, as if bf16 halved it too.
-# So the bound overstates what any bf16 route can reach. Per row: the share
-# of the float32 step that stays float32 (perf samples of the timed steps
-# only, through mnistlab_bench_throughput --perf-control), the bound, and the
+# So the bound overstates what any bf16 route can reach.
+# A second bound takes Winograd into account: our float32 3x3 convolutions
+# run F(2x2, 3x3), 16 products for 4 outputs where a direct convolution
+# needs 36, and its transforms are float32 additions, which no bf16
+# instruction speeds up. A bf16 route for those layers either keeps
+# Winograd (transforms T as they are, products P at most `ratio` faster) or
+# drops it (36/16 = 2.25 times the products, at most `ratio` faster, no
+# transforms): at best min(T + P/ratio, 2.25 P/ratio) for T + P.
+# Per row: the shares of the float32 step (perf samples of the timed steps
+# only, through mnistlab_bench_throughput --perf-control) that stay float32,
+# that are Winograd products and Winograd transforms; both bounds; and the
 # bf16 / fp32 ratio measured now.
 #
 #   bench/bf16_bound.sh                 the four rows, 2 threads
@@ -24,7 +32,7 @@ threads=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) [[ $# -ge 2 ]] || { echo "bf16_bound.sh: --threads needs a value" >&2; exit 2; }; threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bf16_bound.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +52,7 @@ echo "# dot products per core: $(awk '$1 ~ /gflop/ { printf "%s %s  ", $1, $2 }'
 # Symbols that stay float32 by the issue's rules.
 fixed='adam_range|sgd_range|batchnorm|channel_mean_var|channel_sums|cross_entropy|log_softmax|regression_loss|mean_loss'
 
-printf '%-22s %8s %8s %8s %10s %8s\n' row target fixed bound bf16/fp32 reachable
+printf '%-20s %6s %6s %6s %6s %8s %9s %10s %9s\n' row target fixed wg-prod wg-tran bound wg-bound bf16/fp32 reachable
 rows=("baseline-train|train|baseline|64|40|data/mnist|1.6"
       "vgg-bn-train|train|vgg-bn|64|20|data/fashion-mnist|1.6"
       "best-fashion-train|train|best-fashion|128|20|data/fashion-mnist|1.6"
@@ -58,10 +66,16 @@ for row in "${rows[@]}"; do
   rm -f "$tmp/ctl" && mkfifo "$tmp/ctl"
   perf record -q -D -1 --control "fifo:$tmp/ctl" -F 999 -o "$tmp/perf.data" \
     "$bin" "${args[@]}" --repeats 1 --precision fp32 --perf-control "$tmp/ctl" >/dev/null 2>&1
-  share=$(perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-          awk -v re="$fixed" '/^ +[0-9.]+%/ { p = $1 + 0; total += p; if ($0 ~ re) f += p }
-                              END { printf "%.3f", f / total }')
-  awk -v n="$name" -v t="$target" -v f="$share" -v r="$ratio" -v a="$fp32" -v b="$bf16" 'BEGIN {
+  read -r f wp wt < <(perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
+    awk -v re="$fixed" '/^ +[0-9.]+%/ { p = $1 + 0; total += p
+                          if ($0 ~ re) f += p
+                          else if ($0 ~ /product_block|winograd_products|winograd_weight_products/) wp += p
+                          else if ($0 ~ /winograd_/) wt += p }
+                        END { printf "%.4f %.4f %.4f\n", f / total, wp / total, wt / total }')
+  awk -v n="$name" -v t="$target" -v f="$f" -v wp="$wp" -v wt="$wt" -v r="$ratio" -v a="$fp32" -v b="$bf16" 'BEGIN {
     bound = 1 / (f + (1 - f) / r)
-    printf "%-22s %8.2f %7.1f%% %8.2f %10.2f %8s\n", n, t, 100 * f, bound, b / a, (bound >= t) ? "maybe" : "no" }'
+    keep = wt + wp / r; direct = 2.25 * wp / r
+    wg = 1 / (f + (keep < direct ? keep : direct) + (1 - f - wp - wt) / r)
+    printf "%-20s %6.2f %5.1f%% %6.1f%% %6.1f%% %8.2f %9.2f %10.2f %9s\n", n, t, 100 * f, 100 * wp, 100 * wt,
+      bound, wg, b / a, (wg >= t) ? "maybe" : "no" }'
 done

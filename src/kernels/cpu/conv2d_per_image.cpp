@@ -323,14 +323,17 @@ class PerImageConv2d final : public ConvKernel {
 // and best-fashion's 14x14, 7x7 and 4x4 layers and the 28x28 stride-2 one
 // (forward and input gradient 1.4x to 6.8x faster than float32). Not on
 // 2x2 and 1x1 maps, where its weight gradient took 11 to 180 ms against our
-// 4 to 21 ms (VGG-BN L11-L16); not on 28x28 stride-1 layers, where float32
-// Winograd on rounded inputs came out even (baseline L2/L3 slower with
-// oneDNN, best-fashion L2 faster); not on one input channel (L1: oneDNN's
-// forward 0.3x to 0.8x).
-bool onednn_bf16_wins(const CpuContext&, const ConvShape& s) {
+// 4 to 21 ms (VGG-BN L11-L16); not on one input channel (L1: oneDNN's
+// forward 0.3x to 0.8x). On 28x28 stride-1 layers only when training and
+// with 32 outputs or more: at 2 threads (2026-12-04, after eecc8ac) baseline
+// L2/L3 and best-fashion L2 trained 1.1x to 2.2x faster than float32
+// Winograd in every pass, while their inference at batch 1000 came out even
+// and dae-unet's 17->1 output layer was 2.3x to 5x slower.
+bool onednn_bf16_wins(const CpuContext&, const ConvShape& s, bool gradients) {
   const int pixels = s.h * s.w;
   if (s.cin == 1 || pixels < 16) return false;
-  return !(s.stride == 1 && pixels >= 28 * 28);
+  if (s.stride == 1 && pixels >= 28 * 28) return gradients && s.cout >= 32;
+  return true;
 }
 
 }  // namespace
@@ -341,7 +344,7 @@ std::unique_ptr<ConvKernel> make_conv2d(const CpuContext& ctx, const ConvShape& 
       return make_batched_conv2d(ctx, shape, max_batch, gradients);
     return std::make_unique<PerImageConv2d>(ctx, shape, max_batch, gradients);
   };
-  if (ctx.options.precision == Precision::Bf16 && onednn_bf16_wins(ctx, shape))
+  if (ctx.options.precision == Precision::Bf16 && onednn_bf16_wins(ctx, shape, gradients))
     if (auto k = make_onednn_bf16_conv2d(ctx, shape, max_batch, gradients, own)) return k;
   return own();
 }

@@ -102,52 +102,59 @@ struct Operand {
 template <int W>
 void pack(const Operand& o, int r0, int rows, int p0, int depth, uint32_t* out) {
   const int pairs_n = (depth + 1) / 2, strips = (rows + W - 1) / W;
+  if (o.trans) {
+    // Depth along memory rows, the rows of a strip contiguous: 16 rows per
+    // vector. Pair by pair across all strips, so each memory row is read
+    // from start to end (strip by strip, a panel's rows were read in
+    // 128-byte pieces a row apart, slower than the products on Linear's
+    // input gradient).
+    for (int q = 0; q < pairs_n; ++q) {
+      const float* lo = o.x + size_t(p0 + 2 * q) * o.ld;
+      const bool has_hi = 2 * q + 1 < depth;
+      for (int s = 0; s < strips; ++s) {
+        uint32_t* dst = out + (size_t(s) * pairs_n + q) * W;
+        const int rs = r0 + s * W, live = std::min(W, r0 + rows - rs);
+        for (int j = 0; j < W; j += 16) {
+          const __mmask16 mask = first(live - j);
+          const __m512 l = _mm512_maskz_loadu_ps(mask, lo + rs + j);
+          const __m512 h = has_hi ? _mm512_maskz_loadu_ps(mask, lo + o.ld + rs + j) : _mm512_setzero_ps();
+          _mm512_mask_storeu_epi32(dst + j, first(W - j), pairs(l, h));
+        }
+      }
+    }
+    return;
+  }
   for (int s = 0; s < strips; ++s) {
     uint32_t* dst = out + size_t(s) * pairs_n * W;
     const int rs = r0 + s * W, live = std::min(W, r0 + rows - rs);
-    if (o.trans) {
-      // Depth along memory rows, the strip's rows contiguous: 16 rows per vector.
-      for (int q = 0; q < pairs_n; ++q) {
-        const int p = p0 + 2 * q;
-        const float* lo = o.x + size_t(p) * o.ld + rs;
-        const bool has_hi = 2 * q + 1 < depth;
-        for (int j = 0; j < W; j += 16) {
-          const __mmask16 mask = first(live - j);
-          const __m512 l = _mm512_maskz_loadu_ps(mask, lo + j);
-          const __m512 h = has_hi ? _mm512_maskz_loadu_ps(mask, lo + o.ld + j) : _mm512_setzero_ps();
-          _mm512_mask_storeu_epi32(dst + q * W + j, first(W - j), pairs(l, h));
+    // Depth contiguous in memory: 16 rows at a time, each row's 16 pairs
+    // one vector, then a 16 x 16 transpose puts each pair's rows side by
+    // side (storing them one by one cost more than the products on
+    // Linear's forward, where B is the 25088 x 256 weight).
+    for (int j0 = 0; j0 < W; j0 += 16) {
+      const int width = std::min(16, W - j0), rows_live = std::clamp(live - j0, 0, width);
+      int q = 0;
+      for (; 2 * q + 32 <= depth; q += 16) {
+        __m512i v[16];
+        for (int j = 0; j < 16; ++j) {
+          if (j >= rows_live) {
+            v[j] = _mm512_setzero_si512();
+            continue;
+          }
+          const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0 + 2 * q;
+          v[j] = row_pairs(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16));
+        }
+        transpose16(v);
+        for (int t = 0; t < 16; ++t) {
+          uint32_t* to = dst + size_t(q + t) * W + j0;
+          _mm512_mask_storeu_epi32(to, first(width), v[t]);
         }
       }
-    } else {
-      // Depth contiguous in memory: 16 rows at a time, each row's 16 pairs
-      // one vector, then a 16 x 16 transpose puts each pair's rows side by
-      // side (storing them one by one cost more than the products on
-      // Linear's forward, where B is the 25088 x 256 weight).
-      for (int j0 = 0; j0 < W; j0 += 16) {
-        const int width = std::min(16, W - j0), rows_live = std::clamp(live - j0, 0, width);
-        int q = 0;
-        for (; 2 * q + 32 <= depth; q += 16) {
-          __m512i v[16];
-          for (int j = 0; j < 16; ++j) {
-            if (j >= rows_live) {
-              v[j] = _mm512_setzero_si512();
-              continue;
-            }
-            const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0 + 2 * q;
-            v[j] = row_pairs(_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16));
-          }
-          transpose16(v);
-          for (int t = 0; t < 16; ++t) {
-            uint32_t* to = dst + size_t(q + t) * W + j0;
-            _mm512_mask_storeu_epi32(to, first(width), v[t]);
-          }
-        }
-        for (int j = 0; j < width; ++j) {
-          const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0;
-          for (int qq = q; qq < pairs_n; ++qq)
-            dst[qq * W + j0 + j] =
-                j < rows_live ? pair(row[2 * qq], 2 * qq + 1 < depth ? row[2 * qq + 1] : 0.f) : 0u;
-        }
+      for (int j = 0; j < width; ++j) {
+        const float* row = o.x + size_t(rs + j0 + j) * o.ld + p0;
+        for (int qq = q; qq < pairs_n; ++qq)
+          dst[qq * W + j0 + j] =
+              j < rows_live ? pair(row[2 * qq], 2 * qq + 1 < depth ? row[2 * qq + 1] : 0.f) : 0u;
       }
     }
   }
