@@ -10,13 +10,13 @@
 #
 # Options: --model M (baseline), --task train|eval|denoise (train),
 # --batch-size B (64), --threads T (2), --steps S (40), --data-dir DIR
-# (data/mnist), --top N (20 functions). Needs perf (Debian: linux-perf) and
+# (data/mnist), --top N (20 functions), --precision fp32|bf16 (fp32). Needs perf (Debian: linux-perf) and
 # kernel.perf_event_paranoid <= 2.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-model=baseline task=train batch=64 threads=2 steps=40 data_dir=data/mnist top=20
+model=baseline task=train batch=64 threads=2 steps=40 data_dir=data/mnist top=20 precision=fp32
 need() { [[ $# -ge 2 && -n "$2" ]] || { echo "profile.sh: $1 needs a value" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -27,6 +27,7 @@ while [[ $# -gt 0 ]]; do
     --steps)      need "$@"; steps="$2"; shift 2 ;;
     --data-dir)   need "$@"; data_dir="$2"; shift 2 ;;
     --top)        need "$@"; top="$2"; shift 2 ;;
+    --precision)  need "$@"; precision="$2"; shift 2 ;;
     -h|--help)    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "profile.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -37,7 +38,7 @@ bin=build/bench/mnistlab_bench_throughput
 
 data=$(mktemp /tmp/mnistlab-profile.XXXXXX)
 trap 'rm -f "$data"' EXIT
-args=(--task "$task" --model "$model" --batch-size "$batch" --threads "$threads" --steps "$steps"
+args=(--precision "$precision" --task "$task" --model "$model" --batch-size "$batch" --threads "$threads" --steps "$steps"
       --warmup 3 --repeats 1 --data-dir "$data_dir")
 
 # Throughput without the profiler first, then the profiled run.
@@ -48,7 +49,7 @@ mkfifo "$ctl"
 trap 'rm -f "$data" "$ctl"' EXIT
 perf record -q -D -1 --control "fifo:$ctl" -F 999 -o "$data" "$bin" "${args[@]}" --perf-control "$ctl" >/dev/null 2>&1
 
-echo "# $model $task, batch $batch, $threads threads, $steps steps (timed steps only)"
+echo "# $model $task, $precision, batch $batch, $threads threads, $steps steps (timed steps only)"
 echo "# $(build/mnistlab info --threads "$threads" 2>/dev/null)"
 echo "# by library"
 # (head closes the pipe early: that is not a failure)
