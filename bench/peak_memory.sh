@@ -2,9 +2,10 @@
 # Peak memory of the real commands in float32 and in bf16 (issue 29: "peak
 # memory of bf16 evaluation and training no higher than fp32's"): the
 # maximum resident set (GNU time's %M) of `mnistlab train` (one epoch of
-# --train-limit images, then the test set) and of `mnistlab eval` (the
-# whole test set, batch 1000) per network, the two precisions one after
-# the other on the same weights.
+# --train-limit images, then the test set), `mnistlab denoise train` (the
+# autoencoders, uniform noise, 3000 images) and `mnistlab eval` (the whole
+# test set, batch 1000) per network, the two precisions one after the other
+# on the same weights.
 #
 #   bench/peak_memory.sh                  baseline, vgg-bn, best-fashion; 2 threads
 #   bench/peak_memory.sh --threads 1
@@ -43,6 +44,13 @@ for row in "${rows[@]}"; do
       --train-limit 1280 --threads "$threads" --precision "$p" --out "$tmp/$model-$batch-$p")"
   done
   awk -v n="train $model b$batch" -v a="$mib_fp32" -v b="$mib_bf16" 'BEGIN { printf "%-34s %9.1f %9.1f %+8.1f\n", n, a, b, b - a }'
+done
+for model in dae dae-unet; do
+  for p in fp32 bf16; do
+    declare "mib_$p=$(peak_mib "$bin" denoise train --model "$model" --batch-size 300 --epochs 1 --train-limit 3000 \
+      --threads "$threads" --precision "$p" --out "$tmp/$model-$p")"
+  done
+  awk -v n="denoise train $model b300" -v a="$mib_fp32" -v b="$mib_bf16" 'BEGIN { printf "%-34s %9.1f %9.1f %+8.1f\n", n, a, b, b - a }'
 done
 for row in "baseline mnist" "vgg-bn fashion" "best-fashion fashion"; do
   read -r model dataset <<<"$row"

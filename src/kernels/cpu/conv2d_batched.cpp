@@ -8,7 +8,6 @@
 // in one chunk; the groups' packed weights are kept too (a training forward
 // packs them unscaled, and backward uses them as they are).
 #include <algorithm>
-#include <memory>
 #include <vector>
 
 #include "kernels/cpu/conv.h"
@@ -16,6 +15,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/memory.h"
 #include "kernels/cpu/tap_groups.h"
 
 namespace mnistlab::cpu {
@@ -33,7 +33,7 @@ class BatchedConv2d final : public ConvKernel {
       col_per_image_ += size_t(group.k(s.cin)) * group.size();
       out_per_image_ = std::max(out_per_image_, size_t(s.cout) * group.size());
       dcol_per_image_ = std::max(dcol_per_image_, size_t(group.k(s.cin)) * group.size());
-      packed_.push_back(std::make_unique_for_overwrite<float[]>(size_t(s.cout) * group.k(s.cin)));
+      packed_.emplace_back(size_t(s.cout) * group.k(s.cin));
       max_taps = std::max(max_taps, group.taps.size());
     }
     dw_floats_ = size_t(s.cout) * s.cin * max_taps;
@@ -68,7 +68,7 @@ class BatchedConv2d final : public ConvKernel {
         const int k = group.k(s_.cin), width = count * group.size();
         float* col = cols + size_t(count) * col_at_[gi];
         gather_rows(threads, g_, group, x + start * in_len, count, col);
-        matmul(ctx_.options.precision, threads, false, true, width, s_.cout, k, col, k, packed_[gi].get(), k, 0.f, out, s_.cout);
+        matmul(ctx_.options.precision, threads, false, true, width, s_.cout, k, col, k, packed_[gi].data(), k, 0.f, out, s_.cout);
         scatter_pixels(threads, group, out, count, s_.cout, hw, b, y + start * out_len);
       }
       if (relu) relu_forward(threads, y + start * out_len, count * out_len, y + start * out_len);
@@ -100,7 +100,7 @@ class BatchedConv2d final : public ConvKernel {
         matmul(ctx_.options.precision, threads, true, false, s_.cout, k, width, dout, s_.cout, col, k, 0.f, dw, k);
         unpack_group_weight_add(threads, g_, group, dw, s_.cout, dweight);
         if (!dx) continue;
-        matmul(ctx_.options.precision, threads, false, false, width, k, s_.cout, dout, s_.cout, packed_[gi].get(), k, 0.f, dcol, k);
+        matmul(ctx_.options.precision, threads, false, false, width, k, s_.cout, dout, s_.cout, packed_[gi].data(), k, 0.f, dcol, k);
         scatter_rows_add(threads, g_, group, dcol, count, dx + start * in_len);
       }
     }
@@ -116,8 +116,8 @@ class BatchedConv2d final : public ConvKernel {
 
   void pack(const float* weight, const ChannelAffine& affine) {
     for (size_t gi = 0; gi < groups_.size(); ++gi) {
-      pack_group_weight(ctx_.threads_for(double(s_.cout) * s_.cin * g_.kh * g_.kw), g_, groups_[gi], weight, s_.cout, packed_[gi].get());
-      scale_rows(affine, s_.cout, size_t(groups_[gi].k(s_.cin)), packed_[gi].get());
+      pack_group_weight(ctx_.threads_for(double(s_.cout) * s_.cin * g_.kh * g_.kw), g_, groups_[gi], weight, s_.cout, packed_[gi].data());
+      scale_rows(affine, s_.cout, size_t(groups_[gi].k(s_.cin)), packed_[gi].data());
     }
     packed_scaled_ = affine.scale != nullptr;
   }
@@ -130,10 +130,7 @@ class BatchedConv2d final : public ConvKernel {
   std::vector<TapGroup> groups_;
   std::vector<size_t> col_at_;  // per group: where its columns start, in floats per image
   size_t col_per_image_ = 0, out_per_image_ = 0, dcol_per_image_ = 0, dw_floats_ = 0;
-  // Per group: [Cout, Cin * taps], written by pack() before any read. Left
-  // uninitialized, so untouched (not resident) while unused: a oneDNN bf16
-  // layer keeps this kernel for partial batches only.
-  std::vector<std::unique_ptr<float[]>> packed_;
+  std::vector<KernelFloats> packed_;  // per group: [Cout, Cin * taps], written by pack() before any read
   bool packed_scaled_ = false;
   std::vector<float> bias_;
 };

@@ -38,6 +38,7 @@
 #include "kernels/cpu/gemm_bf16.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/layout.h"
+#include "kernels/cpu/memory.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/winograd.h"
 
@@ -65,7 +66,7 @@ class PerImageConv2d final : public ConvKernel {
     flipped_ = {s.cout, g_.ho(), g_.wo(), s.k, s.k, 1, s.k - 1 - s.pad};
     // On small maps the textbook route's GEMM is cheap and skips flipping the weight.
     transposed_dx_ = s.stride == 1 && s.pad <= s.k - 1 && s.h * s.w >= 64;
-    if (transposed_dx_) flipped_weight_.resize(size_t(s.cin) * flipped_.k());
+    if (transposed_dx_) flipped_weight_ = KernelFloats(size_t(s.cin) * flipped_.k());
     // (On a map of one row or column some taps only see padding: the GEMM
     // route leaves them out, Winograd's transforms cannot.)
     //
@@ -80,25 +81,25 @@ class PerImageConv2d final : public ConvKernel {
     winograd_ = winograd_geometry && s.cin >= min_channels;
     if (winograd_) {
       wg_ = Winograd3x3(s.cin, s.cout, s.h, s.w, ctx.isa);
-      winograd_weight_.resize(wg_.weight_floats());
+      winograd_weight_ = KernelFloats(wg_.weight_floats());
     }
     // The input gradient's convolution (dy with the flipped kernel) has the
     // same geometry with the channels swapped.
     winograd_dx_ = winograd_geometry && transposed_dx_ && flipped_.all_taps() && s.cout >= min_channels;
     if (winograd_dx_) {
       wg_dx_ = Winograd3x3(s.cout, s.cin, s.h, s.w, ctx.isa);
-      winograd_dx_weight_.resize(wg_dx_.weight_floats());
+      winograd_dx_weight_ = KernelFloats(wg_dx_.weight_floats());
     }
     winograd_dw_ = gradients && winograd_ && s.cout >= min_channels &&
                    (o.conv == ConvAlgorithm::Winograd ||
                     size_t(s.cin) * s.cout * wg_.tiles_h * wg_.tiles_w >= kWinogradMinWeightProducts);
-    if (winograd_dw_) winograd_grad_.resize(wg_.weight_floats());
+    if (winograd_dw_) winograd_grad_ = KernelFloats(wg_.weight_floats());
     round_ = o.precision == Precision::Bf16 && (winograd_ || winograd_dx_);
     backward_rows_ = band_rows(o.image_column_floats, size_t(g_.k()) * g_.wo(), g_.ho());
     band_rows_ = std::min(backward_rows_, band_rows(kBandFloats, size_t(g_.k()) * g_.wo(), g_.ho()));
     flipped_rows_ = band_rows(o.image_column_floats, size_t(flipped_.k()) * g_.w, g_.h);
-    packed_weight_.resize(size_t(s.cout) * g_.k());
-    if (!g_.all_taps()) packed_grad_.resize(packed_weight_.size());
+    packed_weight_ = KernelFloats(size_t(s.cout) * g_.k());
+    if (!g_.all_taps()) packed_grad_ = KernelFloats(packed_weight_.size());
     bias_.resize(s.cout);
     team_ = std::max(1, std::min(ctx.threads, max_batch));
   }
@@ -307,14 +308,16 @@ class PerImageConv2d final : public ConvKernel {
   bool transposed_dx_ = false, winograd_ = false, winograd_dx_ = false, winograd_dw_ = false;
   bool round_ = false;  // Bf16 with a Winograd route: its inputs rounded to bfloat16 first
   Winograd3x3 wg_{}, wg_dx_{};
-  std::vector<float> winograd_weight_;     // U of the last forward, [16][Cin][Cout]
-  std::vector<float> winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
-  std::vector<float> winograd_grad_;       // the weight gradient's products summed over threads, [16][Cout][Cin]
+  // Written before read (memory.h's KernelFloats): untouched while unused.
+  KernelFloats winograd_weight_;     // U of the last forward, [16][Cin][Cout]
+  KernelFloats winograd_dx_weight_;  // U of the flipped kernel, [16][Cout][Cin]
+  KernelFloats winograd_grad_;       // the weight gradient's products summed over threads, [16][Cout][Cin]
   int band_rows_ = 1;                      // output rows per im2col + GEMM in the image-by-image forward
   int backward_rows_ = 1;                  // output rows per band in backward
   int flipped_rows_ = 1;                   // input rows per band of the flipped route's input gradient
   int team_ = 1;                           // threads the workspace was sized for
-  std::vector<float> flipped_weight_, packed_weight_, packed_grad_, bias_;
+  KernelFloats flipped_weight_, packed_weight_, packed_grad_;
+  std::vector<float> bias_;
 };
 
 // Where oneDNN's bfloat16 primitives (with their NCHW reorders) won
