@@ -36,6 +36,7 @@ struct ConvShape {
   int groups = 1;
   int ho() const { return (h + 2 * pad - k) / stride + 1; }
   int wo() const { return (w + 2 * pad - k) / stride + 1; }
+  size_t weight_floats() const { return size_t(cout) * (cin / groups) * k * k; }
 };
 
 struct PoolShape {

@@ -82,7 +82,7 @@ class BatchedConv2d final : public ConvKernel {
     const int threads = ctx_.threads_for(double(std::min(step, n)) * col_per_image_ * s_.cout);
     const size_t in_len = size_t(s_.cin) * s_.h * s_.w, out_len = size_t(s_.cout) * hw;
     const bool keep = keeps_columns() && n <= max_batch_;
-    std::fill(dweight, dweight + size_t(s_.cout) * s_.cin * s_.k * s_.k, 0.f);
+    std::fill(dweight, dweight + s_.weight_floats(), 0.f);
     if (dbias) channel_sums(threads, dy, n, s_.cout, hw, dbias);
     float* dw = m.workspace;
     for (int start = 0; start < n; start += step) {

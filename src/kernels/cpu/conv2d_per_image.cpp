@@ -119,7 +119,7 @@ class PerImageConv2d final : public ConvKernel {
   }
 
   size_t workspace_floats() const override {
-    return std::max(size_t(team_) * (per_thread_floats() + round_floats()), round_ ? weight_floats() : 0);
+    return std::max(size_t(team_) * (per_thread_floats() + round_floats()), round_ ? s_.weight_floats() : 0);
   }
 
   void forward(const float* x, int n, const float* weight, const float* bias, const ChannelAffine& affine, bool relu,
@@ -134,7 +134,6 @@ class PerImageConv2d final : public ConvKernel {
   }
 
  private:
-  size_t weight_floats() const { return size_t(s_.cout) * s_.cin * s_.k * s_.k; }
   size_t hw_out() const { return size_t(g_.ho()) * g_.wo(); }
   size_t hw_in() const { return size_t(g_.h) * g_.w; }
   // One band of backward's columns: backward_rows_ output rows.
@@ -193,7 +192,7 @@ class PerImageConv2d final : public ConvKernel {
     if (winograd_) {
       // The Winograd route needs all taps: a scaled weight is still [Cout, Cin, 3, 3].
       // The rounded weight lives in the workspace until its transform is made, before any thread's work starts.
-      winograd_weight(wg_, as_multiplied(w, weight_floats(), m.workspace), winograd_weight_.data());
+      winograd_weight(wg_, as_multiplied(w, s_.weight_floats(), m.workspace), winograd_weight_.data());
       parallel_for_threads(team(n), n, [&](int thread, int i) {
         float* work = m.workspace + size_t(thread) * per_thread;
         const float* xi = as_multiplied(x + i * in_len, in_len, rounded_x(m, thread));

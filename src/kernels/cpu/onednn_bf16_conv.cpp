@@ -76,6 +76,7 @@ int chunk_of(const ConvShape& s, int batch, bool gradients) {
   return (batch + calls - 1) / calls;
 }
 
+// oneDNN takes omp_get_max_threads() threads (gemm.cpp says why it is set per call).
 class ThreadScope {
  public:
   explicit ThreadScope(int threads) : before_(omp_get_max_threads()) {
@@ -139,7 +140,6 @@ class OnednnBf16Conv2d final : public ConvKernel {
     zero_bias_.assign(s.cout, 0.f);
     dbias_scratch_.assign(s.cout, 0.f);
     folded_bias_.assign(s.cout, 0.f);
-    weight_floats_ = size_t(s.cout) * s.cin * s.k * s.k;
     const int ho = s.ho(), wo = s.wo();
     const dnnl::memory::dims x_dims{batch, s.cin, s.h, s.w}, w_dims{s.cout, s.cin, s.k, s.k},
         y_dims{batch, s.cout, ho, wo}, b_dims{s.cout};
@@ -165,7 +165,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     bias_ = dnnl::memory(b_user, eng_, DNNL_MEMORY_NONE);
     fwd_pad_ = dnnl::memory(fwd_pd_.scratchpad_desc(), eng_, DNNL_MEMORY_NONE);
     fwd_pad_at_ = carve(fwd_pd_.scratchpad_desc().get_size());
-    scaled_weight_at_ = carve(weight_floats_ * sizeof(float));
+    scaled_weight_at_ = carve(s.weight_floats() * sizeof(float));
     fwd_args_ = c_args({{DNNL_ARG_SRC, x_.prim}, {DNNL_ARG_WEIGHTS, w_.prim}, {DNNL_ARG_BIAS, bias_},
                         {DNNL_ARG_DST, y_.prim}, {DNNL_ARG_SCRATCHPAD, fwd_pad_}});
     if (!gradients) {
@@ -190,7 +190,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     db_ = dnnl::memory(b_user, eng_, DNNL_MEMORY_NONE);
     bwd_w_pad_ = dnnl::memory(bwd_w_pd_.scratchpad_desc(), eng_, DNNL_MEMORY_NONE);
     bwd_w_pad_at_ = carve(bwd_w_pd_.scratchpad_desc().get_size());
-    chunk_dweight_at_ = carve(weight_floats_ * sizeof(float));
+    chunk_dweight_at_ = carve(s.weight_floats() * sizeof(float));
     begin_phase();  // the input gradient's
     dy_d_ = slot(y_user, bwd_d_pd_.diff_dst_desc(), true);
     bw_ = slot(w_user, bwd_d_pd_.weights_desc(), true);
@@ -223,8 +223,8 @@ class OnednnBf16Conv2d final : public ConvKernel {
     const float* w = weight;
     if (affine.scale) {
       float* scaled = reinterpret_cast<float*>(work + scaled_weight_at_);
-      std::copy(weight, weight + weight_floats_, scaled);
-      scale_rows(affine, s_.cout, weight_floats_ / s_.cout, scaled);
+      std::copy(weight, weight + s_.weight_floats(), scaled);
+      scale_rows(affine, s_.cout, s_.weight_floats() / s_.cout, scaled);
       w = scaled;
     }
     const float* b = fold_bias(bias, affine, s_.cout, folded_bias_.data());
@@ -233,14 +233,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
     bias_.set_data_handle(const_cast<float*>(b ? b : zero_bias_.data()));
     fwd_pad_.set_data_handle(work + fwd_pad_at_);
     copy_in(w_);
-    for (int i = 0; i < whole; i += batch_) {
-      point(x_, x + i * in_len, work);
-      point(y_, y + i * out_len, work);
-      copy_in(x_);
-      run(fwd_, strm_, fwd_args_);
-      copy_out(y_);
-    }
-    strm_.wait();
+    run_chunks(fwd_, fwd_args_, x_, x, in_len, y_, y, out_len, whole, work);
     const size_t count = size_t(whole) * out_len;
     if (relu) relu_forward(count >= (size_t(1) << 16) ? ctx_.threads : 1, y, count, y);
     if (whole < n) fallback_->forward(x + whole * in_len, n - whole, weight, bias, affine, relu, y + whole * out_len, m);
@@ -271,19 +264,12 @@ class OnednnBf16Conv2d final : public ConvKernel {
       copy_out(dw_);
       strm_.wait();
       if (i > 0)
-        parallel_for_elementwise(ctx_.threads, weight_floats_, [&](size_t j) { dweight[j] += chunk_dweight[j]; });
+        parallel_for_elementwise(ctx_.threads, s_.weight_floats(), [&](size_t j) { dweight[j] += chunk_dweight[j]; });
     }
     if (dx) {
       point(bw_, weight, work);
       copy_in(bw_);
-      for (int i = 0; i < n; i += batch_) {
-        point(dy_d_, dy + i * out_len, work);
-        point(dx_, dx + i * in_len, work);
-        copy_in(dy_d_);
-        run(bwd_d_, strm_, bwd_d_args_);
-        copy_out(dx_);
-      }
-      strm_.wait();
+      run_chunks(bwd_d_, bwd_d_args_, dy_d_, dy, out_len, dx_, dx, in_len, n, work);
     }
     if (dbias) {
       const int hw = s_.ho() * s_.wo();
@@ -292,6 +278,20 @@ class OnednnBf16Conv2d final : public ConvKernel {
   }
 
  private:
+  // `prim` over images [0, count) chunk by chunk: its input slot pointed at
+  // the chunk's `in_len` floats per image and reordered in, its output slot
+  // the same way out.
+  void run_chunks(const dnnl::primitive& prim, const std::vector<dnnl_exec_arg_t>& args, Slot& in, const float* from,
+                  size_t in_len, Slot& out, float* to, size_t out_len, int count, char* work) {
+    for (int i = 0; i < count; i += batch_) {
+      point(in, from + i * in_len, work);
+      point(out, to + i * out_len, work);
+      copy_in(in);
+      run(prim, strm_, args);
+      copy_out(out);
+    }
+    strm_.wait();
+  }
   // Buffers carved after this share the bytes of the previous phase's.
   void begin_phase() { cursor_ = 0; }
   // Bytes of workspace for one more buffer of this phase; returns its offset.
@@ -355,7 +355,7 @@ class OnednnBf16Conv2d final : public ConvKernel {
   // In the workspace (no memory of their own when another layer's workspace
   // is larger): the weight scaled by an eval epilogue (forward's bytes) and
   // the weight gradient of a chunk after the first (the weight gradient's).
-  size_t weight_floats_ = 0, scaled_weight_at_ = 0, chunk_dweight_at_ = 0;
+  size_t scaled_weight_at_ = 0, chunk_dweight_at_ = 0;
 };
 
 }  // namespace
