@@ -15,6 +15,8 @@
 #include <fstream>
 #include <vector>
 
+#include "kernels/backend.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/data.h"
 #include "mnistlab/error.h"
 #include "mnistlab/loss.h"
@@ -77,6 +79,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   CLI11_PARSE(app, argc, argv);
   try {
+    // Under mpirun: data parallel as `mnistlab train` runs it (each rank its
+    // share of the global batch, gradients summed), rank 0 reporting.
+    const Communicator& comm = world();
+    const int rank = comm.rank(), ranks = comm.size();
+    if (task != "eval" && batch % ranks != 0)
+      throw Error("batch size " + std::to_string(batch) + " is not a multiple of the " + std::to_string(ranks) +
+                  " processes");
+    const int share = task == "eval" ? batch : batch / ranks;
     const ModelSource source = resolve_model(model_name);
     Model model = parse_model(source.text, source.origin);
     model.build(0);
@@ -86,12 +96,13 @@ int main(int argc, char** argv) {
     backend.precision = *parse_precision(precision);
     model.set_backend(backend);
     const bool training = task != "eval";
-    model.reserve(batch, training);
+    model.reserve(share, training);
     model.train(training);
     const Dataset data = load_split(data_dir, training);
     if (size_t(batch) > data.size())
       throw Error("batch size " + std::to_string(batch) + " exceeds the " + std::to_string(data.size()) + " images");
     BatchLoader loader(data, batch, training, 0);
+    if (training) loader.set_share(rank, ranks);
     loader.start_epoch(0);
     std::unique_ptr<Optimizer> optimizer;
     if (training) optimizer = make_optimizer(OptimizerOptions{}, model.parameter_count());
@@ -105,25 +116,38 @@ int main(int argc, char** argv) {
     int epoch = 0;
     auto next_batch = [&] {
       int n = loader.next(images.data(), labels.data());
-      if (n < batch) {  // drop the incomplete last batch, as the PyTorch script does
+      if (n < share) {  // drop the incomplete last batch, as the PyTorch script does
         loader.start_epoch(++epoch);
         n = loader.next(images.data(), labels.data());
       }
       return n;
     };
+    double reduce_seconds = 0;
+    const auto sum_gradients = [&] {
+      if (ranks == 1) return;
+      const auto t0 = std::chrono::steady_clock::now();
+      model.backend().sum_across(comm, model.gradients(), model.parameter_count());
+      double loss_sum = 0;  // the loss sums the command exchanges too
+      comm.sum(&loss_sum, 1);
+      reduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     auto step = [&] {
       const int n = next_batch();
       ++step_index;
+      model.set_batch_part(uint64_t(rank) * uint64_t(share), nullptr);
       if (task == "train") {
         const Tensor& logits = model.forward(images.data(), n);
-        cross_entropy(model.backend(), logits, labels.data(), grad.data(), nullptr);
+        cross_entropy(model.backend(), logits, labels.data(), grad.data(), nullptr, 0.f, batch);
         model.backward(grad.data());
+        sum_gradients();
         optimizer->step(model);
       } else if (task == "denoise") {
-        add_noise(model.backend(), noise, step_index, 0, images.data(), size_t(n) * pixels, noisy.data());
+        add_noise(model.backend(), noise, step_index, uint64_t(rank) * share * pixels, images.data(),
+                  size_t(n) * pixels, noisy.data());
         const Tensor& out = model.forward(noisy.data(), n);
-        l1_loss(model.backend(), out, images.data(), grad.data());
+        l1_loss(model.backend(), out, images.data(), grad.data(), batch);
         model.backward(grad.data());
+        sum_gradients();
         optimizer->step(model);
       } else {
         const Tensor& logits = model.forward(images.data(), n);
@@ -140,11 +164,20 @@ int main(int argc, char** argv) {
       if (perf_fifo.is_open()) perf_fifo << command << std::endl;
     };
     std::vector<double> rates;
+    const auto barrier = [&] {
+      double none = 0;
+      comm.sum(&none, 1);
+    };
     tell_perf("enable");
+    reduce_seconds = 0;
+    double step_seconds = 0;
     for (int r = 0; r < repeats; ++r) {
+      barrier();
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < steps; ++i) step();
+      barrier();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      step_seconds += s;
       rates.push_back(double(steps) * batch / s);
     }
     tell_perf("disable");
@@ -152,10 +185,19 @@ int main(int argc, char** argv) {
     std::sort(sorted.begin(), sorted.end());
     const double median = sorted[sorted.size() / 2];
     const double flops_per_image = 2.0 * forward_macs(model) * (training ? 3.0 : 1.0);
+    if (rank != 0) return 0;  // rank 0 speaks for the run
     std::printf("images_per_s %.1f\nrepeats", median);
     for (double r : rates) std::printf(" %.1f", r);
     std::printf("\npeak_rss_mib %.1f\n", peak_rss_mib());
     std::printf("nominal_gflop_per_s %.1f\n", median * flops_per_image / 1e9);
+    if (training) {
+      // Data parallel: per step, the time in the gradients' allreduce, the
+      // rest (compute, rank 0's), and the bytes each rank contributes to it.
+      const double timed_steps = double(steps) * repeats;
+      std::printf("ranks %d\nallreduce_ms_per_step %.3f\ncompute_ms_per_step %.3f\nbytes_reduced_per_step %zu\n",
+                  ranks, 1e3 * reduce_seconds / timed_steps, 1e3 * (step_seconds - reduce_seconds) / timed_steps,
+                  model.parameter_count() * sizeof(float));
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

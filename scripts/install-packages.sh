@@ -14,6 +14,7 @@ packages=(cmake g++ ninja-build libdnnl-dev zlib1g-dev libpng-dev libcli11-dev n
           python3-protobuf python3-crc32c  # tests/reference/read_events.py reads them back
           libonnx-dev  # mnistlab export: ONNX's schema and checker
           python3-onnx python3-opencv  # tests/reference/check_onnx.py: onnx.checker and OpenCV's dnn run the export
+          libopenmpi-dev openmpi-bin  # data-parallel training (mpirun) and its multi-process tests
           libopenblas-dev libblis-dev libxsmm-dev)  # bench/'s GEMM bake-off compares them with oneDNN
 for arg in "$@"; do
   case "$arg" in

@@ -538,7 +538,7 @@ KernelCase batchnorm_case(const std::string& shape, int n, int c, int hw, bool t
       Result r;
       Floats mean_f(c), var_f(c);
       if (train) {
-        b.channel_mean_var(x->data(), n, c, hw, mean_f.data(), var_f.data());
+        b.channel_mean_var(x->data(), n, c, hw, mean_f.data(), var_f.data(), nullptr);
         r.out["mean"] = mean_f;
         r.out["var"] = var_f;
       } else {
@@ -553,12 +553,12 @@ KernelCase batchnorm_case(const std::string& shape, int n, int c, int hw, bool t
       Floats& dg = r.out["dgamma"] = Floats(c, kNaN);
       Floats& dbt = r.out["dbeta"] = Floats(c, kNaN);
       b.batchnorm_backward(x->data(), dy->data(), n, c, hw, mean_f.data(), invstd.data(), gamma->data(), train,
-                           dxo.data(), dg.data(), dbt.data());
+                           dxo.data(), dg.data(), dbt.data(), nullptr);
       // The model's first layer: no input gradient.
       Floats& dg2 = r.out["dgamma, dx null"] = Floats(c, kNaN);
       Floats& db2 = r.out["dbeta, dx null"] = Floats(c, kNaN);
       b.batchnorm_backward(x->data(), dy->data(), n, c, hw, mean_f.data(), invstd.data(), gamma->data(), train,
-                           nullptr, dg2.data(), db2.data());
+                           nullptr, dg2.data(), db2.data(), nullptr);
       return r;
     };
     if (!train)  // with fixed statistics the map from x to y - beta is linear
@@ -810,12 +810,15 @@ KernelCase dropout_case(size_t count, float p) {
       Result r;
       Floats& mask = r.out["mask"] = Floats(count, kNaN);
       Floats& y = r.out["y"] = Floats(count, kNaN);
-      b.dropout_forward(x->data(), count, p, 1234, mask.data(), y.data());
+      b.dropout_forward(x->data(), count, p, 1234, 0, mask.data(), y.data());
       Floats& again = r.out["mask, same seed"] = Floats(count, kNaN);
       Floats& other = r.out["mask, another seed"] = Floats(count, kNaN);
       Floats scratch(count);
-      b.dropout_forward(x->data(), count, p, 1234, again.data(), scratch.data());
-      b.dropout_forward(x->data(), count, p, 1235, other.data(), scratch.data());
+      b.dropout_forward(x->data(), count, p, 1234, 0, again.data(), scratch.data());
+      b.dropout_forward(x->data(), count, p, 1235, 0, other.data(), scratch.data());
+      // The values from the 8th on, drawn as a rank that holds them would.
+      Floats& tail = r.out["mask from value 7"] = Floats(count > 7 ? count - 7 : 0, kNaN);
+      if (count > 7) b.dropout_forward(x->data() + 7, count - 7, p, 1234, 7, tail.data(), scratch.data());
       Floats& dx = r.out["dx"] = Floats(count, kNaN);
       b.multiply(dy->data(), mask.data(), count, dx.data());
       return r;
@@ -836,6 +839,10 @@ KernelCase dropout_case(size_t count, float p) {
       const double mean = double(p) * count, sd = std::sqrt(double(count) * p * (1.0 - p));
       EXPECT_LE(std::fabs(double(zeros) - mean), 5 * sd + 1e-9) << zeros << " of " << count << " dropped, p " << p;
       EXPECT_EQ(o.at("mask, same seed"), mask) << "the same seed drew another mask";
+      if (count > 7) {
+        EXPECT_EQ(o.at("mask from value 7"), Floats(mask.begin() + 7, mask.end()))
+            << "a mask drawn from value 7 on is not the whole mask's tail";
+      }
       if (p > 0.f && p < 1.f) {
         EXPECT_NE(o.at("mask, another seed"), mask) << "another seed drew the same mask";
       }
@@ -976,6 +983,98 @@ KernelCase multiply_case(size_t count) {
       Floats& o = r.out["out"] = Floats(count, kNaN);
       be.multiply(a->data(), b->data(), count, o.data());
       return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+// Stands for the other ranks of a data-parallel run: their values, added
+// by sum() as MPI_Allreduce would; `copies` further ranks hold this rank's
+// very doubles (the statistics' sums), so they are multiplied by 1 + copies.
+class OtherRanks final : public Communicator {
+ public:
+  OtherRanks(std::vector<float> theirs, int copies) : theirs_(std::move(theirs)), copies_(copies) {}
+  int rank() const override { return 0; }
+  int size() const override { return 1 + copies_; }
+  int local_size() const override { return size(); }
+  void sum(float* data, size_t count) const override {
+    for (size_t i = 0; i < count; ++i) data[i] += theirs_[i];
+  }
+  void sum(double* data, size_t count) const override {
+    for (size_t i = 0; i < count; ++i) data[i] *= 1 + copies_;
+  }
+  void broadcast(void*, size_t) const override {}
+  [[noreturn]] void abort(int code) const override { std::exit(code); }
+  std::string describe() const override { return "test ranks"; }
+
+ private:
+  std::vector<float> theirs_;
+  int copies_;
+};
+
+// The gradients' sum over ranks: each value plus the other rank's, one
+// float addition (exact reference).
+KernelCase sum_across_case(size_t count) {
+  KernelCase kc{"sum_across", std::to_string(count) + " values", {"sum_across"}, count, 0, nullptr};
+  kc.make = [=] {
+    auto mine = std::make_shared<Floats>(random_values(count, 65, -3.f, 3.f));
+    auto theirs = std::make_shared<Floats>(random_values(count, 66, -3.f, 3.f));
+    std::vector<double> out(count);
+    for (size_t i = 0; i < count; ++i) out[i] = double((*mine)[i]) + (*theirs)[i];
+    Instance inst;
+    inst.want["out"] = exact_want(out);
+    inst.run = [=](const Backend& be) {
+      Result r;
+      Floats& o = r.out["out"] = *mine;
+      be.sum_across(OtherRanks(*theirs, 1), o.data(), count);
+      return r;
+    };
+    return inst;
+  };
+  return kc;
+}
+
+// SyncBatchNorm with two more ranks that hold this very batch: the global
+// statistics are this batch's, and so is the input gradient, while the
+// count the running variance is unbiased with triples. The reference is the
+// same backend without `across` (checked against float64 by batchnorm_case).
+KernelCase batchnorm_across_case(int n, int c, int hw) {
+  const size_t count = size_t(n) * c * hw;
+  KernelCase kc{"batchnorm_across_ranks", std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(hw),
+                {"channel_mean_var", "batchnorm_backward"}, count, kFloatsToSplit, nullptr};
+  kc.make = [=] {
+    auto x = std::make_shared<Floats>(random_values(count, 37, 1.f, 3.f));
+    auto dy = std::make_shared<Floats>(random_values(count, 38));
+    auto gamma = std::make_shared<Floats>(random_values(c, 39, 0.5f, 1.5f));
+    Instance inst;
+    inst.run = [=](const Backend& b) {
+      Result r;
+      const OtherRanks two_more({}, 2);
+      for (const Communicator* across : {static_cast<const Communicator*>(nullptr), static_cast<const Communicator*>(&two_more)}) {
+        const std::string tag = across ? " across" : "";
+        Floats mean(c), var(c);
+        const double values = b.channel_mean_var(x->data(), n, c, hw, mean.data(), var.data(), across);
+        r.out["count" + tag] = {float(values)};
+        Floats invstd(c);
+        for (int ch = 0; ch < c; ++ch) invstd[ch] = 1.f / std::sqrt(var[ch] + 1e-5f);
+        r.out["mean" + tag] = mean;
+        r.out["var" + tag] = var;
+        Floats& dx = r.out["dx" + tag] = Floats(count, kNaN);
+        Floats& dg = r.out["dgamma" + tag] = Floats(c, kNaN);
+        Floats& db = r.out["dbeta" + tag] = Floats(c, kNaN);
+        b.batchnorm_backward(x->data(), dy->data(), n, c, hw, mean.data(), invstd.data(), gamma->data(), true,
+                             dx.data(), dg.data(), db.data(), across);
+      }
+      return r;
+    };
+    inst.check = [=](const Outputs& o) {
+      EXPECT_EQ(o.at("count across")[0], 3 * o.at("count")[0]);
+      for (const char* name : {"mean", "var", "dx", "dgamma", "dbeta"}) {
+        const Floats &local = o.at(name), &global = o.at(std::string(name) + " across");
+        for (size_t i = 0; i < local.size(); ++i)
+          ASSERT_NEAR(global[i], local[i], 1e-5f * (1.f + std::fabs(local[i]))) << name << "[" << i << "]";
+      }
     };
     return inst;
   };
@@ -1251,10 +1350,10 @@ KernelCase cross_entropy_case(const std::string& shape, int n, int k, float labe
       Result r;
       Floats& go = r.out["grad"] = Floats(size_t(n) * k, kNaN);
       int correct = -1;
-      r.out["loss"] = {float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, go.data(), &correct))};
+      r.out["loss"] = {float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, go.data(), &correct, n))};
       r.out["correct"] = {float(correct)};
       r.out["loss, no gradient"] = {
-          float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, nullptr, nullptr))};
+          float(be.cross_entropy(z->data(), n, k, labels->data(), label_smoothing, nullptr, nullptr, n))};
       return r;
     };
     return inst;
@@ -1289,8 +1388,8 @@ KernelCase regression_case(RegressionLoss kind, size_t count) {
     inst.run = [=](const Backend& be) {
       Result r;
       Floats& go = r.out["grad"] = Floats(count, kNaN);
-      r.out["loss"] = {float(be.regression_loss(kind, out->data(), target->data(), count, go.data()))};
-      r.out["loss, no gradient"] = {float(be.regression_loss(kind, out->data(), target->data(), count, nullptr))};
+      r.out["loss"] = {float(be.regression_loss(kind, out->data(), target->data(), count, go.data(), count))};
+      r.out["loss, no gradient"] = {float(be.regression_loss(kind, out->data(), target->data(), count, nullptr, count))};
       return r;
     };
     return inst;
@@ -1423,6 +1522,10 @@ std::vector<KernelCase> cases() {
   all.push_back(dropout_case(1000, 1.f));
   all.push_back(multiply_case(7));
   all.push_back(multiply_case(100003));
+  all.push_back(sum_across_case(7));
+  all.push_back(sum_across_case(100003));
+  all.push_back(batchnorm_across_case(4, 3, 49));
+  all.push_back(batchnorm_across_case(16, 64, 196));
   all.push_back(add_case(7));
   all.push_back(add_case(100003));
   all.push_back(memory_case(5));

@@ -114,7 +114,7 @@ TEST(LabelSmoothing, TheTaskTrainsSmoothedAndEvaluatesPlain) {
   task->reserve(model, 6);
   model.train();
   double sums[2] = {0, 0};
-  task->train_step(model, images.data(), labels.data(), 6, 0, 0, sums);  // no optimizer step: same weights after
+  task->train_step(model, images.data(), labels.data(), 6, 6, 0, 0, sums);  // no optimizer step: same weights after
   const Tensor& logits = model.forward(images.data(), 6);
   EXPECT_NEAR(sums[0] / 6, cross_entropy(model.backend(), logits, labels.data(), nullptr, nullptr, 0.3f), 1e-12);
   const double plain = cross_entropy(model.backend(), logits, labels.data(), nullptr, nullptr);

@@ -81,14 +81,14 @@ TEST(RegressionLoss, GradientsMatchFiniteDifferences) {
     target[i] = std::cos(0.7f * i) * 0.5f;
   }
   for (auto loss : {l1_loss, mse_loss}) {
-    loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), grad.data());
+    loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), grad.data(), 0);
     const float eps = 1e-3f;
     for (int i = 0; i < 12; ++i) {
       const float saved = out[i];
       out[i] = saved + eps;
-      const double up = loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr);
+      const double up = loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr, 0);
       out[i] = saved - eps;
-      const double down = loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr);
+      const double down = loss(cpu_backend(), Tensor{out.data(), 3, flat_shape(4)}, target.data(), nullptr, 0);
       out[i] = saved;
       EXPECT_NEAR(grad[i], (up - down) / (2 * eps), 1e-4) << i;
     }

@@ -25,8 +25,14 @@ struct Dataset {
   std::vector<std::string> class_names;
   size_t size() const { return labels.size(); }
   size_t image_size() const { return size_t(rows) * cols; }
+  // Where sample 0 stands in the set this one was cut from (slice): what
+  // is drawn per sample (the denoising task's test noise) follows it, so a
+  // rank evaluating its slice sees what one process sees.
+  size_t origin = 0;
   // The first `limit` samples (all when limit is 0 or >= size()).
   Dataset head(size_t limit) const;
+  // Samples [begin, end), end clamped to size().
+  Dataset slice(size_t begin, size_t end) const;
 };
 
 struct IdxImages {
@@ -101,6 +107,10 @@ class BatchLoader {
   int next(float* images, int32_t* labels);
   // Pass over the next `count` batches without filling them (resuming mid-epoch).
   void skip_batches(size_t count);
+  // Data parallel: next() fills and returns only rank `rank`'s share of each
+  // batch (batch_share, src/dist/data_parallel.h); the order and each
+  // image's augmentation stay those of the whole batch.
+  void set_share(int rank, int ranks);
   size_t num_batches() const;
   int batch_size() const { return batch_size_; }
   size_t image_size() const { return data_.image_size(); }
@@ -115,6 +125,7 @@ class BatchLoader {
   std::vector<uint32_t> order_;
   int epoch_ = 0;
   size_t cursor_ = 0;
+  int share_rank_ = 0, share_ranks_ = 1;
 };
 
 }  // namespace mnistlab

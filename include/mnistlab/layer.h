@@ -11,6 +11,7 @@
 namespace mnistlab {
 
 class Backend;  // src/kernels/backend.h: where a layer's arithmetic runs
+class Communicator;  // distributed.h
 
 struct LayerOption {
   std::string name;  // PyTorch's argument name
@@ -36,6 +37,11 @@ struct Scratch {
   float* workspace = nullptr;
   bool training = true;
   uint64_t step = 0;  // training forwards before this one: random masks are a function of it
+  // Data parallel: the position of this batch's first sample in the global
+  // batch (random masks are a function of it too), and the ranks whose
+  // batches BatchNorm's statistics span (SyncBatchNorm; null: this batch).
+  uint64_t first_sample = 0;
+  const Communicator* batchnorm_across = nullptr;
   // Eval mode, only asked of layers whose fuses_epilogue() is true: the
   // output becomes max(0, out) when relu, and out * scale[c] + shift[c] per
   // channel when scale is set; the model then skips the BatchNorm2d and ReLU

@@ -76,6 +76,13 @@ class Model {
   // a resumed run sets it back.
   uint64_t training_steps() const { return training_steps_; }
   void set_training_steps(uint64_t steps) { training_steps_ = steps; }
+  // Data parallel (trainer.h): where the next forward's samples start in
+  // the global batch (Dropout's masks depend on it), and the ranks over
+  // whose batches BatchNorm takes its statistics (null: this batch alone).
+  void set_batch_part(uint64_t first_sample, const Communicator* batchnorm_across) {
+    first_sample_ = first_sample;
+    batchnorm_across_ = batchnorm_across;
+  }
 
   // Runs the batch (n samples of input_shape(), in host memory: copied into
   // the arena) and returns the output view, in the backend's memory (read
@@ -126,6 +133,8 @@ class Model {
   bool built_ = false, training_ = true;
   int64_t parameter_total_ = 0;  // parameters and buffers of the layers added so far
   uint64_t training_steps_ = 0;
+  uint64_t first_sample_ = 0;
+  const Communicator* batchnorm_across_ = nullptr;
 
   struct Layout;
   // Plans the layers for the batch and places everything in the arena.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mnistlab/backend.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/noise.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/schedule.h"
@@ -42,6 +43,9 @@ struct RunConfig {
   ClassificationOptions classification;  // classification: label smoothing, test-time flips
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
+  // The processes that started the run (data parallel); run.json keeps it
+  // when more than one. A resume may use another number.
+  int processes = 1;
   // Not a run option (nor in run.json): which backend the library trains on,
   // for tests that run the guarded one (BackendKind::GuardedCpu) through a whole run.
   BackendKind backend = BackendKind::Cpu;
@@ -105,9 +109,14 @@ class Run {
   // `overwrite`), or without one the first free runs/NAME, runs/NAME-2, ...
   // Locked until the Run is destroyed; command_line goes to command.txt and
   // the lock file.
-  static Run create(RunConfig config, const std::string& command_line, bool overwrite);
-  // The interrupted run in `dir`, locked, with its own settings.
-  static Run resume(const std::filesystem::path& dir, const std::string& command_line);
+  // Data parallel: with `comm` of several ranks, every rank calls it; rank 0
+  // claims and writes the folder and sends the settings to the others.
+  static Run create(RunConfig config, const std::string& command_line, bool overwrite,
+                    const Communicator* comm = nullptr);
+  // The interrupted run in `dir`, locked, with its own settings (comm: as
+  // create's; only rank 0 reads the folder, so it may be on rank 0's machine alone).
+  static Run resume(const std::filesystem::path& dir, const std::string& command_line,
+                    const Communicator* comm = nullptr);
 
   Run(Run&&) noexcept;
   Run& operator=(Run&&) noexcept;

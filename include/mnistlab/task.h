@@ -62,10 +62,12 @@ class Task {
   virtual size_t batch_floats(const Model& model, int batch_size) const = 0;
   // Forward, loss and backward of a batch from the loader (images in [0, 1],
   // labels); `epoch` and `first` (the batch's first position in the epoch)
-  // fix whatever is random about it. Adds the batch's per-sample sums of
-  // train_metrics() into sums.
-  virtual void train_step(Model& model, const float* images, const int32_t* labels, int n, int epoch, size_t first,
-                          double* sums) = 0;
+  // fix whatever is random about it. `batch`: the global batch these n
+  // samples are one rank's share of (n in a single process); the gradients
+  // are those of the loss's mean over it, so the ranks' sum is the global
+  // batch's. Adds the n samples' per-sample sums of train_metrics() into sums.
+  virtual void train_step(Model& model, const float* images, const int32_t* labels, int n, int batch, int epoch,
+                          size_t first, double* sums) = 0;
   // Means of eval_metrics() over the dataset, in eval mode. This and the
   // passes below run batch_size images at a time or fewer
   // (evaluation_batch): fewer move the outputs no more than any other

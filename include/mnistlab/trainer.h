@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mnistlab/data.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/model.h"
 #include "mnistlab/optim.h"
 #include "mnistlab/schedule.h"
@@ -34,8 +35,17 @@ struct TrainOptions {
   // Evaluate after every Nth epoch and after the last (patience still counts
   // epochs); the other epochs have empty EpochMetrics::eval.
   int eval_every = 1;
-  // When set (by a signal handler), stop after the current step.
+  // When set (by a signal handler), stop after the current step. Data
+  // parallel: after the first step at whose end any rank's is set.
   const std::atomic<bool>* stop = nullptr;
+  // Data parallel (distributed.h): the ranks that train this model together
+  // (null: this process alone). batch_size stays the global batch; each rank
+  // takes its share, their gradients are summed, and every rank takes the
+  // same step; metrics and evaluation cover the whole data on every rank.
+  const Communicator* comm = nullptr;
+  // BatchNorm's statistics over the global batch (PyTorch's SyncBatchNorm)
+  // instead of each rank's share (DistributedDataParallel's default).
+  bool sync_batchnorm = false;
 };
 
 struct EpochMetrics {

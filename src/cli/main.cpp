@@ -1,8 +1,12 @@
 // mnistlab: train, evaluate and inspect small CNNs on MNIST-family images.
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <new>
+#include <thread>
 
 #include "cli/commands.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 
@@ -19,8 +23,36 @@ std::string preset_list() {
 }
 }  // namespace mnistlab::cli
 
+namespace {
+
+// Started by mpirun as one of several processes: rank 0 speaks for the run.
+// An error every rank meets alike (a bad option, a diverged loss) is printed
+// by rank 0, which then ends them all; another rank prints its own error
+// (naming itself) only when rank 0 has not ended the run by then: it failed
+// alone, while rank 0 waits on it.
+int fail(const std::string& message, int code) {
+  const mnistlab::Communicator* comm = &mnistlab::world();  // main made it before anything could fail
+  if (comm->size() == 1) {
+    std::cerr << "error: " << message << "\n";
+    return code;
+  }
+  if (comm->rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::cerr << "error" << (comm->rank() ? " (rank " + std::to_string(comm->rank()) + " of " + std::to_string(comm->size()) + ")" : std::string()) << ": " << message << "\n";
+  comm->abort(code);
+  return code;  // not reached
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   mnistlab::cli::remember_command_line(argc, argv);
+  try {
+    // Under mpirun: MPI first, and only rank 0 prints the progress and results.
+    if (mnistlab::world().rank() != 0) std::freopen("/dev/null", "w", stdout);
+  } catch (const mnistlab::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
   CLI::App app{"mnistlab: train, evaluate and inspect small convolutional networks on MNIST-family images"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return "mnistlab 0.1\n" + mnistlab::describe_backend(); });
@@ -35,19 +67,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // Every rank parses the same command line: rank 0 says what is wrong.
+    if (mnistlab::world().rank() != 0) return e.get_exit_code();
     return app.exit(e);
   } catch (const mnistlab::cli::ExitRequest& e) {
     return e.code;
   } catch (const mnistlab::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(e.what(), 1);
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory: the model, its batch and the data need more than this machine can give "
-                 "(try a smaller --batch-size or model)\n";
-    return 1;
+    return fail("out of memory: the model, its batch and the data need more than this machine can give "
+                "(try a smaller --batch-size or model)", 1);
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(e.what(), 1);
   }
   return 0;
 }

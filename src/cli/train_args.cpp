@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "mnistlab/distributed.h"
 #include "cli/progress_bar.h"
 #include "io/shell_quote.h"
 #include "cli/stop_signal.h"
@@ -137,8 +138,9 @@ void run_training(const TrainArgs& args) {
   // Before the folder is claimed: a stop from then on leaves a run to resume.
   install_stop_handlers();
   const bool resuming = !args.resume.empty();
-  Run run = resuming ? Run::resume(args.resume, command_line())
-                     : Run::create(args.config, command_line(), args.overwrite);
+  const Communicator& comm = world();
+  Run run = resuming ? Run::resume(args.resume, command_line(), &comm)
+                     : Run::create(args.config, command_line(), args.overwrite, &comm);
   const RunConfig& c = run.config();
   const std::string command = task_type(c.task).command;
 
@@ -153,6 +155,9 @@ void run_training(const TrainArgs& args) {
     else if (s.resumed)
       std::printf("resuming %s after epoch %d\n", s.dir.c_str(), s.epoch);
     started = s;
+    if (comm.size() > 1)
+      std::printf("data parallel: %s, %d threads each, batch %d split among them\n", comm.describe().c_str(),
+                  s.threads, c.train.batch_size);
     std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads%s\n",
                 s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
                 optimizer_name(c.train.optimizer.kind), c.train.optimizer.lr,

@@ -52,12 +52,14 @@ void BatchLoader::start_epoch(int epoch) {
 
 int BatchLoader::next(float* images, int32_t* labels) {
   if (cursor_ >= order_.size()) return 0;
-  size_t count = std::min(size_t(batch_size_), order_.size() - cursor_);
-  size_t pixels = data_.image_size();
-  for (size_t k = 0; k < count; ++k) {
+  const size_t count = std::min(size_t(batch_size_), order_.size() - cursor_);
+  const size_t first = count * size_t(share_rank_) / size_t(share_ranks_);
+  const size_t end = count * size_t(share_rank_ + 1) / size_t(share_ranks_);
+  const size_t pixels = data_.image_size();
+  for (size_t k = first; k < end; ++k) {
     size_t index = order_[cursor_ + k];
     const uint8_t* src = data_.pixels.data() + index * pixels;
-    float* dst = images + k * pixels;
+    float* dst = images + (k - first) * pixels;
     if (augment_.any()) {
       Rng rng(augment_stream(seed_, epoch_, cursor_ + k));
       const AugmentDraw draw = draw_augment(augment_, data_.rows, data_.cols, rng);
@@ -65,10 +67,17 @@ int BatchLoader::next(float* images, int32_t* labels) {
     } else {
       for (size_t p = 0; p < pixels; ++p) dst[p] = kByteToUnit[src[p]];
     }
-    labels[k] = int32_t(data_.labels[index]);
+    labels[k - first] = int32_t(data_.labels[index]);
   }
   cursor_ += count;
-  return int(count);
+  return int(end - first);
+}
+
+void BatchLoader::set_share(int rank, int ranks) {
+  if (ranks < 1 || rank < 0 || rank >= ranks)
+    throw Error("rank " + std::to_string(rank) + " of " + std::to_string(ranks) + " is not valid");
+  share_rank_ = rank;
+  share_ranks_ = ranks;
 }
 
 void BatchLoader::skip_batches(size_t count) {

@@ -60,6 +60,18 @@ Dataset Dataset::head(size_t limit) const {
   Dataset out = empty_like(*this);
   out.pixels.assign(pixels.begin(), pixels.begin() + std::ptrdiff_t(n * image_size()));
   out.labels.assign(labels.begin(), labels.begin() + std::ptrdiff_t(n));
+  out.origin = origin;
+  return out;
+}
+
+Dataset Dataset::slice(size_t begin, size_t end) const {
+  end = std::min(end, size());
+  begin = std::min(begin, end);
+  Dataset out = empty_like(*this);
+  out.pixels.assign(pixels.begin() + std::ptrdiff_t(begin * image_size()),
+                    pixels.begin() + std::ptrdiff_t(end * image_size()));
+  out.labels.assign(labels.begin() + std::ptrdiff_t(begin), labels.begin() + std::ptrdiff_t(end));
+  out.origin = origin + begin;
   return out;
 }
 

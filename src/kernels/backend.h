@@ -19,6 +19,7 @@
 #include <string>
 
 #include "mnistlab/backend.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/noise.h"
 
 namespace mnistlab {
@@ -173,12 +174,17 @@ class Backend {
   // per-channel mean and biased variance; y =
   // (x - mean) * invstd * gamma + beta; gradients (batch_statistics: mean
   // and invstd came from x, so they carry gradient too).
-  virtual void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const = 0;
+  // `across`: the statistics of the samples of every rank together
+  // (SyncBatchNorm; collective, each rank passes its own batch), and the
+  // backward's sums of dy and dy * xhat likewise; null: this batch alone.
+  // Returns the number of values the statistics are over.
+  virtual double channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var,
+                                  const Communicator* across) const = 0;
   virtual void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                                const float* gamma, const float* beta, float* y) const = 0;
   virtual void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
                                   const float* invstd, const float* gamma, bool batch_statistics, float* dx,
-                                  float* dgamma, float* dbeta) const = 0;
+                                  float* dgamma, float* dbeta, const Communicator* across) const = 0;
 
   // Training: running = (1 - momentum) * running + momentum * batch, the
   // variance unbiased by count / (count - 1) (torch.nn.functional.batch_norm);
@@ -219,8 +225,10 @@ class Backend {
   virtual void upsample_forward(const UpsampleShape& s, const float* x, int n, float* y) const = 0;
   virtual void upsample_backward(const UpsampleShape& s, const float* dy, int n, float* dx) const = 0;
 
-  // y = x * keep / (1 - p), keep ~ Bernoulli(1 - p) from seed, stored in mask.
-  virtual void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask,
+  // y = x * keep / (1 - p), keep ~ Bernoulli(1 - p), stored in mask; the
+  // keep of value i a function of (seed, first + i) alone, so a rank that
+  // holds part of a batch draws what one process would for those values.
+  virtual void dropout_forward(const float* x, size_t count, float p, uint64_t seed, uint64_t first, float* mask,
                                float* y) const = 0;
   virtual void multiply(const float* a, const float* b, size_t count, float* out) const = 0;
 
@@ -246,12 +254,19 @@ class Backend {
   // Writes dL/dlogits into grad (when not null) and the number of rows
   // whose argmax (the first maximum) is the label into *correct (when not
   // null). eps in [0, 1) (the caller checks).
+  // The gradient is that of the sum over the rows / grad_rows (n: the
+  // mean's; a rank's share of a larger batch: that batch's size).
   virtual double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing,
-                               float* grad, int* correct) const = 0;
+                               float* grad, int* correct, int grad_rows) const = 0;
   // nn.L1Loss / nn.MSELoss, mean over all `count` values; dL/doutput into
   // grad when not null (L1's derivative at a tie is 0, as torch.sign).
+  // grad: the derivative / grad_count (count: the mean's; see cross_entropy).
   virtual double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
-                                 float* grad) const = 0;
+                                 float* grad, size_t grad_count) const = 0;
+
+  // Data parallel: data summed over the ranks of comm, in place (the
+  // gradients after each backward). Collective.
+  virtual void sum_across(const Communicator& comm, float* data, size_t count) const = 0;
 
   // The denoising task's input: noisy[i] = clean[i] + noise of value first +
   // i of the stream `seed`, each value a function of (seed, first + i) alone

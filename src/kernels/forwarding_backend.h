@@ -64,17 +64,18 @@ class ForwardingBackend : public Backend {
     Call call(*this, "activation_backward");
     inner_->activation_backward(f, slope, x, y, dy, count, dx);
   }
-  void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const override {
+  double channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var,
+                          const Communicator* across) const override {
     Call call(*this, "channel_mean_var");
-    inner_->channel_mean_var(x, n, c, hw, mean, var);
+    return inner_->channel_mean_var(x, n, c, hw, mean, var, across);
   }
   void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd, const float* gamma, const float* beta, float* y) const override {
     Call call(*this, "batchnorm_apply");
     inner_->batchnorm_apply(x, n, c, hw, mean, invstd, gamma, beta, y);
   }
-  void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean, const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma, float* dbeta) const override {
+  void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean, const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma, float* dbeta, const Communicator* across) const override {
     Call call(*this, "batchnorm_backward");
-    inner_->batchnorm_backward(x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
+    inner_->batchnorm_backward(x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta, across);
   }
   void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean, float* var_to_invstd, float* running_mean, float* running_var, float* batches_tracked) const override {
     Call call(*this, "batchnorm_update_running");
@@ -120,9 +121,10 @@ class ForwardingBackend : public Backend {
     Call call(*this, "upsample_backward");
     inner_->upsample_backward(s, dy, n, dx);
   }
-  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
+  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, uint64_t first, float* mask,
+                       float* y) const override {
     Call call(*this, "dropout_forward");
-    inner_->dropout_forward(x, count, p, seed, mask, y);
+    inner_->dropout_forward(x, count, p, seed, first, mask, y);
   }
   void multiply(const float* a, const float* b, size_t count, float* out) const override {
     Call call(*this, "multiply");
@@ -152,13 +154,17 @@ class ForwardingBackend : public Backend {
     Call call(*this, "adam_step");
     return inner_->adam_step(s, params, grads, exp_avg, exp_avg_sq, count);
   }
-  double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad, int* correct) const override {
+  double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad, int* correct, int grad_rows) const override {
     Call call(*this, "cross_entropy");
-    return inner_->cross_entropy(logits, n, k, labels, label_smoothing, grad, correct);
+    return inner_->cross_entropy(logits, n, k, labels, label_smoothing, grad, correct, grad_rows);
   }
-  double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count, float* grad) const override {
+  double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count, float* grad, size_t grad_count) const override {
     Call call(*this, "regression_loss");
-    return inner_->regression_loss(kind, output, target, count, grad);
+    return inner_->regression_loss(kind, output, target, count, grad, grad_count);
+  }
+  void sum_across(const Communicator& comm, float* data, size_t count) const override {
+    Call call(*this, "sum_across");
+    inner_->sum_across(comm, data, count);
   }
   void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean, size_t count, float* noisy) const override {
     Call call(*this, "add_noise");

@@ -12,9 +12,9 @@ float checked_label_smoothing(float eps) {
 }
 
 double cross_entropy(const Backend& backend, const Tensor& logits, const int32_t* labels, float* grad, int* correct,
-                     float label_smoothing) {
+                     float label_smoothing, int batch) {
   return backend.cross_entropy(logits.data, logits.n, int(logits.shape.numel()), labels,
-                               checked_label_smoothing(label_smoothing), grad, correct);
+                               checked_label_smoothing(label_smoothing), grad, correct, batch > 0 ? batch : logits.n);
 }
 
 }  // namespace mnistlab

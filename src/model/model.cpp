@@ -356,7 +356,7 @@ const Tensor& Model::forward(const float* input, int n) {
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (folded(i)) continue;
-    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_};
+    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_, first_sample_, batchnorm_across_};
     if (!training_ && epilogue_bn_[i] >= 0) {
       float* affine = saved_[epilogue_bn_[i]];  // the BatchNorm2d's own room: 2 floats per channel
       layers_[epilogue_bn_[i]]->eval_affine(affine, affine + shapes_[i + 1].c);
@@ -385,7 +385,8 @@ void Model::backward(const float* doutput, float* dinput) {
     // The first real layer has no one to pass its input gradient to.
     const bool need_dx = dinput != nullptr || i > first_compute_layer_;
     Tensor dx{grad_[i], n, shapes_[i]};
-    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_ - 1};
+    Scratch s{saved_[i], saved_indices_[i], workspace_, training_, training_steps_ - 1, first_sample_,
+              batchnorm_across_};
     if (layers_[i]->is_view()) {
       dx.data = dy.data;  // same storage, new shape
     } else if (joins_[i]) {

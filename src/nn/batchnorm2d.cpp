@@ -50,8 +50,8 @@ class BatchNormLayer final : public Layer {
     float* invstd = s.saved + c;
     if (s.training) {
       float* var = invstd;  // becomes invstd
-      backend().channel_mean_var(x.data, x.n, c, hw, mean, var);
-      backend().batchnorm_update_running(c, momentum_, eps_, double(x.n) * hw, mean, var, running_mean(),
+      const double count = backend().channel_mean_var(x.data, x.n, c, hw, mean, var, s.batchnorm_across);
+      backend().batchnorm_update_running(c, momentum_, eps_, count, mean, var, running_mean(),
                                          running_var(), params_[4].value);
     } else {
       backend().batchnorm_running_stats(c, eps_, running_mean(), running_var(), mean, invstd);
@@ -64,7 +64,8 @@ class BatchNormLayer final : public Layer {
     const float* mean = s.saved;
     const float* invstd = s.saved + c;
     backend().batchnorm_backward(x.data, dy.data, x.n, c, hw, mean, invstd, weight(), s.training,
-                                 dx ? dx->data : nullptr, params_[0].grad, params_[1].grad);
+                                 dx ? dx->data : nullptr, params_[0].grad, params_[1].grad,
+                                 s.training ? s.batchnorm_across : nullptr);
   }
 
   // Eval mode: (x - running_mean) / sqrt(running_var + eps) * weight + bias.

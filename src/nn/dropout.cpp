@@ -33,7 +33,10 @@ class DropoutLayer final : public Layer {
       backend().copy(x.data, x.numel(), y.data);
       return;
     }
-    backend().dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull, s.saved, y.data);
+    // The values' positions in the whole batch, so a rank's share draws
+    // what a single process would for the same samples.
+    backend().dropout_forward(x.data, x.numel(), p_, seed_ + s.step * 0x9E3779B97F4A7C15ull,
+                              s.first_sample * in_.numel(), s.saved, y.data);
   }
   void backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, Scratch& s) override {
     if (!dx) return;

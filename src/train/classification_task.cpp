@@ -59,12 +59,12 @@ class ClassificationTask final : public Task {
     return size_t(batch_size) * model.output_shape().numel();
   }
 
-  void train_step(Model& model, const float* images, const int32_t* labels, int n, int, size_t,
+  void train_step(Model& model, const float* images, const int32_t* labels, int n, int batch, int, size_t,
                   double* sums) override {
     int right = 0;
     const Tensor& logits = model.forward(images, n);
     float* dlogits = dlogits_->as<float>();
-    sums[0] += cross_entropy(model.backend(), logits, labels, dlogits, &right, o_.label_smoothing) * n;
+    sums[0] += cross_entropy(model.backend(), logits, labels, dlogits, &right, o_.label_smoothing, batch) * n;
     sums[1] += right;
     model.backward(dlogits);
   }

@@ -25,8 +25,10 @@ constexpr int kSampleRows = 8;  // the picture: fixed test images 0..7
 uint64_t test_stream(uint64_t seed) { return seed * 2654435761u + 0x7e57ull; }
 uint64_t epoch_stream(uint64_t seed, int epoch) { return (seed * 2654435761u) ^ (uint64_t(epoch + 1) << 32); }
 
-double loss_of(const Backend& backend, LossKind kind, const Tensor& output, const float* target, float* grad) {
-  return kind == LossKind::Mse ? mse_loss(backend, output, target, grad) : l1_loss(backend, output, target, grad);
+double loss_of(const Backend& backend, LossKind kind, const Tensor& output, const float* target, float* grad,
+               int batch = 0) {
+  return kind == LossKind::Mse ? mse_loss(backend, output, target, grad, batch)
+                               : l1_loss(backend, output, target, grad, batch);
 }
 
 // evaluate_denoiser, the loss on `backend` (the run's model's, also when
@@ -53,12 +55,12 @@ class DenoisingTask final : public Task {
     return 2 * size_t(batch_size) * model.input_shape().numel();  // noisy input, output gradient
   }
 
-  void train_step(Model& model, const float* clean, const int32_t*, int n, int epoch, size_t first,
+  void train_step(Model& model, const float* clean, const int32_t*, int n, int batch, int epoch, size_t first,
                   double* sums) override {
     const size_t pixels = model.input_shape().numel(), count = size_t(n) * pixels;
     add_noise(model.backend(), o_.noise, epoch_stream(o_.seed, epoch), first * pixels, clean, count, noisy_.data());
     const Tensor& out = model.forward(noisy_.data(), n);
-    sums[0] += loss_of(model.backend(), o_.loss, out, clean, grad_->as<float>()) * n;
+    sums[0] += loss_of(model.backend(), o_.loss, out, clean, grad_->as<float>(), batch) * n;
     model.backward(grad_->as<float>());
   }
 
@@ -159,7 +161,8 @@ DenoiseEval evaluate_on(const Backend& backend, Model* model, const Dataset& cle
   std::vector<float> noisy(size_t(batch_size) * pixels), output(model ? noisy.size() : 0);
   DenoiseEval r;
   for_each_batch(clean, batch_size, [&](float* images, const int32_t*, int n, size_t first) {
-    add_noise(backend, o.noise, test_stream(o.seed), first * pixels, images, size_t(n) * pixels, noisy.data());
+    add_noise(backend, o.noise, test_stream(o.seed), (clean.origin + first) * pixels, images, size_t(n) * pixels,
+              noisy.data());
     Tensor out{noisy.data(), n, image_shape(1, clean.rows, clean.cols)};
     if (model) {
       out.shape = model->forward(noisy.data(), n).shape;

@@ -4,8 +4,10 @@
 // its jobs in order; each is a function below.
 #include "mnistlab/run.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "io/folder_pin.h"
 #include "io/text_file.h"
@@ -34,8 +36,34 @@ struct Run::State {
   std::string model_text, model_origin, command_line;
   std::string settings;  // run.json's text
   bool resuming = false;
+  // Data parallel: the ranks (null: this process alone); only rank 0 has
+  // the folder and writes it.
+  const Communicator* comm = nullptr;
+  bool writes() const { return !comm || comm->rank() == 0; }
   fs::path file(const char* name) const { return folder.dir / name; }
 };
+
+namespace {
+
+// The other ranks get rank 0's settings, model file and folder; a rank that
+// failed before this point has ended the run (the command's main aborts).
+void share_settings(Run::State& s, bool resuming) {
+  if (!s.comm || s.comm->size() == 1) return;
+  const Communicator& comm = *s.comm;
+  const BackendKind backend = s.config.backend;
+  if (comm.rank() == 0 && !resuming) s.settings = to_json(s.config);
+  std::string dir = s.folder.dir.string(), origin_name = s.model_origin;
+  for (std::string* text : {&s.settings, &s.model_text, &origin_name, &dir}) broadcast_string(comm, *text);
+  if (comm.rank() == 0) return;
+  s.config = run_config_from_json(s.settings, dir + "/run.json (from rank 0)");
+  s.config.backend = backend;
+  s.config.out = dir;
+  s.folder.dir = dir;
+  s.model_origin = origin_name;
+  s.resuming = resuming;
+}
+
+}  // namespace
 
 Run::Run(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Run::Run(Run&&) noexcept = default;
@@ -45,8 +73,15 @@ Run::~Run() = default;
 const RunConfig& Run::config() const { return state_->config; }
 const fs::path& Run::dir() const { return state_->folder.dir; }
 
-Run Run::create(RunConfig config, const std::string& command_line, bool overwrite) {
+Run Run::create(RunConfig config, const std::string& command_line, bool overwrite, const Communicator* comm) {
   auto s = std::make_unique<State>();
+  s->comm = comm;
+  if (comm) config.processes = comm->size();
+  if (!s->writes()) {
+    s->config = config;
+    share_settings(*s, false);
+    return Run(std::move(s));
+  }
   const ModelSource source = resolve_model(config.model);
   s->model_text = source.text;
   s->model_origin = source.origin;
@@ -57,11 +92,17 @@ Run Run::create(RunConfig config, const std::string& command_line, bool overwrit
   config.out = s->folder.dir.string();
   s->config = config;
   s->command_line = command_line;
+  share_settings(*s, false);
   return Run(std::move(s));
 }
 
-Run Run::resume(const fs::path& dir, const std::string& command_line) {
+Run Run::resume(const fs::path& dir, const std::string& command_line, const Communicator* comm) {
   auto s = std::make_unique<State>();
+  s->comm = comm;
+  if (!s->writes()) {
+    share_settings(*s, true);
+    return Run(std::move(s));
+  }
   s->folder = claim_run_folder_to_resume(dir, command_line);
   s->settings = read_text(s->file("run.json"), "a run's settings (run.json)", limits::kRunTextBytes);
   s->config = run_config_from_json(s->settings, s->file("run.json").string());
@@ -69,6 +110,7 @@ Run Run::resume(const fs::path& dir, const std::string& command_line) {
   s->model_origin = s->file("model.txt").string();
   s->command_line = command_line;
   s->resuming = true;
+  share_settings(*s, true);
   return Run(std::move(s));
 }
 
@@ -97,8 +139,13 @@ Training prepare(const Run::State& s, const std::atomic<bool>* stop) {
     o.kind = c.backend;
     t.model.set_backend(o);  // use_threads keeps the kind
   }
-  use_threads(t.model, c.threads, c.precision);
+  // --threads is per process; by default the processes on one machine share its CPUs.
+  int threads = c.threads;
+  if (threads == 0 && s.comm && s.comm->local_size() > 1)
+    threads = std::max(1, int(std::thread::hardware_concurrency()) / s.comm->local_size());
+  use_threads(t.model, threads, c.precision);
   t.options = train_options(c, stop);
+  t.options.comm = s.comm;
   t.task = make_task(c);
   t.metric = t.task->eval_metrics()[early_stop_index(*t.task, c.train.early_stop_metric)].name;
   t.optimizer = make_optimizer(t.options.optimizer, t.model.parameter_count());
@@ -250,6 +297,17 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
   Training t = prepare(s, stop);
   t.data = load_run_data(s.config, *t.task);
   check_fits(s, t);
+  if (!s.writes()) {
+    // A rank other than 0: rank 0's checkpoint, weights and progress come
+    // through fit; the folder, the report and the messages are rank 0's.
+    fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress, {});
+    RunOutcome out;
+    out.outcome = t.progress.outcome;
+    out.epochs_done = t.progress.epoch;
+    out.batch = t.progress.batch;
+    out.best_epoch = t.progress.best_epoch;
+    return out;
+  }
   if (s.resuming) resume_folder(s, t);
   else start_folder(s, t);
   if (callbacks.on_start) callbacks.on_start(run_start(s, t));

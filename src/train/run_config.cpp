@@ -81,6 +81,7 @@ std::string to_json(const RunConfig& c) {
   const RunConfig defaults = default_run_config(c.task);
   for (const RunOption& o : run_options())
     if (o.in_run_json_of(c.task) && !(o.only_when_set && o.get(c) == o.get(defaults))) j[o.key] = json_of(o.get(c));
+  if (c.processes > 1) j["processes"] = c.processes;
   return j.dump(2) + "\n";
 }
 
@@ -100,6 +101,12 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
     // came resumes with its default, which is how it was started.
     if (!o.in_run_json_of(task) || ((o.later || o.only_when_set) && !j.contains(o.key))) continue;
     o.set(c, read_option(o, j, origin));
+  }
+  if (j.contains("processes")) {
+    const nlohmann::json& p = j["processes"];
+    if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > (1 << 20))
+      throw Error(origin + ": \"processes\" is " + p.dump() + "; expected an integer from 1 to 1048576");
+    c.processes = p.get<int>();
   }
   try {
     return checked_run_config(c);

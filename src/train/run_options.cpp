@@ -226,6 +226,13 @@ std::vector<RunOption> make_table() {
                                           .help = "CPU threads (default: all cores)",
                                           .range = {1, 1024},
                                           .unset = 0}));
+  t.push_back(field<&RunConfig::train, &TrainOptions::sync_batchnorm>(
+      {.flag = "--sync-batchnorm",
+       .key = "sync_batchnorm",
+       .type = Flag,
+       .help = "Under mpirun: BatchNorm's statistics over the global batch, as PyTorch's SyncBatchNorm (default: "
+               "each process's share, as DistributedDataParallel)",
+       .only_when_set = true}));
   t.push_back(field<&RunConfig::precision>(
       {.flag = "--precision",
        .key = "precision",

@@ -1,10 +1,13 @@
 #include "mnistlab/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "data/prefetch_loader.h"
+#include "dist/data_parallel.h"
+#include "kernels/backend.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -50,6 +53,17 @@ std::string number(double x) {
   throw Error(where + what + "; lower --lr and start a new run");
 }
 
+// Data parallel: every batch must give each rank a sample, the last one too.
+void check_batches_cover_ranks(size_t train_size, int batch, int ranks) {
+  if (ranks == 1) return;
+  const size_t last = train_size % size_t(batch) == 0 ? size_t(batch) : train_size % size_t(batch);
+  if (size_t(batch) < size_t(ranks) || last < size_t(ranks))
+    throw Error("with " + std::to_string(ranks) + " processes every batch needs at least " + std::to_string(ranks) +
+                " images (one per process), but batch size " + std::to_string(batch) + " over " +
+                std::to_string(train_size) + " training images leaves a last batch of " + std::to_string(last) +
+                "; choose another --batch-size or fewer processes");
+}
+
 // The key of the first weight or buffer that is not finite, or "".
 std::string non_finite_state(Model& model) {
   const std::vector<StateEntry> entries = model.state_dict();
@@ -82,24 +96,53 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
   const bool higher_is_better = task.eval_metrics()[metric_index].higher_is_better;
   const int batch = options.batch_size;
   const int eval_batch = options.eval_batch_size > 0 ? options.eval_batch_size : batch;
-  model.reserve(std::max(batch, eval_batch));
-  task.reserve(model, batch);
+  const Communicator* comm = options.comm && options.comm->size() > 1 ? options.comm : nullptr;
+  const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+  check_batches_cover_ranks(train.size(), batch, ranks);
+  // A rank's share is at most this; evaluation runs whole eval batches.
+  const int share_most = (batch + ranks - 1) / ranks;
+  model.reserve(std::max(share_most, eval_batch));
+  task.reserve(model, share_most);
   BatchLoader loader(train, batch, true, options.seed, options.augment);
+  loader.set_share(rank, ranks);
   const LrSchedule schedule(options.schedule, options.optimizer.lr, options.epochs, int64_t(loader.num_batches()));
   PrefetchLoader batches(loader);
-  progress.sums.resize(task.train_metrics().size(), 0.0);
+  const size_t metric_count = task.train_metrics().size();
+  progress.sums.resize(metric_count, 0.0);
   // Dropout's masks follow the step count; after a resume it is the optimizer's.
   model.set_training_steps(uint64_t(optimizer.steps()));
   progress.outcome = TrainProgress::Outcome::Running;
   const int64_t batches_per_epoch = int64_t(loader.num_batches());
+  // Every rank starts from rank 0's weights and optimizer state (after a
+  // resume, its checkpoint's), and its evaluation slice is fixed.
+  Dataset eval_part;
+  if (comm) {
+    broadcast_model(model, *comm);
+    broadcast_optimizer(optimizer, model.backend(), *comm);
+    broadcast_progress(progress, *comm);
+    progress.sums.resize(metric_count, 0.0);
+    model.set_training_steps(uint64_t(optimizer.steps()));
+    eval_part = eval_slice(eval_set, *comm);
+  }
+  const auto evaluate = [&] {
+    if (!comm) return task.evaluate(model, eval_set, eval_batch);
+    broadcast_buffers(model, *comm);  // each rank's running statistics saw only its shares
+    return evaluate_sharded(task, model, eval_part, eval_set.size(), eval_batch, *comm);
+  };
   // Per step the loss and the gradients are checked; the weights only
   // before anything can save them (a finite step can still overflow one).
   const auto check_state = [&](int epoch) {
+    if (comm) broadcast_buffers(model, *comm);
     const std::string key = non_finite_state(model);
     if (!key.empty()) diverged(epoch + 1, progress.batch, batches_per_epoch, optimizer.lr(), key + " is not finite");
   };
+  // The per-step exchange besides the gradients: the metric sums of the
+  // ranks' shares and whether any rank was asked to stop.
+  std::vector<double> step_sums(metric_count + 1);
+  bool stop_agreed = false;
   const auto interrupted = [&] {
-    if (!options.stop || !options.stop->load()) return false;
+    const bool asked = comm ? stop_agreed : options.stop && options.stop->load();
+    if (!asked) return false;
     progress.outcome = TrainProgress::Outcome::Interrupted;
     return true;
   };
@@ -117,16 +160,26 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       const ScheduleValue rate = schedule.at(optimizer.steps());
       optimizer.set_lr(rate.lr);
       if (rate.momentum >= 0) optimizer.set_momentum(rate.momentum);
-      const double loss_before = progress.sums[0];
-      task.train_step(model, images, labels, n, epoch, done, progress.sums.data());
-      const double loss = (progress.sums[0] - loss_before) / n;
+      const int count = int(std::min(train.size() - done, size_t(batch)));  // the global batch
+      const BatchShare share = batch_share(count, rank, ranks);
+      model.set_batch_part(uint64_t(share.first), comm && options.sync_batchnorm ? comm : nullptr);
+      std::fill(step_sums.begin(), step_sums.end(), 0.0);
+      task.train_step(model, images, labels, n, count, epoch, done + size_t(share.first), step_sums.data());
+      if (comm) {
+        step_sums[metric_count] = options.stop && options.stop->load() ? 1.0 : 0.0;
+        model.backend().sum_across(*comm, model.gradients(), model.parameter_count());
+        comm->sum(step_sums.data(), step_sums.size());
+        stop_agreed = step_sums[metric_count] > 0;
+      }
+      for (size_t i = 0; i < metric_count; ++i) progress.sums[i] += step_sums[i];
+      const double loss = step_sums[0] / count;
       if (!std::isfinite(loss))
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr, "the loss is " + number(loss));
       if (!optimizer.step(model))
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr,
                  "the loss is " + number(loss) + " but a gradient is not finite");
       ++progress.batch;
-      done += size_t(n);
+      done += size_t(count);
       progress.seconds = seconds_before + seconds_since(start);
       if (callbacks.on_step)
         callbacks.on_step({epoch + 1, done, train.size(), progress.seconds, optimizer.steps(), loss, rate.lr});
@@ -143,13 +196,19 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
     m.images_per_second = this_session > 0 ? double(done - done_before) / this_session : 0;
     for (double sum : progress.sums) m.train.push_back(sum / double(train.size()));
     const bool evaluated = m.epoch % options.eval_every == 0 || m.epoch == options.epochs;
-    if (evaluated) m.eval = task.evaluate(model, eval_set, eval_batch);
+    if (evaluated) m.eval = evaluate();
     const bool improved = close_epoch(progress, m, metric_index, higher_is_better);
     if (callbacks.on_epoch) callbacks.on_epoch(m, improved);
     if (evaluated && options.early_stop_patience > 0 &&
         progress.epoch - progress.best_epoch >= options.early_stop_patience) {
       progress.outcome = TrainProgress::Outcome::StoppedEarly;
       return;
+    }
+    if (comm) {
+      // A stop asked while the epoch closed (evaluation, saving), agreed on.
+      double stop = options.stop && options.stop->load() ? 1.0 : 0.0;
+      comm->sum(&stop, 1);
+      stop_agreed = stop > 0;
     }
     if (interrupted()) return;
   }

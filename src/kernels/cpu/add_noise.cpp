@@ -6,16 +6,10 @@
 
 #include "kernels/cpu/noise.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/splitmix.h"
 
 namespace mnistlab::cpu {
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, 1) from the top 24 bits: every value is a float exactly.
 float unit(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }

@@ -1,13 +1,46 @@
 #include "kernels/cpu/batchnorm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/parallel.h"
 
 namespace mnistlab::cpu {
 
-void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var) {
+namespace {
+
+// SyncBatchNorm's statistics: the sums of every rank, then the sums of
+// squares about the global mean (two passes, as below, for the same reason).
+double global_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var,
+                       const Communicator& across) {
+  std::vector<double> sums(size_t(c) + 1);
+  parallel_for(threads, c, [&](int ch) {
+    double s = 0.0;
+    for (int i = 0; i < n; ++i) s += lane_sum(x + (long(i) * c + ch) * hw, hw);
+    sums[size_t(ch)] = s;
+  });
+  sums[size_t(c)] = double(n) * hw;
+  across.sum(sums.data(), sums.size());
+  const double count = sums[size_t(c)];
+  parallel_for(threads, c, [&](int ch) {
+    const float mf = float(sums[size_t(ch)] / count);
+    double ss = 0.0;
+    for (int i = 0; i < n; ++i)
+      ss += lane_sum(x + (long(i) * c + ch) * hw, hw, [mf](float v, int) { return (v - mf) * (v - mf); });
+    mean[ch] = mf;
+    sums[size_t(ch)] = ss;
+  });
+  across.sum(sums.data(), size_t(c));
+  for (int ch = 0; ch < c; ++ch) var[ch] = float(sums[size_t(ch)] / count);
+  return count;
+}
+
+}  // namespace
+
+double channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var,
+                        const Communicator* across) {
+  if (across) return global_mean_var(threads, x, n, c, hw, mean, var, *across);
   const double count = double(n) * hw;
   parallel_for(threads, c, [&](int ch) {
     double s = 0.0;
@@ -21,6 +54,7 @@ void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* 
     mean[ch] = float(m);
     var[ch] = float(ss / count);
   });
+  return count;
 }
 
 void batchnorm_apply(int threads, const float* x, int n, int c, int hw, const float* mean, const float* invstd,
@@ -49,14 +83,30 @@ static void channel_grad_sums(const float* x, const float* dy, int n, int c, int
 
 void batchnorm_backward(int threads, const float* x, const float* dy, int n, int c, int hw, const float* mean,
                         const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
-                        float* dbeta) {
-  const double count = double(n) * hw;
+                        float* dbeta, const Communicator* across) {
+  double count = double(n) * hw;
+  // SyncBatchNorm: the means of dy and dy * xhat are over every rank's
+  // batch; dgamma and dbeta stay this rank's, summed with the other gradients.
+  std::vector<double> global;
+  if (across && batch_statistics) {
+    global.resize(2 * size_t(c) + 1);
+    parallel_for(threads, c, [&](int ch) {
+      channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], global[2 * size_t(ch)], global[2 * size_t(ch) + 1]);
+    });
+    global[2 * size_t(c)] = count;
+    across->sum(global.data(), global.size());
+    count = global[2 * size_t(c)];
+  }
   parallel_for(threads, c, [&](int ch) {
     double sum_dy, sum_dy_xhat;
     channel_grad_sums(x, dy, n, c, hw, ch, mean[ch], invstd[ch], sum_dy, sum_dy_xhat);
     dgamma[ch] = float(sum_dy_xhat);
     dbeta[ch] = float(sum_dy);
     if (!dx) return;
+    if (!global.empty()) {
+      sum_dy = global[2 * size_t(ch)];
+      sum_dy_xhat = global[2 * size_t(ch) + 1];
+    }
     // With batch statistics, dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat));
     // with fixed (running) statistics the two mean terms vanish.
     const float k = gamma[ch] * invstd[ch];

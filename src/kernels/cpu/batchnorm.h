@@ -1,9 +1,13 @@
 #pragma once
 // BatchNorm2d over NCHW: statistics per channel over N*H*W.
+#include "mnistlab/distributed.h"
+
 namespace mnistlab::cpu {
 
-// mean and biased variance of each channel.
-void channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var);
+// mean and biased variance of each channel, over this batch or (across) the
+// batches of every rank; returns the number of values they are over.
+double channel_mean_var(int threads, const float* x, int n, int c, int hw, float* mean, float* var,
+                        const Communicator* across);
 // y = (x - mean) * invstd * gamma + beta
 void batchnorm_apply(int threads, const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y);
@@ -11,7 +15,7 @@ void batchnorm_apply(int threads, const float* x, int n, int c, int hw, const fl
 // computed from x itself, so they carry gradient too.
 void batchnorm_backward(int threads, const float* x, const float* dy, int n, int c, int hw, const float* mean,
                         const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
-                        float* dbeta);
+                        float* dbeta, const Communicator* across);
 
 // Running statistics and the eval-mode affine map (backend.h says what each computes).
 void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,

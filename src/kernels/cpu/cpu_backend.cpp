@@ -111,8 +111,9 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var) const override {
-    cpu::channel_mean_var(t(size_t(n) * c * hw), x, n, c, hw, mean, var);
+  double channel_mean_var(const float* x, int n, int c, int hw, float* mean, float* var,
+                          const Communicator* across) const override {
+    return cpu::channel_mean_var(t(size_t(n) * c * hw), x, n, c, hw, mean, var, across);
   }
   void batchnorm_apply(const float* x, int n, int c, int hw, const float* mean, const float* invstd,
                        const float* gamma, const float* beta, float* y) const override {
@@ -120,8 +121,9 @@ class CpuBackend final : public Backend {
   }
   void batchnorm_backward(const float* x, const float* dy, int n, int c, int hw, const float* mean,
                           const float* invstd, const float* gamma, bool batch_statistics, float* dx, float* dgamma,
-                          float* dbeta) const override {
-    cpu::batchnorm_backward(t(size_t(n) * c * hw), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma, dbeta);
+                          float* dbeta, const Communicator* across) const override {
+    cpu::batchnorm_backward(t(size_t(n) * c * hw), x, dy, n, c, hw, mean, invstd, gamma, batch_statistics, dx, dgamma,
+                            dbeta, across);
   }
 
   void batchnorm_update_running(int c, float momentum, float eps, double count, const float* mean,
@@ -164,8 +166,9 @@ class CpuBackend final : public Backend {
     cpu::upsample_backward(t(size_t(n) * s.c * s.ho() * s.wo()), s, dy, n, dx);
   }
 
-  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) const override {
-    cpu::dropout_forward(x, count, p, seed, mask, y);
+  void dropout_forward(const float* x, size_t count, float p, uint64_t seed, uint64_t first, float* mask,
+                       float* y) const override {
+    cpu::dropout_forward(t(count), x, count, p, seed, first, mask, y);
   }
   void multiply(const float* a, const float* b, size_t count, float* out) const override {
     cpu::multiply(t(count), a, b, count, out);
@@ -196,12 +199,15 @@ class CpuBackend final : public Backend {
   // and so its last bits, follow the thread count, as they did when they
   // ran outside the seam).
   double cross_entropy(const float* logits, int n, int k, const int32_t* labels, float label_smoothing, float* grad,
-                       int* correct) const override {
-    return cpu::cross_entropy(ctx_.threads, logits, n, k, labels, label_smoothing, grad, correct);
+                       int* correct, int grad_rows) const override {
+    return cpu::cross_entropy(ctx_.threads, logits, n, k, labels, label_smoothing, grad, correct, grad_rows);
   }
   double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
-                         float* grad) const override {
-    return cpu::regression_loss(ctx_.threads, kind, output, target, count, grad);
+                         float* grad, size_t grad_count) const override {
+    return cpu::regression_loss(ctx_.threads, kind, output, target, count, grad, grad_count);
+  }
+  void sum_across(const Communicator& comm, float* data, size_t count) const override {
+    comm.sum(data, count);
   }
 
   void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,

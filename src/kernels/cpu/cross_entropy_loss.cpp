@@ -5,7 +5,7 @@
 namespace mnistlab::cpu {
 
 double cross_entropy(int threads, const float* logits, int n, int k, const int32_t* labels, float label_smoothing,
-                     float* grad, int* correct) {
+                     float* grad, int* correct, int grad_rows) {
   // The target is (1 - eps) on the label and eps / K on every class
   // (nn.CrossEntropyLoss's label_smoothing); eps = 0 gives plain
   // cross-entropy bit for bit.
@@ -26,7 +26,7 @@ double cross_entropy(int threads, const float* logits, int n, int k, const int32
     if (grad) {
       for (int j = 0; j < k; ++j) {
         const double p = std::exp(double(z[j]) - log_sum);
-        grad[long(i) * k + j] = float((p - on_each - (j == labels[i] ? on_label : 0.0)) / n);
+        grad[long(i) * k + j] = float((p - on_each - (j == labels[i] ? on_label : 0.0)) / grad_rows);
       }
     }
   };

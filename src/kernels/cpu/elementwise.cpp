@@ -4,10 +4,10 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <random>
 
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/splitmix.h"
 
 namespace mnistlab::cpu {
 
@@ -149,15 +149,15 @@ void sum_cols(int threads, const float* m, int rows, long cols, float* out, bool
   });
 }
 
-void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y) {
-  // Serial on purpose: the mask depends only on the seed, not on the thread count.
-  std::mt19937_64 rng(seed);
+void dropout_forward(int threads, const float* x, size_t count, float p, uint64_t seed, uint64_t first, float* mask,
+                     float* y) {
+  const uint64_t stream = splitmix64(seed ^ 0x64726F706F7574ull);  // "dropout"
   const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
   const uint64_t threshold = uint64_t(double(p) * 18446744073709551616.0);
-  for (size_t i = 0; i < count; ++i) {
-    mask[i] = (p >= 1.f || rng() < threshold) ? 0.f : scale;
+  parallel_for_elementwise(threads, count, [&](size_t i) {
+    mask[i] = (p >= 1.f || splitmix64(stream + first + i) < threshold) ? 0.f : scale;
     y[i] = x[i] * mask[i];
-  }
+  });
 }
 
 void multiply(int threads, const float* a, const float* b, size_t count, float* out) {

@@ -33,7 +33,8 @@ void sum_rows(int threads, const float* m, int rows, int cols, float* out);
 void sum_cols(int threads, const float* m, int rows, long cols, float* out, bool accumulate);
 
 // y = x * keep / (1 - p) with keep drawn from Bernoulli(1 - p) into mask.
-void dropout_forward(const float* x, size_t count, float p, uint64_t seed, float* mask, float* y);
+void dropout_forward(int threads, const float* x, size_t count, float p, uint64_t seed, uint64_t first, float* mask,
+                     float* y);
 void multiply(int threads, const float* a, const float* b, size_t count, float* out);
 
 }  // namespace mnistlab::cpu

@@ -9,8 +9,9 @@ namespace {
 // count. The sum is split among the threads (OpenMP's reduction), so the
 // loss's last bits depend on the thread count; grad does not.
 template <class Term>
-double mean_loss(int threads, const float* output, const float* target, size_t count, float* grad, Term term) {
-  const float scale = 1.f / float(count);
+double mean_loss(int threads, const float* output, const float* target, size_t count, float* grad,
+                 size_t grad_count, Term term) {
+  const float scale = 1.f / float(grad_count);
   double sum = 0;
   auto value = [&](size_t i, double& sum) {
     float derivative = 0;
@@ -29,13 +30,13 @@ double mean_loss(int threads, const float* output, const float* target, size_t c
 }  // namespace
 
 double regression_loss(int threads, RegressionLoss kind, const float* output, const float* target, size_t count,
-                       float* grad) {
+                       float* grad, size_t grad_count) {
   if (kind == RegressionLoss::L1)
-    return mean_loss(threads, output, target, count, grad, [](float d, float& derivative) {
+    return mean_loss(threads, output, target, count, grad, grad_count, [](float d, float& derivative) {
       derivative = d > 0 ? 1.f : (d < 0 ? -1.f : 0.f);
       return double(d < 0 ? -d : d);
     });
-  return mean_loss(threads, output, target, count, grad, [](float d, float& derivative) {
+  return mean_loss(threads, output, target, count, grad, grad_count, [](float d, float& derivative) {
     derivative = 2.f * d;
     return double(d) * d;
   });
