@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "mnistlab/distributed.h"
 #include "train/threads.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
@@ -34,6 +35,10 @@ BackendOptions backend_options(const InfoArgs& a) {
 void run_info(const InfoArgs& a) {
   const BackendOptions options = backend_options(a);
   std::printf("%s\n", describe_backend(options).c_str());
+  // Under mpirun: the processes and their threads (each runs this command).
+  const Communicator& comm = world();
+  std::printf("processes: %s%s\n", comm.describe().c_str(),
+              built_with_mpi() ? "" : "; built without MPI: mpirun runs need it (libopenmpi-dev)");
   if (a.model.empty()) return;
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);

@@ -10,16 +10,22 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "dist/launcher.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
 namespace {
+
+// The shared-memory window of sum_in_shared_memory, freed before MPI_Finalize.
+MPI_Win g_window = MPI_WIN_NULL;
 
 class MpiWorld final : public Communicator {
  public:
@@ -43,15 +49,15 @@ class MpiWorld final : public Communicator {
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (!finalized) MPI_Finalize();
+        if (finalized) return;
+        if (g_window != MPI_WIN_NULL) MPI_Win_free(&g_window);
+        MPI_Finalize();
       });
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    MPI_Comm local;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
-    MPI_Comm_size(local, &local_size_);
-    MPI_Comm_free(&local);
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_);
+    MPI_Comm_size(node_, &local_size_);
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
     MPI_Get_library_version(version, &length);
@@ -64,7 +70,11 @@ class MpiWorld final : public Communicator {
   int size() const override { return size_; }
   int local_size() const override { return local_size_; }
 
-  void sum(float* data, size_t count) const override { allreduce(data, count, MPI_FLOAT, "sum of floats"); }
+  void sum(float* data, size_t count) const override {
+    // Every rank on this machine: through memory they share (see sum_in_shared_memory).
+    if (local_size_ == size_ && size_ > 1 && count >= kSharedMemoryMinFloats) return sum_in_shared_memory(data, count);
+    allreduce(data, count, MPI_FLOAT, "sum of floats");
+  }
   void sum(double* data, size_t count) const override { allreduce(data, count, MPI_DOUBLE, "sum of doubles"); }
 
   void broadcast(void* data, size_t bytes) const override {
@@ -91,6 +101,60 @@ class MpiWorld final : public Communicator {
 
  private:
   static constexpr size_t kMaxChunk = size_t(1) << 30;  // MPI counts are int
+  static constexpr size_t kSharedMemoryMinFloats = size_t(1) << 16;
+
+  // The gradients' sum when all ranks share one machine: each copies its
+  // values into a window of memory every rank can read, sums its slice over
+  // all ranks' windows (in rank order, so every rank gets the same bits),
+  // and copies the other slices' sums back. Open MPI's MPI_Allreduce moves
+  // the data through its own buffers in more passes: on a 2-core Zen 4, 2
+  // ranks summed vgg-bn's 121 MB in 34 ms this way against 57 ms
+  // (bench/README.md, "Data parallel").
+  void sum_in_shared_memory(float* data, size_t count) const {
+    if (count > window_floats_) allocate_window(count);
+    std::memcpy(windows_[size_t(rank_)], data, count * sizeof(float));
+    node_barrier();
+    const size_t lo = count * size_t(rank_) / size_t(size_), hi = count * size_t(rank_ + 1) / size_t(size_);
+    constexpr size_t kBlock = 1024;  // on the stack: a step allocates nothing
+    float block[kBlock];
+    for (size_t at = lo; at < hi; at += kBlock) {
+      const size_t n = std::min(kBlock, hi - at);
+      std::memcpy(block, windows_[0] + at, n * sizeof(float));
+      for (int r = 1; r < size_; ++r) {
+        const float* theirs = windows_[size_t(r)] + at;
+        for (size_t i = 0; i < n; ++i) block[i] += theirs[i];
+      }
+      std::memcpy(windows_[size_t(rank_)] + at, block, n * sizeof(float));
+    }
+    node_barrier();
+    for (int r = 0; r < size_; ++r) {
+      const size_t a = count * size_t(r) / size_t(size_), b = count * size_t(r + 1) / size_t(size_);
+      std::memcpy(data + a, windows_[size_t(r)] + a, (b - a) * sizeof(float));
+    }
+    // No rank may overwrite its window with the next sum's values before
+    // every rank has read this one's.
+    node_barrier();
+  }
+
+  void allocate_window(size_t count) const {
+    if (g_window != MPI_WIN_NULL) MPI_Win_free(&g_window);
+    float* mine = nullptr;
+    MPI_Win_allocate_shared(MPI_Aint(count * sizeof(float)), int(sizeof(float)), MPI_INFO_NULL, node_, &mine,
+                            &g_window);
+    windows_.assign(size_t(size_), nullptr);
+    for (int r = 0; r < size_; ++r) {
+      MPI_Aint bytes = 0;
+      int unit = 0;
+      MPI_Win_shared_query(g_window, r, &bytes, &unit, &windows_[size_t(r)]);
+    }
+    window_floats_ = count;
+  }
+
+  void node_barrier() const {
+    MPI_Request request;
+    MPI_Ibarrier(node_, &request);
+    wait(request, "barrier of the ranks on this machine");
+  }
 
   void allreduce(void* data, size_t count, MPI_Datatype type, const char* what) const {
     int type_size = 0;
@@ -130,6 +194,9 @@ class MpiWorld final : public Communicator {
 
   int rank_ = 0, size_ = 1, local_size_ = 1;
   std::string library_;
+  MPI_Comm node_ = MPI_COMM_NULL;  // the ranks on this machine
+  mutable std::vector<float*> windows_;  // every rank's part of g_window, as this rank sees it
+  mutable size_t window_floats_ = 0;
 };
 
 }  // namespace
