@@ -122,14 +122,32 @@ int main(int argc, char** argv) {
       }
       return n;
     };
+    // As fit() steps under mpirun: the gradients' sums of this rank's slice
+    // of the parameters, its step of that slice, the slices traded; the
+    // exchanges' time is the allreduce's (its two halves).
     double reduce_seconds = 0;
-    const auto sum_gradients = [&] {
-      if (ranks == 1) return;
+    const size_t count = model.parameter_count();
+    const auto timed = [&](auto exchange) {
       const auto t0 = std::chrono::steady_clock::now();
-      model.backend().sum_across(comm, model.gradients(), model.parameter_count());
-      double loss_sum = 0;  // the loss sums the command exchanges too
-      comm.sum(&loss_sum, 1);
+      exchange();
       reduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    const auto optimizer_step = [&] {
+      if (ranks == 1) {
+        optimizer->step(model);
+        return;
+      }
+      timed([&] {
+        model.backend().sum_slice_across(comm, model.gradients(), count);
+        double loss_sum = 0;  // the metric sums and the stop flag the command exchanges too
+        comm.sum(&loss_sum, 1);
+      });
+      const Communicator::Slice mine = comm.slice(count);
+      double bad = optimizer->step_slice(model, mine.first, mine.end - mine.first) ? 0 : 1;
+      timed([&] {
+        comm.sum(&bad, 1);
+        model.backend().gather_across(comm, model.parameters(), count);
+      });
     };
     auto step = [&] {
       const int n = next_batch();
@@ -139,16 +157,14 @@ int main(int argc, char** argv) {
         const Tensor& logits = model.forward(images.data(), n);
         cross_entropy(model.backend(), logits, labels.data(), grad.data(), nullptr, 0.f, batch);
         model.backward(grad.data());
-        sum_gradients();
-        optimizer->step(model);
+        optimizer_step();
       } else if (task == "denoise") {
         add_noise(model.backend(), noise, step_index, uint64_t(rank) * share * pixels, images.data(),
                   size_t(n) * pixels, noisy.data());
         const Tensor& out = model.forward(noisy.data(), n);
         l1_loss(model.backend(), out, images.data(), grad.data(), batch);
         model.backward(grad.data());
-        sum_gradients();
-        optimizer->step(model);
+        optimizer_step();
       } else {
         const Tensor& logits = model.forward(images.data(), n);
         for (int i = 0; i < n; ++i) {

@@ -1004,6 +1004,14 @@ class OtherRanks final : public Communicator {
   void sum(double* data, size_t count) const override {
     for (size_t i = 0; i < count; ++i) data[i] *= 1 + copies_;
   }
+  // This rank is rank 0: its slice is the first part.
+  void sum_slice(float* data, size_t count) const override {
+    const Slice mine = slice(count);
+    for (size_t i = mine.first; i < mine.end; ++i) data[i] += theirs_[i];
+  }
+  void gather_slices(float* data, size_t count) const override {
+    for (size_t i = slice(count).end; i < count; ++i) data[i] = theirs_[i];
+  }
   void broadcast(void*, size_t) const override {}
   [[noreturn]] void abort(int code) const override { std::exit(code); }
   std::string describe() const override { return "test ranks"; }
@@ -1014,9 +1022,11 @@ class OtherRanks final : public Communicator {
 };
 
 // The gradients' sum over ranks: each value plus the other rank's, one
-// float addition (exact reference).
+// float addition (exact reference); the same for this rank's slice alone,
+// and the other rank's slice gathered into this one's values.
 KernelCase sum_across_case(size_t count) {
-  KernelCase kc{"sum_across", std::to_string(count) + " values", {"sum_across"}, count, 0, nullptr};
+  KernelCase kc{"sum_across", std::to_string(count) + " values", {"sum_across", "sum_slice_across", "gather_across"},
+                count, 0, nullptr};
   kc.make = [=] {
     auto mine = std::make_shared<Floats>(random_values(count, 65, -3.f, 3.f));
     auto theirs = std::make_shared<Floats>(random_values(count, 66, -3.f, 3.f));
@@ -1024,10 +1034,21 @@ KernelCase sum_across_case(size_t count) {
     for (size_t i = 0; i < count; ++i) out[i] = double((*mine)[i]) + (*theirs)[i];
     Instance inst;
     inst.want["out"] = exact_want(out);
+    const size_t half = count / 2;  // rank 0's slice of two
+    inst.want["slice"] = exact_want(std::vector<double>(out.begin(), out.begin() + std::ptrdiff_t(half)));
+    std::vector<double> gathered(count);
+    for (size_t i = 0; i < count; ++i) gathered[i] = i < half ? (*mine)[i] : (*theirs)[i];
+    inst.want["gathered"] = exact_want(gathered);
     inst.run = [=](const Backend& be) {
       Result r;
+      const OtherRanks other(*theirs, 1);
       Floats& o = r.out["out"] = *mine;
-      be.sum_across(OtherRanks(*theirs, 1), o.data(), count);
+      be.sum_across(other, o.data(), count);
+      Floats sliced = *mine;
+      be.sum_slice_across(other, sliced.data(), count);
+      r.out["slice"] = Floats(sliced.begin(), sliced.begin() + std::ptrdiff_t(half));
+      Floats& g = r.out["gathered"] = *mine;
+      be.gather_across(other, g.data(), count);
       return r;
     };
     return inst;

@@ -50,6 +50,11 @@ class InfinityAt final : public Optimizer {
   InfinityAt(std::unique_ptr<Optimizer> inner, int64_t at, What what)
       : inner_(std::move(inner)), at_(at), what_(what) {}
   using Optimizer::step;
+  using Optimizer::step_slice;
+  bool step_slice(const Backend&, float*, const float*, size_t, size_t) override {
+    ADD_FAILURE() << "a single process steps all parameters";
+    return false;
+  }
   bool step(const Backend& backend, float* params, const float* grads) override {
     const bool now = inner_->steps() + 1 == at_;
     if (now && what_ == Gradient) const_cast<float*>(grads)[1] = kInf;

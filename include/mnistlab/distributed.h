@@ -25,8 +25,22 @@ class Communicator {
   // Sums over the ranks, in place; every rank gets the same values.
   virtual void sum(float* data, size_t count) const = 0;
   virtual void sum(double* data, size_t count) const = 0;
+  // The ranks' sums of this rank's slice of data (slice(count)) alone, in
+  // place; the rest of data is left undefined (MPI_Reduce_scatter).
+  virtual void sum_slice(float* data, size_t count) const = 0;
+  // Every rank's slice of data to every rank, in place (MPI_Allgatherv).
+  virtual void gather_slices(float* data, size_t count) const = 0;
   // Rank 0's bytes to every rank.
   virtual void broadcast(void* data, size_t bytes) const = 0;
+  // This rank's slice of `count` values: [first, end), the ranks' slices in
+  // rank order, count / size() values each or one more.
+  struct Slice {
+    size_t first = 0, end = 0;
+  };
+  Slice slice(size_t count) const { return slice_of(rank(), count); }
+  Slice slice_of(int r, size_t count) const {
+    return {count * size_t(r) / size_t(size()), count * size_t(r + 1) / size_t(size())};
+  }
   // Ends every rank of the run now with exit status `code` (MPI_Abort).
   [[noreturn]] virtual void abort(int code) const = 0;
   // "2 processes (Open MPI v4.1.4)", "1 process".

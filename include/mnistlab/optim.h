@@ -40,8 +40,15 @@ class Optimizer {
   // taken all the same (the check rides on its one pass over the
   // gradients), so the weights are no longer worth keeping.
   virtual bool step(const Backend& backend, float* params, const float* grads) = 0;
+  // Data parallel: the step of parameters [first, first + count) alone, each
+  // rank its slice (ZeroRedundancyOptimizer's sharding of the work); the
+  // state of the others goes stale until a rank's slices are gathered
+  // (write_buffer). The step count advances as with step().
+  virtual bool step_slice(const Backend& backend, float* params, const float* grads, size_t first,
+                          size_t count) = 0;
   // The model's parameters from its gradients, on its backend.
   bool step(Model& model);
+  bool step_slice(Model& model, size_t first, size_t count);
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
   // What OneCycleLR cycles: SGD's momentum, Adam's beta1.

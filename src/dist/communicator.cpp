@@ -18,6 +18,8 @@ class SingleProcess final : public Communicator {
   int local_size() const override { return 1; }
   void sum(float*, size_t) const override {}
   void sum(double*, size_t) const override {}
+  void sum_slice(float*, size_t) const override {}
+  void gather_slices(float*, size_t) const override {}
   void broadcast(void*, size_t) const override {}
   [[noreturn]] void abort(int code) const override { std::_Exit(code); }
   std::string describe() const override { return "1 process"; }

@@ -58,6 +58,17 @@ void broadcast_progress(TrainProgress& p, const Communicator& comm) {
   p.sums.assign(values.begin() + 6, values.begin() + 6 + std::ptrdiff_t(values[5]));
 }
 
+void gather_optimizer(Optimizer& optimizer, const Backend& backend, const Communicator& comm) {
+  if (comm.size() == 1) return;
+  for (const std::string& name : optimizer.buffer_names()) {
+    std::vector<float> values = optimizer.read_buffer(backend, name);
+    // Made on the first step on every rank alike, or on none.
+    if (values.empty()) continue;
+    comm.gather_slices(values.data(), values.size());
+    optimizer.write_buffer(backend, name, values);
+  }
+}
+
 Dataset eval_slice(const Dataset& data, const Communicator& comm) {
   const size_t n = data.size(), r = size_t(comm.rank()), ranks = size_t(comm.size());
   return data.slice(n * r / ranks, n * (r + 1) / ranks);

@@ -24,6 +24,9 @@ BatchShare batch_share(int count, int rank, int ranks);
 // buffers only, to every rank.
 void broadcast_model(Model& model, const Communicator& comm);
 void broadcast_buffers(Model& model, const Communicator& comm);
+// Every rank's slices of the optimizer's state (Optimizer::step_slice) to
+// every rank, so any rank holds the whole state a checkpoint saves.
+void gather_optimizer(Optimizer& optimizer, const Backend& backend, const Communicator& comm);
 // Where rank 0's run stands (a resumed run's epoch, batch, sums and best
 // epoch; the history stays rank 0's).
 void broadcast_progress(TrainProgress& progress, const Communicator& comm);

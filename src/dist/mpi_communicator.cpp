@@ -77,6 +77,46 @@ class MpiWorld final : public Communicator {
   }
   void sum(double* data, size_t count) const override { allreduce(data, count, MPI_DOUBLE, "sum of doubles"); }
 
+  void sum_slice(float* data, size_t count) const override {
+    if (count < size_t(size_) || count / size_t(size_) > kMaxChunk / sizeof(float)) return sum(data, count);
+    if (local_size_ == size_ && count >= kSharedMemoryMinFloats) return sum_slice_in_shared_memory(data, count);
+    std::vector<int> counts(static_cast<size_t>(size_));
+    for (int r = 0; r < size_; ++r) counts[size_t(r)] = int(slice_of(r, count).end - slice_of(r, count).first);
+    // MPI_IN_PLACE: the sums land at the start of data; this rank's slice is further on.
+    MPI_Request request;
+    MPI_Ireduce_scatter(MPI_IN_PLACE, data, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request);
+    wait(request, "sum of gradient slices");
+    const Slice mine = slice(count);
+    std::memmove(data + mine.first, data, (mine.end - mine.first) * sizeof(float));
+  }
+
+  void gather_slices(float* data, size_t count) const override {
+    if (count / size_t(size_) > kMaxChunk / sizeof(float)) {
+      // Larger than MPI's int counts: each rank's slice in turn from it.
+      for (int r = 0; r < size_; ++r) {
+        const Slice s = slice_of(r, count);
+        for (size_t done = s.first; done < s.end;) {
+          const int chunk = int(std::min(s.end - done, kMaxChunk / sizeof(float)));
+          MPI_Request request;
+          MPI_Ibcast(data + done, chunk, MPI_FLOAT, r, MPI_COMM_WORLD, &request);
+          wait(request, "gather of parameter slices");
+          done += size_t(chunk);
+        }
+      }
+      return;
+    }
+    if (local_size_ == size_ && count >= kSharedMemoryMinFloats) return gather_in_shared_memory(data, count);
+    std::vector<int> counts(static_cast<size_t>(size_)), offsets(static_cast<size_t>(size_));
+    for (int r = 0; r < size_; ++r) {
+      offsets[size_t(r)] = int(slice_of(r, count).first);
+      counts[size_t(r)] = int(slice_of(r, count).end - slice_of(r, count).first);
+    }
+    MPI_Request request;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), offsets.data(), MPI_FLOAT,
+                    MPI_COMM_WORLD, &request);
+    wait(request, "gather of parameter slices");
+  }
+
   void broadcast(void* data, size_t bytes) const override {
     auto* p = static_cast<char*>(data);
     for (size_t done = 0; done < bytes;) {
@@ -111,28 +151,51 @@ class MpiWorld final : public Communicator {
   // ranks summed vgg-bn's 121 MB in 34 ms this way against 57 ms
   // (bench/README.md, "Data parallel").
   void sum_in_shared_memory(float* data, size_t count) const {
+    sum_slice_into(data, count, true);
+    gather_from_windows(data, count);
+  }
+  void sum_slice_in_shared_memory(float* data, size_t count) const { sum_slice_into(data, count, false); }
+  void gather_in_shared_memory(float* data, size_t count) const {
+    if (count > window_floats_) allocate_window(count);
+    const Slice mine = slice(count);
+    std::memcpy(windows_[size_t(rank_)] + mine.first, data + mine.first, (mine.end - mine.first) * sizeof(float));
+    node_barrier();
+    gather_from_windows(data, count);
+  }
+
+  // This rank's slice of the sums, in rank order (every rank gets the same
+  // bits), into data (and into its window when the others will read it).
+  void sum_slice_into(float* data, size_t count, bool publish) const {
     if (count > window_floats_) allocate_window(count);
     std::memcpy(windows_[size_t(rank_)], data, count * sizeof(float));
     node_barrier();
-    const size_t lo = count * size_t(rank_) / size_t(size_), hi = count * size_t(rank_ + 1) / size_t(size_);
+    const Slice mine = slice(count);
     constexpr size_t kBlock = 1024;  // on the stack: a step allocates nothing
     float block[kBlock];
-    for (size_t at = lo; at < hi; at += kBlock) {
-      const size_t n = std::min(kBlock, hi - at);
+    for (size_t at = mine.first; at < mine.end; at += kBlock) {
+      const size_t n = std::min(kBlock, mine.end - at);
       std::memcpy(block, windows_[0] + at, n * sizeof(float));
       for (int r = 1; r < size_; ++r) {
         const float* theirs = windows_[size_t(r)] + at;
         for (size_t i = 0; i < n; ++i) block[i] += theirs[i];
       }
-      std::memcpy(windows_[size_t(rank_)] + at, block, n * sizeof(float));
+      std::memcpy(data + at, block, n * sizeof(float));
     }
+    // Every rank has read this rank's window before it is written again.
     node_barrier();
+    if (!publish) return;
+    std::memcpy(windows_[size_t(rank_)] + mine.first, data + mine.first, (mine.end - mine.first) * sizeof(float));
+    node_barrier();
+  }
+
+  // The other ranks' slices from their windows; then no rank may write its
+  // window again before every rank has read it.
+  void gather_from_windows(float* data, size_t count) const {
     for (int r = 0; r < size_; ++r) {
-      const size_t a = count * size_t(r) / size_t(size_), b = count * size_t(r + 1) / size_t(size_);
-      std::memcpy(data + a, windows_[size_t(r)] + a, (b - a) * sizeof(float));
+      if (r == rank_) continue;
+      const Slice s = slice_of(r, count);
+      std::memcpy(data + s.first, windows_[size_t(r)] + s.first, (s.end - s.first) * sizeof(float));
     }
-    // No rank may overwrite its window with the next sum's values before
-    // every rank has read this one's.
     node_barrier();
   }
 

@@ -267,6 +267,11 @@ class Backend {
   // Data parallel: data summed over the ranks of comm, in place (the
   // gradients after each backward). Collective.
   virtual void sum_across(const Communicator& comm, float* data, size_t count) const = 0;
+  // The same for this rank's slice alone (Communicator::sum_slice), and each
+  // rank's slice to every rank (gather_slices): the gradients' sums for the
+  // slice of parameters this rank updates, then the updated parameters.
+  virtual void sum_slice_across(const Communicator& comm, float* data, size_t count) const = 0;
+  virtual void gather_across(const Communicator& comm, float* data, size_t count) const = 0;
 
   // The denoising task's input: noisy[i] = clean[i] + noise of value first +
   // i of the stream `seed`, each value a function of (seed, first + i) alone

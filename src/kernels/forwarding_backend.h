@@ -166,6 +166,14 @@ class ForwardingBackend : public Backend {
     Call call(*this, "sum_across");
     inner_->sum_across(comm, data, count);
   }
+  void sum_slice_across(const Communicator& comm, float* data, size_t count) const override {
+    Call call(*this, "sum_slice_across");
+    inner_->sum_slice_across(comm, data, count);
+  }
+  void gather_across(const Communicator& comm, float* data, size_t count) const override {
+    Call call(*this, "gather_across");
+    inner_->gather_across(comm, data, count);
+  }
   void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean, size_t count, float* noisy) const override {
     Call call(*this, "add_noise");
     inner_->add_noise(kind, amount, clip, seed, first, clean, count, noisy);

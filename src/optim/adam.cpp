@@ -10,7 +10,7 @@ Adam::Adam(const OptimizerOptions& o, size_t n, bool decoupled)
   lr_ = o.lr;
 }
 
-bool Adam::step(const Backend& backend, float* p, const float* g) {
+bool Adam::step_slice(const Backend& backend, float* p, const float* g, size_t first, size_t count) {
   ++steps_;
   AdamStep s;
   s.lr = lr_;
@@ -20,7 +20,7 @@ bool Adam::step(const Backend& backend, float* p, const float* g) {
   s.weight_decay = o_.weight_decay;
   s.decoupled = decoupled_;
   s.step = steps_;
-  return backend.adam_step(s, p, g, buffer(backend, 0), buffer(backend, 1), n_);
+  return backend.adam_step(s, p + first, g + first, buffer(backend, 0) + first, buffer(backend, 1) + first, count);
 }
 
 }  // namespace mnistlab

@@ -11,6 +11,9 @@ static void require(bool ok, const std::string& what) {
 }
 
 bool Optimizer::step(Model& model) { return step(model.backend(), model.parameters(), model.gradients()); }
+bool Optimizer::step_slice(Model& model, size_t first, size_t count) {
+  return step_slice(model.backend(), model.parameters(), model.gradients(), first, count);
+}
 
 const char* optimizer_name(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
 

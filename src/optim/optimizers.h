@@ -38,7 +38,11 @@ class SGD final : public BufferedOptimizer {
  public:
   SGD(const OptimizerOptions& options, size_t n);
   using Optimizer::step;
-  bool step(const Backend& backend, float* params, const float* grads) override;
+  using Optimizer::step_slice;
+  bool step(const Backend& backend, float* params, const float* grads) override {
+    return step_slice(backend, params, grads, 0, n_);
+  }
+  bool step_slice(const Backend& backend, float* params, const float* grads, size_t first, size_t count) override;
   void set_momentum(float momentum) override { o_.momentum = momentum; }
 
  private:
@@ -50,7 +54,11 @@ class Adam final : public BufferedOptimizer {
   // decoupled: AdamW's weight decay.
   Adam(const OptimizerOptions& options, size_t n, bool decoupled);
   using Optimizer::step;
-  bool step(const Backend& backend, float* params, const float* grads) override;
+  using Optimizer::step_slice;
+  bool step(const Backend& backend, float* params, const float* grads) override {
+    return step_slice(backend, params, grads, 0, n_);
+  }
+  bool step_slice(const Backend& backend, float* params, const float* grads, size_t first, size_t count) override;
   void set_momentum(float beta1) override { o_.beta1 = beta1; }
 
  private:

@@ -8,7 +8,7 @@ SGD::SGD(const OptimizerOptions& o, size_t n) : BufferedOptimizer("SGD", n, {"mo
   lr_ = o.lr;
 }
 
-bool SGD::step(const Backend& backend, float* p, const float* g) {
+bool SGD::step_slice(const Backend& backend, float* p, const float* g, size_t first, size_t count) {
   SgdStep s;
   s.lr = lr_;
   s.momentum = o_.momentum;
@@ -18,7 +18,7 @@ bool SGD::step(const Backend& backend, float* p, const float* g) {
   s.first = s.momentum != 0.f && !has_buffer(0);
   float* momentum_buffer = s.momentum != 0.f || has_buffer(0) ? buffer(backend, 0) : nullptr;
   ++steps_;
-  return backend.sgd_step(s, p, g, momentum_buffer, n_);
+  return backend.sgd_step(s, p + first, g + first, momentum_buffer ? momentum_buffer + first : nullptr, count);
 }
 
 }  // namespace mnistlab

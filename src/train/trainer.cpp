@@ -136,6 +136,21 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
     const std::string key = non_finite_state(model);
     if (!key.empty()) diverged(epoch + 1, progress.batch, batches_per_epoch, optimizer.lr(), key + " is not finite");
   };
+  // One process steps every parameter. Data parallel: this rank its slice,
+  // whether every rank's gradients were finite agreed on, then the slices traded.
+  const auto optimizer_step = [&] {
+    if (!comm) return optimizer.step(model);
+    const size_t count = model.parameter_count();
+    const Communicator::Slice mine = comm->slice(count);
+    double bad = optimizer.step_slice(model, mine.first, mine.end - mine.first) ? 0.0 : 1.0;
+    comm->sum(&bad, 1);
+    model.backend().gather_across(*comm, model.parameters(), count);
+    return bad == 0;
+  };
+  // Before anything saves the optimizer's state: each rank's slices of it.
+  const auto gather_optimizer_state = [&] {
+    if (comm) gather_optimizer(optimizer, model.backend(), *comm);
+  };
   // The per-step exchange besides the gradients: the metric sums of the
   // ranks' shares and whether any rank was asked to stop.
   std::vector<double> step_sums(metric_count + 1);
@@ -167,7 +182,10 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       task.train_step(model, images, labels, n, count, epoch, done + size_t(share.first), step_sums.data());
       if (comm) {
         step_sums[metric_count] = options.stop && options.stop->load() ? 1.0 : 0.0;
-        model.backend().sum_across(*comm, model.gradients(), model.parameter_count());
+        // Each rank steps its slice of the parameters on the slice's summed
+        // gradients, then the ranks trade the updated slices: the work of
+        // the step is shared, not repeated on every rank.
+        model.backend().sum_slice_across(*comm, model.gradients(), model.parameter_count());
         comm->sum(step_sums.data(), step_sums.size());
         stop_agreed = step_sums[metric_count] > 0;
       }
@@ -175,7 +193,7 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       const double loss = step_sums[0] / count;
       if (!std::isfinite(loss))
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr, "the loss is " + number(loss));
-      if (!optimizer.step(model))
+      if (!optimizer_step())
         diverged(epoch + 1, progress.batch + 1, batches_per_epoch, rate.lr,
                  "the loss is " + number(loss) + " but a gradient is not finite");
       ++progress.batch;
@@ -185,10 +203,12 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
         callbacks.on_step({epoch + 1, done, train.size(), progress.seconds, optimizer.steps(), loss, rate.lr});
       if (interrupted()) {
         check_state(epoch);
+        gather_optimizer_state();
         return;
       }
     }
     check_state(epoch);
+    gather_optimizer_state();
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.seconds = progress.seconds;

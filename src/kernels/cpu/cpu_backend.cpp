@@ -209,6 +209,12 @@ class CpuBackend final : public Backend {
   void sum_across(const Communicator& comm, float* data, size_t count) const override {
     comm.sum(data, count);
   }
+  void sum_slice_across(const Communicator& comm, float* data, size_t count) const override {
+    comm.sum_slice(data, count);
+  }
+  void gather_across(const Communicator& comm, float* data, size_t count) const override {
+    comm.gather_slices(data, count);
+  }
 
   void add_noise(NoiseKind kind, float amount, bool clip, uint64_t seed, uint64_t first, const float* clean,
                  size_t count, float* noisy) const override {
