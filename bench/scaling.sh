@@ -2,12 +2,14 @@
 # Data-parallel scaling on this machine, in one run: for every preset,
 # mnistlab as one process of 2 threads against 2 processes (mpirun) of 1
 # thread each, the same global batch (build/bench/mnistlab_bench_throughput,
-# which under mpirun trains as `mnistlab train` does: each rank its share,
-# gradients summed with MPI_Allreduce); per step the time in the allreduce,
-# the rest (compute) and the bytes each rank reduces. Then PyTorch's
+# which under mpirun trains as `mnistlab train` does: each rank its share of
+# the batch, the gradients' sums of its slice of the parameters, its step of
+# that slice, the slices traded: an allreduce in two halves); per step the
+# time in those exchanges, the rest (compute) and the gradients' bytes. Then PyTorch's
 # DistributedDataParallel (gloo, bench/pytorch_ddp.py) with the same 2 ranks
 # x 1 thread on the networks it has, float32 and bf16 autocast (where the CPU
-# has AVX512_BF16), the faster counted. Last, a model of N-machine scaling
+# has AVX512_BF16), each also with OMP_WAIT_POLICY=PASSIVE
+# OPENBLAS_NUM_THREADS=1, the fastest counted. Last, a model of N-machine scaling
 # from the 1-process compute time and the bytes: a ring allreduce sends
 # 2 (N-1)/N of the gradients' bytes over each link, not overlapped with the
 # backward pass.
@@ -51,7 +53,7 @@ rows=("baseline train 64 data/mnist yes"
 
 value() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(mpirun --version | head -1)"
-echo "# $steps steps x $repeats repeats; images/s of the global batch; PyTorch: DDP gloo, 2 ranks x 1 thread, best of fp32 and bf16 autocast (bf16 here: $bf16)"
+echo "# $steps steps x $repeats repeats; images/s of the global batch; PyTorch: DDP gloo, 2 ranks x 1 thread, best of fp32 and bf16 autocast (bf16 here: $bf16), each also with OMP_WAIT_POLICY=PASSIVE"
 printf '%-13s %-8s %6s %10s %10s %8s %11s %11s %10s %10s %8s\n' preset task batch "1x2 img/s" "2x1 img/s" "2x1/1x2" "allred ms" "compute ms" "MB/step" "DDP img/s" "ours/DDP"
 model_rows=()
 for row in "${rows[@]}"; do
@@ -64,11 +66,14 @@ for row in "${rows[@]}"; do
   ratio="n/a"
   if [[ $pytorch == yes ]]; then
     best=0
-    for mode in none bf16; do
+    for variant in none bf16 none+passive bf16+passive; do
+      mode=${variant%+passive}
       [[ $mode == bf16 && $bf16 == no ]] && continue
-      r=$("$PYTHON" bench/pytorch_ddp.py --task "$task" --model "$preset" --batch-size "$batch" --data-dir "$data" \
-            --ranks 2 --threads 1 --steps "$steps" --repeats "$repeats" --warmup 3 --autocast "$mode" 2>/dev/null |
-          awk '$1 == "images_per_s" { print $2 }')
+      envs=()
+      [[ $variant == *+passive ]] && envs=(OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1)
+      r=$(env "${envs[@]}" "$PYTHON" bench/pytorch_ddp.py --task "$task" --model "$preset" --batch-size "$batch" \
+            --data-dir "$data" --ranks 2 --threads 1 --steps "$steps" --repeats "$repeats" --warmup 3 \
+            --autocast "$mode" 2>/dev/null | awk '$1 == "images_per_s" { print $2 }')
       best=$(awk -v a="$best" -v b="${r:-0}" 'BEGIN { print (b > a) ? b : a }')
     done
     ddp=$best

@@ -76,7 +76,13 @@ const fs::path& Run::dir() const { return state_->folder.dir; }
 Run Run::create(RunConfig config, const std::string& command_line, bool overwrite, const Communicator* comm) {
   auto s = std::make_unique<State>();
   s->comm = comm;
-  if (comm) config.processes = comm->size();
+  if (comm && comm->size() > 1) {
+    config.processes = comm->size();
+    // run.json keeps the threads each process ran with: by default the
+    // machine's CPUs shared among its processes.
+    if (config.threads == 0)
+      config.threads = std::max(1, int(std::thread::hardware_concurrency()) / comm->local_size());
+  }
   if (!s->writes()) {
     s->config = config;
     share_settings(*s, false);
@@ -139,11 +145,8 @@ Training prepare(const Run::State& s, const std::atomic<bool>* stop) {
     o.kind = c.backend;
     t.model.set_backend(o);  // use_threads keeps the kind
   }
-  // --threads is per process; by default the processes on one machine share its CPUs.
-  int threads = c.threads;
-  if (threads == 0 && s.comm && s.comm->local_size() > 1)
-    threads = std::max(1, int(std::thread::hardware_concurrency()) / s.comm->local_size());
-  use_threads(t.model, threads, c.precision);
+  // --threads is per process (Run::create sets it under mpirun when not given).
+  use_threads(t.model, c.threads, c.precision);
   t.options = train_options(c, stop);
   t.options.comm = s.comm;
   t.task = make_task(c);
