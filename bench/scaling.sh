@@ -17,6 +17,7 @@
 #   bench/scaling.sh                  every row, 3 repeats of 10 steps
 #   bench/scaling.sh --only "vgg-bn"  some presets
 #   bench/scaling.sh --steps 20 --repeats 5
+#   bench/scaling.sh --precision bf16 mnistlab in bf16 (where the CPU has AVX512_BF16)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,12 +26,14 @@ BIN=${MNISTLAB_BENCH_DIR:-build/bench}/mnistlab_bench_throughput
 steps=10
 repeats=3
 only=""
+precision=fp32
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --steps) steps="$2"; shift 2 ;;
     --repeats) repeats="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    --precision) precision="$2"; shift 2 ;;
+    *) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 [[ -x $BIN ]] || { echo "scaling.sh: $BIN missing: build first (scripts/build.sh)" >&2; exit 1; }
@@ -53,13 +56,14 @@ rows=("baseline train 64 data/mnist yes"
 
 value() { awk -v k="$1" '$1 == k { print $2 }' <<<"$2"; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(mpirun --version | head -1)"
-echo "# $steps steps x $repeats repeats; images/s of the global batch; PyTorch: DDP gloo, 2 ranks x 1 thread, best of fp32 and bf16 autocast (bf16 here: $bf16), each also with OMP_WAIT_POLICY=PASSIVE"
+echo "# mnistlab $precision; $steps steps x $repeats repeats; images/s of the global batch; PyTorch: DDP gloo, 2 ranks x 1 thread, best of fp32 and bf16 autocast (bf16 here: $bf16), each also with OMP_WAIT_POLICY=PASSIVE"
 printf '%-13s %-8s %6s %10s %10s %8s %11s %11s %10s %10s %8s\n' preset task batch "1x2 img/s" "2x1 img/s" "2x1/1x2" "allred ms" "compute ms" "MB/step" "DDP img/s" "ours/DDP"
 model_rows=()
 for row in "${rows[@]}"; do
   read -r preset task batch data pytorch <<<"$row"
   [[ -n $only && " $only " != *" $preset "* ]] && continue
-  common=(--task "$task" --model "$preset" --batch-size "$batch" --data-dir "$data" --steps "$steps" --repeats "$repeats" --warmup 3)
+  common=(--task "$task" --model "$preset" --batch-size "$batch" --data-dir "$data" --steps "$steps" --repeats "$repeats"
+          --warmup 3 --precision "$precision")
   one=$("$BIN" "${common[@]}" --threads 2 2>/dev/null)
   two=$("${mpirun[@]}" "$BIN" "${common[@]}" --threads 1 2>/dev/null)
   ddp="n/a"

@@ -173,45 +173,59 @@ TEST_F(DataParallel, StoppedRunResumesWithTheSameOrAnotherNumberOfRanks) {
 }
 
 // SIGKILL to one rank: mpirun ends the others and names the rank; the last
-// checkpoint stays readable and the run resumes from it.
-TEST_F(DataParallel, AKilledRankEndsTheRunAndItResumes) {
-  write_split(synthetic(3000, 3), "train");
-  const std::string args = "train --model " + model_file("plain", kPlainNet).string() +
-                           " --epochs 3 --batch-size 32 --optimizer sgd --lr 0.01 --data-dir " +
-                           (dir_ / "data").string() + " --out " + (dir_ / "killed").string() + " --threads 1";
-  const fs::path log = dir_ / "killed.log";
-  const pid_t launcher = fork();
-  ASSERT_GE(launcher, 0);
-  if (launcher == 0) {
-    setpgid(0, 0);
-    execl("/bin/sh", "sh", "-c", ("exec " + mpirun(2) + MNISTLAB_CLI + " " + args + " > " + log.string() + " 2>&1").c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
+// checkpoint stays readable and the run resumes from it. SIGSTOP instead (a
+// rank that hangs): the others give up after --collective-timeout and name it.
+class FailingRank : public DataParallel {
+ protected:
+  // Starts a 2-rank training of 3 epochs in the background; returns mpirun's PID.
+  pid_t start(const std::string& out, const std::string& extra) {
+    write_split(synthetic(3000, 3), "train");
+    const std::string args = "train --model " + model_file("plain", kPlainNet).string() +
+                             " --epochs 3 --batch-size 32 --optimizer sgd --lr 0.01 --data-dir " +
+                             (dir_ / "data").string() + " --out " + (dir_ / out).string() + " --threads 1" + extra;
+    log_ = dir_ / (out + ".log");
+    const pid_t launcher = fork();
+    if (launcher == 0) {
+      execl("/bin/sh", "sh", "-c",
+            ("exec " + mpirun(2) + MNISTLAB_CLI + " " + args + " > " + log_.string() + " 2>&1").c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return launcher;
   }
-  // Wait for the first epoch's checkpoint, then kill rank 1.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir_ / "killed" / "resume.safetensors") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(fs::exists(dir_ / "killed" / "resume.safetensors")) << read_file(log);
-  const CommandResult ranks = run_shell("pgrep -P " + std::to_string(launcher));
-  std::vector<pid_t> pids;
-  std::stringstream list(ranks.output);
-  for (long pid; list >> pid;) pids.push_back(pid_t(pid));
-  ASSERT_EQ(pids.size(), 2u) << ranks.output;
-  // Rank 1 is the one started second: its environment says so.
-  pid_t victim = 0;
-  for (pid_t pid : pids)
-    if (read_file("/proc/" + std::to_string(pid) + "/environ").find("OMPI_COMM_WORLD_RANK=1") != std::string::npos)
-      victim = pid;
-  ASSERT_NE(victim, 0);
-  const auto killed_at = std::chrono::steady_clock::now();
+  // After the first epoch's checkpoint: the PID of rank 1 (its environment says which it is).
+  pid_t rank_one_after_first_epoch(pid_t launcher, const std::string& out) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!fs::exists(dir_ / out / "resume.safetensors") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!fs::exists(dir_ / out / "resume.safetensors")) return 0;
+    std::stringstream list(run_shell("pgrep -P " + std::to_string(launcher)).output);
+    for (long pid; list >> pid;)
+      if (read_file("/proc/" + std::to_string(pid) + "/environ").find("OMPI_COMM_WORLD_RANK=1") != std::string::npos)
+        return pid_t(pid);
+    return 0;
+  }
+  // Seconds until mpirun ends after now, and whether it failed.
+  std::pair<double, bool> wait_end(pid_t launcher) {
+    const auto from = std::chrono::steady_clock::now();
+    int status = 0;
+    waitpid(launcher, &status, 0);
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count(),
+            !WIFEXITED(status) || WEXITSTATUS(status) != 0};
+  }
+  fs::path log_;
+};
+
+TEST_F(FailingRank, AKilledRankEndsTheRunAndItResumes) {
+  const pid_t launcher = start("killed", "");
+  ASSERT_GT(launcher, 0);
+  const pid_t victim = rank_one_after_first_epoch(launcher, "killed");
+  ASSERT_NE(victim, 0) << read_file(log_);
   kill(victim, SIGKILL);
-  int status = 0;
-  waitpid(launcher, &status, 0);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  const auto [seconds, failed] = wait_end(launcher);
   EXPECT_LT(seconds, 10.0);
-  EXPECT_TRUE(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
-  const std::string output = read_file(log);
+  EXPECT_TRUE(failed);
+  const std::string output = read_file(log_);
   EXPECT_NE(output.find("rank 1"), std::string::npos) << output;
   // The last epoch's checkpoint is whole, and the run continues from it.
   EXPECT_NO_THROW(read_safetensors(dir_ / "killed" / "resume.safetensors"));
@@ -220,6 +234,20 @@ TEST_F(DataParallel, AKilledRankEndsTheRunAndItResumes) {
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
   EXPECT_EQ(metrics("killed").size(), 3u);
+}
+
+TEST_F(FailingRank, AHungRankIsNamedAndEndsTheRun) {
+  const pid_t launcher = start("hung", " --collective-timeout 3");
+  ASSERT_GT(launcher, 0);
+  const pid_t victim = rank_one_after_first_epoch(launcher, "hung");
+  ASSERT_NE(victim, 0) << read_file(log_);
+  kill(victim, SIGSTOP);
+  const auto [seconds, failed] = wait_end(launcher);
+  kill(victim, SIGCONT);  // in case it outlived mpirun
+  EXPECT_LT(seconds, 15.0);
+  EXPECT_TRUE(failed);
+  const std::string output = read_file(log_);
+  EXPECT_NE(output.find("rank 1 never reached it"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -130,6 +130,9 @@ void add_run_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_flag("--overwrite", a.overwrite, "Replace the run in the run folder: its files are removed first");
   cmd->add_option("--resume", a.resume,
                   "Continue the interrupted run in this folder, with its own settings (other options are ignored)");
+  cmd->add_option("--collective-timeout", a.collective_timeout, "tests: seconds a process waits on the others")
+      ->check(CLI::PositiveNumber)
+      ->group("");
   cmd->add_option("--raise-sigterm-at-step", a.raise_sigterm_at, "tests: send SIGTERM to itself at step N")
       ->group("");
 }
@@ -138,7 +141,8 @@ void run_training(const TrainArgs& args) {
   // Before the folder is claimed: a stop from then on leaves a run to resume.
   install_stop_handlers();
   const bool resuming = !args.resume.empty();
-  const Communicator& comm = world();
+  Communicator& comm = world();
+  if (args.collective_timeout > 0) comm.set_timeout_seconds(args.collective_timeout);
   Run run = resuming ? Run::resume(args.resume, command_line(), &comm)
                      : Run::create(args.config, command_line(), args.overwrite, &comm);
   const RunConfig& c = run.config();

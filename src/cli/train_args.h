@@ -14,6 +14,7 @@ struct TrainArgs {
   bool overwrite = false;         // replace the run in the folder (not kept in run.json)
   std::string resume;             // run folder to continue
   int64_t raise_sigterm_at = 0;   // tests: signal ourselves after this optimizer step
+  double collective_timeout = 0;  // tests: seconds a rank waits on the others (0: Communicator's default)
 };
 
 // The run options of config.task's runs (run_options.h), and --overwrite,

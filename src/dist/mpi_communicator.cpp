@@ -11,6 +11,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -24,8 +26,9 @@
 namespace mnistlab {
 namespace {
 
-// The shared-memory window of sum_in_shared_memory, freed before MPI_Finalize.
-MPI_Win g_window = MPI_WIN_NULL;
+// The shared-memory windows (sum_in_shared_memory's and the ranks' arrival
+// counts), freed before MPI_Finalize.
+MPI_Win g_window = MPI_WIN_NULL, g_arrivals = MPI_WIN_NULL;
 
 class MpiWorld final : public Communicator {
  public:
@@ -51,6 +54,7 @@ class MpiWorld final : public Communicator {
         MPI_Finalized(&finalized);
         if (finalized) return;
         if (g_window != MPI_WIN_NULL) MPI_Win_free(&g_window);
+        if (g_arrivals != MPI_WIN_NULL) MPI_Win_free(&g_arrivals);
         MPI_Finalize();
       });
     }
@@ -58,6 +62,20 @@ class MpiWorld final : public Communicator {
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_);
     MPI_Comm_size(node_, &local_size_);
+    if (local_size_ == size_) {
+      // Each rank's count of collectives entered, where every rank can read
+      // it: a rank that times out names the ranks that never arrived.
+      int64_t* mine = nullptr;
+      MPI_Win_allocate_shared(sizeof(int64_t), int(sizeof(int64_t)), MPI_INFO_NULL, node_, &mine, &g_arrivals);
+      *mine = 0;
+      arrivals_.assign(size_t(size_), nullptr);
+      for (int r = 0; r < size_; ++r) {
+        MPI_Aint bytes = 0;
+        int unit = 0;
+        MPI_Win_shared_query(g_arrivals, r, &bytes, &unit, &arrivals_[size_t(r)]);
+      }
+      MPI_Barrier(node_);
+    }
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
     MPI_Get_library_version(version, &length);
@@ -239,24 +257,37 @@ class MpiWorld final : public Communicator {
   void wait(MPI_Request& request, const char* what) const {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
+    ++entered_;
+    if (!arrivals_.empty()) std::atomic_ref<int64_t>(*arrivals_[size_t(rank_)]).store(entered_);
     for (long polls = 0;; ++polls) {
       int done = 0;
       MPI_Test(&request, &done, MPI_STATUS_IGNORE);
       if (done) return;
       const double waited = std::chrono::duration<double>(clock::now() - start).count();
       if (waited > timeout_seconds()) {
-        std::fprintf(stderr,
-                     "error: rank %d of %d: the %s across ranks did not complete in %.0f s: another rank hangs, "
-                     "died or failed; ending every rank\n",
-                     rank_, size_, what, timeout_seconds());
+        std::fprintf(stderr, "error: rank %d of %d: the %s across ranks did not complete in %.0f s: %s; ending every rank\n",
+                     rank_, size_, what, timeout_seconds(), missing().c_str());
         abort(1);
       }
       if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
 
+  // Who has not reached the collective this rank waits in, as far as this
+  // machine's shared counters tell.
+  std::string missing() const {
+    std::string late;
+    for (int r = 0; r < size_ && !arrivals_.empty(); ++r)
+      if (std::atomic_ref<int64_t>(*arrivals_[size_t(r)]).load() < entered_)
+        late += (late.empty() ? "" : ", ") + std::to_string(r);
+    if (late.empty()) return "another rank hangs, died or failed";
+    return (late.find(',') == std::string::npos ? "rank " : "ranks ") + late + " never reached it (hung or stopped)";
+  }
+
   int rank_ = 0, size_ = 1, local_size_ = 1;
   std::string library_;
+  std::vector<int64_t*> arrivals_;  // every rank's count of collectives entered (one machine only)
+  mutable int64_t entered_ = 0;
   MPI_Comm node_ = MPI_COMM_NULL;  // the ranks on this machine
   mutable std::vector<float*> windows_;  // every rank's part of g_window, as this rank sees it
   mutable size_t window_floats_ = 0;
