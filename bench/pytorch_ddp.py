@@ -63,19 +63,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 from networks import EXPECTED_PARAMS, MODELS  # noqa: E402  (the shared PyTorch definitions)
 from idx_data import load_split  # noqa: E402
-
-
-def cpu_bf16_flags():
-    """The bf16 instruction sets /proc/cpuinfo lists (see pytorch_throughput.py)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in have]
-    except OSError:
-        pass
-    return []
+sys.path.insert(0, HERE)
+from pytorch_throughput import cpu_bf16_flags  # noqa: E402  (the single-process script's check)
 
 
 def free_port():
