@@ -236,6 +236,30 @@ TEST_F(FailingRank, AKilledRankEndsTheRunAndItResumes) {
   EXPECT_EQ(metrics("killed").size(), 3u);
 }
 
+// SIGTERM to mpirun itself after the first epoch: Open MPI passes it to the
+// ranks, which stop after the same step and save; resumed with 2 ranks, the
+// run ends with the bytes of an uninterrupted one.
+TEST_F(FailingRank, SigtermToMpirunSavesAndResumesToTheSameBytes) {
+  const pid_t launcher = start("stopped", "");
+  ASSERT_GT(launcher, 0);
+  ASSERT_NE(rank_one_after_first_epoch(launcher, "stopped"), 0) << read_file(log_);
+  kill(launcher, SIGTERM);
+  const auto [seconds, failed] = wait_end(launcher);
+  EXPECT_LT(seconds, 10.0);
+  const std::string output = read_file(log_);
+  ASSERT_NE(output.find("interrupted by SIGTERM"), std::string::npos) << output;
+  ASSERT_TRUE(fs::exists(dir_ / "stopped" / "resume.safetensors"));
+  const CommandResult resumed =
+      run_shell(mpirun(2) + MNISTLAB_CLI + " train --resume " + (dir_ / "stopped").string() + " 2>&1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const pid_t straight = start("straight", "");
+  ASSERT_GT(straight, 0);
+  const auto [straight_seconds, straight_failed] = wait_end(straight);
+  ASSERT_FALSE(straight_failed) << read_file(log_);
+  (void)straight_seconds;
+  expect_same_run_end(dir_ / "stopped", dir_ / "straight", 3, 5);
+}
+
 TEST_F(FailingRank, AHungRankIsNamedAndEndsTheRun) {
   const pid_t launcher = start("hung", " --collective-timeout 3");
   ASSERT_GT(launcher, 0);
