@@ -177,11 +177,14 @@ TEST_F(DataParallel, StoppedRunResumesWithTheSameOrAnotherNumberOfRanks) {
 // rank that hangs): the others give up after --collective-timeout and name it.
 class FailingRank : public DataParallel {
  protected:
-  // Starts a 2-rank training of 3 epochs in the background; returns mpirun's PID.
-  pid_t start(const std::string& out, const std::string& extra) {
+  static constexpr int kEpochs = 30;
+  // Starts a 2-rank training in the background; returns mpirun's PID.
+  // 30 epochs of 3000 images by default: on an idle 2-core machine an epoch
+  // takes 0.1 s, and the signal must find the run still going.
+  pid_t start(const std::string& out, const std::string& extra, int epochs = kEpochs) {
     write_split(synthetic(3000, 3), "train");
     const std::string args = "train --model " + model_file("plain", kPlainNet).string() +
-                             " --epochs 3 --batch-size 32 --optimizer sgd --lr 0.01 --data-dir " +
+                             " --epochs " + std::to_string(epochs) + " --batch-size 32 --optimizer sgd --lr 0.01 --data-dir " +
                              (dir_ / "data").string() + " --out " + (dir_ / out).string() + " --threads 1" + extra;
     log_ = dir_ / (out + ".log");
     const pid_t launcher = fork();
@@ -233,12 +236,12 @@ TEST_F(FailingRank, AKilledRankEndsTheRunAndItResumes) {
       run_shell(mpirun(2) + MNISTLAB_CLI + " train --resume " + (dir_ / "killed").string() + " 2>&1");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
-  EXPECT_EQ(metrics("killed").size(), 3u);
+  EXPECT_EQ(metrics("killed").size(), size_t(kEpochs));
 }
 
 // SIGTERM to mpirun itself after the first epoch: Open MPI passes it to the
-// ranks, which stop after the same step and save; resumed with 2 ranks, the
-// run ends with the bytes of an uninterrupted one.
+// ranks a second later, which stop after the same step and save; resumed
+// with 2 ranks, the run ends with the bytes of an uninterrupted one.
 TEST_F(FailingRank, SigtermToMpirunSavesAndResumesToTheSameBytes) {
   const pid_t launcher = start("stopped", "");
   ASSERT_GT(launcher, 0);
@@ -257,7 +260,7 @@ TEST_F(FailingRank, SigtermToMpirunSavesAndResumesToTheSameBytes) {
   const auto [straight_seconds, straight_failed] = wait_end(straight);
   ASSERT_FALSE(straight_failed) << read_file(log_);
   (void)straight_seconds;
-  expect_same_run_end(dir_ / "stopped", dir_ / "straight", 3, 5);
+  expect_same_run_end(dir_ / "stopped", dir_ / "straight", kEpochs, 5);
 }
 
 TEST_F(FailingRank, AHungRankIsNamedAndEndsTheRun) {
