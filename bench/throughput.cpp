@@ -142,8 +142,8 @@ int main(int argc, char** argv) {
         double loss_sum = 0;  // the metric sums and the stop flag the command exchanges too
         comm.sum(&loss_sum, 1);
       });
-      const Communicator::Slice mine = comm.slice(count);
-      double bad = optimizer->step_slice(model, mine.first, mine.end - mine.first) ? 0 : 1;
+      const Share mine = comm.slice(count);
+      double bad = optimizer->step_slice(model, mine.first, mine.size()) ? 0 : 1;
       timed([&] {
         comm.sum(&bad, 1);
         model.backend().gather_across(comm, model.parameters(), count);

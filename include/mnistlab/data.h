@@ -108,7 +108,7 @@ class BatchLoader {
   // Pass over the next `count` batches without filling them (resuming mid-epoch).
   void skip_batches(size_t count);
   // Data parallel: next() fills and returns only rank `rank`'s share of each
-  // batch (batch_share, src/dist/data_parallel.h); the order and each
+  // batch (share_of, distributed.h); the order and each
   // image's augmentation stay those of the whole batch.
   void set_share(int rank, int ranks);
   size_t num_batches() const;

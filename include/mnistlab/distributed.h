@@ -10,6 +10,17 @@
 
 namespace mnistlab {
 
+// Part `part` of `parts` of `count` things: [first, end), the parts in order,
+// count / parts things each or one more. A rank's share of a batch, of the
+// evaluation set and of the parameters it steps.
+struct Share {
+  size_t first = 0, end = 0;
+  size_t size() const { return end - first; }
+};
+inline Share share_of(size_t count, int part, int parts) {
+  return {count * size_t(part) / size_t(parts), count * size_t(part + 1) / size_t(parts)};
+}
+
 // The processes of one training. Every call but rank(), size() and abort()
 // is collective: each rank makes it, in the same order, with the same count.
 // A collective that does not complete within timeout_seconds() (a rank died,
@@ -32,15 +43,9 @@ class Communicator {
   virtual void gather_slices(float* data, size_t count) const = 0;
   // Rank 0's bytes to every rank.
   virtual void broadcast(void* data, size_t bytes) const = 0;
-  // This rank's slice of `count` values: [first, end), the ranks' slices in
-  // rank order, count / size() values each or one more.
-  struct Slice {
-    size_t first = 0, end = 0;
-  };
-  Slice slice(size_t count) const { return slice_of(rank(), count); }
-  Slice slice_of(int r, size_t count) const {
-    return {count * size_t(r) / size_t(size()), count * size_t(r + 1) / size_t(size())};
-  }
+  // Rank r's slice of `count` values (this rank's: slice).
+  Share slice(size_t count) const { return share_of(count, rank(), size()); }
+  Share slice_of(int r, size_t count) const { return share_of(count, r, size()); }
   // Ends every rank of the run now with exit status `code` (MPI_Abort).
   [[noreturn]] virtual void abort(int code) const = 0;
   // "2 processes (Open MPI v4.1.4)", "1 process".
@@ -64,5 +69,6 @@ bool built_with_mpi();
 // Rank 0's value on every rank.
 void broadcast_string(const Communicator& comm, std::string& text);
 void broadcast_floats(const Communicator& comm, std::vector<float>& values);
+void broadcast_doubles(const Communicator& comm, std::vector<double>& values);
 
 }  // namespace mnistlab

@@ -6,6 +6,7 @@
 
 #include "data/permutation.h"
 #include "mnistlab/data.h"
+#include "mnistlab/distributed.h"
 #include "mnistlab/error.h"
 
 namespace mnistlab {
@@ -53,8 +54,7 @@ void BatchLoader::start_epoch(int epoch) {
 int BatchLoader::next(float* images, int32_t* labels) {
   if (cursor_ >= order_.size()) return 0;
   const size_t count = std::min(size_t(batch_size_), order_.size() - cursor_);
-  const size_t first = count * size_t(share_rank_) / size_t(share_ranks_);
-  const size_t end = count * size_t(share_rank_ + 1) / size_t(share_ranks_);
+  const auto [first, end] = share_of(count, share_rank_, share_ranks_);
   const size_t pixels = data_.image_size();
   for (size_t k = first; k < end; ++k) {
     size_t index = order_[cursor_ + k];

@@ -51,12 +51,20 @@ void broadcast_string(const Communicator& comm, std::string& text) {
   comm.broadcast(text.data(), length);
 }
 
-void broadcast_floats(const Communicator& comm, std::vector<float>& values) {
+namespace {
+
+template <class T>
+void broadcast_values(const Communicator& comm, std::vector<T>& values) {
   if (comm.size() == 1) return;
   uint64_t count = values.size();
   comm.broadcast(&count, sizeof count);
   values.resize(count);
-  comm.broadcast(values.data(), count * sizeof(float));
+  comm.broadcast(values.data(), count * sizeof(T));
 }
+
+}  // namespace
+
+void broadcast_floats(const Communicator& comm, std::vector<float>& values) { broadcast_values(comm, values); }
+void broadcast_doubles(const Communicator& comm, std::vector<double>& values) { broadcast_values(comm, values); }
 
 }  // namespace mnistlab

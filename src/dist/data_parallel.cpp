@@ -4,12 +4,6 @@
 
 namespace mnistlab {
 
-BatchShare batch_share(int count, int rank, int ranks) {
-  const int first = int(int64_t(count) * rank / ranks);
-  const int end = int(int64_t(count) * (rank + 1) / ranks);
-  return {first, end - first};
-}
-
 namespace {
 
 void broadcast_entries(Model& model, const Communicator& comm, bool buffers_only) {
@@ -43,19 +37,14 @@ void broadcast_optimizer(Optimizer& optimizer, const Backend& backend, const Com
 
 void broadcast_progress(TrainProgress& p, const Communicator& comm) {
   if (comm.size() == 1) return;
-  std::vector<double> values = {double(p.epoch), double(p.batch), p.seconds, double(p.best_epoch), p.best_metric,
-                                double(p.sums.size())};
-  values.insert(values.end(), p.sums.begin(), p.sums.end());
-  uint64_t count = values.size();
-  comm.broadcast(&count, sizeof count);
-  values.resize(count);
-  comm.broadcast(values.data(), count * sizeof(double));
+  std::vector<double> values = {double(p.epoch), double(p.batch), p.seconds, double(p.best_epoch), p.best_metric};
+  broadcast_doubles(comm, values);
+  broadcast_doubles(comm, p.sums);
   p.epoch = int(values[0]);
   p.batch = int64_t(values[1]);
   p.seconds = values[2];
   p.best_epoch = int(values[3]);
   p.best_metric = values[4];
-  p.sums.assign(values.begin() + 6, values.begin() + 6 + std::ptrdiff_t(values[5]));
 }
 
 void gather_optimizer(Optimizer& optimizer, const Backend& backend, const Communicator& comm) {
@@ -70,8 +59,8 @@ void gather_optimizer(Optimizer& optimizer, const Backend& backend, const Commun
 }
 
 Dataset eval_slice(const Dataset& data, const Communicator& comm) {
-  const size_t n = data.size(), r = size_t(comm.rank()), ranks = size_t(comm.size());
-  return data.slice(n * r / ranks, n * (r + 1) / ranks);
+  const Share mine = comm.slice(data.size());
+  return data.slice(mine.first, mine.end);
 }
 
 std::vector<double> evaluate_sharded(Task& task, Model& model, const Dataset& slice, size_t whole, int batch_size,

@@ -13,13 +13,6 @@
 
 namespace mnistlab {
 
-// Rank `rank`'s samples of a global batch of `count`: [first, first + n),
-// n = count / ranks or one more, in rank order.
-struct BatchShare {
-  int first = 0, n = 0;
-};
-BatchShare batch_share(int count, int rank, int ranks);
-
 // Rank 0's parameters and buffers (BatchNorm's running statistics), or its
 // buffers only, to every rank.
 void broadcast_model(Model& model, const Communicator& comm);

@@ -104,7 +104,7 @@ class MpiWorld final : public Communicator {
     MPI_Request request;
     MPI_Ireduce_scatter(MPI_IN_PLACE, data, counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request);
     wait(request, "sum of gradient slices");
-    const Slice mine = slice(count);
+    const Share mine = slice(count);
     std::memmove(data + mine.first, data, (mine.end - mine.first) * sizeof(float));
   }
 
@@ -112,7 +112,7 @@ class MpiWorld final : public Communicator {
     if (count / size_t(size_) > kMaxChunk / sizeof(float)) {
       // Larger than MPI's int counts: each rank's slice in turn from it.
       for (int r = 0; r < size_; ++r) {
-        const Slice s = slice_of(r, count);
+        const Share s = slice_of(r, count);
         for (size_t done = s.first; done < s.end;) {
           const int chunk = int(std::min(s.end - done, kMaxChunk / sizeof(float)));
           MPI_Request request;
@@ -175,7 +175,7 @@ class MpiWorld final : public Communicator {
   void sum_slice_in_shared_memory(float* data, size_t count) const { sum_slice_into(data, count, false); }
   void gather_in_shared_memory(float* data, size_t count) const {
     if (count > window_floats_) allocate_window(count);
-    const Slice mine = slice(count);
+    const Share mine = slice(count);
     std::memcpy(windows_[size_t(rank_)] + mine.first, data + mine.first, (mine.end - mine.first) * sizeof(float));
     node_barrier();
     gather_from_windows(data, count);
@@ -187,7 +187,7 @@ class MpiWorld final : public Communicator {
     if (count > window_floats_) allocate_window(count);
     std::memcpy(windows_[size_t(rank_)], data, count * sizeof(float));
     node_barrier();
-    const Slice mine = slice(count);
+    const Share mine = slice(count);
     constexpr size_t kBlock = 1024;  // on the stack: a step allocates nothing
     float block[kBlock];
     for (size_t at = mine.first; at < mine.end; at += kBlock) {
@@ -211,7 +211,7 @@ class MpiWorld final : public Communicator {
   void gather_from_windows(float* data, size_t count) const {
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
-      const Slice s = slice_of(r, count);
+      const Share s = slice_of(r, count);
       std::memcpy(data + s.first, windows_[size_t(r)] + s.first, (s.end - s.first) * sizeof(float));
     }
     node_barrier();

@@ -264,12 +264,10 @@ class Backend {
   virtual double regression_loss(RegressionLoss kind, const float* output, const float* target, size_t count,
                                  float* grad, size_t grad_count) const = 0;
 
-  // Data parallel: data summed over the ranks of comm, in place (the
-  // gradients after each backward). Collective.
-  virtual void sum_across(const Communicator& comm, float* data, size_t count) const = 0;
-  // The same for this rank's slice alone (Communicator::sum_slice), and each
-  // rank's slice to every rank (gather_slices): the gradients' sums for the
-  // slice of parameters this rank updates, then the updated parameters.
+  // Data parallel, collective: the sums over the ranks of comm of this
+  // rank's slice of data alone (Communicator::sum_slice), and each rank's
+  // slice to every rank (gather_slices): the gradients' sums for the slice
+  // of parameters this rank updates, then the updated parameters.
   virtual void sum_slice_across(const Communicator& comm, float* data, size_t count) const = 0;
   virtual void gather_across(const Communicator& comm, float* data, size_t count) const = 0;
 

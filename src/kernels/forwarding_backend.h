@@ -162,10 +162,6 @@ class ForwardingBackend : public Backend {
     Call call(*this, "regression_loss");
     return inner_->regression_loss(kind, output, target, count, grad, grad_count);
   }
-  void sum_across(const Communicator& comm, float* data, size_t count) const override {
-    Call call(*this, "sum_across");
-    inner_->sum_across(comm, data, count);
-  }
   void sum_slice_across(const Communicator& comm, float* data, size_t count) const override {
     Call call(*this, "sum_slice_across");
     inner_->sum_slice_across(comm, data, count);

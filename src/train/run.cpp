@@ -261,6 +261,17 @@ TrainCallbacks folder_callbacks(const Run::State& s, Training& t, const RunCallb
   return fit_callbacks;
 }
 
+// Where the loop ended: the rest of a RunOutcome is rank 0's (finish, or
+// the resume file).
+RunOutcome outcome_of(const TrainProgress& p) {
+  RunOutcome out;
+  out.outcome = p.outcome;
+  out.epochs_done = p.epoch;
+  out.batch = p.batch;
+  out.best_epoch = p.best_epoch;
+  return out;
+}
+
 // The weights a user gets, scored on the test set, and report.txt; the
 // resume checkpoint goes, the run being over.
 void finish(const Run::State& s, Training& t, RunOutcome& out) {
@@ -304,12 +315,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     // A rank other than 0: rank 0's checkpoint, weights and progress come
     // through fit; the folder, the report and the messages are rank 0's.
     fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress, {});
-    RunOutcome out;
-    out.outcome = t.progress.outcome;
-    out.epochs_done = t.progress.epoch;
-    out.batch = t.progress.batch;
-    out.best_epoch = t.progress.best_epoch;
-    return out;
+    return outcome_of(t.progress);
   }
   if (s.resuming) resume_folder(s, t);
   else start_folder(s, t);
@@ -317,11 +323,7 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
 
   fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress,
       folder_callbacks(s, t, callbacks));
-  RunOutcome out;
-  out.outcome = t.progress.outcome;
-  out.epochs_done = t.progress.epoch;
-  out.batch = t.progress.batch;
-  out.best_epoch = t.progress.best_epoch;
+  RunOutcome out = outcome_of(t.progress);
   if (out.outcome == TrainProgress::Outcome::Interrupted) {
     save_resume_state(s, t);
     out.resume_file = s.file("resume.safetensors");

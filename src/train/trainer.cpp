@@ -141,8 +141,8 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
   const auto optimizer_step = [&] {
     if (!comm) return optimizer.step(model);
     const size_t count = model.parameter_count();
-    const Communicator::Slice mine = comm->slice(count);
-    double bad = optimizer.step_slice(model, mine.first, mine.end - mine.first) ? 0.0 : 1.0;
+    const Share mine = comm->slice(count);
+    double bad = optimizer.step_slice(model, mine.first, mine.size()) ? 0.0 : 1.0;
     comm->sum(&bad, 1);
     model.backend().gather_across(*comm, model.parameters(), count);
     return bad == 0;
@@ -176,7 +176,7 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
       optimizer.set_lr(rate.lr);
       if (rate.momentum >= 0) optimizer.set_momentum(rate.momentum);
       const int count = int(std::min(train.size() - done, size_t(batch)));  // the global batch
-      const BatchShare share = batch_share(count, rank, ranks);
+      const Share share = share_of(size_t(count), rank, ranks);
       model.set_batch_part(uint64_t(share.first), comm && options.sync_batchnorm ? comm : nullptr);
       std::fill(step_sums.begin(), step_sums.end(), 0.0);
       task.train_step(model, images, labels, n, count, epoch, done + size_t(share.first), step_sums.data());

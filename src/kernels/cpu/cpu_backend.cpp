@@ -206,9 +206,6 @@ class CpuBackend final : public Backend {
                          float* grad, size_t grad_count) const override {
     return cpu::regression_loss(ctx_.threads, kind, output, target, count, grad, grad_count);
   }
-  void sum_across(const Communicator& comm, float* data, size_t count) const override {
-    comm.sum(data, count);
-  }
   void sum_slice_across(const Communicator& comm, float* data, size_t count) const override {
     comm.sum_slice(data, count);
   }
