@@ -133,6 +133,29 @@ TEST_F(DataParallel, SyncBatchNormMatchesOneProcess) {
   EXPECT_NE(a.at("1.running_var"), b.at("1.running_var"));
 }
 
+// Fine-tuning under mpirun: rank 0 reads --init-weights and the others get
+// its weights; a frozen layer's parameters (3.*, inside every rank's slice
+// boundaries differently for 2 and 3 ranks) stay as the file has them.
+TEST_F(DataParallel, FineTuningWithAFrozenLayerMatchesOneProcess) {
+  const std::string net = model_file("plain", kPlainNet).string();
+  ASSERT_EQ(train(1, "train --model " + net + " --epochs 1" + kSteps, "start").exit_code, 0);
+  const std::string args = "train --model " + net + kRecipe + " --seed 5 --freeze 3 --init-weights " +
+                           (dir_ / "start" / "last.safetensors").string();
+  const CommandResult one = train(1, args, "f1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto start = weights("start"), tuned = weights("f1");
+  EXPECT_EQ(tuned.at("3.weight"), start.at("3.weight"));
+  EXPECT_EQ(tuned.at("3.bias"), start.at("3.bias"));
+  EXPECT_NE(tuned.at("0.weight"), start.at("0.weight"));
+  for (int ranks : {2, 3}) {
+    const std::string out = "f" + std::to_string(ranks);
+    const CommandResult r = train(ranks, args, out);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    expect_close(out, "f1", 1e-5);
+    EXPECT_EQ(weights(out).at("3.weight"), start.at("3.weight")) << out;
+  }
+}
+
 TEST_F(DataParallel, DropoutMasksAndDenoisingNoiseFollowThePositionInTheGlobalBatch) {
   const std::string args = "train --model " + model_file("drop", kDropoutNet).string() + kRecipe;
   ASSERT_EQ(train(1, args, "n1").exit_code, 0);

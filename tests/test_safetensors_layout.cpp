@@ -260,3 +260,72 @@ TEST_F(SafetensorsLayout, EvalAndExportRefuseNaNWeights) {
   expect_has(exported.output, {said});
   EXPECT_FALSE(fs::exists(dir_ / "n.onnx"));
 }
+
+namespace {
+
+StoredTensor raw_tensor(const std::string& dtype, const std::vector<uint8_t>& bytes, int64_t count) {
+  StoredTensor t;
+  t.dtype = dtype;
+  t.shape = {count};
+  t.bytes = bytes;
+  return t;
+}
+
+}  // namespace
+
+// F16 and BF16 by hand from IEEE 754's binary16 and bfloat16's layout:
+// 0x3c00 = 1, 0xc000 = -2, 0x0001 = 2^-24 (the least subnormal), 0x7bff =
+// 65504 (the largest), 0x3555 = 0x555 / 1024 x 2^-2 + 2^-2 = 0.333251953125,
+// 0x7c00 = +inf; bfloat16 0x3f80 = 1, 0xc049 = -3.140625.
+TEST(SafetensorsDtypes, HalfAndBfloat16ConvertExactly) {
+  const auto le16 = [](std::vector<uint16_t> v) {
+    std::vector<uint8_t> b;
+    for (uint16_t x : v) b.insert(b.end(), {uint8_t(x & 0xff), uint8_t(x >> 8)});
+    return b;
+  };
+  const std::vector<float> half =
+      raw_tensor("F16", le16({0x3c00, 0xc000, 0x0001, 0x7bff, 0x3555, 0x7c00, 0x8000}), 7).to_floats();
+  EXPECT_EQ(half[0], 1.0f);
+  EXPECT_EQ(half[1], -2.0f);
+  EXPECT_EQ(half[2], std::ldexp(1.0f, -24));
+  EXPECT_EQ(half[3], 65504.0f);
+  EXPECT_EQ(half[4], 0.333251953125f);
+  EXPECT_EQ(half[5], std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(half[6] == 0.0f && std::signbit(half[6]));
+  const std::vector<float> bf16 = raw_tensor("BF16", le16({0x3f80, 0xc049}), 2).to_floats();
+  EXPECT_EQ(bf16[0], 1.0f);
+  EXPECT_EQ(bf16[1], -3.140625f);
+}
+
+TEST(SafetensorsDtypes, Float64BeyondFloat32IsAnErrorNotInfinity) {
+  std::vector<uint8_t> bytes(16);
+  const double values[2] = {0.1, 1e39};
+  std::memcpy(bytes.data(), values, 16);
+  EXPECT_EQ(raw_tensor("F64", std::vector<uint8_t>(bytes.begin(), bytes.begin() + 8), 1).to_floats()[0], 0.1f);
+  const std::string error = error_of([&] { raw_tensor("F64", bytes, 2).to_floats(); });
+  EXPECT_NE(error.find("at index 1 is beyond float32's range"), std::string::npos) << error;
+  EXPECT_NE(error_of([&] { raw_tensor("I32", {0, 0, 0, 0}, 1).to_floats(); }).find("dtype I32"), std::string::npos);
+}
+
+// A half-precision NaN is caught after conversion, as a float32 one is.
+TEST_F(SafetensorsLayout, HalfPrecisionNaNWeightsAreRefused) {
+  Model a = parse_model("input 1 4 4\nflatten\nlinear 2\n", "net");
+  a.build(1);
+  std::map<std::string, StoredTensor> tensors;
+  tensors["1.weight"] = raw_tensor("F16", std::vector<uint8_t>(2 * 32, 0), 32);
+  tensors["1.weight"].shape = {2, 16};
+  tensors["1.bias"] = raw_tensor("F16", {0x00, 0x3c, 0x01, 0x7e}, 2);  // 1.0, NaN
+  const std::string error = error_of([&] { load_state_dict(a, tensors, "half.safetensors"); });
+  EXPECT_NE(error.find("'1.bias' holds 1 NaN or infinite values, the first at index 1 (nan)"), std::string::npos)
+      << error;
+}
+
+// A file whose header length happens to start with a pickle's bytes
+// (0x80 0x02: 640 bytes) is still read as safetensors.
+TEST_F(SafetensorsLayout, HeaderLengthLikeAPickleIsStillSafetensors) {
+  std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  header.append(0x280 - header.size(), ' ');
+  const float one = 1.0f;
+  write_raw(dir_ / "small.safetensors", header, std::string(reinterpret_cast<const char*>(&one), 4));
+  EXPECT_EQ(read_safetensors(dir_ / "small.safetensors").at("w").to_floats().at(0), 1.0f);
+}

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "mnistlab/distributed.h"
 #include "mnistlab/names.h"
 
 namespace mnistlab {
@@ -49,6 +51,9 @@ class Optimizer {
   // The model's parameters from its gradients, on its backend.
   bool step(Model& model);
   bool step_slice(Model& model, size_t first, size_t count);
+  // One step of the parameters in these ranges alone (the others frozen, or
+  // another rank's): the step count advances once.
+  bool step_ranges(Model& model, std::span<const Share> ranges);
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
   // What OneCycleLR cycles: SGD's momentum, Adam's beta1.

@@ -43,6 +43,15 @@ struct RunConfig {
   ClassificationOptions classification;  // classification: label smoothing, test-time flips
   NoiseOptions noise;              // denoising
   LossKind loss = LossKind::L1;    // denoising
+  // Fine-tuning: the weights a new run starts from (a safetensors
+  // state_dict, strict keys) instead of the seed's initialization, and the
+  // file's SHA-256 (set when the run starts; run.json keeps both). A resume
+  // takes its checkpoint's weights and reads neither.
+  std::string init_weights, init_weights_sha256;
+  // Parameters that keep their values (PyTorch's requires_grad = False):
+  // state_dict keys or their leading components ("0" is 0.weight and
+  // 0.bias), separated by commas; TrainOptions::freeze.
+  std::string freeze;
   // The processes that started the run (data parallel); run.json keeps it
   // when more than one. A resume may use another number.
   int processes = 1;
@@ -83,6 +92,7 @@ struct RunStart {
   int64_t batch = 0;  // ... and batches of the next
   std::string baseline;  // denoising: the noisy input's own scores, one line
   std::string note;      // why the folder is not the first default name, or ""
+  std::string init_weights, init_weights_sha256;  // a new run's starting weights (--init-weights), or ""
   std::vector<MetricInfo> train_metrics, eval_metrics;  // the task's, in EpochMetrics' order
   std::string best_metric;  // the eval metric that picks the best epoch
   std::string picture;      // the picture file's name

@@ -66,6 +66,9 @@ struct RunOption {
   // than `expected` says it).
   std::optional<std::string> (*problem)(const std::string& text) = nullptr;
   std::string expected{};  // Text: what the value should have been ("an augmentation spec")
+  // Text: one or more values on the command line (--freeze 0 3), each
+  // checked by problem(), kept joined by commas.
+  bool many = false;
   OptionValue (*get)(const RunConfig&) = nullptr;
   void (*set)(RunConfig&, const OptionValue&) = nullptr;
 

@@ -16,7 +16,10 @@ struct StoredTensor {
   std::vector<int64_t> shape;
   std::vector<uint8_t> bytes;
   size_t numel() const;
-  std::vector<float> to_floats() const;  // F32, or I64 converted; other dtypes are an error
+  // F32; F16, BF16, F64 (a finite value beyond float32's range is an error)
+  // and I64 converted; other dtypes are an error.
+  std::vector<float> to_floats() const;
+  bool converts_to_floats() const;
 };
 
 // The CRC-32C of the data section, 8 lowercase hex digits, in the metadata
@@ -49,10 +52,13 @@ StoredTensor f32_tensor(const float* values, std::vector<int64_t> shape);
 // num_batches_tracked as I64 like PyTorch's.
 void save_state_dict(Model& model, const std::filesystem::path& path,
                      const std::map<std::string, std::string>& metadata = {});
-// strict, like load_state_dict(strict=True): a missing or extra key, a
-// shape that differs or a value that is NaN or infinite is an error naming
-// the key (and both shapes, or the count and first index); the model is
-// left unchanged then.
+// strict, like load_state_dict(strict=True): missing or extra keys and
+// shapes that differ are an error listing every one as PyTorch does (and
+// the fix when the keys differ by a prefix such as DataParallel's
+// "module."); F16, BF16 and F64 tensors are converted to float32; another
+// dtype, or a value that is NaN or infinite, is an error naming the key
+// (and the count and first index); the model is left unchanged then. A
+// torch.save pickle is refused with how to save safetensors instead.
 void load_state_dict(Model& model, const std::filesystem::path& path);
 void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& tensors, const std::string& origin);
 

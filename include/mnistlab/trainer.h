@@ -46,6 +46,11 @@ struct TrainOptions {
   // BatchNorm's statistics over the global batch (PyTorch's SyncBatchNorm)
   // instead of each rank's share (DistributedDataParallel's default).
   bool sync_batchnorm = false;
+  // Parameters the optimizer leaves as they are (PyTorch's requires_grad =
+  // False): each a state_dict key ("0.weight") or its leading components
+  // ("0": 0.weight and 0.bias; not 10.weight). One that names no
+  // parameter is an Error listing the model's.
+  std::vector<std::string> freeze;
 };
 
 struct EpochMetrics {

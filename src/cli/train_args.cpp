@@ -114,8 +114,19 @@ CLI::Option* add_run_option(CLI::App* cmd, RunConfig& config, const std::string&
   if (o.type == OptionType::Flag)
     return cmd->add_flag_function(o.flag, [c, &o](int64_t count) { o.set(*c, count > 0); }, o.help);
   CLI::Option* option =
-      cmd->add_option_function<std::string>(o.flag, [c, &o](const std::string& s) { o.set(*c, typed(o, s)); }, o.help)
-          ->transform(run_option_check(key));
+      o.many ? cmd->add_option_function<std::vector<std::string>>(
+                      o.flag,
+                      [c, &o](const std::vector<std::string>& values) {
+                        std::string joined;
+                        for (const std::string& v : values) joined += (joined.empty() ? "" : ",") + v;
+                        o.set(*c, joined);
+                      },
+                      o.help)
+                   ->delimiter(',')
+                   ->transform(run_option_check(key))
+             : cmd->add_option_function<std::string>(
+                      o.flag, [c, &o](const std::string& s) { o.set(*c, typed(o, s)); }, o.help)
+                   ->transform(run_option_check(key));
   if (!o.type_name.empty()) option->type_name(o.type_name);
   else if (o.type == OptionType::Integer) option->type_name("INT");
   else if (o.type == OptionType::Number) option->type_name("FLOAT");
@@ -169,6 +180,11 @@ void run_training(const TrainArgs& args) {
                     ? ""
                     : (std::string(" (") + schedule_name(c.train.schedule.kind) + ")").c_str(),
                 c.train.batch_size, s.threads, s.precision == Precision::Bf16 ? ", bf16" : "");
+    if (!s.init_weights.empty())
+      std::printf("starting from %s (sha256 %s), a fresh optimizer and schedule%s%s\n", s.init_weights.c_str(),
+                  s.init_weights_sha256.c_str(), c.freeze.empty() ? "" : "; frozen: ", c.freeze.c_str());
+    else if (!c.freeze.empty())
+      std::printf("frozen: %s\n", c.freeze.c_str());
     if (!s.baseline.empty()) std::printf("%s\n", s.baseline.c_str());
     std::fflush(stdout);
   };

@@ -136,6 +136,17 @@ std::map<std::string, std::string> metadata_of(const nlohmann::json& j, const st
   return out;
 }
 
+// What torch.save wrote, told apart by its first bytes: a zip archive (its
+// format since PyTorch 1.6) or a bare pickle (protocol 2 to 5, the legacy
+// format); nullptr for anything else. Asked only when the first 8 bytes,
+// read as a safetensors header's length, cannot be one.
+const char* pytorch_pickle_kind(const unsigned char* first) {
+  if (first[0] == 'P' && first[1] == 'K' && first[2] == 3 && first[3] == 4)
+    return "a PyTorch pickle (torch.save's zip format)";
+  if (first[0] == 0x80 && first[1] >= 2 && first[1] <= 5) return "a PyTorch pickle (torch.save's legacy format)";
+  return nullptr;
+}
+
 // Opens the file and reads its JSON header; `in` is left at the data.
 std::string read_header(const std::filesystem::path& path, std::ifstream& in, uint64_t& data_size) {
   const std::string name = path.string();
@@ -144,6 +155,14 @@ std::string read_header(const std::filesystem::path& path, std::ifstream& in, ui
   if (!in) throw Error(name + ": cannot open");
   uint64_t header_len = 0;
   if (!in.read(reinterpret_cast<char*>(&header_len), 8)) throw Error(name + ": truncated: no safetensors header");
+  unsigned char first[8];
+  std::memcpy(first, &header_len, 8);
+  const bool plausible = header_len <= file_size - 8 && header_len <= uint64_t(limits::kSafetensorsHeaderBytes);
+  if (const char* kind = plausible ? nullptr : pytorch_pickle_kind(first))
+    throw Error(name + ": " + kind +
+                ", not safetensors; mnistlab reads safetensors only (loading a pickle runs code from the file). "
+                "In PyTorch: from safetensors.torch import save_file; save_file(model.state_dict(), "
+                "\"weights.safetensors\") (pip install safetensors)");
   if (header_len > file_size - 8)
     throw Error(name + ": not a safetensors file: header length " + std::to_string(header_len) + " but the file has " +
                 std::to_string(file_size) + " bytes");
@@ -263,23 +282,67 @@ std::map<std::string, std::string> read_safetensors_metadata(const std::filesyst
 
 size_t StoredTensor::numel() const { return size_t(checked_numel(shape)); }
 
+namespace {
+
+// IEEE binary16: sign, 5 exponent bits (bias 15), 10 fraction bits.
+float half_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f, fraction = h & 0x3ff;
+  if (exponent == 0x1f) {  // infinity or NaN
+    const uint32_t bits = sign | 0x7f800000u | (fraction << 13);
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  // Subnormals and normals alike: fraction x 2^-24, or (1024 + fraction) x 2^(exponent - 25).
+  const float magnitude = exponent == 0 ? std::ldexp(float(fraction), -24)
+                                        : std::ldexp(float(1024 + fraction), int(exponent) - 25);
+  return sign ? -magnitude : magnitude;
+}
+
+// bfloat16 is float32's upper half.
+float bfloat16_to_float(uint16_t b) {
+  const uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <class T>
+T element(const std::vector<uint8_t>& bytes, size_t i) {
+  T v;
+  std::memcpy(&v, bytes.data() + sizeof(T) * i, sizeof(T));
+  return v;
+}
+
+}  // namespace
+
+bool StoredTensor::converts_to_floats() const {
+  return dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F64" || dtype == "I64";
+}
+
 std::vector<float> StoredTensor::to_floats() const {
   const size_t elem = dtype_size(dtype);
   if (elem == 0 || bytes.size() != numel() * elem)
     throw Error("tensor of dtype " + dtype + " with " + std::to_string(bytes.size()) + " bytes for " +
                 std::to_string(numel()) + " elements");
+  if (!converts_to_floats()) throw Error("tensor of dtype " + dtype + " where F32, F16, BF16, F64 or I64 was expected");
   std::vector<float> out(numel());
   if (out.empty()) return out;  // memcpy from an empty vector's null data() is undefined
   if (dtype == "F32") {
     std::memcpy(out.data(), bytes.data(), out.size() * 4);
-  } else if (dtype == "I64") {
-    for (size_t i = 0; i < out.size(); ++i) {
-      int64_t v;
-      std::memcpy(&v, bytes.data() + 8 * i, 8);
+    return out;
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (dtype == "F16") out[i] = half_to_float(element<uint16_t>(bytes, i));
+    else if (dtype == "BF16") out[i] = bfloat16_to_float(element<uint16_t>(bytes, i));
+    else if (dtype == "F64") {
+      const double v = element<double>(bytes, i);
+      // A finite double beyond float's range would become infinite, silently.
+      if (std::isfinite(v) && std::fabs(v) > double(std::numeric_limits<float>::max()))
+        throw Error("F64 value " + std::to_string(v) + " at index " + std::to_string(i) +
+                    " is beyond float32's range (+-3.4e38)");
       out[i] = float(v);
-    }
-  } else {
-    throw Error("tensor of dtype " + dtype + " where F32 or I64 was expected");
+    } else out[i] = float(element<int64_t>(bytes, i));
   }
   return out;
 }
@@ -381,40 +444,101 @@ void save_state_dict(Model& model, const std::filesystem::path& path,
   write_safetensors(path, tensors, metadata);
 }
 
+namespace {
+
+std::string quoted_list(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& k : keys) out += (out.empty() ? "\"" : ", \"") + k + "\"";
+  return out;
+}
+
+// A prefix (up to a dot) on every unexpected key that, taken off, leaves
+// the missing keys: "module." from nn.DataParallel, or a wrapper's
+// attribute; "" when there is none.
+std::string extra_prefix(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected) {
+  if (missing.empty() || unexpected.empty()) return "";
+  const size_t dot = unexpected[0].find('.');
+  if (dot == std::string::npos) return "";
+  const std::string prefix = unexpected[0].substr(0, dot + 1);
+  const std::set<std::string> wanted(missing.begin(), missing.end());
+  size_t matched = 0;
+  for (const std::string& k : unexpected) {
+    if (k.rfind(prefix, 0) != 0) return "";
+    matched += wanted.count(k.substr(prefix.size()));
+  }
+  return matched == missing.size() ? prefix : "";
+}
+
+// PyTorch's message for load_state_dict(strict=True) (every missing key,
+// every unexpected key, every size mismatch), with the fix where the keys
+// only differ by a prefix.
+std::string mismatch_message(const std::string& origin, const std::vector<std::string>& missing,
+                             const std::vector<std::string>& unexpected, const std::vector<std::string>& sizes) {
+  std::string m = origin + ": Error(s) in loading state_dict (the file does not fit the model):";
+  if (!missing.empty()) m += "\n\tMissing key(s) in state_dict: " + quoted_list(missing) + ".";
+  if (!unexpected.empty()) m += "\n\tUnexpected key(s) in state_dict: " + quoted_list(unexpected) + ".";
+  for (const std::string& s : sizes) m += "\n\t" + s;
+  const std::string prefix = extra_prefix(missing, unexpected);
+  if (prefix == "module.")
+    m += "\nEvery key in the file starts with 'module.': it was saved from a model wrapped in nn.DataParallel or "
+         "DistributedDataParallel. Save the inner model's state_dict (model.module.state_dict()) instead, or strip "
+         "the prefix: {k.removeprefix(\"module.\"): v for k, v in state_dict.items()}";
+  else if (!prefix.empty())
+    m += "\nEvery key in the file starts with '" + prefix + "', which the model's keys do not have: save the "
+         "state_dict of the submodule that holds the layers, or strip the prefix: {k.removeprefix(\"" + prefix +
+         "\"): v for k, v in state_dict.items()}";
+  return m;
+}
+
+}  // namespace
+
 void load_state_dict(Model& model, const std::map<std::string, StoredTensor>& tensors, const std::string& origin) {
   const auto entries = model.state_dict();
   // Check everything before touching the model.
+  std::vector<std::string> missing, unexpected, sizes;
+  std::set<std::string> known;
   for (const StateEntry& e : entries) {
+    known.insert(e.key);
     auto it = tensors.find(e.key);
-    if (it == tensors.end()) throw Error(origin + ": missing key '" + e.key + "'");
+    if (it == tensors.end()) {
+      missing.push_back(e.key);
+      continue;
+    }
     const std::vector<int64_t> want(e.param->shape.begin(), e.param->shape.end());
     if (it->second.shape != want)
-      throw Error(origin + ": '" + e.key + "' has shape " + shape_str(it->second.shape) + " but the model needs " +
-                  shape_str(want));
-    if (it->second.dtype != "F32" && it->second.dtype != "I64")
-      throw Error(origin + ": '" + e.key + "' has dtype " + it->second.dtype + "; expected F32");
+      sizes.push_back("size mismatch for " + e.key + ": copying a param with shape " + shape_str(it->second.shape) +
+                      " from checkpoint, the shape in current model is " + shape_str(want) + ".");
   }
-  std::set<std::string> known;
-  for (const StateEntry& e : entries) known.insert(e.key);
   for (const auto& [key, t] : tensors)
-    if (!known.count(key)) throw Error(origin + ": unexpected key '" + key + "' (not in the model)");
-  // A NaN or infinite weight would only show as NaN outputs, far from its cause.
+    if (!known.count(key)) unexpected.push_back(key);
+  if (!missing.empty() || !unexpected.empty() || !sizes.empty())
+    throw Error(mismatch_message(origin, missing, unexpected, sizes));
   for (const StateEntry& e : entries) {
     const StoredTensor& t = tensors.at(e.key);
-    if (t.dtype != "F32") continue;  // I64 converts to finite floats
-    size_t count = 0, first = 0;
-    float value = 0;
-    for (size_t i = 0; i < t.bytes.size() / 4; ++i) {
-      float x;
-      std::memcpy(&x, t.bytes.data() + 4 * i, 4);
-      if (!std::isfinite(x) && count++ == 0) first = i, value = x;
+    if (!t.converts_to_floats())
+      throw Error(origin + ": '" + e.key + "' has dtype " + t.dtype +
+                  "; mnistlab loads F32, F16, BF16 and F64 tensors (converted to float32) and I64");
+  }
+  // A NaN or infinite weight would only show as NaN outputs, far from its
+  // cause; F16, BF16 and F64 are converted to float32 first, as PyTorch's
+  // load_state_dict copies them into float32 parameters.
+  std::vector<std::vector<float>> values;
+  for (const StateEntry& e : entries) {
+    try {
+      values.push_back(tensors.at(e.key).to_floats());
+    } catch (const Error& error) {
+      throw Error(origin + ": '" + e.key + "': " + error.what());
     }
+    const std::vector<float>& v = values.back();
+    size_t count = 0, first = 0;
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]) && count++ == 0) first = i;
     if (count)
       throw Error(origin + ": '" + e.key + "' holds " + std::to_string(count) +
                   " NaN or infinite values, the first at index " + std::to_string(first) + " (" +
-                  (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf") + "); weights must be finite");
+                  (std::isnan(v[first]) ? "nan" : v[first] > 0 ? "inf" : "-inf") + "); weights must be finite");
   }
-  for (const StateEntry& e : entries) model.write_param(*e.param, tensors.at(e.key).to_floats().data());
+  for (size_t i = 0; i < entries.size(); ++i) model.write_param(*entries[i].param, values[i].data());
 }
 
 void load_state_dict(Model& model, const std::filesystem::path& path) {

@@ -15,6 +15,17 @@ bool Optimizer::step_slice(Model& model, size_t first, size_t count) {
   return step_slice(model.backend(), model.parameters(), model.gradients(), first, count);
 }
 
+bool Optimizer::step_ranges(Model& model, std::span<const Share> ranges) {
+  const int64_t before = steps_;
+  bool finite = true;
+  for (const Share& r : ranges) {
+    steps_ = before;  // each range steps as the step's first (Adam's bias correction counts steps)
+    finite = step_slice(model, r.first, r.size()) && finite;
+  }
+  steps_ = before + 1;
+  return finite;
+}
+
 const char* optimizer_name(OptimizerKind kind) { return name_of(kOptimizerNames, kind); }
 
 OptimizerKind parse_optimizer(const std::string& name) { return parse_named(kOptimizerNames, name, "optimizer"); }

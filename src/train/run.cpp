@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "io/folder_pin.h"
+#include "io/input_file.h"
+#include "io/sha256.h"
 #include "io/text_file.h"
 #include "kernels/backend.h"
 #include "mnistlab/checkpoint.h"
@@ -165,6 +167,16 @@ void check_fits(const Run::State& s, Training& t) {
   check_training_memory(t.model, *t.task, t.options, available_memory());
 }
 
+// Fine-tuning: the given weights over the seed's (strict keys, as
+// PyTorch's load_state_dict), and their SHA-256 for run.json. Data
+// parallel: rank 0's weights reach the others when training starts.
+void start_from_weights(Run::State& s, Training& t) {
+  const fs::path file = s.config.init_weights;
+  check_input_file(file, "--init-weights: a safetensors state_dict", limits::kSafetensorsFileBytes);
+  s.config.init_weights_sha256 = sha256_of_file(file);
+  load_state_dict(t.model, file);
+}
+
 // A new run's files: the model, the command, the settings, metrics.csv's
 // header and the event file.
 void start_folder(Run::State& s, Training& t) {
@@ -208,6 +220,8 @@ RunStart run_start(const Run::State& s, Training& t) {
   start.batch = t.progress.batch;
   start.baseline = t.task->baseline(t.model, t.data.test, s.config.train.batch_size);
   start.note = s.folder.note;
+  start.init_weights = s.resuming ? "" : s.config.init_weights;
+  start.init_weights_sha256 = s.config.init_weights_sha256;
   start.train_metrics = t.task->train_metrics();
   start.eval_metrics = t.task->eval_metrics();
   start.best_metric = t.metric;
@@ -317,8 +331,12 @@ RunOutcome Run::train(const std::atomic<bool>* stop, const RunCallbacks& callbac
     fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress, {});
     return outcome_of(t.progress);
   }
-  if (s.resuming) resume_folder(s, t);
-  else start_folder(s, t);
+  if (s.resuming) {
+    resume_folder(s, t);
+  } else {
+    if (!s.config.init_weights.empty()) start_from_weights(s, t);
+    start_folder(s, t);
+  }
   if (callbacks.on_start) callbacks.on_start(run_start(s, t));
 
   fit(t.model, *t.optimizer, *t.task, t.data.train, t.data.eval_set(), t.options, t.progress,

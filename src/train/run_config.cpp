@@ -1,5 +1,6 @@
 // A run's settings: defaults, checks and run.json, all from the run options'
 // table (run_options.h) and the task's declaration (TaskType).
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "io/json_value.h"
@@ -70,6 +71,12 @@ RunConfig checked_run_config(RunConfig c) {
 TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
   TrainOptions o = c.train;
   o.stop = stop;
+  o.freeze.clear();
+  for (size_t at = 0; at < c.freeze.size();) {
+    const size_t comma = std::min(c.freeze.find(',', at), c.freeze.size());
+    o.freeze.push_back(c.freeze.substr(at, comma - at));
+    at = comma + 1;
+  }
   check_schedule(o.schedule);
   return o;
 }
@@ -82,6 +89,7 @@ std::string to_json(const RunConfig& c) {
   for (const RunOption& o : run_options())
     if (o.in_run_json_of(c.task) && !(o.only_when_set && o.get(c) == o.get(defaults))) j[o.key] = json_of(o.get(c));
   if (c.processes > 1) j["processes"] = c.processes;
+  if (!c.init_weights_sha256.empty()) j["init_weights_sha256"] = c.init_weights_sha256;
   return j.dump(2) + "\n";
 }
 
@@ -107,6 +115,14 @@ RunConfig run_config_from_json(const std::string& text, const std::string& origi
     if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > (1 << 20))
       throw Error(origin + ": \"processes\" is " + p.dump() + "; expected an integer from 1 to 1048576");
     c.processes = p.get<int>();
+  }
+  if (j.contains("init_weights_sha256")) {
+    const nlohmann::json& h = j["init_weights_sha256"];
+    if (!h.is_string() || h.get<std::string>().size() != 64 ||
+        h.get<std::string>().find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw Error(origin + ": \"init_weights_sha256\" is " + h.dump().substr(0, 80) +
+                  "; expected 64 lowercase hex digits");
+    c.init_weights_sha256 = h.get<std::string>();
   }
   try {
     return checked_run_config(c);

@@ -103,6 +103,19 @@ std::optional<std::string> dataset_problem(const std::string& s) {
   return s.empty() ? std::optional<std::string>("") : std::nullopt;
 }
 
+// Comma-separated keys or prefixes, each non-empty, without spaces, not
+// starting or ending with a dot.
+std::optional<std::string> freeze_problem(const std::string& s) {
+  for (size_t at = 0; at <= s.size();) {
+    const size_t comma = std::min(s.find(',', at), s.size());
+    const std::string part = s.substr(at, comma - at);
+    if (part.empty() || part.front() == '.' || part.back() == '.' || part.find_first_of(" \t") != std::string::npos)
+      return std::optional<std::string>("");
+    at = comma + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> augment_problem(const std::string& spec) {
   try {
     parse_augment(spec);
@@ -233,6 +246,25 @@ std::vector<RunOption> make_table() {
        .help = "Under mpirun: BatchNorm's statistics over the global batch, as PyTorch's SyncBatchNorm (default: "
                "each process's share, as DistributedDataParallel)",
        .only_when_set = true}));
+  t.push_back(field<&RunConfig::init_weights>(
+      {.flag = "--init-weights",
+       .key = "init_weights",
+       .type = Text,
+       .help = "Start from these weights (a safetensors state_dict, mnistlab's or PyTorch's) with a fresh "
+               "optimizer and schedule",
+       .only_when_set = true,
+       .type_name = "FILE"}));
+  t.push_back(field<&RunConfig::freeze>(
+      {.flag = "--freeze",
+       .key = "freeze",
+       .type = Text,
+       .help = "Keep these parameters as they are (requires_grad=False): state_dict keys or their first "
+               "components, e.g. --freeze 0 3 (0.weight, 0.bias, 3.*)",
+       .only_when_set = true,
+       .type_name = "PREFIX",
+       .problem = freeze_problem,
+       .expected = "state_dict keys or prefixes such as 0 or 3.weight",
+       .many = true}));
   t.push_back(field<&RunConfig::precision>(
       {.flag = "--precision",
        .key = "precision",

@@ -74,6 +74,42 @@ std::string non_finite_state(Model& model) {
   return "";
 }
 
+// The parameters the optimizer steps, as ranges [first, end) of the flat
+// parameter array: all of them but those `freeze` names (a key, or its
+// leading dot-separated components).
+std::vector<Share> trainable_ranges(Model& model, const std::vector<std::string>& freeze) {
+  const float* base = model.parameters();
+  std::vector<Share> ranges;
+  std::vector<bool> used(freeze.size(), false);
+  std::string keys;
+  for (const StateEntry& e : model.state_dict()) {
+    if (e.param->kind != ParamKind::Parameter) continue;
+    keys += (keys.empty() ? "" : ", ") + e.key;
+    bool frozen = false;
+    for (size_t i = 0; i < freeze.size(); ++i)
+      if (e.key == freeze[i] || e.key.starts_with(freeze[i] + ".")) frozen = used[i] = true;
+    if (frozen) continue;
+    const size_t first = size_t(e.param->value - base), end = first + e.param->numel();
+    if (!ranges.empty() && ranges.back().end == first) ranges.back().end = end;
+    else ranges.push_back({first, end});
+  }
+  for (size_t i = 0; i < freeze.size(); ++i)
+    if (!used[i])
+      throw Error("--freeze " + freeze[i] + ": no parameter's state_dict key is " + freeze[i] + " or starts with " +
+                  freeze[i] + ".; the model's parameters: " + keys);
+  return ranges;
+}
+
+// The parts of `ranges` inside `slice`.
+std::vector<Share> within(const std::vector<Share>& ranges, Share slice) {
+  std::vector<Share> out;
+  for (const Share& r : ranges) {
+    const Share part{std::max(r.first, slice.first), std::min(r.end, slice.end)};
+    if (part.first < part.end) out.push_back(part);
+  }
+  return out;
+}
+
 }  // namespace
 
 size_t early_stop_index(const Task& task, const std::string& name) {
@@ -136,13 +172,14 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
     const std::string key = non_finite_state(model);
     if (!key.empty()) diverged(epoch + 1, progress.batch, batches_per_epoch, optimizer.lr(), key + " is not finite");
   };
-  // One process steps every parameter. Data parallel: this rank its slice,
-  // whether every rank's gradients were finite agreed on, then the slices traded.
+  // One process steps every parameter but the frozen ones. Data parallel:
+  // this rank those of its slice, whether every rank's gradients were
+  // finite agreed on, then the slices traded.
+  const std::vector<Share> trainable = trainable_ranges(model, options.freeze);
   const auto optimizer_step = [&] {
-    if (!comm) return optimizer.step(model);
+    if (!comm) return options.freeze.empty() ? optimizer.step(model) : optimizer.step_ranges(model, trainable);
     const size_t count = model.parameter_count();
-    const Share mine = comm->slice(count);
-    double bad = optimizer.step_slice(model, mine.first, mine.size()) ? 0.0 : 1.0;
+    double bad = optimizer.step_ranges(model, within(trainable, comm->slice(count))) ? 0.0 : 1.0;
     comm->sum(&bad, 1);
     model.backend().gather_across(*comm, model.parameters(), count);
     return bad == 0;

@@ -12,22 +12,27 @@ import numpy as np
 DTYPES = {  # numpy dtype -> safetensors dtype
     np.dtype("<f4"): "F32",
     np.dtype("<i8"): "I64",
+    np.dtype("<f2"): "F16",
+    np.dtype("<f8"): "F64",
 }
 
 
-def safetensors_bytes(tensors, metadata):
-    """Serialise {name: numpy array} in the safetensors format."""
+def safetensors_bytes(tensors, metadata, raw_dtypes=None):
+    """Serialise {name: numpy array} in the safetensors format; raw_dtypes
+    {name: dtype} writes those arrays' bytes as is under that dtype (BF16,
+    which numpy lacks, as the uint16 bit patterns)."""
+    raw_dtypes = raw_dtypes or {}
     header = {}
     chunks = []
     offset = 0
     for name in sorted(tensors):
         arr = tensors[name]
         dt = arr.dtype.newbyteorder("<")
-        if dt not in DTYPES:
+        if dt not in DTYPES and name not in raw_dtypes:
             raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
         data = np.ascontiguousarray(arr, dtype=dt).tobytes()
         header[name] = {
-            "dtype": DTYPES[dt],
+            "dtype": raw_dtypes.get(name) or DTYPES[dt],
             "shape": list(arr.shape),
             "data_offsets": [offset, offset + len(data)],
         }
