@@ -53,6 +53,8 @@ import tempfile
 import types
 import warnings
 
+from google.protobuf.descriptor import FieldDescriptor
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from read_events import Corrupt, decode_png, split_records  # noqa: E402
 
@@ -90,7 +92,6 @@ def capturing_writer(pb2):
             first = pb2.Event(file_version="brain.Event:2",
                               source_metadata=pb2.SourceMetadata(writer=TENSORBOARD_WRITER))
             self.events = [first]
-            EventFileWriter.opened.append(self)
 
         def get_logdir(self):
             return self._logdir
@@ -106,7 +107,6 @@ def capturing_writer(pb2):
         def close(self):
             pass
 
-    EventFileWriter.opened = []
     return EventFileWriter
 
 
@@ -236,7 +236,6 @@ SPECIAL = {
 
 def differences(ours, theirs, path):
     """Every field of the schema where `ours` differs from `theirs`, recursively."""
-    from google.protobuf.descriptor import FieldDescriptor
     found = []
     descriptor = ours.DESCRIPTOR
     extra = unknown_fields(ours)
