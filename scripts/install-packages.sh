@@ -13,6 +13,7 @@ packages=(cmake g++ ninja-build libdnnl-dev zlib1g-dev libpng-dev libcli11-dev n
           libprotobuf-dev protobuf-compiler libcrcutil-dev  # TensorBoard event files
           python3-protobuf python3-crc32c  # tests/reference/read_events.py reads them back
           libssl-dev  # SHA-256 of --init-weights files (OpenSSL libcrypto)
+          python3-pil  # tests/reference/summary_writer_messages.py: SummaryWriter.add_image encodes with PIL
           libonnx-dev  # mnistlab export: ONNX's schema and checker
           python3-onnx python3-opencv  # tests/reference/check_onnx.py: onnx.checker and OpenCV's dnn run the export
           libopenmpi-dev openmpi-bin  # data-parallel training (mpirun) and its multi-process tests

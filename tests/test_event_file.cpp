@@ -109,6 +109,7 @@ TEST_F(EventFileTest, EveryRecordReadsBackIndependently) {
   ASSERT_EQ(records.size(), 8u);
   EXPECT_EQ(events["partial_tail"], 0);
   EXPECT_EQ(records[0]["file_version"], "brain.Event:2");
+  EXPECT_EQ(records[0]["source_writer"], "mnistlab");  // where SummaryWriter's names tensorboard's writer
   for (const json& r : records) {
     EXPECT_GE(r["wall_time"].get<double>(), before - 1e-3);
     EXPECT_LE(r["wall_time"].get<double>(), after + 1e-3);
@@ -133,27 +134,34 @@ TEST_F(EventFileTest, EveryRecordReadsBackIndependently) {
   EXPECT_EQ(img["kind"], "image");
   EXPECT_EQ(img["width"], 5);
   EXPECT_EQ(img["height"], 3);
-  EXPECT_EQ(img["colorspace"], 1);  // grayscale
+  EXPECT_EQ(img["colorspace"], 3);  // RGB, as add_image makes of a 1-channel image
   EXPECT_EQ(img["png"]["width"], 5);
   EXPECT_EQ(img["png"]["height"], 3);
-  EXPECT_EQ(img["png"]["pixels"].get<std::vector<int>>(), std::vector<int>(image.pixels.begin(), image.pixels.end()));
+  EXPECT_EQ(img["png"]["color_type"], 2);  // 8-bit RGB
+  std::vector<int> rgb;
+  for (const uint8_t p : image.pixels) rgb.insert(rgb.end(), {p, p, p});
+  EXPECT_EQ(img["png"]["pixels"].get<std::vector<int>>(), rgb);
 
   const json& text = value(events, 5);
-  EXPECT_EQ(text["tag"], "notes");
+  EXPECT_EQ(text["tag"], "notes/text_summary");  // as add_text names it
   EXPECT_EQ(text["kind"], "tensor");
   EXPECT_EQ(text["plugin_name"], "text");
   EXPECT_EQ(text["plugin_content"], "");  // TextPluginData{version: 0}
   EXPECT_EQ(text["dtype"], kDtString);
-  EXPECT_EQ(text["shape"], json::array());  // a scalar: the text plugin renders it as markdown
+  EXPECT_EQ(text["shape"], json::array({1}));  // add_text's shape
   EXPECT_EQ(text["strings"], json::array({markdown}));
 }
 
-// tf.summary.histogram's buckets: 30 of equal width from min to max, bucket
-// floor((v - min) / width), the last one closed; right edges as bucket_limit.
-TEST_F(EventFileTest, HistogramHasTensorFlowsThirtyBuckets) {
+// SummaryWriter.add_histogram's default buckets: edges 0 and +-1e-12 * 1.1^k,
+// each a double 1.1 times the one before; kept from the empty bucket before
+// the first value's to the last value's, bucket i counting the values in
+// [limit i-1, limit i). (tests/test_summary_writer_parity.cpp compares
+// whole histograms with PyTorch's.)
+TEST_F(EventFileTest, HistogramHasSummaryWritersDefaultBuckets) {
   EventFile file = EventFile::create(dir_);
   std::vector<float> values;
   for (int i = 0; i < 1000; ++i) values.push_back(float(std::sin(i * 0.37) * 3 + 0.5));
+  values.push_back(0.0f);
   file.histogram("conv1.weight", 10, values);
   const json h = value(decoded(file.path()), 1);
   ASSERT_EQ(h["kind"], "histo");
@@ -167,21 +175,33 @@ TEST_F(EventFileTest, HistogramHasTensorFlowsThirtyBuckets) {
   }
   EXPECT_EQ(h["min"].get<double>(), low);
   EXPECT_EQ(h["max"].get<double>(), high);
-  EXPECT_EQ(h["num"].get<double>(), 1000);
-  EXPECT_NEAR(h["sum"].get<double>(), sum, 1e-9 * sum_squares);
+  EXPECT_EQ(h["num"].get<double>(), 1001);
+  EXPECT_NEAR(h["sum"].get<double>(), sum, 1e-12 * sum_squares);
   EXPECT_NEAR(h["sum_squares"].get<double>(), sum_squares, 1e-12 * sum_squares);
   const auto limits = h["bucket_limit"].get<std::vector<double>>();
   const auto counts = h["bucket"].get<std::vector<double>>();
-  ASSERT_EQ(limits.size(), 30u);
-  ASSERT_EQ(counts.size(), 30u);
-  const double width = (high - low) / 30;
-  std::vector<double> expected(30, 0.0);
-  for (const float v : values) expected[std::min(int(std::floor((v - low) / width)), 29)] += 1;
-  for (int k = 0; k < 30; ++k) {
-    EXPECT_NEAR(limits[k], low + (k + 1) * width, 1e-12 * (high - low)) << k;
-    EXPECT_EQ(counts[k], expected[k]) << k;
+  ASSERT_EQ(limits.size(), counts.size());
+  ASSERT_GE(limits.size(), 3u);
+  EXPECT_EQ(counts[0], 0);  // the empty bucket whose limit is where the values start
+  EXPECT_GT(counts[1], 0);
+  EXPECT_GT(counts.back(), 0);
+  bool crosses_zero = false;
+  double total = 0;
+  for (size_t k = 1; k < limits.size(); ++k) {
+    const double left = limits[k - 1], right = limits[k];
+    if (left > 0) EXPECT_EQ(right, left * 1.1) << k;
+    if (right < 0) EXPECT_EQ(left, right * 1.1) << k;
+    if (left <= 0 && right >= 0) {
+      EXPECT_TRUE((left == -1e-12 && right == 0) || (left == 0 && right == 1e-12)) << left << " " << right;
+      crosses_zero = true;
+    }
+    double in = 0;
+    for (const float v : values) in += (v >= left && v < right);
+    EXPECT_EQ(counts[k], in) << "bucket " << k << ": [" << left << ", " << right << ")";
+    total += counts[k];
   }
-  EXPECT_EQ(limits.back(), high);  // exactly: TensorBoard takes max as the last right edge anyway
+  EXPECT_TRUE(crosses_zero);
+  EXPECT_EQ(total, 1001);
 }
 
 TEST_F(EventFileTest, HistogramOfEqualValuesIsOneBucketAndBadValuesAreErrors) {
@@ -189,8 +209,12 @@ TEST_F(EventFileTest, HistogramOfEqualValuesIsOneBucketAndBadValuesAreErrors) {
   const std::vector<float> same(7, 0.25f);
   file.histogram("bias", 1, same);
   const json h = value(decoded(file.path()), 1);
-  EXPECT_EQ(h["bucket"], json::array({7.0}));
-  EXPECT_EQ(h["bucket_limit"], json::array({0.25}));
+  EXPECT_EQ(h["bucket"], json::array({0.0, 7.0}));  // the empty one before, then the values'
+  const auto limits = h["bucket_limit"].get<std::vector<double>>();
+  ASSERT_EQ(limits.size(), 2u);
+  EXPECT_LE(limits[0], 0.25);
+  EXPECT_LT(0.25, limits[1]);
+  EXPECT_EQ(limits[1], limits[0] * 1.1);
   EXPECT_EQ(h["min"], 0.25);
 
   const uint64_t size = file.bytes();

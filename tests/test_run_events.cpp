@@ -118,7 +118,8 @@ TEST_F(RunEvents, ClassificationScalarsEqualMetricsCsvAndPicturesDecode) {
   std::set<std::string> tags;
   for (const json& r2 : recs)
     for (const json& v : r2.value("values", json::array())) tags.insert(v["tag"].get<std::string>());
-  for (const char* tag : {"model", "command_line", "settings", "loss/train_step", "lr", "0.weight", "8.bias"})
+  for (const char* tag : {"model/text_summary", "command_line/text_summary", "settings/text_summary", "loss/train_step",
+                          "lr", "0.weight", "8.bias"})
     EXPECT_TRUE(tags.count(tag)) << tag;
   // 400 images in batches of 40: 10 steps an epoch, 20 in all; every 4th is logged.
   std::vector<int64_t> train_steps;

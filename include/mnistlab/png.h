@@ -1,6 +1,6 @@
 #pragma once
 // 8-bit grayscale PNG files (libpng), for predict, denoise, image grids and
-// TensorBoard images.
+// TensorBoard images (those as RGB).
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -20,8 +20,11 @@ struct GrayImage {
 GrayImage read_png_gray(const std::filesystem::path& path, int width = 0, int height = 0);
 // Written to a temporary file and renamed.
 void write_png_gray(const std::filesystem::path& path, const GrayImage& image);
-// The bytes of the PNG file write_png_gray would write (for TensorBoard's
-// image summaries, which carry the file inside the event).
+// The bytes of the PNG file write_png_gray would write.
 std::string encode_png_gray(const GrayImage& image);
+// The bytes of an 8-bit RGB PNG with each gray level in all three channels:
+// a 1-channel image as PyTorch's SummaryWriter.add_image encodes it, for
+// TensorBoard's image summaries (which carry the file inside the event).
+std::string encode_png_rgb(const GrayImage& image);
 
 }  // namespace mnistlab

@@ -93,6 +93,20 @@ png_image gray_png_image(const std::string& name, const GrayImage& img) {
   return image;
 }
 
+// The PNG file of `pixels` as `image` describes them. The first pass only
+// sizes the buffer, the second fills it (libpng's idiom).
+std::string encode_png(png_image& image, const uint8_t* pixels) {
+  png_alloc_size_t size = 0;
+  std::string bytes;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (!png_image_write_to_memory(&image, pass ? bytes.data() : nullptr, &size, 0, pixels, 0, nullptr))
+      throw Error("cannot encode a PNG of " + std::to_string(image.width) + "x" + std::to_string(image.height) + " (" +
+                  image.message + ")");
+    bytes.resize(size);
+  }
+  return bytes;
+}
+
 GrayImage gray_from_palette(png_image& image, const std::string& name) {
   image.format = PNG_FORMAT_RGB;
   std::vector<uint8_t> rgb(PNG_IMAGE_SIZE(image));
@@ -163,16 +177,15 @@ void write_png_gray(const std::filesystem::path& path, const GrayImage& img) {
 
 std::string encode_png_gray(const GrayImage& img) {
   png_image image = gray_png_image("PNG in memory", img);
-  // The first pass only sizes the buffer, the second fills it (libpng's idiom).
-  png_alloc_size_t size = 0;
-  std::string bytes;
-  for (int pass = 0; pass < 2; ++pass) {
-    if (!png_image_write_to_memory(&image, pass ? bytes.data() : nullptr, &size, 0, img.pixels.data(), 0, nullptr))
-      throw Error("cannot encode a PNG of " + std::to_string(img.width) + "x" + std::to_string(img.height) + " (" +
-                  image.message + ")");
-    bytes.resize(size);
-  }
-  return bytes;
+  return encode_png(image, img.pixels.data());
+}
+
+std::string encode_png_rgb(const GrayImage& img) {
+  png_image image = gray_png_image("PNG in memory", img);
+  image.format = PNG_FORMAT_RGB;
+  std::vector<uint8_t> rgb(img.pixels.size() * 3);
+  for (size_t i = 0; i < img.pixels.size(); ++i) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = img.pixels[i];
+  return encode_png(image, rgb.data());
 }
 
 }  // namespace mnistlab

@@ -5,20 +5,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "io/folder_pin.h"
 #include "io/temporary_file.h"
 #include "mnistlab/error.h"
 #include "proto/tensorboard.pb.h"
+#include "report/summary_histogram.h"
 
 namespace mnistlab {
 
@@ -26,7 +24,10 @@ namespace tb = mnistlab::tensorboard;
 
 namespace {
 
-constexpr int kHistogramBuckets = 30;  // tf.summary.histogram's DEFAULT_BUCKET_COUNT
+// The writer a file's first event names: the tool that wrote it, as
+// tensorboard's EventFileWriter (2.11 and later, which SummaryWriter writes
+// through) names itself there.
+constexpr const char* kSourceWriter = "mnistlab";
 
 // TFRecord's checksum: CRC-32C (Castagnoli, reflected polynomial 0x82f63b78)
 // by crcutil's portable table-driven code (measured over 6 GB/s on an EPYC),
@@ -76,34 +77,6 @@ std::string summary_event(const std::string& tag, int64_t step, Fill fill) {
   value->set_tag(tag);
   fill(*value);
   return event.SerializeAsString();
-}
-
-void fill_histogram(tb::HistogramProto& histo, std::span<const float> values, const std::string& what) {
-  if (values.empty()) throw Error(what + ": a histogram of no values");
-  double low = values[0], high = values[0], sum = 0, sum_squares = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    const double v = values[i];
-    if (!std::isfinite(v))
-      throw Error(what + ": value " + std::to_string(i) + " is " + std::to_string(v) +
-                  "; a histogram needs finite values");
-    low = std::min(low, v);
-    high = std::max(high, v);
-    sum += v;
-    sum_squares += v * v;
-  }
-  const int buckets = low == high ? 1 : kHistogramBuckets;
-  const double width = (high - low) / buckets;
-  std::vector<double> counts(buckets, 0.0);
-  for (const float v : values) counts[low == high ? 0 : std::min(int((v - low) / width), buckets - 1)] += 1;
-  histo.set_min(low);
-  histo.set_max(high);
-  histo.set_num(double(values.size()));
-  histo.set_sum(sum);
-  histo.set_sum_squares(sum_squares);
-  for (int k = 0; k < buckets; ++k) {
-    histo.add_bucket_limit(k + 1 == buckets ? high : low + (k + 1) * width);  // right edges
-    histo.add_bucket(counts[k]);
-  }
 }
 
 // Walks the records from the start of the file: `end` must be where one of
@@ -201,6 +174,7 @@ void EventFile::write_file_version() {
   tb::Event event;
   event.set_wall_time(seconds_since_epoch());
   event.set_file_version("brain.Event:2");
+  event.mutable_source_metadata()->set_writer(kSourceWriter);
   append(event.SerializeAsString());
 }
 
@@ -209,31 +183,43 @@ void EventFile::scalar(const std::string& tag, int64_t step, double value) {
 }
 
 void EventFile::image(const std::string& tag, int64_t step, const GrayImage& image) {
-  const std::string png = encode_png_gray(image);
+  // add_image repeats a 1-channel image into 3 (convert_to_HWC) and PIL
+  // encodes that as an RGB PNG.
+  const std::string png = encode_png_rgb(image);
   append(summary_event(tag, step, [&](tb::Summary::Value& v) {
     tb::Summary::Image* out = v.mutable_image();
     out->set_height(image.height);
     out->set_width(image.width);
-    out->set_colorspace(1);
+    out->set_colorspace(3);  // RGB
     out->set_encoded_image_string(png);
   }));
 }
 
 void EventFile::text(const std::string& tag, int64_t step, const std::string& markdown) {
-  append(summary_event(tag, step, [&](tb::Summary::Value& v) {
+  append(summary_event(tag + "/text_summary", step, [&](tb::Summary::Value& v) {
     // The text plugin's content is TextPluginData{version: 0}, which
     // serializes to no bytes.
     v.mutable_metadata()->mutable_plugin_data()->set_plugin_name("text");
     tb::TensorProto* tensor = v.mutable_tensor();
     tensor->set_dtype(tb::DT_STRING);
-    tensor->mutable_tensor_shape();  // no dimensions: a scalar
+    tensor->mutable_tensor_shape()->add_dim()->set_size(1);  // shape [1], as add_text's
     tensor->add_string_val(markdown);
   }));
 }
 
 void EventFile::histogram(const std::string& tag, int64_t step, std::span<const float> values) {
   const std::string what = path_.string() + ": histogram '" + tag + "' at step " + std::to_string(step);
-  append(summary_event(tag, step, [&](tb::Summary::Value& v) { fill_histogram(*v.mutable_histo(), values, what); }));
+  const SummaryHistogram h = summary_histogram(values, what);  // before anything is written
+  append(summary_event(tag, step, [&](tb::Summary::Value& v) {
+    tb::HistogramProto* out = v.mutable_histo();
+    out->set_min(h.min);
+    out->set_max(h.max);
+    out->set_num(h.num);
+    out->set_sum(h.sum);
+    out->set_sum_squares(h.sum_squares);
+    for (const double limit : h.bucket_limit) out->add_bucket_limit(limit);
+    for (const double count : h.bucket) out->add_bucket(count);
+  }));
 }
 
 void EventFile::flush() {

@@ -1,7 +1,14 @@
 #pragma once
 // A TensorBoard event file, as PyTorch's SummaryWriter writes it: TFRecords
 // (length, masked CRC-32C of the length, an Event message, masked CRC-32C of
-// the message), the first one {wall_time, file_version: "brain.Event:2"}.
+// the message), the first one {wall_time, file_version: "brain.Event:2",
+// source_metadata: {writer: "mnistlab"}}, where tensorboard's
+// EventFileWriter (2.11 and later) names itself for SummaryWriter. scalar,
+// image, text and histogram write the Summary that add_scalar, add_image,
+// add_text and add_histogram (PyTorch 1.13's torch.utils.tensorboard.summary)
+// make of the same values, field for field
+// (tests/test_summary_writer_parity.cpp); where they differ at all is in
+// README.md ("Event files and SummaryWriter").
 // Each record goes to the file whole in one write() (O_APPEND, no buffer in
 // between), so TensorBoard sees it at once and a killed run leaves at most a
 // partial last record, which reopen() cuts off.
@@ -33,17 +40,16 @@ class EventFile {
   EventFile& operator=(EventFile&& other) noexcept;
   ~EventFile();
 
-  // simple_value, a float32 on the wire (as add_scalar writes it).
+  // add_scalar: simple_value, a float32 on the wire.
   void scalar(const std::string& tag, int64_t step, double value);
-  // PNG-encoded, colorspace 1 (grayscale).
+  // add_image of the image as a (1, height, width) uint8 tensor: repeated
+  // into three channels, an RGB PNG, colorspace 3.
   void image(const std::string& tag, int64_t step, const GrayImage& image);
-  // The text plugin's form: a scalar DT_STRING tensor, rendered as markdown.
-  // (add_text writes shape [1] under "<tag>/text_summary", which TensorBoard
-  // shows as a one-cell table; the tag here is used as given.)
+  // add_text: under "<tag>/text_summary", the text plugin's DT_STRING tensor
+  // of shape [1] (TensorBoard shows it as markdown in a one-cell table).
   void text(const std::string& tag, int64_t step, const std::string& markdown);
-  // 30 equal-width buckets from min to max, as tf.summary.histogram makes
-  // them (bucket = floor((v - min) / width), the last one closed); all values
-  // equal give one bucket. No values, or one not finite, is an Error.
+  // add_histogram with its default bins="tensorflow" (report/summary_histogram.h).
+  // No values, or one not finite, is an Error, and nothing is written.
   void histogram(const std::string& tag, int64_t step, std::span<const float> values);
 
   // Makes what was written durable (fdatasync): call it before a checkpoint

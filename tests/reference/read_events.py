@@ -9,7 +9,7 @@ mnistlab's code, for tests/test_event_file.cpp:
   proto/tensorboard.proto, so that a wrong number there fails here;
 - the messages decoded with Debian's python3-protobuf from proto/tensorboard.proto
   compiled here by protoc --python_out (into a temporary folder);
-- PNG images decoded with zlib: chunk CRCs, 8-bit gray, every pixel.
+- PNG images decoded with zlib: chunk CRCs, 8-bit gray or RGB, every pixel.
 
     /usr/bin/python3 tests/reference/read_events.py --proto proto/tensorboard.proto FILE
 
@@ -66,7 +66,8 @@ def split_records(blob):
 # message -> {field number: (wire type, message inside or None)}.
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
 TF_SCHEMA = {
-    "Event": {1: (I64, None), 2: (VARINT, None), 3: (LEN, None), 5: (LEN, "Summary")},
+    "Event": {1: (I64, None), 2: (VARINT, None), 3: (LEN, None), 5: (LEN, "Summary"), 10: (LEN, "SourceMetadata")},
+    "SourceMetadata": {1: (LEN, None)},
     "Summary": {1: (LEN, "Summary.Value")},
     "Summary.Value": {1: (LEN, None), 2: (I32, None), 4: (LEN, "Summary.Image"), 5: (LEN, "HistogramProto"),
                       8: (LEN, "TensorProto"), 9: (LEN, "SummaryMetadata")},
@@ -120,8 +121,14 @@ def paeth(a, b, c):
     return a if pa <= pb and pa <= pc else b if pb <= pc else c
 
 
+# PNG color types this reader decodes: gray (mnistlab's picture files) and
+# RGB (TensorBoard images, as SummaryWriter.add_image writes a gray one).
+CHANNELS = {0: 1, 2: 3}
+
+
 def decode_png(data):
-    """An 8-bit gray PNG's size and pixels (PNG spec: chunks, zlib, filters)."""
+    """An 8-bit gray or RGB PNG's header fields and pixels, row-major with the
+    channels of a pixel together (PNG spec: chunks, zlib, filters)."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise Corrupt("image: no PNG signature")
     at, ihdr, idat = 8, None, b""
@@ -137,25 +144,33 @@ def decode_png(data):
         elif kind == b"IEND":
             break
         at += 12 + length
+    if ihdr is None:
+        raise Corrupt("image: PNG without IHDR")
     width, height, depth, color, _, _, interlace = ihdr
-    if (depth, color, interlace) != (8, 0, 0):
-        raise Corrupt(f"image: PNG of depth {depth}, color type {color}, interlace {interlace}; expected 8-bit gray")
+    if depth != 8 or color not in CHANNELS or interlace != 0:
+        raise Corrupt(f"image: PNG of depth {depth}, color type {color}, interlace {interlace}; "
+                      "expected 8-bit gray or RGB, not interlaced")
+    channels = CHANNELS[color]
+    stride = width * channels
     raw = zlib.decompress(idat)
-    if len(raw) != height * (width + 1):
-        raise Corrupt(f"image: {len(raw)} bytes of scanlines for {width}x{height}")
-    pixels, above = [], [0] * width
+    if len(raw) != height * (stride + 1):
+        raise Corrupt(f"image: {len(raw)} bytes of scanlines for {width}x{height}x{channels}")
+    pixels, above = [], [0] * stride
     for r in range(height):
-        line = raw[r * (width + 1):(r + 1) * (width + 1)]
+        line = raw[r * (stride + 1):(r + 1) * (stride + 1)]
         kind, row = line[0], list(line[1:])
-        for i in range(width):
-            a, b, c = (row[i - 1], above[i], above[i - 1]) if i else (0, above[i], 0)
-            predictor = [0, a, b, (a + b) // 2, paeth(a, b, c)]
-            if kind > 4:
-                raise Corrupt(f"image: PNG filter type {kind}")
-            row[i] = (row[i] + predictor[kind]) & 0xFF
+        if kind > 4:
+            raise Corrupt(f"image: PNG filter type {kind}")
+        for i in range(stride):
+            # a: the same channel of the pixel to the left; b: above; c: above a.
+            left = i >= channels
+            a, b, c = row[i - channels] if left else 0, above[i], above[i - channels] if left else 0
+            predictor = (0, a, b, (a + b) // 2, paeth(a, b, c))[kind]
+            row[i] = (row[i] + predictor) & 0xFF
         pixels += row
         above = row
-    return {"width": width, "height": height, "pixels": pixels}
+    return {"width": width, "height": height, "bit_depth": depth, "color_type": color, "interlace": interlace,
+            "channels": channels, "pixels": pixels}
 
 
 def value_json(v):
@@ -189,6 +204,8 @@ def event_json(schema, offset, data):
         what = event.WhichOneof("what")
         if what == "file_version":
             out["file_version"] = event.file_version
+        if event.HasField("source_metadata"):
+            out["source_writer"] = event.source_metadata.writer
         elif what == "summary":
             out["values"] = [value_json(v) for v in event.summary.value]
         return out
