@@ -1,5 +1,5 @@
 // A PNG as `mnistlab predict` and `denoise apply` take it
-// (src/cli/image_input.cpp, src/io/png.cpp): read as 8-bit grayscale and
+// (src/cli/image_input.cpp, src/io/png.cpp): read as grayscale of any depth and
 // checked against the model's 1x28x28 input.
 #include "cli/image_input.h"
 #include "fuzz_common.h"

@@ -20,11 +20,11 @@ TEST_F(Cli, HelpForTheCommandAndTrain) {
 
 TEST_F(Cli, NoSubcommandIsAnError) { EXPECT_NE(run("").exit_code, 0); }
 
-TEST_F(Cli, MissingDataFolderNamesTheSetupCommand) {
+TEST_F(Cli, MissingDataFolderNamesTheScriptThatFetchesIt) {
   auto r = run("train --epochs 1 --data-dir " + (dir_ / "nowhere").string() + " --out " + (dir_ / "run").string());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("nowhere"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("scripts/setup.sh"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir_ / "nowhere").string() + ": no such folder;"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("scripts/get-data.sh"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, TruncatedIdxFile) {

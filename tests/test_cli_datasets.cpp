@@ -161,7 +161,7 @@ TEST_F(CliDatasets, ThreeClassesWithoutNamesAreNumbered) {
   }
   // The baseline network's 10 outputs do not fit 3 classes.
   expect_refused("train --dataset " + kmnist.string() + " --epochs 1",
-                 {"models/baseline.model: the network's output has 10 values, but the dataset has 3 classes "
+                 {"baseline (preset): the network's output has 10 values, but the dataset has 3 classes "
                   "(labels 0..2 in " + (kmnist / "train-labels-idx1-ubyte.gz").string() +
                   "); change the last linear layer to `linear 3`"});
 }
@@ -173,7 +173,7 @@ TEST_F(CliDatasets, DenoisingNeedsOnlyTheImageShape) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(metrics_rows(dir_ / "run" / "metrics.csv").size(), 1u);
   expect_refused("denoise train --dataset " + emnist_.string() + " --epochs 1",
-                 {"models/dae.model: the model takes inputs [-1, 1, 28, 28] but the dataset has 1x20x20 images; the "
+                 {"dae (preset): the model takes inputs [-1, 1, 28, 28] but the dataset has 1x20x20 images; the "
                   "model file's input line would read `input 1 20 20`"});
 }
 
@@ -196,7 +196,7 @@ TEST_F(CliDatasets, WrongClassNamesAndModelsAreRefusedBeforeAnythingIsWritten) {
                  {(dir_ / "ten.model").string() + ": the network's output has 10 values, but the dataset has 47 "
                   "classes (labels 0..46 in " + labels + "); change the last linear layer to `linear 47`"});
   expect_refused("train --dataset " + emnist_.string() + " --model baseline",
-                 {"models/baseline.model: the model takes inputs [-1, 1, 28, 28] but the dataset has 1x20x20 images"});
+                 {"baseline (preset): the model takes inputs [-1, 1, 28, 28] but the dataset has 1x20x20 images"});
   // eval checks the same before it evaluates.
   Model ten = parse_model(read_file(dir_ / "ten.model"), "ten.model");
   ten.build(0);
@@ -231,9 +231,13 @@ TEST_F(CliDatasets, HelpExplainsDatasetPath) {
   for (const char* command : {"train", "denoise train", "eval", "predict", "pairs"}) {
     const auto r = run(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
-    for (const char* part : {"--dataset NAME|PATH", "mnist, fashion, or PATH", "*train-images-idx3-ubyte",
-                             "*test-labels-idx1-ubyte", "classes.txt"})
+    for (const char* part : {"--dataset NAME|PATH", "mnist, fashion, or PATH: a folder of IDX files (docs/guide.md)"})
       EXPECT_NE(r.output.find(part), std::string::npos) << command << ": " << part << "\n" << r.output;
   }
+  // The guide the help names has the rest: how the files are found, classes.txt.
+  const std::string guide =
+      read_file(fs::path(MNISTLAB_CHECK_ONNX).parent_path().parent_path().parent_path() / "docs" / "guide.md");
+  for (const char* part : {"`*train-images-idx3-ubyte`", "`*test-labels-idx1-ubyte`", "`classes.txt`", "`--class-names"})
+    EXPECT_NE(guide.find(part), std::string::npos) << part;
   EXPECT_NE(run("train --help").output.find("--class-names"), std::string::npos);
 }

@@ -439,12 +439,13 @@ TEST(DatasetHead, TakesTheFirstSamples) {
 
 // ---- load_split ----
 
-TEST(LoadSplit, MissingFolderMentionsSetup) {
+TEST(LoadSplit, MissingFolderMentionsDataDirAndGetData) {
   TempDir dir;
   std::string msg = error_of([&] { mnistlab::load_split(dir / "no-such-data", true); });
   EXPECT_PRED2(contains, msg, (dir / "no-such-data").string());
   EXPECT_PRED2(contains, msg, "no such folder");
-  EXPECT_PRED2(contains, msg, "scripts/setup.sh");
+  EXPECT_PRED2(contains, msg, "--data-dir DIR");
+  EXPECT_PRED2(contains, msg, "scripts/get-data.sh");
 }
 
 TEST(LoadSplit, MissingFileNamesTheFolderThePatternAndWhatIsThere) {
@@ -456,7 +457,7 @@ TEST(LoadSplit, MissingFileNamesTheFolderThePatternAndWhatIsThere) {
   EXPECT_PRED2(contains, msg, dir.path().string() + ": no file matches *t10k-labels-idx1-ubyte[.gz] or "
                               "*test-labels-idx1-ubyte[.gz]; the folder holds t10k-images-idx3-ubyte, "
                               "train-images-idx3-ubyte, train-labels-idx1-ubyte");
-  EXPECT_PRED2(contains, msg, "scripts/setup.sh");
+  EXPECT_PRED2(contains, msg, "scripts/get-data.sh");
 }
 
 TEST(LoadSplit, FindsRawAndGzipNames) {

@@ -183,10 +183,12 @@ TEST(LayerTable, TheReadmeTheHelpAndTheFuzzDictionaryNameEveryKind) {
   ASSERT_NE(end, std::string::npos);
   const size_t from = begin + std::string("<!-- layers:begin -->\n```\n").size();
   EXPECT_EQ(readme.substr(from, end - from), layer_reference())
-      << "the README's layer block must be the table's (mnistlab summary --help prints it)";
+      << "the README's layer block must be the table's (mnistlab summary --help prints its syntax lines)";
 
+  // summary --help shows each kind's syntax (the README the rest, to fit a screen).
   const CommandResult help = run("summary --help");
-  EXPECT_NE(help.output.find(layer_reference()), std::string::npos) << help.output;
+  for (const LayerSpec& spec : layer_table())
+    EXPECT_NE(help.output.find("\n  " + spec.usage() + "\n"), std::string::npos) << help.output;
 
   const std::string dict = read_file(kSourceDir / "fuzz/dict/model_file.dict");
   for (const LayerSpec& spec : layer_table()) {

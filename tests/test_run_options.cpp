@@ -163,7 +163,7 @@ TEST(RunOptions, ATasksDefaultsAreItsOwnOnTheCommandLine) {
   EXPECT_EQ(denoising.train.epochs, 20);
   EXPECT_EQ(denoising.train.batch_size, 300);
   const std::string train = run("train --help").output, denoise = run("denoise train --help").output;
-  // The default --help shows on an option's line: "  --epochs INT:INT 1..100000=15 ...".
+  // The default --help shows on an option's line: "  --epochs INT 1..100000=15 ...".
   const auto shown_default = [](const std::string& help, const std::string& flag) {
     const size_t line = help.find("\n  " + flag + " ");
     if (line == std::string::npos) return std::string("(no ") + flag + ")";

@@ -37,7 +37,8 @@ const char* kHostile = " a b\n$(touch pwned) `touch pwned` 'q\" \\ %s";
 
 // The command with stdin from /dev/null, stdout and stderr into `log`, and
 // SIGINT and SIGTERM at their defaults whatever this process inherited.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+// argv0: what the program is told it was started as (a shell passes the word typed).
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log, const std::string& argv0 = MNISTLAB_CLI) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -52,7 +53,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   sigaddset(&signals, SIGTERM);
   posix_spawnattr_setsigdefault(&attr, &signals);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv{const_cast<char*>(MNISTLAB_CLI)};
+  std::vector<char*> argv{const_cast<char*>(argv0.c_str())};
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
@@ -348,11 +349,44 @@ TEST_F(StopSignal, TheResumeCommandIsQuotedForBash) {
     const size_t line = output.find("continue with: ");
     return line == std::string::npos ? output : output.substr(line, output.find('\n', line) - line);
   };
-  const std::string d = dir_.string(), resume = "continue with: mnistlab train --resume ";
+  const std::string d = dir_.string(), resume = "continue with: " + std::string(MNISTLAB_CLI) + " train --resume ";
   EXPECT_EQ(printed("plain-1.x_@%+=:,"), resume + d + "/plain-1.x_@%+=:,");
   EXPECT_EQ(printed("a b $(x) `y` \"q\" \\"), resume + "'" + d + "/a b $(x) `y` \"q\" \\'");
   EXPECT_EQ(printed("it's"), resume + "'" + d + "/it'\\''s'");
   EXPECT_EQ(printed("new\nline\\'s\ttab\x01"), resume + "$'" + d + "/new\\nline\\\\\\'s\\ttab\\001'");
+}
+
+// The command printed starts with the program as it was started (argv[0],
+// quoted), so it runs where the user typed the first one: here a copy
+// reached as "my build/mnistlab" from dir_, for train and denoise train.
+TEST_F(StopSignal, TheResumeCommandNamesTheProgramAsItWasStarted) {
+  fs::create_directories(dir_ / "my build");
+  fs::create_symlink(MNISTLAB_CLI, dir_ / "my build" / "mnistlab");
+  std::ofstream(dir_ / "same.model") << "input 1 28 28\nconv 1 k=3 p=1\nsigmoid\n";
+  for (const std::string command : {"train", "denoise train"}) {
+    SCOPED_TRACE(command);
+    const bool denoise = command != "train";
+    const fs::path out = dir_ / (denoise ? "denoise-run" : "run");
+    std::vector<std::string> args{"--model", (dir_ / (denoise ? "same.model" : "net.model")).string(), "--data-dir",
+                                  (dir_ / "data").string(), "--threads", "1", "--epochs", "1", "--batch-size", "50",
+                                  "--raise-sigterm-at-step", "2", "--out", out.string()};
+    if (denoise) args.insert(args.begin(), "denoise");
+    args.insert(args.begin() + (denoise ? 1 : 0), "train");
+    int status = 0;
+    waitpid(spawn(args, dir_ / "log", "my build/mnistlab"), &status, 0);
+    const std::string output = read_file(dir_ / "log");
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) << output;
+    const std::string expected = "continue with: 'my build/mnistlab' " + command + " --resume " + out.string() + "\n";
+    const size_t line = output.find("continue with: ");
+    ASSERT_NE(line, std::string::npos) << output;
+    EXPECT_EQ(output.substr(line), expected);
+    // Pasted into bash where the first command was typed, it finishes the run.
+    const std::string pasted = expected.substr(15, expected.size() - 16);  // between "continue with: " and "\n"
+    const CommandResult resumed = run_shell("cd '" + dir_.string() + "' && " + pasted + " 2>&1");
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_FALSE(fs::exists(out / "resume.safetensors")) << resumed.output;
+    EXPECT_TRUE(fs::exists(out / "last.safetensors")) << resumed.output;
+  }
 }
 
 // Starting a new run in a folder that holds an interrupted one names the

@@ -37,7 +37,7 @@ Model parse_model(std::string_view text, const std::string& origin, const std::o
 // A preset name (a file in models/, compiled in) or a path to a model file.
 struct ModelSource {
   std::string text;
-  std::string origin;  // "models/baseline.model" or the path given
+  std::string origin;  // "baseline (preset)" (compiled in from models/baseline.model) or the path given
 };
 ModelSource resolve_model(const std::string& name_or_path);
 std::vector<std::string> preset_names();

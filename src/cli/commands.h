@@ -11,6 +11,9 @@ struct ExitRequest {
 
 // The command line as typed, for the run folder's command.txt.
 const std::string& command_line();
+// The program as it was started (argv[0]: "build/mnistlab", "mnistlab", a
+// full path), for the commands we print.
+const std::string& program();
 void remember_command_line(int argc, char** argv);
 
 // "baseline, vgg-bn, ...", for help texts.

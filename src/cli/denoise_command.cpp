@@ -86,12 +86,13 @@ void add_pairs_command(CLI::App& app) {
   auto a = std::make_shared<PairsArgs>();
   CLI::App* cmd = app.add_subcommand("pairs", "Draw Noisy Fashion-MNIST pairs (noisy | clean) from the test set");
   add_dataset_option(cmd, a->dataset);
-  cmd->add_option("--data-dir", a->data_dir, "Folder with mnist's or fashion's IDX files");
+  cmd->add_option("--data-dir", a->data_dir, "mnist's or fashion's folder (data/mnist, data/fashion-mnist)")
+      ->type_name("DIR");
   for (const char* key : {"noise", "noise_amount", "noise_clip"}) add_run_option(cmd, a->noise, key);
   cmd->add_option("--count", a->count, "Pairs to draw")->check(integer_in(1, 1000))->capture_default_str();
   cmd->add_option("--per-row", a->per_row, "Pairs per row")->check(integer_in(1, 50))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the test set's noise")->check(run_option_check("seed"));
-  cmd->add_option("--out", a->out, "PNG file to write")->capture_default_str();
+  cmd->add_option("--out", a->out, "PNG file to write")->type_name("FILE")->capture_default_str();
   cmd->callback([a]() { run_pairs(*a); });
 }
 
@@ -103,25 +104,21 @@ void add_denoise_command(CLI::App& app) {
   args->config = default_run_config(TaskKind::Denoising);
   CLI::App* train = denoise->add_subcommand(
       "train", "Train on (noisy, clean) pairs: fresh noise each epoch, a fixed noisy test set");
-  train->footer("The run folder gets metrics.csv (epoch,train_loss,test_loss,test_psnr,test_ssim,seconds,"
-                "images_per_s), samples.png (noisy | output | clean), curves.png, report.txt, best.safetensors, "
-                "last.safetensors, resume.safetensors and a TensorBoard event file (`tensorboard --logdir runs`). "
-                "Ctrl-C or SIGTERM stops after the current step and saves (a second Ctrl-C stops at once, without "
-                "saving); `mnistlab denoise train --resume DIR` continues. The run options are those of "
-                "`mnistlab train`, with the same names; the best epoch is the one with the best --early-stop-metric "
-                "(default psnr).\n\n"
-                "As with `mnistlab train`, a folder that holds a run is never replaced silently (without --out: "
-                "the first free runs/MODEL-DATASET-NOISE, ...-2, ...; --out DIR that holds a run is refused unless "
-                "--overwrite), and a folder in use by a running training is refused.");
+  // Each line at most 100 columns; the run folder and every option in depth: README.md, docs/guide.md.
+  train->footer("The run options are train's. The run folder gets metrics.csv (loss, PSNR, SSIM), samples.png\n"
+                "(noisy | output | clean), curves.png, report.txt, weights and a TensorBoard log; Ctrl-C or\n"
+                "SIGTERM saves; --resume DIR continues. In depth: docs/guide.md (denoising, training options).");
   add_run_options(train, *args);
   train->callback([args]() { run_training(*args); });
 
   auto apply = std::make_shared<ApplyArgs>();
   CLI::App* cmd = denoise->add_subcommand("apply", "Denoise one grayscale PNG with saved weights");
-  cmd->add_option("--model", apply->model, "Preset name or model file")->capture_default_str();
-  cmd->add_option("--weights", apply->weights, "safetensors file (best.safetensors, ...)")->required();
-  cmd->add_option("in", apply->in, "noisy grayscale PNG")->required();
-  cmd->add_option("out", apply->out, "PNG to write")->required();
+  cmd->add_option("--model", apply->model, "Preset name or model file")->type_name("NAME|FILE")->capture_default_str();
+  cmd->add_option("--weights", apply->weights, "safetensors file (best.safetensors, ...)")
+      ->type_name("FILE")
+      ->required();
+  cmd->add_option("in", apply->in, "Noisy grayscale PNG, 1 to 16 bits")->type_name("PNG")->required();
+  cmd->add_option("out", apply->out, "8-bit PNG to write")->type_name("PNG")->required();
   cmd->add_option("--threads", apply->threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
   add_run_option(cmd, apply->settings, "precision");
   cmd->callback([apply]() { run_denoise_apply(*apply); });

@@ -36,7 +36,7 @@ struct UseArgs {
   std::vector<std::string> images;
 };
 
-// The model and its origin ("models/baseline.model", or the file given).
+// The model and its origin ("baseline (preset)", or the file given).
 std::pair<Model, std::string> load_trained(const UseArgs& a) {
   const ModelSource source = resolve_model(a.model);
   Model model = parse_model(source.text, source.origin);
@@ -102,12 +102,13 @@ void run_predict(const UseArgs& a) {
 }
 
 void add_model_options(CLI::App* cmd, UseArgs& a) {
-  cmd->add_option("--model", a.model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
-  cmd->add_option("--weights", a.weights, "safetensors file with the model's state_dict (best.safetensors, ...)")
-      ->required();
+  cmd->add_option("--model", a.model, "Preset name (mnistlab --help lists them) or model file")
+      ->type_name("NAME|FILE")
+      ->capture_default_str();
+  cmd->add_option("--weights", a.weights, "safetensors file (best.safetensors, ...)")->type_name("FILE")->required();
   add_dataset_option(cmd, a.dataset);
-  cmd->add_option("--data-dir", a.data_dir, "Folder with mnist's or fashion's IDX files (default data/mnist or "
-                                            "data/fashion-mnist)");
+  cmd->add_option("--data-dir", a.data_dir, "mnist's or fashion's folder (data/mnist, data/fashion-mnist)")
+      ->type_name("DIR");
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(run_option_check("threads"));
   add_run_option(cmd, a.settings, "precision");
 }
@@ -120,9 +121,9 @@ void add_eval_command(CLI::App& app) {
   add_model_options(cmd, *args);
   cmd->add_option("--test-limit", args->test_limit, "Use only the first N test images (0: all)")
       ->check(run_option_check("test_limit"));
-  cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class to this CSV");
-  cmd->add_option("--batch-size", args->batch_size,
-                  "Images per forward pass; fewer where their activations would pass 256 MiB (same results)")
+  cmd->add_option("--predictions", args->predictions, "Also write each test image's predicted class here")
+      ->type_name("CSV");
+  cmd->add_option("--batch-size", args->batch_size, "Images per forward pass (fewer past 256 MiB)")
       ->check(run_option_check("batch_size"))
       ->capture_default_str();
   for (const char* key : {"tta", "tta_crops"}) add_run_option(cmd, args->settings, key);
@@ -132,14 +133,15 @@ void add_eval_command(CLI::App& app) {
 void add_predict_command(CLI::App& app) {
   auto args = std::make_shared<UseArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "predict", "Classify grayscale PNG images of the model's input size (such as 28x28; light object on dark ground, as in "
-                 "MNIST); other sizes are an error, not resized");
+      "predict", "Classify grayscale PNGs of the model's input size (never resized)");
+  cmd->footer("Images are light on dark, as in MNIST; PNGs of 1 to 16 bits, samples as stored\n"
+              "(v / 255, or v / 65535 at 16 bits). Prints `FILE: CLASS PROBABILITY, ...`.");
   add_model_options(cmd, *args);
   add_class_names_option(cmd, args->class_names);
   cmd->add_option("--top", args->top, "How many classes to print per image")
       ->check(integer_in(1, 10))
       ->capture_default_str();
-  cmd->add_option("images", args->images, "PNG files")->required();
+  cmd->add_option("images", args->images, "Grayscale PNG files")->type_name("PNG")->required();
   cmd->callback([args]() { run_predict(*args); });
 }
 

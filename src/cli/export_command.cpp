@@ -49,24 +49,26 @@ void run_export(const ExportArgs& a) {
 void add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Write a network with its weights as an ONNX file (opset 13) for OpenCV's dnn module, ONNX Runtime, "
-                "TensorRT, ...");
-  cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file")->capture_default_str();
-  cmd->add_option("--weights", args->weights, "safetensors file with the model's state_dict (best.safetensors, ...)")
+      "export", "Write a network and its weights as ONNX (opset 13) for OpenCV, ONNX Runtime, TensorRT");
+  cmd->add_option("--model", args->model, "Preset name (mnistlab --help lists them) or model file")
+      ->type_name("NAME|FILE")
+      ->capture_default_str();
+  cmd->add_option("--weights", args->weights, "safetensors file (best.safetensors, ...)")
+      ->type_name("FILE")
       ->required();
-  cmd->add_option("--out", args->out, "The ONNX file to write (replaced whole, never left half-written)")
-      ->required();
-  auto* batch = cmd->add_option("--batch-size", args->batch_size, "Fixed batch dimension of the input and output")
+  cmd->add_option("--out", args->out, "The ONNX file to write (replaced whole)")->type_name("FILE")->required();
+  auto* batch = cmd->add_option("--batch-size", args->batch_size, "Fixed batch size of the graph")
                     ->check(run_option_check("batch_size"))
                     ->capture_default_str();
   cmd->add_flag("--dynamic-batch", args->dynamic_batch,
-                "A dynamic batch dimension named batch_size (torch.onnx.export's dynamic_axes) instead of a fixed one")
+                "A dynamic batch dimension, batch_size (dynamic_axes)")
       ->excludes(batch);
   cmd->add_flag("--softmax", args->softmax, "End a classifier with Softmax, so the output is probabilities");
+  // Each line at most 100 columns.
   cmd->footer(
-      "The graph: input \"input\" [N, C, H, W], output \"output\"; initializers named by the state_dict keys "
-      "(0.weight, 1.running_mean, ...); BatchNorm2d as BatchNormalization with its running statistics, Linear as "
-      "Gemm, Dropout left out. Checked with ONNX's checker before it is written.");
+      "The graph: input \"input\" [N, C, H, W], output \"output\"; initializers named by the state_dict\n"
+      "keys (0.weight, 1.running_mean, ...); BatchNorm2d as BatchNormalization with its running\n"
+      "statistics, Linear as Gemm, Dropout left out. Checked with ONNX's checker before it is written.");
   cmd->callback([args]() { run_export(*args); });
 }
 

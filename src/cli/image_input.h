@@ -1,6 +1,7 @@
 #pragma once
 // A grayscale PNG as one model input: exactly the model's size (never
-// resized), pixels scaled to [0, 1] as the datasets are.
+// resized), pixels scaled to [0, 1] as the datasets are: v / 255, or
+// v / 65535 for a 16-bit file (read_png_gray_values).
 #include <string>
 #include <vector>
 

@@ -62,14 +62,14 @@ void run_info(const InfoArgs& a) {
 void add_info_command(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "info", "Show what the kernels run on here: CPU, instruction set, threads, GEMM library and kernel; with "
-              "--model, the route each convolution takes");
+      "info", "CPU, instruction set, threads and GEMM kernel; with --model, each convolution's route");
   cmd->add_option("--threads", args->threads, "Threads (0: every CPU)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--isa", args->isa, "Cap the hand-written kernels at " + names_list(names(kIsaNames)));
   cmd->add_option("--precision", args->precision,
                   "Plan for " + names_list(names(kPrecisionNames)) + " convolutions and linear layers")
       ->capture_default_str();
-  cmd->add_option("--model", args->model, "Preset name (" + preset_list() + ") or model file");
+  cmd->add_option("--model", args->model, "Preset name (mnistlab --help lists them) or model file")
+      ->type_name("NAME|FILE");
   cmd->add_option("--batch-size", args->batch_size, "Batch size the routes are planned for")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--eval", args->eval, "Plan for inference (no gradients) instead of training");

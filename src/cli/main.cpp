@@ -6,15 +6,20 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/help_formatter.h"
+#include "cli/unknown_words.h"
+#include "io/shell_quote.h"
 #include "mnistlab/distributed.h"
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 
 namespace mnistlab::cli {
-static std::string g_command_line;
+static std::string g_command_line, g_program = "mnistlab";
 const std::string& command_line() { return g_command_line; }
+const std::string& program() { return g_program; }
 void remember_command_line(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + std::string(argv[i]);
+  if (argc > 0 && argv[0][0] != '\0') g_program = argv[0];
 }
 std::string preset_list() {
   std::string list;
@@ -54,7 +59,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   CLI::App app{"mnistlab: train, evaluate and inspect small convolutional networks on MNIST-family images"};
+  app.formatter(std::make_shared<mnistlab::cli::HelpFormatter>());  // before the subcommands, which copy it
   app.require_subcommand(1);
+  app.footer("Presets for --model: " + mnistlab::cli::preset_list() +
+             "\nEach command's options: mnistlab COMMAND --help; in depth: README.md and docs/guide.md");
   app.set_version_flag("--version", [] { return "mnistlab 0.1\n" + mnistlab::describe_backend(); });
   mnistlab::cli::add_train_command(app);
   mnistlab::cli::add_eval_command(app);
@@ -69,6 +77,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Every rank parses the same command line: rank 0 says what is wrong.
     if (mnistlab::world().rank() != 0) return e.get_exit_code();
+    // An unknown command or option is named, with the closest known one
+    // (CLI11 says "A subcommand is required" for `mnistlab trian`).
+    if (e.get_exit_code() != 0)
+      if (const std::string unknown = mnistlab::cli::unknown_word_message(
+              app, std::vector<std::string>(argv + 1, argv + argc), mnistlab::shell_quote(mnistlab::cli::program()));
+          !unknown.empty()) {
+        std::cerr << "error: " << unknown << "\n";
+        return e.get_exit_code();
+      }
     return app.exit(e);
   } catch (const mnistlab::cli::ExitRequest& e) {
     return e.code;

@@ -7,6 +7,7 @@
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/summary.h"
+#include "model/layer_table.h"
 
 namespace mnistlab::cli {
 namespace {
@@ -68,13 +69,19 @@ void run_summary(const SummaryArgs& a) {
 void add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "summary", "Print a network's layers, output shapes, parameter counts and sizes, as torchsummary does");
-  cmd->add_option("model", args->model, "Preset name (" + preset_list() + ") or model file")->required();
+      "summary", "A network's layers, output shapes, parameters and sizes, as torchsummary prints them");
+  cmd->add_option("model", args->model, "Preset name (mnistlab --help lists them) or model file")
+      ->type_name("NAME|FILE")
+      ->required();
   cmd->add_option("--input", args->input, "Input shape C,H,W instead of the model file's 'input' line");
   cmd->add_flag("--json", args->json, "Print the same numbers as JSON");
-  cmd->footer("A model file is the line 'input C H W', then one layer a line ('#' starts a comment):\n" +
-              layer_reference() +
-              "A line ending 'as NAME' names its output (on the input line, the image) for a later concat or add.");
+  // The layers' syntax; what each computes and each key means is the
+  // README's block (layer_reference()), too long for a screen.
+  std::string layers;
+  for (const LayerSpec& spec : layer_table()) layers += "  " + spec.usage() + "\n";
+  cmd->footer("A model file is the line 'input C H W', then one layer a line ('#' starts a comment):\n" + layers +
+              "A line ending 'as NAME' names its output (on the input line, the image) for a later\n"
+              "concat or add. What each layer computes and its keys mean: README.md, Model files.");
   cmd->callback([args]() { run_summary(*args); });
 }
 

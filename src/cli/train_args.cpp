@@ -138,9 +138,9 @@ CLI::Option* add_run_option(CLI::App* cmd, RunConfig& config, const std::string&
 void add_run_options(CLI::App* cmd, TrainArgs& a) {
   for (const RunOption& o : run_options())
     if (o.taken_by(a.config.task)) add_run_option(cmd, a.config, o.key);
-  cmd->add_flag("--overwrite", a.overwrite, "Replace the run in the run folder: its files are removed first");
-  cmd->add_option("--resume", a.resume,
-                  "Continue the interrupted run in this folder, with its own settings (other options are ignored)");
+  cmd->add_flag("--overwrite", a.overwrite, "Replace the run in the run folder (removes its files first)");
+  cmd->add_option("--resume", a.resume, "Continue the interrupted run in DIR, with its own settings")
+      ->type_name("DIR");
   cmd->add_option("--collective-timeout", a.collective_timeout, "tests: seconds a process waits on the others")
       ->check(CLI::PositiveNumber)
       ->group("");
@@ -157,7 +157,9 @@ void run_training(const TrainArgs& args) {
   Run run = resuming ? Run::resume(args.resume, command_line(), &comm)
                      : Run::create(args.config, command_line(), args.overwrite, &comm);
   const RunConfig& c = run.config();
-  const std::string command = task_type(c.task).command;
+  // "build/mnistlab denoise train": the task's command as this one was started, to paste.
+  const std::string command =
+      shell_quote(program()) + std::string(task_type(c.task).command).substr(std::string("mnistlab").size());
 
   ProgressBar bar(c.train.epochs);
   RunStart started;
@@ -173,7 +175,7 @@ void run_training(const TrainArgs& args) {
     if (comm.size() > 1)
       std::printf("data parallel: %s, %d threads each, batch %d split among them\n", comm.describe().c_str(),
                   s.threads, c.train.batch_size);
-    std::printf("model %s (%zu parameters), %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads%s\n",
+    std::printf("model %s: %zu parameters; %s: %zu train / %zu %s images, %s lr %g%s, batch %d, %d threads%s\n",
                 s.model_origin.c_str(), s.parameters, s.data_dir.c_str(), s.train, s.eval, s.eval_name.c_str(),
                 optimizer_name(c.train.optimizer.kind), c.train.optimizer.lr,
                 c.train.schedule.kind == ScheduleKind::None

@@ -9,16 +9,11 @@ void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   args->config = default_run_config(TaskKind::Classification);
   CLI::App* cmd = app.add_subcommand("train", "Train a classifier on MNIST, Fashion-MNIST or another MNIST-family dataset");
+  // Each line at most 100 columns; the run folder and every option in depth: README.md, docs/guide.md.
   cmd->footer(
-      "The run folder gets metrics.csv, curves.png, misclassified.png, report.txt (per-class accuracy, confusion "
-      "matrix), best.safetensors and last.safetensors (PyTorch state_dict keys), resume.safetensors and a "
-      "TensorBoard event file (`tensorboard --logdir runs`). Ctrl-C or "
-      "SIGTERM stops after the current step and saves (a second Ctrl-C stops at once, without saving); "
-      "`mnistlab train --resume DIR` continues.\n\nA folder that "
-      "holds a run is never replaced silently: without --out a new run goes to the first free runs/MODEL-DATASET, "
-      "runs/MODEL-DATASET-2, ...; --out DIR that holds a run is refused (choose another, continue it with --resume, "
-      "or add --overwrite). While a training runs, its folder is locked (DIR/run.lock holds its PID): a second "
-      "training into it is refused.");
+      "The run folder gets metrics.csv, curves.png, report.txt, weights and a TensorBoard log; a run is\n"
+      "never written over (--overwrite does). Ctrl-C or SIGTERM saves; --resume DIR continues.\n"
+      "In depth: README.md (the run folder) and docs/guide.md (training options, datasets).");
   add_run_options(cmd, *args);
   cmd->callback([args]() { run_training(*args); });
 }

@@ -12,7 +12,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kHowToGetData = "scripts/setup.sh downloads MNIST and Fashion-MNIST into data/";
+// Where the built-in datasets come from, for a folder that is missing or lacks a file.
+const char* const kHowToGetData =
+    "mnist's is data/mnist and fashion's data/fashion-mnist, in the current folder, unless --data-dir DIR names "
+    "it; scripts/get-data.sh in the mnistlab checkout puts them in its data/ (scripts/get-data.sh /PATH: in "
+    "/PATH/mnist and /PATH/fashion-mnist); another dataset is --dataset DIR";
 constexpr size_t kNamesShown = 12;
 
 // "a, b, c" of at most kNamesShown names, then how many more.
@@ -56,7 +60,9 @@ fs::path find_one(const fs::path& dir, const std::vector<std::string>& files, co
 DatasetFiles find_dataset_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec))
-    throw Error(dir.string() + ": no such folder; expected a folder of IDX files (" + kHowToGetData + ")");
+    throw Error(dir.string() + ": no such folder" +
+                (dir.is_relative() ? " in " + fs::current_path(ec).string() : std::string()) +
+                "; expected a folder of IDX files (" + kHowToGetData + ")");
   if (!fs::is_directory(dir, ec))
     throw Error(dir.string() + ": is not a folder; expected a folder of IDX files (train-images-idx3-ubyte, ...)");
   std::vector<std::string> files;

@@ -9,6 +9,14 @@
 // checked against the bytes that are really there, and only the chunks that
 // define the pixels reach libpng; text, ICC profiles and private chunks are
 // left out. The pixels themselves inflate into a buffer of the header's size.
+//
+// The samples are taken as stored, as PIL, OpenCV and torchvision take them:
+// the colour-space chunks (gAMA, sRGB, cHRM, iCCP) and sBIT are left out too,
+// since libpng's simplified API converts by them (a 16-bit file with the
+// usual gAMA of 1/2.2 read through it gave 14263 for a stored 32767). Without
+// them libpng takes an 8-bit file as sRGB and a 16-bit one as linear, so
+// reading 8-bit files as PNG_FORMAT_GRAY and 16-bit ones as
+// PNG_FORMAT_LINEAR_Y converts nothing.
 #include "mnistlab/png.h"
 
 #include <png.h>
@@ -28,12 +36,12 @@ namespace mnistlab {
 
 namespace {
 
-// Chunks that decide the pixels of a gray image (PNG spec 11.2-11.3): the
-// header, palette, transparency, IDAT data and the colour-space chunks that
-// libpng's gamma handling reads. All are of fixed size or bounded by the
-// image, except IDAT, whose inflation libpng stops at the image's size.
+// Chunks that hold the stored samples of a gray image (PNG spec 11.2): the
+// header, palette, transparency (which makes an image one with alpha, which
+// is refused) and IDAT data. All are of fixed size or bounded by the image,
+// except IDAT, whose inflation libpng stops at the image's size.
 bool defines_pixels(const char* type) {
-  static const char* const kKept[] = {"IHDR", "PLTE", "IDAT", "IEND", "tRNS", "gAMA", "sRGB", "cHRM", "sBIT"};
+  static const char* const kKept[] = {"IHDR", "PLTE", "IDAT", "IEND", "tRNS"};
   for (const char* kept : kKept)
     if (std::memcmp(type, kept, 4) == 0) return true;
   return false;
@@ -107,29 +115,35 @@ std::string encode_png(png_image& image, const uint8_t* pixels) {
   return bytes;
 }
 
-GrayImage gray_from_palette(png_image& image, const std::string& name) {
+// The samples of a gray image as stored: 8 bits (files of 1, 2 and 4 bits
+// expanded by libpng to 0..255, palette entries that are grey) or 16.
+struct Samples {
+  int width = 0, height = 0;
+  bool sixteen = false;
+  std::vector<uint16_t> values;  // row-major, height * width
+};
+
+Samples gray_from_palette(png_image& image, const std::string& name) {
   image.format = PNG_FORMAT_RGB;
   std::vector<uint8_t> rgb(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, nullptr, rgb.data(), 0, nullptr))
     throw Error(name + ": cannot decode the PNG (" + image.message + ")");
-  GrayImage out;
+  Samples out;
   out.width = int(image.width);
   out.height = int(image.height);
-  out.pixels.resize(rgb.size() / 3);
-  for (size_t i = 0; i < out.pixels.size(); ++i) {
+  out.values.resize(rgb.size() / 3);
+  for (size_t i = 0; i < out.values.size(); ++i) {
     const uint8_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
     if (r != g || g != b)
       throw Error(name + ": is a color palette PNG (pixel " + std::to_string(i) + " is rgb(" + std::to_string(r) +
                   "," + std::to_string(g) + "," + std::to_string(b) +
                   ")); expected a grayscale PNG (convert it, e.g. with ImageMagick: convert IN -colorspace Gray OUT.png)");
-    out.pixels[i] = r;
+    out.values[i] = r;
   }
   return out;
 }
 
-}  // namespace
-
-GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
+Samples read_samples(const std::filesystem::path& path, int width, int height) {
   const std::string name = path.string();
   const uint64_t size = check_input_file(path, "a PNG image", limits::kPngFileBytes);
   const std::vector<uint8_t> chunks = pixel_chunks(path, size);
@@ -141,6 +155,7 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
   // The file's own format, before any conversion we ask for.
   const bool color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
   const bool alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  const bool sixteen = (image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
   // A palette image reports colour whatever its entries are: it is decoded
   // as RGB below and taken when every pixel is grey.
   const bool palette = (image.format & PNG_FORMAT_FLAG_COLORMAP) != 0;
@@ -159,13 +174,45 @@ GrayImage read_png_gray(const std::filesystem::path& path, int width, int height
                            : "at most " + std::to_string(limits::kImageSide) + " pixels a side"));
   }
   if (palette) return gray_from_palette(image, name);
-  GrayImage out;
+  Samples out;
   out.width = int(image.width);
   out.height = int(image.height);
-  image.format = PNG_FORMAT_GRAY;
-  out.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr))
+  out.sixteen = sixteen;
+  // A 16-bit file without gAMA or sRGB is linear to libpng, as is
+  // PNG_FORMAT_LINEAR_Y; an 8-bit one is sRGB, as is PNG_FORMAT_GRAY: no
+  // conversion either way (the samples as stored).
+  image.format = sixteen ? PNG_FORMAT_LINEAR_Y : PNG_FORMAT_GRAY;
+  if (sixteen) {
+    out.values.resize(size_t(w) * size_t(h));
+    if (!png_image_finish_read(&image, nullptr, out.values.data(), 0, nullptr))
+      throw Error(name + ": cannot decode the PNG (" + image.message + ")");
+    return out;
+  }
+  std::vector<uint8_t> bytes(PNG_IMAGE_SIZE(image));
+  if (!png_image_finish_read(&image, nullptr, bytes.data(), 0, nullptr))
     throw Error(name + ": cannot decode the PNG (" + image.message + ")");
+  out.values.assign(bytes.begin(), bytes.end());
+  return out;
+}
+
+}  // namespace
+
+GrayImage read_png_gray(const std::filesystem::path& path, int width, int height) {
+  const Samples samples = read_samples(path, width, height);
+  GrayImage out{samples.width, samples.height, std::vector<uint8_t>(samples.values.size())};
+  for (size_t i = 0; i < out.pixels.size(); ++i) {
+    const uint32_t v = samples.values[i];
+    // v * 255 / 65535 = v / 257, rounded (257 is odd: never a tie).
+    out.pixels[i] = uint8_t(samples.sixteen ? (v + 128) / 257 : v);
+  }
+  return out;
+}
+
+GrayValues read_png_gray_values(const std::filesystem::path& path, int width, int height) {
+  const Samples samples = read_samples(path, width, height);
+  GrayValues out{samples.width, samples.height, samples.sixteen ? 16 : 8, std::vector<float>(samples.values.size())};
+  const float top = samples.sixteen ? 65535.0f : 255.0f;
+  for (size_t i = 0; i < out.values.size(); ++i) out.values[i] = float(samples.values[i]) / top;
   return out;
 }
 

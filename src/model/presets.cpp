@@ -18,7 +18,7 @@ std::vector<std::string> preset_names() {
 
 ModelSource resolve_model(const std::string& name_or_path) {
   for (const auto& [name, text] : preset_table())
-    if (name == name_or_path) return {std::string(text), "models/" + std::string(name) + ".model"};
+    if (name == name_or_path) return {std::string(text), std::string(name) + " (preset)"};
   std::error_code ec;
   if (std::filesystem::exists(name_or_path, ec))
     return {read_text(name_or_path, "a model file", limits::kModelFileBytes), name_or_path};

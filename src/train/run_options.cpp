@@ -128,20 +128,14 @@ std::optional<std::string> augment_problem(const std::string& spec) {
 std::vector<RunOption> make_table() {
   using enum OptionType;
   const std::vector<TaskKind> all, classification = {TaskKind::Classification}, denoising = {TaskKind::Denoising};
-  std::string presets;
-  for (const std::string& name : preset_names()) presets += (presets.empty() ? "" : ", ") + name;
   std::vector<RunOption> t;
   t.push_back(field<&RunConfig::model>(
-      {.flag = "--model", .key = "model", .type = Text, .help = "Preset name (" + presets + ") or model file"}));
+      {.flag = "--model", .key = "model", .type = Text, .help = "Preset name (mnistlab --help lists them) or model file"}));
   t.push_back(field<&RunConfig::dataset>(
       {.flag = "--dataset",
        .key = "dataset",
        .type = Text,
-       .help = "mnist, fashion, or PATH: a folder of IDX files (raw or .gz) of any image size and number of "
-               "classes, such as EMNIST or KMNIST, found by name: *train-images-idx3-ubyte, "
-               "*train-labels-idx1-ubyte, *t10k-images-idx3-ubyte or *test-images-idx3-ubyte, "
-               "*t10k-labels-idx1-ubyte or *test-labels-idx1-ubyte (one of each); classes.txt there, if any, "
-               "names the classes, one per line",
+       .help = "mnist, fashion, or PATH: a folder of IDX files (docs/guide.md)",
        .type_name = "NAME|PATH",
        .problem = dataset_problem,
        .expected = "mnist, fashion or a dataset folder"}));
@@ -149,14 +143,12 @@ std::vector<RunOption> make_table() {
       {.flag = "--data-dir",
        .key = "data_dir",
        .type = Text,
-       .help = "Folder with mnist's or fashion's four IDX files (raw or .gz); default data/mnist or "
-               "data/fashion-mnist"}));
+       .help = "mnist's or fashion's folder (data/mnist, data/fashion-mnist)"}));
   t.push_back(field<&RunConfig::class_names>(
       {.flag = "--class-names",
        .key = "class_names",
        .type = Text,
-       .help = "Text file with one class name per line, in label order (default: classes.txt in the dataset's "
-               "folder; mnist and fashion have their own)",
+       .help = "Class names, one a line (default: the dataset's classes.txt)",
        .tasks = classification,
        .later = true,
        .every_run_json = true,  // written for every task since before the tasks had options of their own
@@ -167,7 +159,7 @@ std::vector<RunOption> make_table() {
   t.push_back(field<&RunConfig::train, &TrainOptions::batch_size>(
       {.flag = "--batch-size", .key = "batch_size", .type = Integer, .help = "Images per step", .range = {1, 65536}}));
   t.push_back(field<&RunConfig::train, &TrainOptions::optimizer, &OptimizerOptions::kind>(
-      {.flag = "--optimizer", .key = "optimizer", .type = Choice, .help = "sgd, adam or adamw", .type_name = "NAME"}));
+      {.flag = "--optimizer", .key = "optimizer", .type = Choice, .help = "Optimizer (AdamW: decoupled weight decay)", .type_name = "NAME"}));
   t.push_back(field<&RunConfig::train, &TrainOptions::optimizer, &OptimizerOptions::lr>(
       {.flag = "--lr", .key = "lr", .type = Number, .help = "Learning rate (onecycle: the peak)",
        .range = {0, 10, true}}));
@@ -188,28 +180,26 @@ std::vector<RunOption> make_table() {
       {.flag = "--lr-schedule",
        .key = "lr_schedule",
        .type = Choice,
-       .help = "none; step (StepLR: x gamma every --step-size epochs); cosine (CosineAnnealingLR over all steps); "
-               "onecycle (OneCycleLR: peak --lr, momentum/beta1 cycled)",
+       .help = "StepLR, CosineAnnealingLR, OneCycleLR (peak --lr)",
        .type_name = "NAME"}));
   t.push_back(field<&RunConfig::train, &TrainOptions::schedule, &ScheduleOptions::step_size>(
       {.flag = "--step-size", .key = "step_size", .type = Integer,
-       .help = "Epochs between decays of the step schedule", .range = {1, 100000}}));
+       .help = "Epochs between the step schedule's decays", .range = {1, 100000}}));
   t.push_back(field<&RunConfig::train, &TrainOptions::schedule, &ScheduleOptions::gamma>(
       {.flag = "--gamma", .key = "gamma", .type = Number, .help = "Decay factor of the step schedule",
        .range = {0, 1, true}}));
   t.push_back(field<&RunConfig::train, &TrainOptions::schedule, &ScheduleOptions::warmup_epochs>(
       {.flag = "--warmup-epochs", .key = "warmup_epochs", .type = Number,
-       .help = "Linear warmup over this many epochs (may be fractional) before none/step/cosine",
+       .help = "Epochs of linear warmup before none, step or cosine",
        .range = {0, 1000}}));
   t.push_back(field<&RunConfig::train, &TrainOptions::early_stop_patience>(
       {.flag = "--early-stop-patience", .key = "early_stop_patience", .type = Integer,
-       .help = "Stop after N epochs without a better --early-stop-metric; 0: never", .range = {0, 100000}}));
+       .help = "Stop after N epochs without a better metric; 0: never", .range = {0, 100000}}));
   RunOption metric = field<&RunConfig::train, &TrainOptions::early_stop_metric>(
       {.flag = "--early-stop-metric",
        .key = "early_stop_metric",
        .type = Choice,
-       .help = "The metric that picks the best epoch (best.safetensors) and early stopping: " + metrics_by_task() +
-               ", also as test_acc, val_psnr, ...; default: the first that is not the loss",
+       .help = "Metric that picks the best epoch: " + names_list(all_metric_names()),
        .type_name = "METRIC",
        .choices = metric_choices});
   metric.normalize = bare_metric;
@@ -218,21 +208,19 @@ std::vector<RunOption> make_table() {
       {.flag = "--val-split",
        .key = "val_split",
        .type = Number,
-       .help = "Hold out this fraction of the training set to choose the epoch; the test set is then used once, "
-               "at the end",
+       .help = "Hold out this share of the training set to pick the epoch",
        .range = {0, 0.9, true},
        .unset = 0}));
   t.push_back(field<&RunConfig::train, &TrainOptions::eval_every>(
       {.flag = "--eval-every",
        .key = "eval_every",
        .type = Integer,
-       .help = "Evaluate (test or validation set) after every Nth epoch and after the last; the epochs between "
-               "train without it (shorter long runs; early stopping and the best epoch see evaluated epochs only)",
+       .help = "Evaluate after every Nth epoch and after the last",
        .range = {1, 100000},
        .later = true}));
   t.push_back(field<&RunConfig::train, &TrainOptions::seed>(
       {.flag = "--seed", .key = "seed", .type = Integer,
-       .help = "Seed for initialization, shuffling, noise and the validation split", .range = {0, 2147483647}}));
+       .help = "Seed of initialization, shuffling, noise, validation split", .range = {0, 2147483647}}));
   t.push_back(field<&RunConfig::threads>({.flag = "--threads",
                                           .key = "threads",
                                           .type = Integer,
@@ -243,23 +231,20 @@ std::vector<RunOption> make_table() {
       {.flag = "--sync-batchnorm",
        .key = "sync_batchnorm",
        .type = Flag,
-       .help = "Under mpirun: BatchNorm's statistics over the global batch, as PyTorch's SyncBatchNorm (default: "
-               "each process's share, as DistributedDataParallel)",
+       .help = "Under mpirun: BatchNorm over the global batch (SyncBatchNorm)",
        .only_when_set = true}));
   t.push_back(field<&RunConfig::init_weights>(
       {.flag = "--init-weights",
        .key = "init_weights",
        .type = Text,
-       .help = "Start from these weights (a safetensors state_dict, mnistlab's or PyTorch's) with a fresh "
-               "optimizer and schedule",
+       .help = "Start from these weights (safetensors; fresh optimizer)",
        .only_when_set = true,
        .type_name = "FILE"}));
   t.push_back(field<&RunConfig::freeze>(
       {.flag = "--freeze",
        .key = "freeze",
        .type = Text,
-       .help = "Keep these parameters as they are (requires_grad=False): state_dict keys or their first "
-               "components, e.g. --freeze 0 3 (0.weight, 0.bias, 3.*)",
+       .help = "Keep these layers/keys as they are (requires_grad=False)",
        .only_when_set = true,
        .type_name = "PREFIX",
        .problem = freeze_problem,
@@ -269,17 +254,14 @@ std::vector<RunOption> make_table() {
       {.flag = "--precision",
        .key = "precision",
        .type = Choice,
-       .help = "Arithmetic of convolutions and linear layers: fp32, or bf16 as PyTorch's CPU autocast (bfloat16 "
-               "inputs and weights, float32 sums; BatchNorm, losses, optimizer and checkpoints stay float32). bf16 "
-               "needs a CPU with AVX512_BF16 (AMX CPUs have it)",
+       .help = "bf16: as PyTorch's CPU autocast (needs AVX512_BF16)",
        .only_when_set = true,
        .type_name = "P"}));
   t.push_back(field<&RunConfig::out>(
       {.flag = "--out",
        .key = "out",
        .type = Text,
-       .help = "Run folder (default runs/MODEL-DATASET..., or the first of -2, -3, ... that holds no run yet); a "
-               "folder that holds a run is refused"}));
+       .help = "Run folder (default runs/MODEL-DATASET, or -2, -3, ...)"}));
   t.push_back(field<&RunConfig::train_limit>({.flag = "--train-limit", .key = "train_limit", .type = Integer,
                                               .help = "Use only the first N training images (0: all)",
                                               .range = {0, 1000000000}}));
@@ -290,10 +272,7 @@ std::vector<RunOption> make_table() {
       .flag = "--augment",
       .key = "augment",
       .type = Text,
-      .help = "Augment the training images, torchvision's transforms in its order: crop=P (RandomCrop(size, "
-              "padding=P)), degrees=D, translate=T, scale=LO:HI, shear=S (RandomAffine; nearest, or bilinear), "
-              "elastic=ALPHA[:SIGMA] (ElasticTransform(alpha, sigma=5), bilinear), hflip (RandomHorizontalFlip, "
-              "not for digits), erase=P (RandomErasing(p=P)); e.g. --augment crop=2,degrees=10,scale=0.9:1.1",
+      .help = "Training augmentation, e.g. crop=2,degrees=10 (docs/guide.md)",
       .later = true,
       .type_name = "SPEC",
       .problem = augment_problem,
@@ -305,8 +284,7 @@ std::vector<RunOption> make_table() {
       {.flag = "--log-every-steps",
        .key = "log_every_steps",
        .type = Integer,
-       .help = "Write the training loss and learning rate to the TensorBoard file every N steps (default: about "
-               "50 points an epoch)",
+       .help = "Loss and lr to TensorBoard every N steps (50 an epoch)",
        .range = {1, 1000000000},
        .unset = 0,
        .later = true}));
@@ -315,8 +293,7 @@ std::vector<RunOption> make_table() {
       {.flag = "--label-smoothing",
        .key = "label_smoothing",
        .type = Number,
-       .help = "nn.CrossEntropyLoss's label_smoothing: train towards 1-EPS on the label plus EPS/10 on every "
-               "class; train_loss is that smoothed loss, test_loss stays plain cross-entropy",
+       .help = "CrossEntropyLoss's label_smoothing (train_loss smoothed)",
        .tasks = classification,
        .range = {0, 1, false, true},
        .later = true}));
@@ -324,17 +301,14 @@ std::vector<RunOption> make_table() {
       {.flag = "--tta",
        .key = "tta",
        .type = Flag,
-       .help = "Test-time flips: evaluate on the mean softmax of each image and its horizontal flip (not for "
-               "--dataset mnist: digits are not flip-invariant)",
+       .help = "Test-time flips: mean softmax with the mirrored image",
        .tasks = classification,
        .later = true}));
   t.push_back(field<&RunConfig::classification, &ClassificationOptions::tta, &TestTimeAugmentation::crops>(
       {.flag = "--tta-crops",
        .key = "tta_crops",
        .type = Integer,
-       .help = "Test-time crops: evaluate on the mean softmax of torchvision's FiveCrop of each image padded by P "
-               "pixels (the image and its four shifts by P rows and P columns; with --tta, TenCrop); for digits "
-               "too",
+       .help = "Test-time crops: FiveCrop of each image padded by P pixels",
        .tasks = classification,
        .range = {0, kMaxTtaCrops},
        .later = true,
@@ -344,13 +318,13 @@ std::vector<RunOption> make_table() {
       {.flag = "--noise",
        .key = "noise",
        .type = Choice,
-       .help = "uniform (adds U[0, a)), gaussian (sigma) or salt-pepper (share p of pixels)",
+       .help = "U[0, a), N(0, sigma^2), or p of pixels set to 0/1",
        .tasks = denoising,
        .type_name = "NAME"}));
   RunOption amount{.flag = "--noise-amount",
                    .key = "noise_amount",
                    .type = Number,
-                   .help = "a, sigma or p (defaults: uniform 1, gaussian 0.1, salt-pepper 0.1)",
+                   .help = "a, sigma or p (defaults 1, 0.1, 0.1)",
                    .tasks = denoising,
                    // The kind's own range is checked with it (checked_noise).
                    .range = {0, INFINITY, true},
@@ -364,7 +338,7 @@ std::vector<RunOption> make_table() {
       {.flag = "--clip", .key = "noise_clip", .type = Flag, .help = "Clamp noisy images to [0, 1] (the course did not)",
        .tasks = denoising}));
   t.push_back(field<&RunConfig::loss>(
-      {.flag = "--loss", .key = "loss", .type = Choice, .help = "l1 or mse", .tasks = denoising, .type_name = "NAME"}));
+      {.flag = "--loss", .key = "loss", .type = Choice, .help = "L1Loss or MSELoss", .tasks = denoising, .type_name = "NAME"}));
   return t;
 }
 
