@@ -150,6 +150,21 @@ TEST_F(Cli, APresetIsNamedAsAPresetNotAsAFileThatNeedNotBeThere) {
   EXPECT_TRUE(contains(denoiser.output, "fast (preset)")) << denoiser.output;
 }
 
+// --resume on a finished run (the README's resume line after a run that
+// ended) says so and how to train on from its weights, which then works.
+TEST_F(Cli, ResumingAFinishedRunSaysHowToTrainOnFromItsWeights) {
+  write_dataset();
+  ASSERT_EQ(run("train --model fast --epochs 1 --threads 1 --train-limit 64 " + data()).exit_code, 0);
+  const auto r = run("train --resume " + (dir_ / "run").string());
+  EXPECT_NE(r.exit_code, 0);
+  const std::string weights = (dir_ / "run" / "last.safetensors").string();
+  EXPECT_TRUE(contains(r.output, "this run finished (its report.txt is there), so there is nothing to resume")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--init-weights " + weights)) << r.output;
+  const auto on = run("train --model fast --epochs 1 --threads 1 --train-limit 64 --init-weights " + weights +
+                      " --data-dir " + (dir_ / "data").string() + " --out " + (dir_ / "on").string());
+  EXPECT_EQ(on.exit_code, 0) << on.output;
+}
+
 TEST(Docs, TheReadmeAndTheGuideLinkOnlyToFilesOfTheRepository) {
   int links = 0;
   for (const fs::path& doc : {kSourceDir / "README.md", kSourceDir / "docs" / "guide.md",

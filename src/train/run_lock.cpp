@@ -276,7 +276,14 @@ RunFolder claim_run_folder_to_resume(const fs::path& dir, const std::string& com
   if (!fs::is_directory(dir, ec)) throw no_checkpoint();
   RunFolder run{dir, {}, {}};
   run.lock.lock(dir, command_line);
-  if (!fs::exists(dir / "resume.safetensors", ec)) throw no_checkpoint();
+  if (!fs::exists(dir / "resume.safetensors", ec)) {
+    // A finished run removed its checkpoint: it has nothing left to do.
+    if (fs::exists(dir / "report.txt", ec))
+      throw Error(dir.string() + ": this run finished (its report.txt is there), so there is nothing to resume; "
+                  "--resume continues a run that was interrupted. To train further, start a new run from its "
+                  "weights: --init-weights " + shell_quote((dir / "last.safetensors").string()));
+    throw no_checkpoint();
+  }
   remove_leftover_temporaries(dir);
   return run;
 }
