@@ -189,8 +189,12 @@ TEST_F(EventFileTest, HistogramHasSummaryWritersDefaultBuckets) {
   double total = 0;
   for (size_t k = 1; k < limits.size(); ++k) {
     const double left = limits[k - 1], right = limits[k];
-    if (left > 0) EXPECT_EQ(right, left * 1.1) << k;
-    if (right < 0) EXPECT_EQ(left, right * 1.1) << k;
+    if (left > 0) {
+      EXPECT_EQ(right, left * 1.1) << k;
+    }
+    if (right < 0) {
+      EXPECT_EQ(left, right * 1.1) << k;
+    }
     if (left <= 0 && right >= 0) {
       EXPECT_TRUE((left == -1e-12 && right == 0) || (left == 0 && right == 1e-12)) << left << " " << right;
       crosses_zero = true;

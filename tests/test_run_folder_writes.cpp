@@ -199,8 +199,8 @@ TEST_F(Writes, PredictionsThatCannotBeWrittenFailBeforeTheResultsWithTheReason) 
 }
 
 TEST_F(Writes, NumbersWithSpacesOrHexadecimalAreRefusedByEveryNumberOption) {
-  for (const std::string& option : {"--lr", "--warmup-epochs", "--momentum"})
-    for (const std::string& value : {"' 5'", "0x10", "1e-2x"}) {
+  for (const std::string option : {"--lr", "--warmup-epochs", "--momentum"})
+    for (const std::string value : {"' 5'", "0x10", "1e-2x"}) {
       SCOPED_TRACE(option + " " + value);
       auto r = run(train("a", option + " " + value));
       EXPECT_NE(r.exit_code, 0) << r.output;

@@ -282,7 +282,7 @@ const std::vector<LayerSpec>& layer_table() {
          return "nn.Linear(" + std::to_string(shape_of(l, "weight", 1)) + ", " +
                 std::to_string(shape_of(l, "weight", 0)) + ", bias=" + has_bias(l) + ")";
        },
-       [](const Layer& l, OnnxNodes& g) {
+       [](const Layer&, OnnxNodes& g) {
          // y = x W^T + b, W stored [out, in] as PyTorch stores it.
          g.node("Gemm", with_params(g, {"weight", "bias"}), g.y(),
                 {{"alpha", 1.0f}, {"beta", 1.0f}, {"transB", int64_t(1)}});
