@@ -165,6 +165,25 @@ TEST_F(Cli, ResumingAFinishedRunSaysHowToTrainOnFromItsWeights) {
   EXPECT_EQ(on.exit_code, 0) << on.output;
 }
 
+// command.txt holds the command as bash reads it back: pasted, a run
+// folder with a space and a quote in its name is the same folder.
+TEST_F(Cli, CommandTxtCanBePastedBack) {
+  write_dataset();
+  const fs::path odd = dir_ / "it's a run";
+  const std::string args = "train --model fast --epochs 1 --threads 1 --train-limit 64 --data-dir " +
+                           (dir_ / "data").string() + " --out \"" + odd.string() + "\"";
+  ASSERT_EQ(run(args).exit_code, 0);
+  std::string command = read_file(odd / "command.txt");
+  ASSERT_FALSE(command.empty());
+  command.pop_back();  // the newline
+  EXPECT_NE(command.find("'"), std::string::npos) << command;  // quoted, not as typed unquoted
+  fs::rename(odd, dir_ / "first");
+  const CommandResult again = run_shell(command + " 2>&1");
+  EXPECT_EQ(again.exit_code, 0) << command << "\n" << again.output;
+  EXPECT_TRUE(fs::exists(odd / "report.txt")) << command;
+  EXPECT_EQ(read_file(odd / "command.txt"), command + "\n");
+}
+
 TEST(Docs, TheReadmeAndTheGuideLinkOnlyToFilesOfTheRepository) {
   int links = 0;
   for (const fs::path& doc : {kSourceDir / "README.md", kSourceDir / "docs" / "guide.md",

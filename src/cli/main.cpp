@@ -18,7 +18,8 @@ static std::string g_command_line, g_program = "mnistlab";
 const std::string& command_line() { return g_command_line; }
 const std::string& program() { return g_program; }
 void remember_command_line(int argc, char** argv) {
-  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + std::string(argv[i]);
+  // Each word quoted where bash needs it, so command.txt can be pasted back.
+  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + mnistlab::shell_quote(argv[i]);
   if (argc > 0 && argv[0][0] != '\0') g_program = argv[0];
 }
 std::string preset_list() {
