@@ -274,6 +274,10 @@ TEST_F(FailingRank, SigtermToMpirunSavesAndResumesToTheSameBytes) {
   EXPECT_LT(seconds, 10.0);
   const std::string output = read_file(log_);
   ASSERT_NE(output.find("interrupted by SIGTERM"), std::string::npos) << output;
+  EXPECT_NE(output.find("continue with: mpirun -np 2 " + std::string(MNISTLAB_CLI) + " train --resume " +
+                        (dir_ / "stopped").string() + "\n"),
+            std::string::npos)
+      << output;
   ASSERT_TRUE(fs::exists(dir_ / "stopped" / "resume.safetensors"));
   const CommandResult resumed =
       run_shell(mpirun(2) + MNISTLAB_CLI + " train --resume " + (dir_ / "stopped").string() + " 2>&1");

@@ -215,9 +215,13 @@ void run_training(const TrainArgs& args) {
     const std::string where = out.batch > 0 ? "at epoch " + std::to_string(out.epochs_done + 1) + ", batch " +
                                                   std::to_string(out.batch)
                                             : "after epoch " + std::to_string(out.epochs_done);
-    std::printf("interrupted by %s %s: saved %s\ncontinue with: %s --resume %s\n",
-                sig == SIGINT ? "Ctrl-C" : "SIGTERM", where.c_str(), out.resume_file.c_str(), command.c_str(),
-                shell_quote(run.dir().string()).c_str());
+    // Under mpirun the line keeps the launcher: the run was data parallel.
+    const std::string launcher = comm.size() > 1 ? "mpirun -np " + std::to_string(comm.size()) + " " : "";
+    std::printf("interrupted by %s %s: saved %s\ncontinue with: %s%s --resume %s\n",
+                sig == SIGINT ? "Ctrl-C" : "SIGTERM", where.c_str(), out.resume_file.c_str(), launcher.c_str(),
+                command.c_str(), shell_quote(run.dir().string()).c_str());
+    if (!launcher.empty())
+      std::printf("(with the launcher's other options as before; another number of processes works too)\n");
     std::fflush(stdout);
     throw ExitRequest{128 + (sig ? sig : SIGTERM)};
   }
