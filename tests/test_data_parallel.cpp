@@ -304,5 +304,23 @@ TEST_F(FailingRank, AHungRankIsNamedAndEndsTheRun) {
   EXPECT_NE(output.find("rank 1 never reached it"), std::string::npos) << output;
 }
 
+// A stopped rank under the default 300 s deadline: its heartbeat stops, so
+// rank 0 ends the run within seconds (10 s of silence), naming it.
+TEST_F(FailingRank, AStoppedRankEndsTheRunWithinSeconds) {
+  const pid_t launcher = start("stopped", "");
+  ASSERT_GT(launcher, 0);
+  const pid_t victim = rank_one_after_first_epoch(launcher, "stopped");
+  ASSERT_NE(victim, 0) << read_file(log_);
+  kill(victim, SIGSTOP);
+  const auto [seconds, failed] = wait_end(launcher);
+  kill(victim, SIGCONT);
+  EXPECT_LT(seconds, 25.0);
+  EXPECT_TRUE(failed);
+  const std::string output = read_file(log_);
+  EXPECT_NE(output.find("rank 1 gave no sign of life for 10 s (stopped or hung)"), std::string::npos) << output;
+  // The last epoch's checkpoint stays readable.
+  EXPECT_NO_THROW(read_safetensors(dir_ / "stopped" / "resume.safetensors"));
+}
+
 }  // namespace
 }  // namespace mnistlab::test

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,8 +28,38 @@ namespace mnistlab {
 namespace {
 
 // The shared-memory windows (sum_in_shared_memory's and the ranks' arrival
-// counts), freed before MPI_Finalize.
+// counts and heartbeats), freed before MPI_Finalize.
 MPI_Win g_window = MPI_WIN_NULL, g_arrivals = MPI_WIN_NULL;
+
+// A rank whose heartbeat is older than this while another waits on it is
+// stopped or hung as a whole process (a rank that is only slow, even in a
+// long checkpoint, keeps beating).
+constexpr double kSilentSeconds = 10;
+constexpr auto kBeatEvery = std::chrono::milliseconds(250);
+
+// Each rank's heartbeat: a thread that writes CLOCK_MONOTONIC (one clock
+// for every process of a machine) into the rank's shared slot, stopped
+// before the window is freed.
+struct Heartbeat {
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  void start(int64_t* slot) {
+    thread = std::thread([this, slot] {
+      for (; !stop.load(); std::this_thread::sleep_for(kBeatEvery))
+        std::atomic_ref<int64_t>(*slot).store(monotonic_ns());
+    });
+  }
+  void end() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  static int64_t monotonic_ns() {
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+  }
+};
+Heartbeat g_heartbeat;
 
 class MpiWorld final : public Communicator {
  public:
@@ -50,6 +81,7 @@ class MpiWorld final : public Communicator {
       MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
       pthread_sigmask(SIG_SETMASK, &before, nullptr);
       std::atexit([] {
+        g_heartbeat.end();
         int finalized = 0;
         MPI_Finalized(&finalized);
         if (finalized) return;
@@ -62,12 +94,15 @@ class MpiWorld final : public Communicator {
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node_);
     MPI_Comm_size(node_, &local_size_);
-    if (local_size_ == size_) {
-      // Each rank's count of collectives entered, where every rank can read
-      // it: a rank that times out names the ranks that never arrived.
+    if (local_size_ == size_ && size_ > 1) {
+      // Each rank's count of collectives entered and its heartbeat, where
+      // every rank can read them: a rank that waits names the ranks that
+      // never arrived, and ends the run within seconds when one of them has
+      // stopped beating.
       int64_t* mine = nullptr;
-      MPI_Win_allocate_shared(sizeof(int64_t), int(sizeof(int64_t)), MPI_INFO_NULL, node_, &mine, &g_arrivals);
-      *mine = 0;
+      MPI_Win_allocate_shared(2 * sizeof(int64_t), int(sizeof(int64_t)), MPI_INFO_NULL, node_, &mine, &g_arrivals);
+      mine[0] = 0;
+      mine[1] = Heartbeat::monotonic_ns();
       arrivals_.assign(size_t(size_), nullptr);
       for (int r = 0; r < size_; ++r) {
         MPI_Aint bytes = 0;
@@ -75,6 +110,14 @@ class MpiWorld final : public Communicator {
         MPI_Win_shared_query(g_arrivals, r, &bytes, &unit, &arrivals_[size_t(r)]);
       }
       MPI_Barrier(node_);
+      // Its own thread, with the stop signals blocked as MPI's are.
+      sigset_t stop_signals, before;
+      sigemptyset(&stop_signals);
+      sigaddset(&stop_signals, SIGINT);
+      sigaddset(&stop_signals, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+      g_heartbeat.start(mine + 1);
+      pthread_sigmask(SIG_SETMASK, &before, nullptr);
     }
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
@@ -269,8 +312,29 @@ class MpiWorld final : public Communicator {
                      rank_, size_, what, timeout_seconds(), missing().c_str());
         abort(1);
       }
+      if (waited > 1 && polls % 1000 == 0) {
+        if (const std::string silent = silent_ranks(); !silent.empty()) {
+          std::fprintf(stderr,
+                       "error: rank %d of %d: waiting in the %s across ranks, %s for %.0f s (stopped or hung); "
+                       "ending every rank\n",
+                       rank_, size_, what, silent.c_str(), kSilentSeconds);
+          abort(1);
+        }
+      }
       if (waited > 0.01) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+  }
+
+  // "rank 1 gave no sign of life" for the ranks whose heartbeat stopped
+  // (this machine's ranks), or "".
+  std::string silent_ranks() const {
+    const int64_t now = Heartbeat::monotonic_ns();
+    std::string silent;
+    for (int r = 0; r < size_ && !arrivals_.empty(); ++r)
+      if (r != rank_ && double(now - std::atomic_ref<int64_t>(arrivals_[size_t(r)][1]).load()) > kSilentSeconds * 1e9)
+        silent += (silent.empty() ? "" : ", ") + std::to_string(r);
+    if (silent.empty()) return "";
+    return (silent.find(',') == std::string::npos ? "rank " : "ranks ") + silent + " gave no sign of life";
   }
 
   // Who has not reached the collective this rank waits in, as far as this
@@ -286,7 +350,8 @@ class MpiWorld final : public Communicator {
 
   int rank_ = 0, size_ = 1, local_size_ = 1;
   std::string library_;
-  std::vector<int64_t*> arrivals_;  // every rank's count of collectives entered (one machine only)
+  // Every rank's [count of collectives entered, heartbeat] (one machine only).
+  std::vector<int64_t*> arrivals_;
   mutable int64_t entered_ = 0;
   MPI_Comm node_ = MPI_COMM_NULL;  // the ranks on this machine
   mutable std::vector<float*> windows_;  // every rank's part of g_window, as this rank sees it
