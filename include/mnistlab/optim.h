@@ -52,7 +52,8 @@ class Optimizer {
   bool step(Model& model);
   bool step_slice(Model& model, size_t first, size_t count);
   // One step of the parameters in these ranges alone (the others frozen, or
-  // another rank's): the step count advances once.
+  // another rank's): the step count advances once. One range over every
+  // parameter is step().
   bool step_ranges(Model& model, std::span<const Share> ranges);
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }

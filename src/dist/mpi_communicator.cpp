@@ -61,6 +61,25 @@ struct Heartbeat {
 };
 Heartbeat g_heartbeat;
 
+// While it lives, this thread has SIGINT and SIGTERM blocked, and so do the
+// threads it starts: MPI's and the heartbeat's, so those signals reach the
+// thread a command chose to take them (train's stop-and-save), or the main
+// thread, never one of these.
+class StopSignalsBlocked {
+ public:
+  StopSignalsBlocked() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &before_);
+  }
+  ~StopSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+
+ private:
+  sigset_t before_;
+};
+
 class MpiWorld final : public Communicator {
  public:
   MpiWorld() {
@@ -68,18 +87,12 @@ class MpiWorld final : public Communicator {
     MPI_Initialized(&initialized);
     if (!initialized) {
       int provided = 0;
-      // MPI's own threads start with SIGINT and SIGTERM blocked, so those
-      // signals reach the thread a command chose to take them (train's
-      // stop-and-save), or the main thread, never one of MPI's.
-      sigset_t stop_signals, before;
-      sigemptyset(&stop_signals);
-      sigaddset(&stop_signals, SIGINT);
-      sigaddset(&stop_signals, SIGTERM);
-      pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
       // Only the main thread calls MPI (the prefetching loader and OpenMP's
       // workers never do).
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-      pthread_sigmask(SIG_SETMASK, &before, nullptr);
+      {
+        const StopSignalsBlocked in_mpi_threads;
+        MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+      }
       std::atexit([] {
         g_heartbeat.end();
         int finalized = 0;
@@ -110,14 +123,8 @@ class MpiWorld final : public Communicator {
         MPI_Win_shared_query(g_arrivals, r, &bytes, &unit, &arrivals_[size_t(r)]);
       }
       MPI_Barrier(node_);
-      // Its own thread, with the stop signals blocked as MPI's are.
-      sigset_t stop_signals, before;
-      sigemptyset(&stop_signals);
-      sigaddset(&stop_signals, SIGINT);
-      sigaddset(&stop_signals, SIGTERM);
-      pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+      const StopSignalsBlocked in_heartbeat_thread;
       g_heartbeat.start(mine + 1);
-      pthread_sigmask(SIG_SETMASK, &before, nullptr);
     }
     char version[MPI_MAX_LIBRARY_VERSION_STRING];
     int length = 0;
@@ -325,27 +332,31 @@ class MpiWorld final : public Communicator {
     }
   }
 
-  // "rank 1 gave no sign of life" for the ranks whose heartbeat stopped
-  // (this machine's ranks), or "".
-  std::string silent_ranks() const {
-    const int64_t now = Heartbeat::monotonic_ns();
-    std::string silent;
+  // "rank 1", "ranks 1, 2": the ranks for which `pick(r)` holds, as far as
+  // this machine's shared slots tell; "" for none.
+  template <class Pick>
+  std::string ranks_where(Pick pick) const {
+    std::string list;
     for (int r = 0; r < size_ && !arrivals_.empty(); ++r)
-      if (r != rank_ && double(now - std::atomic_ref<int64_t>(arrivals_[size_t(r)][1]).load()) > kSilentSeconds * 1e9)
-        silent += (silent.empty() ? "" : ", ") + std::to_string(r);
-    if (silent.empty()) return "";
-    return (silent.find(',') == std::string::npos ? "rank " : "ranks ") + silent + " gave no sign of life";
+      if (pick(arrivals_[size_t(r)], r)) list += (list.empty() ? "" : ", ") + std::to_string(r);
+    if (list.empty()) return "";
+    return (list.find(',') == std::string::npos ? "rank " : "ranks ") + list;
   }
 
-  // Who has not reached the collective this rank waits in, as far as this
-  // machine's shared counters tell.
+  // "rank 1 gave no sign of life" for the ranks whose heartbeat stopped, or "".
+  std::string silent_ranks() const {
+    const int64_t now = Heartbeat::monotonic_ns();
+    const std::string silent = ranks_where([&](int64_t* slot, int r) {
+      return r != rank_ && double(now - std::atomic_ref<int64_t>(slot[1]).load()) > kSilentSeconds * 1e9;
+    });
+    return silent.empty() ? "" : silent + " gave no sign of life";
+  }
+
+  // Who has not reached the collective this rank waits in.
   std::string missing() const {
-    std::string late;
-    for (int r = 0; r < size_ && !arrivals_.empty(); ++r)
-      if (std::atomic_ref<int64_t>(*arrivals_[size_t(r)]).load() < entered_)
-        late += (late.empty() ? "" : ", ") + std::to_string(r);
-    if (late.empty()) return "another rank hangs, died or failed";
-    return (late.find(',') == std::string::npos ? "rank " : "ranks ") + late + " never reached it (hung or stopped)";
+    const std::string late =
+        ranks_where([&](int64_t* slot, int) { return std::atomic_ref<int64_t>(slot[0]).load() < entered_; });
+    return late.empty() ? "another rank hangs, died or failed" : late + " never reached it (hung or stopped)";
   }
 
   int rank_ = 0, size_ = 1, local_size_ = 1;

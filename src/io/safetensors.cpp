@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "io/input_file.h"
+#include "kernels/cpu/bf16.h"
 #include "io/temporary_file.h"
 #include "mnistlab/error.h"
 #include "mnistlab/limits.h"
@@ -299,14 +300,6 @@ float half_to_float(uint16_t h) {
   return sign ? -magnitude : magnitude;
 }
 
-// bfloat16 is float32's upper half.
-float bfloat16_to_float(uint16_t b) {
-  const uint32_t bits = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 template <class T>
 T element(const std::vector<uint8_t>& bytes, size_t i) {
   T v;
@@ -334,7 +327,7 @@ std::vector<float> StoredTensor::to_floats() const {
   }
   for (size_t i = 0; i < out.size(); ++i) {
     if (dtype == "F16") out[i] = half_to_float(element<uint16_t>(bytes, i));
-    else if (dtype == "BF16") out[i] = bfloat16_to_float(element<uint16_t>(bytes, i));
+    else if (dtype == "BF16") out[i] = cpu::bf16_to_float(element<uint16_t>(bytes, i));
     else if (dtype == "F64") {
       const double v = element<double>(bytes, i);
       // A finite double beyond float's range would become infinite, silently.

@@ -16,6 +16,7 @@ bool Optimizer::step_slice(Model& model, size_t first, size_t count) {
 }
 
 bool Optimizer::step_ranges(Model& model, std::span<const Share> ranges) {
+  if (ranges.size() == 1 && ranges[0].first == 0 && ranges[0].end == model.parameter_count()) return step(model);
   const int64_t before = steps_;
   bool finite = true;
   for (const Share& r : ranges) {

@@ -1,12 +1,12 @@
 // A run's settings: defaults, checks and run.json, all from the run options'
 // table (run_options.h) and the task's declaration (TaskType).
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "io/json_value.h"
 #include "mnistlab/error.h"
 #include "mnistlab/run.h"
 #include "mnistlab/run_options.h"
+#include "train/comma_list.h"
 
 namespace mnistlab {
 namespace {
@@ -71,12 +71,7 @@ RunConfig checked_run_config(RunConfig c) {
 TrainOptions train_options(const RunConfig& c, const std::atomic<bool>* stop) {
   TrainOptions o = c.train;
   o.stop = stop;
-  o.freeze.clear();
-  for (size_t at = 0; at < c.freeze.size();) {
-    const size_t comma = std::min(c.freeze.find(',', at), c.freeze.size());
-    o.freeze.push_back(c.freeze.substr(at, comma - at));
-    at = comma + 1;
-  }
+  o.freeze = c.freeze.empty() ? std::vector<std::string>{} : comma_list(c.freeze);
   check_schedule(o.schedule);
   return o;
 }

@@ -10,6 +10,7 @@
 #include "mnistlab/error.h"
 #include "mnistlab/model_file.h"
 #include "mnistlab/run.h"
+#include "train/comma_list.h"
 
 namespace mnistlab {
 namespace {
@@ -106,13 +107,9 @@ std::optional<std::string> dataset_problem(const std::string& s) {
 // Comma-separated keys or prefixes, each non-empty, without spaces, not
 // starting or ending with a dot.
 std::optional<std::string> freeze_problem(const std::string& s) {
-  for (size_t at = 0; at <= s.size();) {
-    const size_t comma = std::min(s.find(',', at), s.size());
-    const std::string part = s.substr(at, comma - at);
+  for (const std::string& part : comma_list(s))
     if (part.empty() || part.front() == '.' || part.back() == '.' || part.find_first_of(" \t") != std::string::npos)
       return std::optional<std::string>("");
-    at = comma + 1;
-  }
   return std::nullopt;
 }
 

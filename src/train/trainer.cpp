@@ -175,13 +175,15 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
   // One process steps every parameter but the frozen ones. Data parallel:
   // this rank those of its slice, whether every rank's gradients were
   // finite agreed on, then the slices traded.
+  const size_t parameter_count = model.parameter_count();
   const std::vector<Share> trainable = trainable_ranges(model, options.freeze);
+  const std::vector<Share> mine = comm ? within(trainable, comm->slice(parameter_count)) : trainable;
   const auto optimizer_step = [&] {
-    if (!comm) return options.freeze.empty() ? optimizer.step(model) : optimizer.step_ranges(model, trainable);
-    const size_t count = model.parameter_count();
-    double bad = optimizer.step_ranges(model, within(trainable, comm->slice(count))) ? 0.0 : 1.0;
+    const bool finite = optimizer.step_ranges(model, mine);
+    if (!comm) return finite;
+    double bad = finite ? 0.0 : 1.0;
     comm->sum(&bad, 1);
-    model.backend().gather_across(*comm, model.parameters(), count);
+    model.backend().gather_across(*comm, model.parameters(), parameter_count);
     return bad == 0;
   };
   // Before anything saves the optimizer's state: each rank's slices of it.
@@ -222,7 +224,7 @@ void fit(Model& model, Optimizer& optimizer, Task& task, const Dataset& train, c
         // Each rank steps its slice of the parameters on the slice's summed
         // gradients, then the ranks trade the updated slices: the work of
         // the step is shared, not repeated on every rank.
-        model.backend().sum_slice_across(*comm, model.gradients(), model.parameter_count());
+        model.backend().sum_slice_across(*comm, model.gradients(), parameter_count);
         comm->sum(step_sums.data(), step_sums.size());
         stop_agreed = step_sums[metric_count] > 0;
       }
